@@ -1,0 +1,382 @@
+import { userInfo } from 'node:os';
+import { parseArgs } from 'node:util';
+import type { ParseArgsConfig } from 'node:util';
+import { ConfigError, loadConfig } from './config.ts';
+import type { Config } from './config.ts';
+import type { ConfirmResult, RequestResult } from './core/core.ts';
+import { AppError, isAppError } from './domain/errors.ts';
+import { formatKzt, parseKzt } from './domain/money.ts';
+import { BLOCK_REASONS, LANGS } from './domain/types.ts';
+import type { BlockReason, Lang, ObjectView } from './domain/types.ts';
+import { formatLocal } from './domain/texts.ts';
+import { createLogger } from './logger.ts';
+import { openCore, startService } from './main.ts';
+import type { CoreContext } from './main.ts';
+
+/**
+ * `zhedel`: the operators' command line and the service's entry point. Prints one clear
+ * line on stderr and exits non-zero on any error; `--json` prints machine-readable output.
+ */
+
+const USAGE = `usage: zhedel <command> [options]   (add --json for JSON output)
+
+  serve                                   run the service
+  client add --name N [--lang ru|kk] [--balance KZT]
+  client list
+  client show --client ID
+  object add --client ID --code CODE --address TEXT [--callout]
+  status [--object CODE]                  objects and their status
+  identify --phone P                      who a number belongs to
+  number add --client ID --phone P [--objects CODE,...] [--signed]
+  number list --client ID
+  number confirm --phone P --code C
+  number resend --phone P
+  number change --phone P --to P2 [--signed]
+  number block --phone P --reason lost|stolen|other
+  number unblock --phone P
+  number remove --phone P
+  arm --object CODE [--operator NAME]
+  disarm --object CODE [--operator NAME]
+  pay --client ID --amount KZT [--ref REF]
+  journal [--verify] [--client ID] [--phone P] [--object CODE] [--limit N]
+  outbox [--state S] [--limit N] [--reveal]
+
+Every change is journalled with the operator's name (--operator, default cli:<user>).`;
+
+class UsageError extends Error {}
+
+type Flags = Record<string, string | boolean | undefined>;
+
+const COMMON: ParseArgsConfig['options'] = {
+  json: { type: 'boolean' },
+  operator: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+};
+
+function parse(args: string[], options: ParseArgsConfig['options']): Flags {
+  try {
+    const { values, positionals } = parseArgs({ args, options: { ...COMMON, ...options }, strict: true, allowPositionals: true });
+    if (positionals.length > 0) throw new UsageError(`unexpected argument: ${positionals[0]}`);
+    return values as Flags;
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    throw new UsageError((e as Error).message);
+  }
+}
+
+function req(f: Flags, name: string): string {
+  const v = f[name];
+  if (typeof v !== 'string' || v.trim() === '') throw new UsageError(`--${name} is required`);
+  return v;
+}
+
+function intArg(f: Flags, name: string): number {
+  const v = req(f, name);
+  if (!/^\d{1,15}$/.test(v)) throw new AppError('BAD_INPUT', `--${name} must be a positive integer`);
+  return Number(v);
+}
+
+function operatorName(f: Flags): string {
+  const v = f.operator;
+  if (typeof v === 'string') return v;
+  let user = 'unknown';
+  try {
+    user = userInfo().username;
+  } catch {
+    // no user name: keep "unknown"
+  }
+  return `cli:${user}`;
+}
+
+interface Out {
+  json: boolean;
+  print(human: string, data: unknown): void;
+}
+
+function objectLine(o: ObjectView, tz: string): string {
+  return `${o.code}  ${o.status.padEnd(8)}  since ${formatLocal(o.statusSince, tz)}  client ${o.clientId}  ${o.address}`;
+}
+
+function requestLine(r: RequestResult, tz: string): string {
+  switch (r.kind) {
+    case 'done':
+      return `${r.object.code}: ${r.changed ? r.action + 'ed' : 'already ' + r.object.status} (document ${r.seq})`;
+    case 'status':
+      return r.objects.map((o) => objectLine(o, tz)).join('\n');
+    case 'challenge':
+      return `code sent, document ${r.challengeId} waits for it until ${r.expiresAt}`;
+    case 'refused':
+      return `refused: ${r.reason}`;
+  }
+}
+
+function confirmLine(r: ConfirmResult): string {
+  if (r.kind === 'done') return `confirmed: ${r.purpose} (document ${r.seq})`;
+  throw new AppError(r.reason === 'code-wrong' ? 'CODE_WRONG' : r.reason === 'code-expired' ? 'CODE_EXPIRED' : r.reason === 'code-used' ? 'CODE_USED' : 'CODE_DEAD',
+    r.reason === 'code-wrong' ? `wrong code, ${r.attemptsLeft ?? 0} attempt(s) left` : `code refused: ${r.reason}`);
+}
+
+async function run(argv: string[], out: Out, cfg: () => Config): Promise<number> {
+  const [cmd, sub, ...rest] = argv;
+  const withCore = <T>(fn: (ctx: CoreContext) => T): T => {
+    const ctx = openCore(cfg());
+    try {
+      return fn(ctx);
+    } finally {
+      ctx.close();
+    }
+  };
+  const tzOf = (): string => cfg().timeZone;
+
+  switch (cmd) {
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE + '\n');
+      return 0;
+
+    case 'serve': {
+      parse([sub, ...rest].filter((x): x is string => x !== undefined), {});
+      const config = cfg();
+      const logger = createLogger(config.logLevel);
+      const svc = await startService(config, logger);
+      let signals = 0;
+      const onSignal = (sig: string): void => {
+        signals++;
+        if (signals > 1) {
+          logger.warn({ signal: sig }, 'second signal: exiting now');
+          process.exit(130);
+        }
+        void svc.stop(sig).then(() => process.exit(0), (e: unknown) => {
+          logger.error({ err: e }, 'shutdown failed');
+          process.exit(1);
+        });
+      };
+      process.on('SIGTERM', () => onSignal('SIGTERM'));
+      process.on('SIGINT', () => onSignal('SIGINT'));
+      return new Promise<number>(() => undefined);
+    }
+
+    case 'client': {
+      if (sub === 'add') {
+        const f = parse(rest, { name: { type: 'string' }, lang: { type: 'string' }, balance: { type: 'string' } });
+        const lang = (f.lang as string | undefined) ?? 'ru';
+        if (!LANGS.includes(lang as Lang)) throw new AppError('BAD_INPUT', `--lang must be one of ${LANGS.join(', ')}`);
+        const balance = typeof f.balance === 'string' && f.balance !== '0' ? parseKzt(f.balance) : 0;
+        const c = withCore(({ core }) => core.addClient({ name: req(f, 'name'), lang: lang as Lang, balance, operator: operatorName(f) }));
+        out.print(`client ${c.id} added: ${c.name} (${c.lang}), balance ${formatKzt(c.balance)} KZT`, c);
+        return 0;
+      }
+      if (sub === 'list') {
+        parse(rest, {});
+        const list = withCore(({ core }) => core.listClients());
+        out.print(list.map((c) => `${c.id}  ${c.name}  ${c.lang}  balance ${formatKzt(c.balance)} KZT${c.suspendedAt ? '  SUSPENDED' : ''}`).join('\n') || 'no clients', list);
+        return 0;
+      }
+      if (sub === 'show') {
+        const f = parse(rest, { client: { type: 'string' } });
+        const id = intArg(f, 'client');
+        const data = withCore(({ core }) => ({ client: core.getClient(id), objects: core.listObjects(id), numbers: core.listNumbers(id) }));
+        const tz = tzOf();
+        out.print([
+          `${data.client.id}  ${data.client.name}  ${data.client.lang}  balance ${formatKzt(data.client.balance)} KZT${data.client.suspendedAt ? '  SUSPENDED' : ''}`,
+          ...data.objects.map((o) => '  object ' + objectLine(o, tz)),
+          ...data.numbers.map((n) => `  number ${n.phone}  ${n.state}${n.blockReason ? ` (${n.blockReason})` : ''}  objects ${n.allObjects ? 'all' : n.objectCodes.join(',')}`),
+        ].join('\n'), data);
+        return 0;
+      }
+      throw new UsageError('client: expected add, list or show');
+    }
+
+    case 'object': {
+      if (sub !== 'add') throw new UsageError('object: expected add');
+      const f = parse(rest, { client: { type: 'string' }, code: { type: 'string' }, address: { type: 'string' }, callout: { type: 'boolean' } });
+      const o = withCore(({ core }) => core.addObject({
+        clientId: intArg(f, 'client'), code: req(f, 'code'), address: req(f, 'address'), calloutEnabled: f.callout === true, operator: operatorName(f),
+      }));
+      out.print(`object ${o.code} added for client ${o.clientId}: ${o.address}`, o);
+      return 0;
+    }
+
+    case 'status': {
+      const f = parse([sub, ...rest].filter((x): x is string => x !== undefined), { object: { type: 'string' } });
+      const tz = tzOf();
+      if (typeof f.object === 'string') {
+        const r = withCore(({ core }) => core.operatorRequest({ action: 'status', objectCode: f.object as string, operator: operatorName(f) }));
+        out.print(requestLine(r, tz), r);
+        return 0;
+      }
+      const list = withCore(({ core }) => core.listObjects());
+      out.print(list.map((o) => objectLine(o, tz)).join('\n') || 'no objects', list);
+      return 0;
+    }
+
+    case 'identify': {
+      const f = parse([sub, ...rest].filter((x): x is string => x !== undefined), { phone: { type: 'string' } });
+      const id = withCore(({ core }) => core.identify(req(f, 'phone')));
+      out.print(id.ok
+        ? `${id.phone}: client ${id.client.id} ${id.client.name}, objects ${id.objects.map((o) => o.code).join(',') || 'none'}`
+        : `${id.phone ?? 'not a Kazakhstan number'}: refused (${id.reason})`, id);
+      return 0;
+    }
+
+    case 'number':
+      return numberCommand(sub, rest, out, withCore);
+
+    case 'arm':
+    case 'disarm': {
+      const f = parse([sub, ...rest].filter((x): x is string => x !== undefined), { object: { type: 'string' } });
+      const r = withCore(({ core }) => core.operatorRequest({ action: cmd, objectCode: req(f, 'object'), operator: operatorName(f) }));
+      out.print(requestLine(r, tzOf()), r);
+      return 0;
+    }
+
+    case 'pay': {
+      const f = parse([sub, ...rest].filter((x): x is string => x !== undefined), { client: { type: 'string' }, amount: { type: 'string' }, ref: { type: 'string' } });
+      const amount = parseKzt(req(f, 'amount'));
+      const r = withCore(({ core }) => core.pay({
+        clientId: intArg(f, 'client'), amount, operator: operatorName(f), ...(typeof f.ref === 'string' ? { ref: f.ref } : {}),
+      }));
+      out.print(r.duplicate
+        ? `payment ${String(f.ref)} was already recorded; balance ${formatKzt(r.client.balance)} KZT`
+        : `paid ${formatKzt(amount)} KZT; balance ${formatKzt(r.client.balance)} KZT`, r);
+      return 0;
+    }
+
+    case 'journal': {
+      const f = parse([sub, ...rest].filter((x): x is string => x !== undefined), {
+        verify: { type: 'boolean' }, client: { type: 'string' }, phone: { type: 'string' }, object: { type: 'string' }, limit: { type: 'string' },
+      });
+      if (f.verify) {
+        const v = withCore(({ core }) => core.verifyJournal());
+        out.print(v.ok
+          ? `journal intact: ${v.checked} records, head ${v.headHash}`
+          : `JOURNAL BROKEN at record ${v.problem?.seq}: ${v.problem?.kind} (${v.checked} records before it are intact)`, v);
+        return v.ok ? 0 : 3;
+      }
+      const filter: Record<string, unknown> = { limit: typeof f.limit === 'string' ? intArg(f, 'limit') : 50 };
+      if (typeof f.client === 'string') filter.clientId = intArg(f, 'client');
+      if (typeof f.object === 'string') filter.objectCode = f.object;
+      const rows = withCore(({ core }) => {
+        if (typeof f.phone === 'string') {
+          const p = core.identify(f.phone);
+          filter.phone = p.phone ?? f.phone;
+        }
+        return core.searchJournal(filter);
+      });
+      out.print(rows.map((r) => [
+        String(r.seq).padStart(6), r.at, r.channel.padEnd(8), (r.phone ?? '-').padEnd(12), `client=${r.clientId ?? '-'}`,
+        `object=${r.objectCode ?? '-'}`, r.action, `${r.outcome}${r.reason ? '(' + r.reason + ')' : ''}`, `auth=${r.auth}`,
+        r.challengeId ? `doc=${r.challengeId}` : '', r.operator ? `by=${r.operator}` : '', r.detail ?? '',
+      ].filter(Boolean).join('  ')).join('\n') || 'journal is empty', rows);
+      return 0;
+    }
+
+    case 'outbox': {
+      const f = parse([sub, ...rest].filter((x): x is string => x !== undefined), { state: { type: 'string' }, limit: { type: 'string' }, reveal: { type: 'boolean' } });
+      const config = cfg();
+      if (f.reveal && config.env === 'production') throw new AppError('FORBIDDEN', '--reveal is for development only');
+      const rows = withCore(({ core }) => core.listOutbox({
+        limit: typeof f.limit === 'string' ? intArg(f, 'limit') : 50, reveal: f.reveal === true, ...(typeof f.state === 'string' ? { state: f.state } : {}),
+      }));
+      const data = rows.map(({ bodyEnc: _e, body: _b, ...r }) => r);
+      out.print(rows.map((r) => `${String(r.id).padStart(6)}  ${r.createdAt}  ${['otp', 'alarm', 'info'][r.priority]?.padEnd(5)}  ${r.phone}  ${r.state.padEnd(9)}  ${r.text ?? '(erased)'}${r.error ? '  error=' + r.error : ''}`).join('\n') || 'outbox is empty', data);
+      return 0;
+    }
+
+    default:
+      throw new UsageError(`unknown command: ${cmd}`);
+  }
+}
+
+function numberCommand(sub: string | undefined, rest: string[], out: Out, withCore: <T>(fn: (ctx: CoreContext) => T) => T): number {
+  const phoneOpt = { phone: { type: 'string' as const } };
+  switch (sub) {
+    case 'add': {
+      const f = parse(rest, { ...phoneOpt, client: { type: 'string' }, objects: { type: 'string' }, signed: { type: 'boolean' } });
+      const objectCodes = typeof f.objects === 'string' ? f.objects.split(',').map((s) => s.trim()).filter(Boolean) : null;
+      const r = withCore(({ core }) => core.addNumber({
+        clientId: intArg(f, 'client'), phone: req(f, 'phone'), objectCodes, signed: f.signed === true, operator: operatorName(f),
+      }));
+      out.print(r.number.state === 'active'
+        ? `${r.number.phone} is active (signed application)`
+        : `${r.number.phone} is pending: a confirmation code was sent by SMS (document ${r.challengeId})`, r);
+      return 0;
+    }
+    case 'list': {
+      const f = parse(rest, { client: { type: 'string' } });
+      const list = withCore(({ core }) => core.listNumbers(intArg(f, 'client')));
+      out.print(list.map((n) => `${n.phone}  ${n.state}${n.blockReason ? ` (${n.blockReason})` : ''}  objects ${n.allObjects ? 'all' : n.objectCodes.join(',')}`).join('\n') || 'no numbers', list);
+      return 0;
+    }
+    case 'confirm': {
+      const f = parse(rest, { ...phoneOpt, code: { type: 'string' } });
+      const r = withCore(({ core }) => core.confirmNumber({ phone: req(f, 'phone'), code: req(f, 'code'), operator: operatorName(f) }));
+      out.print(confirmLine(r), r);
+      return 0;
+    }
+    case 'resend': {
+      const f = parse(rest, phoneOpt);
+      const r = withCore(({ core }) => core.resendConfirmation({ phone: req(f, 'phone'), operator: operatorName(f) }));
+      out.print(`a new confirmation code was sent (document ${r.challengeId})`, r);
+      return 0;
+    }
+    case 'change': {
+      const f = parse(rest, { ...phoneOpt, to: { type: 'string' }, signed: { type: 'boolean' } });
+      const r = withCore(({ core }) => core.changeNumber({ phone: req(f, 'phone'), to: req(f, 'to'), signed: f.signed === true, operator: operatorName(f) }));
+      out.print(`${req(f, 'phone')} removed; ${r.number.phone} is ${r.number.state}${r.challengeId ? ' (confirmation code sent)' : ''}`, r);
+      return 0;
+    }
+    case 'block': {
+      const f = parse(rest, { ...phoneOpt, reason: { type: 'string' } });
+      const reason = req(f, 'reason');
+      if (!BLOCK_REASONS.includes(reason as BlockReason)) throw new UsageError(`--reason must be one of ${BLOCK_REASONS.join(', ')}`);
+      const n = withCore(({ core }) => core.blockNumber({ phone: req(f, 'phone'), reason: reason as BlockReason, operator: operatorName(f) }));
+      out.print(`${n.phone} blocked (${reason}); it is refused on every channel`, n);
+      return 0;
+    }
+    case 'unblock': {
+      const f = parse(rest, phoneOpt);
+      const n = withCore(({ core }) => core.unblockNumber({ phone: req(f, 'phone'), operator: operatorName(f) }));
+      out.print(`${n.phone} is active again`, n);
+      return 0;
+    }
+    case 'remove': {
+      const f = parse(rest, phoneOpt);
+      const n = withCore(({ core }) => core.removeNumber({ phone: req(f, 'phone'), operator: operatorName(f) }));
+      out.print(`${n.phone} removed`, n);
+      return 0;
+    }
+    default:
+      throw new UsageError('number: expected add, list, confirm, resend, change, block, unblock or remove');
+  }
+}
+
+async function mainCli(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const json = argv.includes('--json');
+  const out: Out = {
+    json,
+    print(human, data) {
+      process.stdout.write((json ? JSON.stringify(data, null, 2) : human) + '\n');
+    },
+  };
+  let config: Config | undefined;
+  const cfg = (): Config => (config ??= loadConfig());
+  try {
+    process.exitCode = await run(argv, out, cfg);
+  } catch (e) {
+    const msg = e instanceof UsageError
+      ? `zhedel: ${e.message}\n(run "zhedel help" for usage)`
+      : e instanceof ConfigError
+        ? `zhedel: ${e.message}`
+        : isAppError(e)
+          ? `zhedel: ${e.code}: ${e.message}`
+          : `zhedel: internal error: ${(e as Error).message}`;
+    process.stderr.write(msg + '\n');
+    process.exitCode = e instanceof UsageError ? 2 : e instanceof ConfigError ? 78 : 1;
+  }
+}
+
+await mainCli();

@@ -1,0 +1,135 @@
+import type { JournalContent, JournalRecord } from '../domain/journal.ts';
+import type {
+  ClientView, Lang, NumberState, NumberView, ObjectStatus, ObjectView,
+} from '../domain/types.ts';
+
+/**
+ * What the core needs from storage. All methods are synchronous (SQLite in-process); they
+ * throw on constraint violations. `tx` runs `fn` in one IMMEDIATE transaction: everything in
+ * it commits durably together or not at all.
+ */
+export interface Store {
+  tx<T>(fn: () => T): T;
+
+  insertClient(c: { name: string; lang: Lang; balance: number; at: string }): number;
+  getClient(id: number): ClientView | undefined;
+  listClients(): ClientView[];
+  setClientLang(id: number, lang: Lang): void;
+  addBalance(id: number, delta: number): void;
+  setSuspended(id: number, at: string | null): void;
+
+  insertObject(o: { clientId: number; code: string; address: string; at: string; calloutEnabled: boolean }): number;
+  getObjectByCode(code: string): ObjectView | undefined;
+  getObject(id: number): ObjectView | undefined;
+  listObjects(clientId?: number): ObjectView[];
+  setObjectStatus(id: number, status: ObjectStatus, since: string): void;
+
+  insertNumber(n: { clientId: number; phone: string; state: NumberState; allObjects: boolean; objectIds: number[]; at: string }): number;
+  /** The number that is not removed, if any (at most one by the unique index). */
+  getLiveNumber(phone: string): NumberView | undefined;
+  getNumber(id: number): NumberView | undefined;
+  listNumbers(clientId: number): NumberView[];
+  setNumberState(id: number, state: NumberState, at: string, blockReason?: string | null): void;
+  /** Objects this number may control (all of the client's when allObjects). */
+  objectsForNumber(n: NumberView): ObjectView[];
+
+  insertChallenge(c: ChallengeRow): void;
+  getChallenge(id: string): ChallengeRow | undefined;
+  /** Newest first. */
+  pendingChallenges(numberId: number): ChallengeRow[];
+  updateChallenge(id: string, attempts: number, state: ChallengeRow['state']): void;
+  /** Marks every pending challenge of the number revoked; returns how many. */
+  revokeChallenges(numberId: number): number;
+
+  recordOtpSend(phone: string, at: string): void;
+  otpSendsSince(phone: string, since: string): string[];
+
+  appendJournal(c: JournalContent): JournalRecord;
+  journalPage(afterSeq: number, limit: number): JournalRecord[];
+  searchJournal(f: JournalFilter): JournalRecord[];
+
+  enqueueSms(m: OutboxInsert): number;
+  listOutbox(f: { limit: number; state?: string }): OutboxRow[];
+
+  insertLedger(l: { clientId: number; amount: number; kind: 'payment' | 'charge' | 'refund'; ref: string; note: string | null; at: string }): number;
+}
+
+export interface ChallengeRow {
+  id: string;
+  purpose: string;
+  numberId: number;
+  objectId: number | null;
+  channel: string;
+  codeHash: Buffer;
+  createdAt: string;
+  expiresAt: string;
+  attempts: number;
+  state: 'pending' | 'used' | 'failed' | 'expired' | 'revoked';
+  operator: string | null;
+}
+
+export interface JournalFilter {
+  clientId?: number;
+  phone?: string;
+  objectCode?: string;
+  action?: string;
+  channel?: string;
+  outcome?: string;
+  since?: string;
+  until?: string;
+  beforeSeq?: number;
+  limit: number;
+}
+
+export interface OutboxInsert {
+  priority: 0 | 1 | 2;
+  kind: string;
+  phone: string;
+  clientId: number | null;
+  body: string | null;
+  bodyEnc: Buffer | null;
+  secret: boolean;
+  at: string;
+  expiresAt: string | null;
+}
+
+export interface OutboxRow {
+  id: number;
+  priority: number;
+  kind: string;
+  phone: string;
+  clientId: number | null;
+  body: string | null;
+  bodyEnc: Buffer | null;
+  secret: boolean;
+  state: string;
+  createdAt: string;
+  expiresAt: string | null;
+  attempts: number;
+  error: string | null;
+  updatedAt: string;
+}
+
+export interface Clock {
+  now(): Date;
+}
+
+export interface Random {
+  /** Uniform integer in [0, max) from a CSPRNG. */
+  int(max: number): number;
+  bytes(n: number): Buffer;
+}
+
+/** Live events for connected app clients and consoles. Emitting never throws or blocks. */
+export type LiveEvent =
+  | { type: 'object-status'; clientId: number; objectCode: string; status: ObjectStatus; since: string; cause: string }
+  | { type: 'number-state'; clientId: number; numberId: number; phone: string; state: NumberState };
+
+export interface LiveEvents {
+  emit(e: LiveEvent): void;
+}
+
+/** Told after a transaction commits that put SMS in the outbox, so a sender can wake up. */
+export interface OutboxSignal {
+  queued(): void;
+}

@@ -1,0 +1,82 @@
+import type { Lang, ObjectStatus } from './types.ts';
+
+/**
+ * Every client-facing text, in Russian and Kazakh. SMS texts stay short: Cyrillic goes as
+ * UCS-2, 70 characters in one part, 67 per part of a long message.
+ */
+type Texts = Record<Lang, string>;
+
+const STATUS: Record<ObjectStatus, Texts> = {
+  armed: { ru: 'под охраной', kk: 'күзетте' },
+  disarmed: { ru: 'снят с охраны', kk: 'күзеттен алынған' },
+  alarm: { ru: 'ТРЕВОГА', kk: 'ДАБЫЛ' },
+  'no-link': { ru: 'нет связи', kk: 'байланыс жоқ' },
+};
+
+export function statusWord(status: ObjectStatus, lang: Lang): string {
+  return STATUS[status][lang];
+}
+
+const PURPOSE: Record<string, Texts> = {
+  disarm: { ru: 'снятия с охраны объекта', kk: 'нысанды күзеттен алу' },
+  arm: { ru: 'постановки под охрану объекта', kk: 'нысанды күзетке қою' },
+  'sign-in': { ru: 'входа в ZHEDEL ONLINE', kk: 'ZHEDEL ONLINE жүйесіне кіру' },
+  'confirm-number': { ru: 'подтверждения номера в ZHEDEL ONLINE', kk: 'ZHEDEL ONLINE нөмірін растау' },
+};
+
+/** The SMS that carries a one-time code; it says what the code confirms. */
+export function otpText(lang: Lang, code: string, purpose: string, objectCode: string | null): string {
+  const p = PURPOSE[purpose] ?? { ru: 'подтверждения операции', kk: 'операцияны растау' };
+  const obj = objectCode ? ` ${objectCode}` : '';
+  return lang === 'kk'
+    ? `Код ${code}: ${p.kk}${obj}. Ешкімге айтпаңыз.`
+    : `Код ${code} для ${p.ru}${obj}. Никому не сообщайте.`;
+}
+
+/** Formats an instant as "dd.mm HH:MM" in the company's time zone. */
+export function formatLocal(iso: string, timeZone: string): string {
+  const d = new Date(iso);
+  const parts = new Intl.DateTimeFormat('ru-RU', {
+    timeZone, day: '2-digit', month: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23',
+  }).formatToParts(d);
+  const get = (t: string): string => parts.find((p) => p.type === t)?.value ?? '';
+  return `${get('day')}.${get('month')} ${get('hour')}:${get('minute')}`;
+}
+
+export function objectLine(lang: Lang, code: string, status: ObjectStatus, sinceIso: string, tz: string): string {
+  const since = formatLocal(sinceIso, tz);
+  return lang === 'kk'
+    ? `${code}: ${statusWord(status, lang)}, ${since} бастап`
+    : `${code}: ${statusWord(status, lang)} с ${since}`;
+}
+
+export const T = {
+  armed: { ru: 'Объект {code} поставлен под охрану.', kk: '{code} нысаны күзетке қойылды.' },
+  alreadyArmed: { ru: 'Объект {code} уже под охраной.', kk: '{code} нысаны күзетте тұр.' },
+  disarmed: { ru: 'Объект {code} снят с охраны.', kk: '{code} нысаны күзеттен алынды.' },
+  alreadyDisarmed: { ru: 'Объект {code} уже снят с охраны.', kk: '{code} нысаны күзеттен алынған.' },
+  codeSent: {
+    ru: 'Код подтверждения отправлен по SMS. Ответьте этим кодом в течение 5 минут.',
+    kk: 'Растау коды SMS арқылы жіберілді. 5 минут ішінде осы кодпен жауап беріңіз.',
+  },
+  codeWrong: { ru: 'Неверный код. Осталось попыток: {left}.', kk: 'Код қате. Қалған әрекет: {left}.' },
+  codeDead: { ru: 'Код больше не действует. Запросите новый.', kk: 'Код енді жарамсыз. Жаңасын сұраңыз.' },
+  noPending: { ru: 'Нет операции, ожидающей кода.', kk: 'Код күтіп тұрған операция жоқ.' },
+  sendLimit: { ru: 'Слишком много запросов кода. Повторите позже.', kk: 'Код сұрау тым көп. Кейінірек қайталаңыз.' },
+  suspended: {
+    ru: 'Услуги приостановлены из-за неоплаты. Пополните счёт, и они возобновятся.',
+    kk: 'Төлем болмағандықтан қызмет тоқтатылды. Шотты толтырыңыз, қызмет қайта қосылады.',
+  },
+  noObject: { ru: 'Объект {code} не найден.', kk: '{code} нысаны табылмады.' },
+  chooseObject: { ru: 'Укажите код объекта: {codes}.', kk: 'Нысан кодын көрсетіңіз: {codes}.' },
+  help: {
+    ru: 'Команды: СТАТУС, ОХРАНА <код>, СНЯТЬ <код>, БАЛАНС, ПОМОЩЬ.',
+    kk: 'Командалар: КҮЙ, КҮЗЕТ <код>, АЛУ <код>, БАЛАНС, КӨМЕК.',
+  },
+  balance: { ru: 'Баланс: {amount} тг.', kk: 'Баланс: {amount} тг.' },
+  refused: { ru: 'Запрос отклонён.', kk: 'Сұрау қабылданбады.' },
+} as const satisfies Record<string, Texts>;
+
+export function t(key: keyof typeof T, lang: Lang, vars: Record<string, string | number> = {}): string {
+  return T[key][lang].replace(/\{(\w+)\}/g, (_, k: string) => String(vars[k] ?? ''));
+}

@@ -1,0 +1,104 @@
+import type { Config } from './config.ts';
+import { Core } from './core/core.ts';
+import type { LiveEvent, LiveEvents, OutboxSignal } from './core/ports.ts';
+import { cryptoRandom, systemClock } from './core/system.ts';
+import { deriveKeys } from './domain/crypto.ts';
+import { buildApp } from './http/build-app.ts';
+import type { ReadinessCheck } from './http/build-app.ts';
+import type { Logger } from './logger.ts';
+import { openDb, schemaVersion } from './store/db.ts';
+import type { Db } from './store/db.ts';
+import { SqliteStore } from './store/sqlite-store.ts';
+
+/** In-process fan-out of live events (SSE, consoles). Listeners must not throw. */
+export class EventHub implements LiveEvents {
+  private readonly listeners = new Set<(e: LiveEvent) => void>();
+
+  emit(e: LiveEvent): void {
+    for (const l of this.listeners) {
+      try {
+        l(e);
+      } catch {
+        // a broken listener must not break the request that caused the event
+      }
+    }
+  }
+
+  subscribe(l: (e: LiveEvent) => void): () => void {
+    this.listeners.add(l);
+    return () => this.listeners.delete(l);
+  }
+
+  get size(): number {
+    return this.listeners.size;
+  }
+}
+
+export interface CoreContext {
+  db: Db;
+  store: SqliteStore;
+  core: Core;
+  events: EventHub;
+  close(): void;
+}
+
+/** Opens the database (migrating it) and builds the core. Used by the service and the CLI. */
+export function openCore(config: Config, opts: { outboxSignal?: OutboxSignal } = {}): CoreContext {
+  const db = openDb(config.dbPath);
+  const store = new SqliteStore(db);
+  const events = new EventHub();
+  const core = new Core({
+    store, clock: systemClock, random: cryptoRandom, keys: deriveKeys(config.secret), timeZone: config.timeZone, events,
+    ...(opts.outboxSignal ? { outboxSignal: opts.outboxSignal } : {}),
+  });
+  return {
+    db, store, core, events,
+    close: () => {
+      if (db.open) db.close();
+    },
+  };
+}
+
+export interface RunningService {
+  address: string;
+  ctx: CoreContext;
+  stop(reason?: string): Promise<void>;
+}
+
+/**
+ * Starts the service: database, core, HTTP. Channels that need Asterisk or the SMSC keep
+ * retrying in the background and never stop the service from starting.
+ */
+export async function startService(config: Config, logger: Logger): Promise<RunningService> {
+  const ctx = openCore(config);
+  logger.info({ db: config.dbPath, schema: schemaVersion(ctx.db), secret: config.secretSource }, 'database open');
+  const checks: ReadinessCheck[] = [
+    {
+      name: 'database',
+      required: true,
+      check: () => {
+        try {
+          ctx.db.prepare('SELECT 1').get();
+          return { ok: true };
+        } catch (e) {
+          return { ok: false, detail: (e as Error).message };
+        }
+      },
+    },
+  ];
+  const app = buildApp({ logger, checks });
+  const address = await app.listen({ host: config.http.host, port: config.http.port });
+  logger.info({ address }, 'http listening');
+
+  let stopping: Promise<void> | null = null;
+  const stop = (reason = 'stop'): Promise<void> => {
+    stopping ??= (async () => {
+      logger.info({ reason }, 'stopping');
+      await app.close();
+      ctx.close();
+      logger.info('stopped');
+    })();
+    return stopping;
+  };
+  return { address, ctx, stop };
+}

@@ -1,0 +1,323 @@
+import type { Statement } from 'better-sqlite3';
+import type {
+  ChallengeRow, JournalFilter, OutboxInsert, OutboxRow, Store,
+} from '../core/ports.ts';
+import { GENESIS_HASH, recordHash } from '../domain/journal.ts';
+import type { JournalContent, JournalRecord } from '../domain/journal.ts';
+import type {
+  ClientView, Lang, NumberState, NumberView, ObjectStatus, ObjectView,
+} from '../domain/types.ts';
+import type { Db } from './db.ts';
+
+type Row = Record<string, unknown>;
+
+function clientFrom(r: Row): ClientView {
+  return {
+    id: r.id as number,
+    name: r.name as string,
+    lang: r.lang as Lang,
+    langChosen: r.lang_chosen === 1,
+    balance: r.balance as number,
+    suspendedAt: (r.suspended_at as string | null) ?? null,
+    createdAt: r.created_at as string,
+  };
+}
+
+function objectFrom(r: Row): ObjectView {
+  return {
+    id: r.id as number,
+    clientId: r.client_id as number,
+    code: r.code as string,
+    address: r.address as string,
+    status: r.status as ObjectStatus,
+    statusSince: r.status_since as string,
+    calloutEnabled: r.callout_enabled === 1,
+  };
+}
+
+function challengeFrom(r: Row): ChallengeRow {
+  return {
+    id: r.id as string,
+    purpose: r.purpose as string,
+    numberId: r.number_id as number,
+    objectId: (r.object_id as number | null) ?? null,
+    channel: r.channel as string,
+    codeHash: r.code_hash as Buffer,
+    createdAt: r.created_at as string,
+    expiresAt: r.expires_at as string,
+    attempts: r.attempts as number,
+    state: r.state as ChallengeRow['state'],
+    operator: (r.operator as string | null) ?? null,
+  };
+}
+
+export function journalFrom(r: Row): JournalRecord {
+  return {
+    seq: r.seq as number,
+    at: r.at as string,
+    channel: r.channel as string,
+    phone: (r.phone as string | null) ?? null,
+    clientId: (r.client_id as number | null) ?? null,
+    objectCode: (r.object_code as string | null) ?? null,
+    action: r.action as string,
+    auth: r.auth as string,
+    challengeId: (r.challenge_id as string | null) ?? null,
+    operator: (r.operator as string | null) ?? null,
+    outcome: r.outcome as string,
+    reason: (r.reason as string | null) ?? null,
+    detail: (r.detail as string | null) ?? null,
+    prevHash: r.prev_hash as string,
+    hash: r.hash as string,
+  };
+}
+
+function outboxFrom(r: Row): OutboxRow {
+  return {
+    id: r.id as number,
+    priority: r.priority as number,
+    kind: r.kind as string,
+    phone: r.phone as string,
+    clientId: (r.client_id as number | null) ?? null,
+    body: (r.body as string | null) ?? null,
+    bodyEnc: (r.body_enc as Buffer | null) ?? null,
+    secret: r.secret === 1,
+    state: r.state as string,
+    createdAt: r.created_at as string,
+    expiresAt: (r.expires_at as string | null) ?? null,
+    attempts: r.attempts as number,
+    error: (r.error as string | null) ?? null,
+    updatedAt: r.updated_at as string,
+  };
+}
+
+/** Repositories over one better-sqlite3 connection, with statements prepared once. */
+export class SqliteStore implements Store {
+  readonly db: Db;
+  private readonly stmts = new Map<string, Statement>();
+  private depth = 0;
+
+  constructor(db: Db) {
+    this.db = db;
+  }
+
+  private st(sql: string): Statement {
+    let s = this.stmts.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.stmts.set(sql, s);
+    }
+    return s;
+  }
+
+  tx<T>(fn: () => T): T {
+    if (this.depth > 0) return fn();
+    const run = this.db.transaction(() => {
+      this.depth++;
+      try {
+        return fn();
+      } finally {
+        this.depth--;
+      }
+    });
+    return run.immediate();
+  }
+
+  insertClient(c: { name: string; lang: Lang; balance: number; at: string }): number {
+    const r = this.st('INSERT INTO clients (name, lang, balance, created_at) VALUES (?, ?, ?, ?)')
+      .run(c.name, c.lang, c.balance, c.at);
+    return Number(r.lastInsertRowid);
+  }
+
+  getClient(id: number): ClientView | undefined {
+    const r = this.st('SELECT * FROM clients WHERE id = ?').get(id) as Row | undefined;
+    return r && clientFrom(r);
+  }
+
+  listClients(): ClientView[] {
+    return (this.st('SELECT * FROM clients ORDER BY id').all() as Row[]).map(clientFrom);
+  }
+
+  setClientLang(id: number, lang: Lang): void {
+    this.st('UPDATE clients SET lang = ?, lang_chosen = 1 WHERE id = ?').run(lang, id);
+  }
+
+  addBalance(id: number, delta: number): void {
+    this.st('UPDATE clients SET balance = balance + ? WHERE id = ?').run(delta, id);
+  }
+
+  setSuspended(id: number, at: string | null): void {
+    this.st('UPDATE clients SET suspended_at = ? WHERE id = ?').run(at, id);
+  }
+
+  insertObject(o: { clientId: number; code: string; address: string; at: string; calloutEnabled: boolean }): number {
+    const r = this.st(`INSERT INTO objects (client_id, code, address, status, status_since, callout_enabled, created_at)
+      VALUES (?, ?, ?, 'disarmed', ?, ?, ?)`).run(o.clientId, o.code, o.address, o.at, o.calloutEnabled ? 1 : 0, o.at);
+    return Number(r.lastInsertRowid);
+  }
+
+  getObjectByCode(code: string): ObjectView | undefined {
+    const r = this.st('SELECT * FROM objects WHERE code = ?').get(code) as Row | undefined;
+    return r && objectFrom(r);
+  }
+
+  getObject(id: number): ObjectView | undefined {
+    const r = this.st('SELECT * FROM objects WHERE id = ?').get(id) as Row | undefined;
+    return r && objectFrom(r);
+  }
+
+  listObjects(clientId?: number): ObjectView[] {
+    const rows = clientId === undefined
+      ? this.st('SELECT * FROM objects ORDER BY code').all()
+      : this.st('SELECT * FROM objects WHERE client_id = ? ORDER BY code').all(clientId);
+    return (rows as Row[]).map(objectFrom);
+  }
+
+  setObjectStatus(id: number, status: ObjectStatus, since: string): void {
+    this.st('UPDATE objects SET status = ?, status_since = ? WHERE id = ?').run(status, since, id);
+  }
+
+  insertNumber(n: { clientId: number; phone: string; state: NumberState; allObjects: boolean; objectIds: number[]; at: string }): number {
+    const pos = this.st('SELECT COALESCE(MAX(position), 0) + 1 AS p FROM numbers WHERE client_id = ?').get(n.clientId) as { p: number };
+    const r = this.st(`INSERT INTO numbers (client_id, phone, state, all_objects, position, created_at, updated_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?)`).run(n.clientId, n.phone, n.state, n.allObjects ? 1 : 0, pos.p, n.at, n.at);
+    const id = Number(r.lastInsertRowid);
+    const link = this.st('INSERT INTO number_objects (number_id, object_id) VALUES (?, ?)');
+    for (const oid of n.objectIds) link.run(id, oid);
+    return id;
+  }
+
+  private numberFrom(r: Row): NumberView {
+    const codes = (this.st(`SELECT o.code FROM number_objects no JOIN objects o ON o.id = no.object_id
+      WHERE no.number_id = ? ORDER BY o.code`).all(r.id) as Array<{ code: string }>).map((x) => x.code);
+    return {
+      id: r.id as number,
+      clientId: r.client_id as number,
+      phone: r.phone as string,
+      state: r.state as NumberState,
+      allObjects: r.all_objects === 1,
+      objectCodes: codes,
+      blockReason: (r.block_reason as string | null) ?? null,
+      createdAt: r.created_at as string,
+      updatedAt: r.updated_at as string,
+    };
+  }
+
+  getLiveNumber(phone: string): NumberView | undefined {
+    const r = this.st("SELECT * FROM numbers WHERE phone = ? AND state <> 'removed'").get(phone) as Row | undefined;
+    return r && this.numberFrom(r);
+  }
+
+  getNumber(id: number): NumberView | undefined {
+    const r = this.st('SELECT * FROM numbers WHERE id = ?').get(id) as Row | undefined;
+    return r && this.numberFrom(r);
+  }
+
+  listNumbers(clientId: number): NumberView[] {
+    return (this.st('SELECT * FROM numbers WHERE client_id = ? ORDER BY position, id').all(clientId) as Row[])
+      .map((r) => this.numberFrom(r));
+  }
+
+  setNumberState(id: number, state: NumberState, at: string, blockReason: string | null = null): void {
+    this.st('UPDATE numbers SET state = ?, block_reason = ?, updated_at = ? WHERE id = ?').run(state, blockReason, at, id);
+  }
+
+  objectsForNumber(n: NumberView): ObjectView[] {
+    if (n.allObjects) return this.listObjects(n.clientId);
+    return (this.st(`SELECT o.* FROM number_objects no JOIN objects o ON o.id = no.object_id
+      WHERE no.number_id = ? ORDER BY o.code`).all(n.id) as Row[]).map(objectFrom);
+  }
+
+  insertChallenge(c: ChallengeRow): void {
+    this.st(`INSERT INTO challenges (id, purpose, number_id, object_id, channel, code_hash, created_at, expires_at, attempts, state, operator)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+      c.id, c.purpose, c.numberId, c.objectId, c.channel, c.codeHash, c.createdAt, c.expiresAt, c.attempts, c.state, c.operator,
+    );
+  }
+
+  getChallenge(id: string): ChallengeRow | undefined {
+    const r = this.st('SELECT * FROM challenges WHERE id = ?').get(id) as Row | undefined;
+    return r && challengeFrom(r);
+  }
+
+  pendingChallenges(numberId: number): ChallengeRow[] {
+    return (this.st(`SELECT * FROM challenges WHERE number_id = ? AND state = 'pending'
+      ORDER BY created_at DESC, rowid DESC`).all(numberId) as Row[]).map(challengeFrom);
+  }
+
+  updateChallenge(id: string, attempts: number, state: ChallengeRow['state']): void {
+    this.st('UPDATE challenges SET attempts = ?, state = ? WHERE id = ?').run(attempts, state, id);
+  }
+
+  revokeChallenges(numberId: number): number {
+    return this.st("UPDATE challenges SET state = 'revoked' WHERE number_id = ? AND state = 'pending'").run(numberId).changes;
+  }
+
+  recordOtpSend(phone: string, at: string): void {
+    this.st('INSERT INTO otp_sends (phone, sent_at) VALUES (?, ?)').run(phone, at);
+  }
+
+  otpSendsSince(phone: string, since: string): string[] {
+    return (this.st('SELECT sent_at FROM otp_sends WHERE phone = ? AND sent_at > ? ORDER BY sent_at').all(phone, since) as Array<{ sent_at: string }>)
+      .map((r) => r.sent_at);
+  }
+
+  appendJournal(c: JournalContent): JournalRecord {
+    return this.tx(() => {
+      const last = this.st('SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1').get() as { seq: number; hash: string } | undefined;
+      const seq = (last?.seq ?? 0) + 1;
+      const prevHash = last?.hash ?? GENESIS_HASH;
+      const hash = recordHash(seq, prevHash, c);
+      this.st(`INSERT INTO journal (seq, at, channel, phone, client_id, object_code, action, auth, challenge_id, operator, outcome, reason, detail, prev_hash, hash)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+        seq, c.at, c.channel, c.phone, c.clientId, c.objectCode, c.action, c.auth, c.challengeId, c.operator,
+        c.outcome, c.reason, c.detail, prevHash, hash,
+      );
+      return { ...c, seq, prevHash, hash };
+    });
+  }
+
+  journalPage(afterSeq: number, limit: number): JournalRecord[] {
+    return (this.st('SELECT * FROM journal WHERE seq > ? ORDER BY seq LIMIT ?').all(afterSeq, limit) as Row[]).map(journalFrom);
+  }
+
+  searchJournal(f: JournalFilter): JournalRecord[] {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    const add = (sql: string, v: unknown): void => {
+      where.push(sql);
+      args.push(v);
+    };
+    if (f.clientId !== undefined) add('client_id = ?', f.clientId);
+    if (f.phone !== undefined) add('phone = ?', f.phone);
+    if (f.objectCode !== undefined) add('object_code = ?', f.objectCode);
+    if (f.action !== undefined) add('action = ?', f.action);
+    if (f.channel !== undefined) add('channel = ?', f.channel);
+    if (f.outcome !== undefined) add('outcome = ?', f.outcome);
+    if (f.since !== undefined) add('at >= ?', f.since);
+    if (f.until !== undefined) add('at < ?', f.until);
+    if (f.beforeSeq !== undefined) add('seq < ?', f.beforeSeq);
+    const sql = `SELECT * FROM journal ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY seq DESC LIMIT ?`;
+    return (this.db.prepare(sql).all(...args, f.limit) as Row[]).map(journalFrom);
+  }
+
+  enqueueSms(m: OutboxInsert): number {
+    const r = this.st(`INSERT INTO outbox (priority, kind, phone, client_id, body, body_enc, secret, state, created_at, not_before, expires_at, updated_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)`).run(
+      m.priority, m.kind, m.phone, m.clientId, m.body, m.bodyEnc, m.secret ? 1 : 0, m.at, m.at, m.expiresAt, m.at,
+    );
+    return Number(r.lastInsertRowid);
+  }
+
+  listOutbox(f: { limit: number; state?: string }): OutboxRow[] {
+    const rows = f.state
+      ? this.st('SELECT * FROM outbox WHERE state = ? ORDER BY id DESC LIMIT ?').all(f.state, f.limit)
+      : this.st('SELECT * FROM outbox ORDER BY id DESC LIMIT ?').all(f.limit);
+    return (rows as Row[]).map(outboxFrom);
+  }
+
+  insertLedger(l: { clientId: number; amount: number; kind: 'payment' | 'charge' | 'refund'; ref: string; note: string | null; at: string }): number {
+    const r = this.st('INSERT INTO ledger (client_id, amount, kind, ref, note, at) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(l.clientId, l.amount, l.kind, l.ref, l.note, l.at);
+    return Number(r.lastInsertRowid);
+  }
+}
