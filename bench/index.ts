@@ -1,0 +1,21 @@
+/**
+ * `npm run bench [name...]`: prints one line per figure. Names: core (more are added by the
+ * channels). With no name, every benchmark runs.
+ */
+import { benchCore } from './core.ts';
+
+const benches: Record<string, () => Promise<void>> = {
+  core: benchCore,
+};
+
+const wanted = process.argv.slice(2);
+const names = wanted.length ? wanted : Object.keys(benches);
+for (const name of names) {
+  const run = benches[name];
+  if (!run) {
+    process.stderr.write(`unknown benchmark ${name}; known: ${Object.keys(benches).join(', ')}\n`);
+    process.exit(2);
+  }
+  process.stdout.write(`# ${name}\n`);
+  await run();
+}

@@ -1,0 +1,84 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { tempDir } from '../support/core-fixture.ts';
+import { zhedel } from '../support/cli.ts';
+
+let env: Record<string, string>;
+beforeAll(() => {
+  env = { ZHEDEL_DB: join(tempDir(), 'data', 'zhedel.db') };
+});
+
+async function ok(args: string[]): Promise<string> {
+  const r = await zhedel(args, env);
+  if (r.code !== 0) throw new Error(`zhedel ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+  return r.stdout;
+}
+
+async function json<T>(args: string[]): Promise<T> {
+  return JSON.parse(await ok([...args, '--json'])) as T;
+}
+
+describe('zhedel command line', () => {
+  it('registers a client, confirms a number by code, arms, disarms, blocks and verifies the journal', async () => {
+    const client = await json<{ id: number; balance: number }>(['client', 'add', '--name', 'Асель Нурланова', '--lang', 'kk', '--balance', '1500.50']);
+    expect(client.balance).toBe(150_050);
+    expect(existsSync(join(env.ZHEDEL_DB as string, '..', 'secret'))).toBe(true);
+    expect(await ok(['object', 'add', '--client', String(client.id), '--code', '4021', '--address', 'Алматы, Достык 5'])).toContain('object 4021 added');
+    expect(await ok(['number', 'add', '--client', String(client.id), '--phone', '8 (701) 555-12-34'])).toContain('+77015551234 is pending');
+
+    const masked = await ok(['outbox']);
+    expect(masked).toContain('[code hidden]');
+    expect(masked).not.toMatch(/Код \d{6}/);
+    const revealed = await ok(['outbox', '--reveal']);
+    const code = /Код (\d{6})/.exec(revealed)?.[1];
+    expect(code).toMatch(/^\d{6}$/);
+
+    const wrong = await zhedel(['number', 'confirm', '--phone', '87015551234', '--code', code === '000000' ? '111111' : '000000'], env);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr.trim().split('\n')).toHaveLength(1);
+    expect(wrong.stderr).toContain('CODE_WRONG');
+
+    expect(await ok(['number', 'confirm', '--phone', '87015551234', '--code', code as string])).toContain('confirmed');
+    expect(await ok(['identify', '--phone', '+77015551234'])).toContain('objects 4021');
+    expect(await ok(['arm', '--object', '4021', '--operator', 'Aigerim'])).toContain('4021: armed');
+    expect(await ok(['status', '--object', '4021'])).toMatch(/4021\s+armed/);
+    expect(await ok(['disarm', '--object', '4021', '--operator', 'Aigerim'])).toContain('4021: disarmed');
+    expect(await ok(['number', 'block', '--phone', '87015551234', '--reason', 'lost'])).toContain('blocked');
+    expect(await ok(['identify', '--phone', '87015551234'])).toContain('refused (blocked)');
+    expect(await ok(['pay', '--client', String(client.id), '--amount', '2000'])).toContain('balance 3500.50 KZT');
+
+    const journal = await ok(['journal', '--object', '4021']);
+    expect(journal).toMatch(/disarm\s+executed\s+auth=operator.*by=Aigerim/);
+    expect(await ok(['journal', '--verify'])).toMatch(/journal intact: \d+ records/);
+    const list = await json<Array<{ name: string }>>(['client', 'list']);
+    expect(list.map((c) => c.name)).toContain('Асель Нурланова');
+  });
+
+  it('refuses bad input with one line on stderr and a non-zero exit', async () => {
+    const cases: Array<[string[], number, RegExp]> = [
+      [['frobnicate'], 2, /unknown command/],
+      [['client', 'add'], 2, /--name is required/],
+      [['client', 'add', '--name', 'X', '--lang', 'en'], 1, /BAD_INPUT/],
+      [['client', 'add', '--name', 'X', '--balance', '-5'], 2, /./],
+      [['number', 'add', '--client', '1', '--phone', '+7 916 000 00 00'], 1, /BAD_PHONE/],
+      [['number', 'add', '--client', '999', '--phone', '87017778899'], 1, /CLIENT_NOT_FOUND/],
+      [['number', 'block', '--phone', '87017778899', '--reason', 'bored'], 2, /--reason must be/],
+      [['arm', '--object', '99999'], 1, /OBJECT_NOT_FOUND/],
+      [['pay', '--client', '1', '--amount', '1.234'], 1, /BAD_AMOUNT/],
+      [['object', 'add', '--client', '1', '--code', '12', '--address', 'x'], 1, /object code/],
+    ];
+    for (const [args, code, re] of cases) {
+      const r = await zhedel(args, env);
+      expect({ args, code: r.code }).toEqual({ args, code });
+      expect(r.stderr).toMatch(re);
+      expect(r.stderr).toMatch(/^zhedel: /);
+    }
+  });
+
+  it('a bad environment value stops it with the variable named', async () => {
+    const r = await zhedel(['status'], { ...env, ZHEDEL_TZ: 'Nowhere/Land' });
+    expect(r.code).toBe(78);
+    expect(r.stderr).toContain('ZHEDEL_TZ');
+  });
+});

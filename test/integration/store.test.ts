@@ -1,0 +1,161 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { integrityCheck, loadMigrations, migrate, openDb, schemaVersion } from '../../src/store/db.ts';
+import { makeFixture, seedClient, tempDir } from '../support/core-fixture.ts';
+import type { Fixture } from '../support/core-fixture.ts';
+
+const fixtures: Fixture[] = [];
+afterEach(() => {
+  while (fixtures.length) fixtures.pop()?.close();
+});
+function fixture(dir?: string): Fixture {
+  const f = makeFixture(dir ? { dir } : {});
+  fixtures.push(f);
+  return f;
+}
+
+describe('database', () => {
+  it('migrates an empty file to the latest version with durable pragmas', () => {
+    const path = join(tempDir(), 'new.db');
+    const db = openDb(path);
+    expect(schemaVersion(db)).toBe(loadMigrations().length);
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(db.pragma('synchronous', { simple: true })).toBe(2); // FULL
+    expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
+    expect(db.pragma('busy_timeout', { simple: true })).toBeGreaterThanOrEqual(5000);
+    expect(migrate(db)).toBe(0); // nothing left to apply
+    expect(integrityCheck(db)).toBe('ok');
+    db.close();
+  });
+
+  it('a failing migration leaves the previous version intact', () => {
+    const db = openDb(join(tempDir(), 'm.db'), { migrate: false });
+    const good = loadMigrations();
+    const bad = [...good, { version: good.length + 1, name: '999-bad.sql', sql: 'CREATE TABLE x (a INT); INSERT INTO nowhere VALUES (1);' }];
+    expect(() => migrate(db, bad)).toThrow();
+    expect(schemaVersion(db)).toBe(good.length);
+    expect(db.prepare("SELECT COUNT(*) AS n FROM sqlite_master WHERE name = 'x'").get()).toEqual({ n: 0 });
+    db.close();
+  });
+
+  it('enforces foreign keys and checks', () => {
+    const fx = fixture();
+    expect(() => fx.db.prepare("INSERT INTO objects (client_id, code, address, status_since, created_at) VALUES (99, '555', 'x', 'now', 'now')").run()).toThrow(/FOREIGN KEY/);
+    seedClient(fx);
+    expect(() => fx.db.prepare("UPDATE objects SET status = 'open'").run()).toThrow(/CHECK/);
+    expect(() => fx.db.prepare("UPDATE numbers SET phone = '87011234567'").run()).toThrow(/CHECK/);
+  });
+});
+
+describe('journal tamper detection with plain SQL', () => {
+  function tamperable(): Fixture {
+    const fx = fixture();
+    seedClient(fx);
+    for (let i = 0; i < 5; i++) fx.core.request({ channel: 'sms', phone: '87011234567', action: i % 2 ? 'arm' : 'status' });
+    expect(fx.core.verifyJournal().ok).toBe(true);
+    // what an attacker with the file would do first
+    fx.db.exec('DROP TRIGGER journal_no_update; DROP TRIGGER journal_no_delete;');
+    return fx;
+  }
+
+  it('finds an edited field', () => {
+    const fx = tamperable();
+    fx.db.prepare("UPDATE journal SET outcome = 'refused' WHERE seq = 5").run();
+    expect(fx.core.verifyJournal()).toMatchObject({ ok: false, checked: 4, problem: { seq: 5, kind: 'hash-mismatch' } });
+  });
+
+  it('finds an edited phone', () => {
+    const fx = tamperable();
+    fx.db.prepare("UPDATE journal SET phone = '+77779999999' WHERE seq = 6").run();
+    expect(fx.core.verifyJournal()).toMatchObject({ ok: false, problem: { seq: 6 } });
+  });
+
+  it('finds a removed record', () => {
+    const fx = tamperable();
+    fx.db.prepare('DELETE FROM journal WHERE seq = 3').run();
+    expect(fx.core.verifyJournal()).toMatchObject({ ok: false, problem: { seq: 4, kind: 'sequence-gap' } });
+  });
+
+  it('finds records swapped', () => {
+    const fx = tamperable();
+    fx.db.exec(`UPDATE journal SET seq = -1 WHERE seq = 4; UPDATE journal SET seq = 4 WHERE seq = 5; UPDATE journal SET seq = 5 WHERE seq = -1;`);
+    expect(fx.core.verifyJournal()).toMatchObject({ ok: false, problem: { seq: 4 } });
+  });
+});
+
+function runWriter(db: string, phone: string, count: number): Promise<{ lines: string[]; code: number | null }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['bin/run-ts.js', 'test/support/writer.ts', db, phone, String(count)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0) reject(new Error(`writer exited ${code}: ${err}`));
+      else resolve({ lines: out.trim().split('\n'), code });
+    });
+  });
+}
+
+describe('two processes on one database', () => {
+  it('concurrent writers lose nothing and keep the chain intact', async () => {
+    const dir = tempDir();
+    const fx = fixture(dir);
+    seedClient(fx);
+    seedClient(fx, { phone: '+77021234567', codes: ['5678'] });
+    const start = (fx.db.prepare('SELECT MAX(seq) AS s FROM journal').get() as { s: number }).s;
+    const [a, b] = await Promise.all([runWriter(fx.dbPath, '+77011234567', 150), runWriter(fx.dbPath, '+77021234567', 150)]);
+    // meanwhile this process writes too
+    for (let i = 0; i < 50; i++) fx.core.operatorRequest({ action: 'status', objectCode: '5678', operator: 'parent' });
+    const seqs = [...a.lines, ...b.lines].map((l) => Number(l.split(' ')[0]));
+    expect(new Set(seqs).size).toBe(300);
+    const total = (fx.db.prepare('SELECT COUNT(*) AS n FROM journal').get() as { n: number }).n;
+    expect(total).toBe(start + 350);
+    expect(fx.core.verifyJournal()).toMatchObject({ ok: true, checked: total });
+    expect(integrityCheck(fx.db)).toBe('ok');
+  });
+});
+
+describe('crash', () => {
+  it('a writer killed with SIGKILL mid-stream loses nothing it reported done', async () => {
+    const dir = tempDir();
+    const setup = fixture(dir);
+    seedClient(setup);
+    const dbPath = setup.dbPath;
+    setup.db.close();
+
+    const child = spawn(process.execPath, ['bin/run-ts.js', 'test/support/writer.ts', dbPath, '+77011234567', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const reported: Array<[number, string]> = [];
+    let buf = '';
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('writer did not produce enough output')), 20_000);
+      child.stdout.on('data', (d: Buffer) => {
+        buf += d.toString();
+        let i: number;
+        while ((i = buf.indexOf('\n')) >= 0) {
+          const [seq, action] = buf.slice(0, i).split(' ');
+          buf = buf.slice(i + 1);
+          reported.push([Number(seq), action as string]);
+        }
+        if (reported.length >= 300 && !child.killed) {
+          child.kill('SIGKILL');
+          clearTimeout(timer);
+        }
+      });
+      child.on('exit', () => resolve());
+    });
+    expect(reported.length).toBeGreaterThanOrEqual(300);
+
+    const db = openDb(dbPath);
+    expect(integrityCheck(db)).toBe('ok');
+    const get = db.prepare('SELECT action FROM journal WHERE seq = ?');
+    for (const [seq, action] of reported) {
+      expect((get.get(seq) as { action: string } | undefined)?.action).toBe(action);
+    }
+    db.close();
+    const fx = fixture(dir);
+    expect(fx.core.verifyJournal().ok).toBe(true);
+  });
+});
