@@ -1,5 +1,5 @@
 import Fastify from 'fastify';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Logger } from '../logger.ts';
 
 /** A named dependency the service needs, for /ready. */
@@ -18,7 +18,7 @@ export interface AppDeps {
 /** Builds the HTTP application. It never listens: main.ts does, tests use inject(). */
 export function buildApp(deps: AppDeps): FastifyInstance {
   const app = Fastify({
-    loggerInstance: deps.logger.child({ channel: 'http' }),
+    loggerInstance: deps.logger.child({ channel: 'http' }) as FastifyBaseLogger,
     bodyLimit: 64 * 1024,
     disableRequestLogging: false,
   });
