@@ -266,6 +266,22 @@ export class Core {
     return { object: after, changed: true };
   }
 
+  /**
+   * A request that reads the client's own data or asks for help (balance, help, a command
+   * that was not understood): identified and journalled like any other document.
+   */
+  inquiry(a: { channel: ClientRequest['channel']; phone: string; action: 'balance' | 'help' | 'unrecognised'; ref?: string }): Identity {
+    return this.run(() => {
+      const id = this.identify(a.phone);
+      this.journal({
+        channel: a.channel, phone: id.phone, clientId: id.ok ? id.client.id : id.client?.id ?? null, action: a.action,
+        auth: CHANNEL_AUTH[a.channel], outcome: id.ok ? 'accepted' : 'refused', reason: id.ok ? null : id.reason,
+        detail: id.phone ? a.ref ?? null : `caller ${String(a.phone ?? '').slice(0, 32)}`,
+      });
+      return id;
+    });
+  }
+
   // ---------------------------------------------------------------- dynamic authentication
 
   private createChallenge(a: {

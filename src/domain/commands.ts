@@ -1,0 +1,82 @@
+/**
+ * Commands clients type by SMS and in the online chat, in Russian, Kazakh and Latin.
+ * Pure: text in, a command out. Case, extra spaces and punctuation, Ё/Е and a missing object
+ * code (when the client has one object) are all fine.
+ */
+export type Command =
+  | { cmd: 'status'; objectCode: string | null }
+  | { cmd: 'arm'; objectCode: string | null }
+  | { cmd: 'disarm'; objectCode: string | null }
+  | { cmd: 'balance' }
+  | { cmd: 'help' }
+  | { cmd: 'code'; code: string }
+  | { cmd: 'unknown' };
+
+const WORDS: Record<string, 'status' | 'arm' | 'disarm' | 'balance' | 'help' | 'code'> = {};
+function words(cmd: 'status' | 'arm' | 'disarm' | 'balance' | 'help' | 'code', list: string[]): void {
+  for (const w of list) WORDS[w] = cmd;
+}
+words('status', ['СТАТУС', 'СОСТОЯНИЕ', 'КҮЙ', 'КУЙ', 'ЖАҒДАЙ', 'STATUS', 'STATE']);
+words('arm', ['ОХРАНА', 'ПОСТАВИТЬ', 'ПОСТАНОВКА', 'ВКЛ', 'ВКЛЮЧИТЬ', 'КҮЗЕТ', 'КУЗЕТ', 'ҚОЮ', 'ARM', 'ON']);
+words('disarm', ['СНЯТЬ', 'СНЯТИЕ', 'ОТКЛ', 'ВЫКЛ', 'ВЫКЛЮЧИТЬ', 'АЛУ', 'DISARM', 'OFF']);
+words('balance', ['БАЛАНС', 'СЧЕТ', 'ҚАЛДЫҚ', 'BALANCE', 'BAL']);
+words('help', ['ПОМОЩЬ', 'СПРАВКА', 'КӨМЕК', 'КОМЕК', 'HELP', '?']);
+words('code', ['КОД', 'CODE']);
+
+/** Two-word Kazakh forms: "күзетке қою" (arm), "күзеттен алу" (disarm). */
+const PHRASES: Array<[RegExp, 'arm' | 'disarm']> = [
+  [/^(КҮЗЕТКЕ|КУЗЕТКЕ) (ҚОЮ|КОЮ)(?= |$)/, 'arm'],
+  [/^(КҮЗЕТТЕН|КУЗЕТТЕН) (АЛУ)(?= |$)/, 'disarm'],
+  [/^(СНЯТЬ С ОХРАНЫ)(?= |$)/, 'disarm'],
+  [/^(ПОСТАВИТЬ НА ОХРАНУ|ПОСТАВИТЬ ПОД ОХРАНУ)(?= |$)/, 'arm'],
+];
+
+export const MAX_COMMAND_LENGTH = 160;
+
+export function normaliseText(text: string): string {
+  return text
+    .normalize('NFC')
+    .toUpperCase()
+    .replace(/Ё/g, 'Е')
+    .replace(/[\u0000-\u001f\u007f]/g, ' ')
+    .replace(/[.,;:!"'«»()\-_/\\]+/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
+}
+
+export function parseCommand(text: string): Command {
+  if (typeof text !== 'string' || text.length === 0 || text.length > MAX_COMMAND_LENGTH) return { cmd: 'unknown' };
+  let t = normaliseText(text);
+  if (t === '') return { cmd: 'unknown' };
+  if (t === '?') return { cmd: 'help' };
+
+  // A bare six-digit number is a code being sent back.
+  const bare = /^(\d{3}) ?(\d{3})$/.exec(t);
+  if (bare) return { cmd: 'code', code: `${bare[1]}${bare[2]}` };
+
+  let cmd: 'status' | 'arm' | 'disarm' | 'balance' | 'help' | 'code' | undefined;
+  for (const [re, c] of PHRASES) {
+    const m = re.exec(t);
+    if (m) {
+      cmd = c;
+      t = t.slice(m[0].length).trim();
+      break;
+    }
+  }
+  if (!cmd) {
+    const [first = '', ...rest] = t.split(' ');
+    cmd = WORDS[first];
+    if (!cmd) return { cmd: 'unknown' };
+    t = rest.join(' ');
+  }
+  const args = t.split(' ').filter(Boolean);
+  if (cmd === 'help') return { cmd: 'help' };
+  if (cmd === 'balance') return args.length === 0 ? { cmd: 'balance' } : { cmd: 'unknown' };
+  if (cmd === 'code') {
+    const code = args.join('');
+    return /^\d{6}$/.test(code) ? { cmd: 'code', code } : { cmd: 'unknown' };
+  }
+  if (args.length === 0) return { cmd, objectCode: null };
+  if (args.length === 1 && /^\d{3,8}$/.test(args[0] as string)) return { cmd, objectCode: args[0] as string };
+  return { cmd: 'unknown' };
+}

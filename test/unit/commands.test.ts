@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { parseCommand } from '../../src/domain/commands.ts';
+
+describe('SMS and chat commands', () => {
+  it.each([
+    ['СТАТУС', { cmd: 'status', objectCode: null }],
+    ['статус', { cmd: 'status', objectCode: null }],
+    ['  Статус   1234 ', { cmd: 'status', objectCode: '1234' }],
+    ['status', { cmd: 'status', objectCode: null }],
+    ['КҮЙ', { cmd: 'status', objectCode: null }],
+    ['күй 1234', { cmd: 'status', objectCode: '1234' }],
+    ['ОХРАНА 1234', { cmd: 'arm', objectCode: '1234' }],
+    ['поставить 1234', { cmd: 'arm', objectCode: '1234' }],
+    ['Поставить на охрану 1234', { cmd: 'arm', objectCode: '1234' }],
+    ['ARM 1234', { cmd: 'arm', objectCode: '1234' }],
+    ['arm', { cmd: 'arm', objectCode: null }],
+    ['КҮЗЕТ 1234', { cmd: 'arm', objectCode: '1234' }],
+    ['күзетке қою 1234', { cmd: 'arm', objectCode: '1234' }],
+    ['СНЯТЬ 1234', { cmd: 'disarm', objectCode: '1234' }],
+    ['снять', { cmd: 'disarm', objectCode: null }],
+    ['Снять с охраны 1234.', { cmd: 'disarm', objectCode: '1234' }],
+    ['DISARM 1234', { cmd: 'disarm', objectCode: '1234' }],
+    ['АЛУ 1234', { cmd: 'disarm', objectCode: '1234' }],
+    ['күзеттен алу', { cmd: 'disarm', objectCode: null }],
+    ['БАЛАНС', { cmd: 'balance' }],
+    ['balance', { cmd: 'balance' }],
+    ['Счёт', { cmd: 'balance' }],
+    ['ҚАЛДЫҚ', { cmd: 'balance' }],
+    ['ПОМОЩЬ', { cmd: 'help' }],
+    ['help', { cmd: 'help' }],
+    ['КӨМЕК', { cmd: 'help' }],
+    ['?', { cmd: 'help' }],
+    ['123456', { cmd: 'code', code: '123456' }],
+    [' 123 456 ', { cmd: 'code', code: '123456' }],
+    ['код 123456', { cmd: 'code', code: '123456' }],
+    ['Состояние, 1234!', { cmd: 'status', objectCode: '1234' }],
+  ])('%j', (text, expected) => {
+    expect(parseCommand(text)).toEqual(expected);
+  });
+
+  it.each([
+    '', '   ', 'привет', 'СНЯТЬ все', 'СНЯТЬ 12', 'СНЯТЬ 123456789', 'ОХРАНА 1234 5678', 'БАЛАНС 5',
+    'код 12345', '12345', '1234567', 'x'.repeat(500), '\u0000\u0001', 'DROP TABLE objects;',
+  ])('unknown: %j', (text) => {
+    expect(parseCommand(text)).toEqual({ cmd: 'unknown' });
+  });
+});
