@@ -38,7 +38,7 @@ export function normaliseText(text: string): string {
     .normalize('NFC')
     .toUpperCase()
     .replace(/Ё/g, 'Е')
-    .replace(/[\u0000-\u001f\u007f]/g, ' ')
+    .replace(/\p{Cc}/gu, ' ')
     .replace(/[.,;:!"'«»()\-_/\\]+/g, ' ')
     .replace(/\s+/g, ' ')
     .trim();
