@@ -281,7 +281,11 @@ async function run(argv: string[], out: Out, cfg: () => Config): Promise<number>
         limit: typeof f.limit === 'string' ? intArg(f, 'limit') : 50, reveal: f.reveal === true, ...(typeof f.state === 'string' ? { state: f.state } : {}),
       }));
       const data = rows.map(({ bodyEnc: _e, body: _b, ...r }) => r);
-      out.print(rows.map((r) => `${String(r.id).padStart(6)}  ${r.createdAt}  ${['otp', 'alarm', 'info'][r.priority]?.padEnd(5)}  ${r.phone}  ${r.state.padEnd(9)}  ${r.text ?? '(erased)'}${r.error ? '  error=' + r.error : ''}`).join('\n') || 'outbox is empty', data);
+      out.print(rows.map((r) => [
+        String(r.id).padStart(6), r.createdAt, (['otp', 'alarm', 'info'][r.priority] ?? '').padEnd(5), r.phone, r.state.padEnd(13),
+        r.partsTotal ? `parts=${r.messageIds.length}/${r.partsTotal} ids=${r.messageIds.join(',')}` : '',
+        r.duplicateRisk ? 'possible-duplicate' : '', r.error ? `error=${r.error}` : '', r.text ?? '(erased)',
+      ].filter(Boolean).join('  ')).join('\n') || 'outbox is empty', data);
       return 0;
     }
 

@@ -108,6 +108,11 @@ export interface OutboxRow {
   attempts: number;
   error: string | null;
   updatedAt: string;
+  partsTotal: number | null;
+  duplicateRisk: boolean;
+  doneAt: string | null;
+  /** The SMSC's message ids of the accepted parts, in part order. */
+  messageIds: string[];
 }
 
 export interface Clock {

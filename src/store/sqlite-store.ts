@@ -71,7 +71,7 @@ export function journalFrom(r: Row): JournalRecord {
   };
 }
 
-function outboxFrom(r: Row): OutboxRow {
+function outboxFrom(r: Row): Omit<OutboxRow, 'messageIds'> {
   return {
     id: r.id as number,
     priority: r.priority as number,
@@ -87,6 +87,9 @@ function outboxFrom(r: Row): OutboxRow {
     attempts: r.attempts as number,
     error: (r.error as string | null) ?? null,
     updatedAt: r.updated_at as string,
+    partsTotal: (r.parts_total as number | null) ?? null,
+    duplicateRisk: r.duplicate_risk === 1,
+    doneAt: (r.done_at as string | null) ?? null,
   };
 }
 
@@ -312,7 +315,11 @@ export class SqliteStore implements Store {
     const rows = f.state
       ? this.st('SELECT * FROM outbox WHERE state = ? ORDER BY id DESC LIMIT ?').all(f.state, f.limit)
       : this.st('SELECT * FROM outbox ORDER BY id DESC LIMIT ?').all(f.limit);
-    return (rows as Row[]).map(outboxFrom);
+    const ids = this.st('SELECT message_id FROM outbox_parts WHERE outbox_id = ? ORDER BY seq');
+    return (rows as Row[]).map((r) => ({
+      ...outboxFrom(r),
+      messageIds: (ids.all(r.id) as Array<{ message_id: string }>).map((x) => x.message_id),
+    }));
   }
 
   insertLedger(l: { clientId: number; amount: number; kind: 'payment' | 'charge' | 'refund'; ref: string; note: string | null; at: string }): number {

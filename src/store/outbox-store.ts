@@ -1,0 +1,181 @@
+import type { Statement } from 'better-sqlite3';
+import type { Db } from './db.ts';
+
+/** A message claimed for sending, with the parts the SMSC already accepted. */
+export interface ClaimedSms {
+  id: number;
+  priority: number;
+  kind: string;
+  phone: string;
+  body: string | null;
+  bodyEnc: Buffer | null;
+  secret: boolean;
+  expiresAt: string | null;
+  attempts: number;
+  concatRef: number;
+  duplicateRisk: boolean;
+  /** Part numbers (1-based) already accepted by the SMSC: never sent again. */
+  acceptedParts: number[];
+}
+
+export interface PartAccepted {
+  outboxId: number;
+  seq: number;
+  total: number;
+  messageId: string;
+  keys: string[];
+}
+
+export type MessageOutcome =
+  | { outboxId: number; state: 'submitted'; eraseBody: boolean; total: number }
+  | { outboxId: number; state: 'retry'; notBefore: string; error: string; duplicateRisk: boolean }
+  | { outboxId: number; state: 'failed'; error: string; duplicateRisk: boolean; eraseBody: boolean }
+  | { outboxId: number; state: 'expired' };
+
+export type PartState = 'delivered' | 'undeliverable' | 'expired' | 'deleted' | 'rejected' | 'unknown' | 'accepted';
+
+export interface OutboxCounts {
+  [state: string]: number;
+}
+
+/**
+ * The outbox as the SMS dispatcher sees it. State changes are applied in batches, one
+ * transaction per batch, so a busy SMSC link costs few fsyncs.
+ */
+export class OutboxStore {
+  private readonly db: Db;
+  private readonly stmts = new Map<string, Statement>();
+
+  constructor(db: Db) {
+    this.db = db;
+  }
+
+  private st(sql: string): Statement {
+    let s = this.stmts.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.stmts.set(sql, s);
+    }
+    return s;
+  }
+
+  /** After a restart: messages caught mid-send go back to the queue, marked as possibly duplicated. */
+  recoverSending(at: string): number {
+    return this.st(`UPDATE outbox SET state = 'queued', duplicate_risk = 1, updated_at = ? WHERE state = 'sending'`).run(at).changes;
+  }
+
+  /**
+   * Expires what is past its lifetime (codes are never sent late), then claims up to `limit`
+   * due messages, most urgent first, marking them 'sending'.
+   */
+  claim(now: string, limit: number): { claimed: ClaimedSms[]; expired: number } {
+    return this.db.transaction(() => {
+      const expired = this.st(`UPDATE outbox SET state = 'expired', body = CASE WHEN secret = 1 THEN NULL ELSE body END,
+          body_enc = NULL, done_at = ?, updated_at = ?
+        WHERE state = 'queued' AND expires_at IS NOT NULL AND expires_at <= ?`).run(now, now, now).changes;
+      const rows = this.st(`SELECT id, priority, kind, phone, body, body_enc, secret, expires_at, attempts, concat_ref, duplicate_risk
+        FROM outbox WHERE state = 'queued' AND not_before <= ? ORDER BY priority, id LIMIT ?`).all(now, limit) as Array<Record<string, unknown>>;
+      if (rows.length === 0) return { claimed: [], expired };
+      const mark = this.st(`UPDATE outbox SET state = 'sending', attempts = attempts + 1, concat_ref = ?, updated_at = ? WHERE id = ?`);
+      const acceptedOf = this.st('SELECT seq FROM outbox_parts WHERE outbox_id = ? ORDER BY seq');
+      const claimed = rows.map((r): ClaimedSms => {
+        const id = r.id as number;
+        const concatRef = (r.concat_ref as number | null) ?? (id % 255) + 1;
+        mark.run(concatRef, now, id);
+        const accepted = (r.attempts as number) > 0 ? (acceptedOf.all(id) as Array<{ seq: number }>).map((p) => p.seq) : [];
+        return {
+          id, priority: r.priority as number, kind: r.kind as string, phone: r.phone as string,
+          body: (r.body as string | null) ?? null, bodyEnc: (r.body_enc as Buffer | null) ?? null, secret: r.secret === 1,
+          expiresAt: (r.expires_at as string | null) ?? null, attempts: (r.attempts as number) + 1, concatRef,
+          duplicateRisk: r.duplicate_risk === 1, acceptedParts: accepted,
+        };
+      });
+      return { claimed, expired };
+    }).immediate();
+  }
+
+  /** Applies accepted parts and message outcomes in one transaction. */
+  record(parts: PartAccepted[], outcomes: MessageOutcome[], at: string): void {
+    if (parts.length === 0 && outcomes.length === 0) return;
+    this.db.transaction(() => {
+      const ins = this.st(`INSERT OR IGNORE INTO outbox_parts (outbox_id, seq, total, message_id, state, submitted_at)
+        VALUES (?, ?, ?, ?, 'submitted', ?)`);
+      const key = this.st('INSERT INTO outbox_part_keys (key, part_id) VALUES (?, ?)');
+      for (const p of parts) {
+        const r = ins.run(p.outboxId, p.seq, p.total, p.messageId, at);
+        if (r.changes === 1) {
+          const partId = Number(r.lastInsertRowid);
+          for (const k of p.keys) key.run(k, partId);
+        }
+      }
+      for (const o of outcomes) {
+        switch (o.state) {
+          case 'submitted':
+            this.st(`UPDATE outbox SET state = 'submitted', parts_total = ?, submitted_at = ?, updated_at = ?,
+                body_enc = CASE WHEN ? THEN NULL ELSE body_enc END, body = CASE WHEN ? AND secret = 1 THEN NULL ELSE body END,
+                error = NULL
+              WHERE id = ?`).run(o.total, at, at, o.eraseBody ? 1 : 0, o.eraseBody ? 1 : 0, o.outboxId);
+            break;
+          case 'retry':
+            this.st(`UPDATE outbox SET state = 'queued', not_before = ?, error = ?, duplicate_risk = MAX(duplicate_risk, ?), updated_at = ?
+              WHERE id = ?`).run(o.notBefore, o.error, o.duplicateRisk ? 1 : 0, at, o.outboxId);
+            break;
+          case 'failed':
+            this.st(`UPDATE outbox SET state = 'failed', error = ?, duplicate_risk = MAX(duplicate_risk, ?), done_at = ?, updated_at = ?,
+                body_enc = CASE WHEN ? THEN NULL ELSE body_enc END
+              WHERE id = ?`).run(o.error, o.duplicateRisk ? 1 : 0, at, at, o.eraseBody ? 1 : 0, o.outboxId);
+            break;
+          case 'expired':
+            this.st(`UPDATE outbox SET state = 'expired', body_enc = NULL, body = CASE WHEN secret = 1 THEN NULL ELSE body END,
+                done_at = ?, updated_at = ? WHERE id = ?`).run(at, at, o.outboxId);
+            break;
+        }
+      }
+    }).immediate();
+  }
+
+  /**
+   * A delivery receipt: finds the part by any of the id's keys (newest first) and settles
+   * it; when every part of the message is settled the message takes its final state.
+   * Returns the message id, or null when no part matches (yet).
+   */
+  applyReceipt(keys: string[], state: PartState, error: string | null, at: string): { outboxId: number; messageState: string | null } | null {
+    if (keys.length === 0) return null;
+    return this.db.transaction(() => {
+      const placeholders = keys.map(() => '?').join(',');
+      const part = this.db.prepare(`SELECT p.id, p.outbox_id FROM outbox_part_keys k JOIN outbox_parts p ON p.id = k.part_id
+        WHERE k.key IN (${placeholders}) ORDER BY p.id DESC LIMIT 1`).get(...keys) as { id: number; outbox_id: number } | undefined;
+      if (!part) return null;
+      const final = state !== 'accepted' && state !== 'unknown';
+      this.st('UPDATE outbox_parts SET state = ?, error = ?, done_at = ? WHERE id = ?').run(state, error, final ? at : null, part.id);
+      const msg = this.st('SELECT state, parts_total FROM outbox WHERE id = ?').get(part.outbox_id) as { state: string; parts_total: number | null };
+      if (msg.state !== 'submitted' || msg.parts_total === null) return { outboxId: part.outbox_id, messageState: null };
+      const parts = this.st('SELECT state FROM outbox_parts WHERE outbox_id = ?').all(part.outbox_id) as Array<{ state: string }>;
+      if (parts.length < msg.parts_total) return { outboxId: part.outbox_id, messageState: null };
+      const states = parts.map((p) => p.state);
+      if (states.some((s) => s === 'submitted' || s === 'accepted' || s === 'unknown')) return { outboxId: part.outbox_id, messageState: null };
+      const messageState = states.every((s) => s === 'delivered') ? 'delivered'
+        : states.includes('expired') ? 'expired' : 'undeliverable';
+      const err = messageState === 'delivered' ? null : error;
+      this.st('UPDATE outbox SET state = ?, error = COALESCE(?, error), done_at = ?, updated_at = ? WHERE id = ?')
+        .run(messageState, err, at, at, part.outbox_id);
+      return { outboxId: part.outbox_id, messageState };
+    }).immediate();
+  }
+
+  counts(): OutboxCounts {
+    const rows = this.st('SELECT state, COUNT(*) AS n FROM outbox GROUP BY state').all() as Array<{ state: string; n: number }>;
+    return Object.fromEntries(rows.map((r) => [r.state, r.n]));
+  }
+
+  parts(outboxId: number): Array<{ seq: number; total: number; messageId: string; state: string; error: string | null }> {
+    return (this.st('SELECT seq, total, message_id, state, error FROM outbox_parts WHERE outbox_id = ? ORDER BY seq').all(outboxId) as Array<Record<string, unknown>>)
+      .map((r) => ({ seq: r.seq as number, total: r.total as number, messageId: r.message_id as string, state: r.state as string, error: (r.error as string | null) ?? null }));
+  }
+
+  /** When the next queued message becomes due (for the dispatcher's timer), or null. */
+  nextDue(): string | null {
+    const r = this.st("SELECT MIN(not_before) AS t FROM outbox WHERE state = 'queued'").get() as { t: string | null };
+    return r.t;
+  }
+}
