@@ -9,6 +9,7 @@ import type { Logger } from './logger.ts';
 import { openDb, schemaVersion } from './store/db.ts';
 import type { Db } from './store/db.ts';
 import { SqliteStore } from './store/sqlite-store.ts';
+import { startSms } from './sms/service.ts';
 
 /** In-process fan-out of live events (SSE, consoles). Listeners must not throw. */
 export class EventHub implements LiveEvents {
@@ -70,8 +71,12 @@ export interface RunningService {
  * retrying in the background and never stop the service from starting.
  */
 export async function startService(config: Config, logger: Logger): Promise<RunningService> {
-  const ctx = openCore(config);
+  // The core tells the SMS dispatcher when it queued something; the dispatcher exists later.
+  let wakeSms: () => void = () => undefined;
+  const ctx = openCore(config, { outboxSignal: { queued: () => wakeSms() } });
   logger.info({ db: config.dbPath, schema: schemaVersion(ctx.db), secret: config.secretSource }, 'database open');
+  const sms = startSms({ config, db: ctx.db, core: ctx.core, clock: systemClock, logger });
+  wakeSms = () => sms.wake();
   const checks: ReadinessCheck[] = [
     {
       name: 'database',
@@ -85,6 +90,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
         }
       },
     },
+    sms.readiness,
   ];
   const app = buildApp({ logger, checks });
   const address = await app.listen({ host: config.http.host, port: config.http.port });
@@ -95,6 +101,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     stopping ??= (async () => {
       logger.info({ reason }, 'stopping');
       await app.close();
+      await sms.stop();
       ctx.close();
       logger.info('stopped');
     })();

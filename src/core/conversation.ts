@@ -60,7 +60,7 @@ export function answerText(core: Core, ctx: TextContext): TextAnswer {
 }
 
 /** Unknown and blocked senders get no SMS back (no cost, no enumeration); the chat says why. */
-function refusalText(reason: RefusalReason, lang: Lang, channel: 'sms' | 'chat'): string | null {
+function refusalText(reason: RefusalReason, lang: Lang, channel: 'sms' | 'chat', retryAfterMs = 60_000): string | null {
   switch (reason) {
     case 'unknown':
     case 'blocked':
@@ -70,7 +70,7 @@ function refusalText(reason: RefusalReason, lang: Lang, channel: 'sms' | 'chat')
     case 'suspended':
       return t('suspended', lang);
     case 'rate-limited':
-      return t('sendLimit', lang);
+      return t('sendLimit', lang, { sec: Math.max(1, Math.ceil(retryAfterMs / 1000)) });
     case 'no-object':
     case 'object-not-allowed':
       return t('noObject', lang);
@@ -92,7 +92,7 @@ function requestAnswer(core: Core, r: RequestResult, channel: 'sms' | 'chat'): O
       return { reply: t('codeSent', lang), lang, challengeId: r.challengeId };
     case 'refused':
       if (r.reason === 'object-ambiguous') return { reply: t('chooseObject', lang, { codes: (r.objectCodes ?? []).join(', ') }), lang };
-      return { reply: refusalText(r.reason, lang, channel), lang };
+      return { reply: refusalText(r.reason, lang, channel, r.retryAfterMs), lang };
   }
 }
 

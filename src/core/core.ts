@@ -270,7 +270,7 @@ export class Core {
    * A request that reads the client's own data or asks for help (balance, help, a command
    * that was not understood): identified and journalled like any other document.
    */
-  inquiry(a: { channel: ClientRequest['channel']; phone: string; action: 'balance' | 'help' | 'unrecognised'; ref?: string }): Identity {
+  inquiry(a: { channel: ClientRequest['channel']; phone: string; action: 'balance' | 'help' | 'unrecognised' | 'call'; ref?: string }): Identity {
     return this.run(() => {
       const id = this.identify(a.phone);
       this.journal({

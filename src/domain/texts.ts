@@ -18,19 +18,22 @@ export function statusWord(status: ObjectStatus, lang: Lang): string {
 }
 
 const PURPOSE: Record<string, Texts> = {
-  disarm: { ru: 'снятия с охраны объекта', kk: 'нысанды күзеттен алу' },
-  arm: { ru: 'постановки под охрану объекта', kk: 'нысанды күзетке қою' },
-  'sign-in': { ru: 'входа в ZHEDEL ONLINE', kk: 'ZHEDEL ONLINE жүйесіне кіру' },
-  'confirm-number': { ru: 'подтверждения номера в ZHEDEL ONLINE', kk: 'ZHEDEL ONLINE нөмірін растау' },
+  disarm: { ru: 'снятие с охраны объекта {object}', kk: 'нысанды{object} күзеттен алу' },
+  arm: { ru: 'постановка на охрану {object}', kk: 'нысанды{object} күзетке қою' },
+  'sign-in': { ru: 'вход в ZHEDEL ONLINE', kk: 'ZHEDEL ONLINE жүйесіне кіру' },
+  'confirm-number': { ru: 'подтверждение номера в ZHEDEL ONLINE', kk: 'ZHEDEL ONLINE нөмірін растау' },
 };
 
-/** The SMS that carries a one-time code; it says what the code confirms. */
+/**
+ * The SMS that carries a one-time code; it says what the code confirms. Every variant fits
+ * one UCS-2 SMS (70 characters) with an 8-digit object code.
+ */
 export function otpText(lang: Lang, code: string, purpose: string, objectCode: string | null): string {
-  const p = PURPOSE[purpose] ?? { ru: 'подтверждения операции', kk: 'операцияны растау' };
-  const obj = objectCode ? ` ${objectCode}` : '';
-  return lang === 'kk'
-    ? `Код ${code}: ${p.kk}${obj}. Ешкімге айтпаңыз.`
-    : `Код ${code} для ${p.ru}${obj}. Никому не сообщайте.`;
+  const p = PURPOSE[purpose] ?? { ru: 'подтверждение операции', kk: 'операцияны растау' };
+  const what = lang === 'kk'
+    ? p.kk.replace('{object}', objectCode ? ` ${objectCode}` : '')
+    : p.ru.replace(' {object}', objectCode ? ` ${objectCode}` : '');
+  return lang === 'kk' ? `Код ${code}: ${what}. Ешкімге айтпаңыз.` : `Код ${code}: ${what}. Никому не сообщайте.`;
 }
 
 /** Formats an instant as "dd.mm HH:MM" in the company's time zone. */
@@ -62,7 +65,7 @@ export const T = {
   codeWrong: { ru: 'Неверный код. Осталось попыток: {left}.', kk: 'Код қате. Қалған әрекет: {left}.' },
   codeDead: { ru: 'Код больше не действует. Запросите новый.', kk: 'Код енді жарамсыз. Жаңасын сұраңыз.' },
   noPending: { ru: 'Нет операции, ожидающей кода.', kk: 'Код күтіп тұрған операция жоқ.' },
-  sendLimit: { ru: 'Слишком много запросов кода. Повторите позже.', kk: 'Код сұрау тым көп. Кейінірек қайталаңыз.' },
+  sendLimit: { ru: 'Код уже отправлен недавно. Повторите через {sec} с.', kk: 'Код жақында жіберілді. {sec} секундтан кейін қайталаңыз.' },
   suspended: {
     ru: 'Услуги приостановлены из-за неоплаты. Пополните счёт, и они возобновятся.',
     kk: 'Төлем болмағандықтан қызмет тоқтатылды. Шотты толтырыңыз, қызмет қайта қосылады.',

@@ -139,12 +139,15 @@ export class OutboxStore {
    * it; when every part of the message is settled the message takes its final state.
    * Returns the message id, or null when no part matches (yet).
    */
-  applyReceipt(keys: string[], state: PartState, error: string | null, at: string): { outboxId: number; messageState: string | null } | null {
-    if (keys.length === 0) return null;
+  applyReceipt(keys: { exact: string[]; cross: string[] }, state: PartState, error: string | null, at: string): { outboxId: number; messageState: string | null } | null {
     return this.db.transaction(() => {
-      const placeholders = keys.map(() => '?').join(',');
-      const part = this.db.prepare(`SELECT p.id, p.outbox_id FROM outbox_part_keys k JOIN outbox_parts p ON p.id = k.part_id
-        WHERE k.key IN (${placeholders}) ORDER BY p.id DESC LIMIT 1`).get(...keys) as { id: number; outbox_id: number } | undefined;
+      const find = (list: string[]): { id: number; outbox_id: number } | undefined => {
+        if (list.length === 0) return undefined;
+        const placeholders = list.map(() => '?').join(',');
+        return this.db.prepare(`SELECT p.id, p.outbox_id FROM outbox_part_keys k JOIN outbox_parts p ON p.id = k.part_id
+          WHERE k.key IN (${placeholders}) ORDER BY p.id DESC LIMIT 1`).get(...list) as { id: number; outbox_id: number } | undefined;
+      };
+      const part = find(keys.exact) ?? find(keys.cross);
       if (!part) return null;
       const final = state !== 'accepted' && state !== 'unknown';
       this.st('UPDATE outbox_parts SET state = ?, error = ?, done_at = ? WHERE id = ?').run(state, error, final ? at : null, part.id);

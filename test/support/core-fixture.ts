@@ -12,10 +12,13 @@ import { SqliteStore } from '../../src/store/sqlite-store.ts';
 /** A clock tests move by hand. */
 export class TestClock {
   t: number;
-  constructor(iso = '2026-11-24T10:00:00.000Z') {
-    this.t = Date.parse(iso);
+  /** With `real`, time follows the wall clock (plus what `advance` added). */
+  private readonly real: boolean;
+  constructor(iso: string | 'real' = '2026-11-24T10:00:00.000Z') {
+    this.real = iso === 'real';
+    this.t = this.real ? 0 : Date.parse(iso);
   }
-  now = (): Date => new Date(this.t);
+  now = (): Date => new Date(this.real ? Date.now() + this.t : this.t);
   advance(ms: number): void {
     this.t += ms;
   }
@@ -41,12 +44,12 @@ export function tempDir(prefix = 'zhedel-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
-export function makeFixture(opts: { dir?: string } = {}): Fixture {
+export function makeFixture(opts: { dir?: string; realClock?: boolean } = {}): Fixture {
   const dir = opts.dir ?? tempDir();
   const dbPath = join(dir, 'zhedel.db');
   const db = openDb(dbPath);
   const store = new SqliteStore(db);
-  const clock = new TestClock();
+  const clock = new TestClock(opts.realClock ? 'real' : undefined);
   const events: LiveEvent[] = [];
   const fx: Fixture = {
     dir, dbPath, db, store, clock, events, signals: 0,

@@ -45,3 +45,17 @@ describe('SMS and chat commands', () => {
     expect(parseCommand(text)).toEqual({ cmd: 'unknown' });
   });
 });
+
+describe('code SMS texts', () => {
+  it('fit one UCS-2 SMS in both languages, for every purpose, with the longest object code', async () => {
+    const { otpText } = await import('../../src/domain/texts.ts');
+    for (const lang of ['ru', 'kk'] as const) {
+      for (const purpose of ['disarm', 'arm', 'sign-in', 'confirm-number']) {
+        const t = otpText(lang, '123456', purpose, purpose.endsWith('arm') ? '12345678' : null);
+        expect(t.length).toBeLessThanOrEqual(70);
+        expect(t).toContain('123456');
+        if (purpose.endsWith('arm')) expect(t).toContain('12345678');
+      }
+    }
+  });
+});

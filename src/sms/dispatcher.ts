@@ -1,0 +1,312 @@
+import type { Clock } from '../core/ports.ts';
+import type { Logger } from '../logger.ts';
+import type { ClaimedSms, MessageOutcome, OutboxStore, PartAccepted, PartState } from '../store/outbox-store.ts';
+import { destAddress, encodeSms, messageIdKeys, receiptLookupKeys, sourceAddress, validityPeriod } from './codec.ts';
+import type { SubmitOutcome, SubmitParams } from './session.ts';
+
+/** What the dispatcher needs from the SMPP link. */
+export interface SmsLink {
+  isBound(): boolean;
+  /** Resolves with the SMSC's answer or a typed failure; never rejects, never waits forever. */
+  submit(p: SubmitParams): Promise<SubmitOutcome>;
+}
+
+export interface DispatcherOptions {
+  store: OutboxStore;
+  link: SmsLink;
+  clock: Clock;
+  logger: Logger;
+  /** Opens a sealed (code-bearing) body. */
+  openText: (m: ClaimedSms) => string;
+  sender: string;
+  /** Messages claimed and not yet settled, at most. */
+  maxInFlight?: number;
+  /** Delays between attempts after transient failures. */
+  retryDelaysMs?: number[];
+  maxAttempts?: number;
+  /** How often to look for messages queued by other processes (the CLI) or falling due. */
+  pollMs?: number;
+  onSettled?: (state: string, kind: string) => void;
+}
+
+export interface Receipt {
+  messageId: string;
+  state: PartState | 'enroute';
+  err?: string | null;
+}
+
+const DEFAULT_RETRY = [1_000, 5_000, 15_000, 30_000, 60_000, 120_000, 300_000];
+
+/**
+ * Drains the SMS outbox to the SMSC: most urgent first (codes, then alarms, then notices),
+ * each part tracked with the SMSC's message_id, state changes written in batches (one
+ * transaction per event-loop turn). Survives restarts at any moment: what was queued is sent,
+ * what the SMSC accepted is never sent again, a part whose answer never came is sent again
+ * and the message marked as a possible duplicate.
+ */
+export class Dispatcher {
+  private readonly o: Required<Omit<DispatcherOptions, 'onSettled'>> & Pick<DispatcherOptions, 'onSettled'>;
+  private readonly source: { ton: number; npi: number; addr: string };
+  private running = false;
+  private inFlight = 0;
+  private pumping = false;
+  private pumpAgain = false;
+  private timer: NodeJS.Timeout | null = null;
+  private flushScheduled = false;
+  private parts: PartAccepted[] = [];
+  private outcomes: MessageOutcome[] = [];
+  private unmatched: Array<{ r: Receipt; at: number }> = [];
+  private idle: Array<() => void> = [];
+  readonly stats = { submittedParts: 0, settled: 0, retries: 0, failed: 0, expired: 0, receipts: 0, unmatchedReceipts: 0 };
+
+  constructor(opts: DispatcherOptions) {
+    this.o = {
+      maxInFlight: 200, retryDelaysMs: DEFAULT_RETRY, maxAttempts: 8, pollMs: 1_000, ...opts,
+    };
+    this.source = sourceAddress(opts.sender);
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    const recovered = this.o.store.recoverSending(this.now().toISOString());
+    if (recovered > 0) this.o.logger.warn({ recovered }, 'messages caught mid-send at last stop are queued again (possible duplicates)');
+    this.wake();
+  }
+
+  /** Something was queued, or the link came up: look for work now. */
+  wake(): void {
+    if (!this.running) return;
+    this.schedulePump();
+  }
+
+  /** Stops claiming; waits (at most `timeoutMs`) for messages in flight, writes their outcome. */
+  async stop(timeoutMs = 10_000): Promise<void> {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.inFlight > 0) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, timeoutMs);
+        this.idle.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+    this.flush();
+  }
+
+  get inFlightCount(): number {
+    return this.inFlight;
+  }
+
+  private now(): Date {
+    return this.o.clock.now();
+  }
+
+  private pump(): void {
+    if (!this.running) return;
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
+    this.pumping = true;
+    try {
+      do {
+        this.pumpAgain = false;
+        if (!this.o.link.isBound()) break;
+        const room = this.o.maxInFlight - this.inFlight;
+        if (room <= 0) break;
+        const { claimed, expired } = this.o.store.claim(this.now().toISOString(), room);
+        if (expired > 0) {
+          this.stats.expired += expired;
+          this.o.logger.info({ expired }, 'messages expired before they could be sent');
+        }
+        for (const m of claimed) {
+          this.inFlight++;
+          void this.send(m).then(
+            (outcome) => this.settle(outcome),
+            (e: unknown) => {
+              this.o.logger.error({ err: e, outbox: m.id }, 'sending failed unexpectedly');
+              this.settle({ outboxId: m.id, state: 'retry', notBefore: this.later(m.attempts), error: 'internal', duplicateRisk: true });
+            },
+          );
+        }
+        if (claimed.length === room) this.pumpAgain = true;
+      } while (this.pumpAgain && this.running);
+    } finally {
+      this.pumping = false;
+    }
+    this.arm();
+  }
+
+  /** Polls for due work: queued by another process, or a retry falling due. */
+  private arm(): void {
+    if (!this.running) return;
+    if (this.timer) clearTimeout(this.timer);
+    let delay = this.o.pollMs;
+    const next = this.o.store.nextDue();
+    if (next) delay = Math.max(10, Math.min(delay, Date.parse(next) - this.now().getTime()));
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.pump();
+    }, delay);
+    this.timer.unref();
+  }
+
+  private settle(outcome: MessageOutcome): void {
+    this.outcomes.push(outcome);
+    this.inFlight--;
+    if (outcome.state === 'retry') this.stats.retries++;
+    else {
+      this.stats.settled++;
+      if (outcome.state === 'failed') this.stats.failed++;
+      if (outcome.state === 'expired') this.stats.expired++;
+    }
+    this.scheduleFlush();
+    if (this.inFlight === 0) {
+      const waiters = this.idle;
+      this.idle = [];
+      for (const w of waiters) w();
+    }
+    // Claim in chunks: refill when half the room is free, so each claim transaction moves many rows.
+    if (this.running && this.inFlight <= this.o.maxInFlight / 2) this.schedulePump();
+  }
+
+  private pumpScheduled = false;
+
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
+  }
+
+  private later(attempts: number): string {
+    const d = this.o.retryDelaysMs[Math.min(attempts - 1, this.o.retryDelaysMs.length - 1)] ?? 60_000;
+    return new Date(this.now().getTime() + d).toISOString();
+  }
+
+  private async send(m: ClaimedSms): Promise<MessageOutcome> {
+    const now = this.now();
+    if (m.expiresAt && now.getTime() >= Date.parse(m.expiresAt)) return { outboxId: m.id, state: 'expired' };
+    const text = m.secret ? this.o.openText(m) : (m.body ?? '');
+    const enc = encodeSms(text, { reference: m.concatRef });
+    const total = enc.parts.length;
+    const dest = destAddress(m.phone);
+    const validity = m.expiresAt ? validityPeriod(Date.parse(m.expiresAt) - now.getTime()) : undefined;
+    const results = await Promise.all(enc.parts.map((bytes, i): Promise<SubmitOutcome | null> => {
+      if (m.acceptedParts.includes(i + 1)) return Promise.resolve(null);
+      const p: SubmitParams = {
+        source: this.source,
+        destination: dest,
+        dataCoding: enc.dataCoding,
+        esmClass: enc.esmClass,
+        shortMessage: bytes,
+        registeredDelivery: 1,
+        priority: m.priority === 0 ? 1 : 0,
+        ...(validity ? { validityPeriod: validity } : {}),
+      };
+      return this.o.link.submit(p);
+    }));
+
+    let permanent: string | null = null;
+    let transient: string | null = null;
+    let duplicateRisk = false;
+    let accepted = m.acceptedParts.length;
+    results.forEach((r, i) => {
+      if (r === null) return;
+      switch (r.status) {
+        case 'accepted':
+          accepted++;
+          this.stats.submittedParts++;
+          this.parts.push({ outboxId: m.id, seq: i + 1, total, messageId: r.messageId, keys: messageIdKeys(r.messageId) });
+          break;
+        case 'rejected':
+          if (r.permanent) permanent ??= `smsc:0x${r.commandStatus.toString(16).padStart(2, '0')}`;
+          else transient ??= `smsc:0x${r.commandStatus.toString(16).padStart(2, '0')}`;
+          break;
+        case 'timeout':
+          transient ??= 'timeout';
+          duplicateRisk = true;
+          break;
+        case 'unknown':
+          transient ??= 'link-lost';
+          duplicateRisk = true;
+          break;
+        case 'not-sent':
+          transient ??= 'not-sent';
+          break;
+      }
+    });
+    this.scheduleFlush();
+    const log = { outbox: m.id, kind: m.kind, parts: total, attempt: m.attempts };
+    if (accepted === total) {
+      this.o.logger.debug(log, 'sms accepted by the SMSC');
+      return { outboxId: m.id, state: 'submitted', eraseBody: m.secret, total };
+    }
+    if (permanent) {
+      this.o.logger.warn({ ...log, error: permanent }, 'sms refused by the SMSC');
+      return { outboxId: m.id, state: 'failed', error: permanent, duplicateRisk, eraseBody: true };
+    }
+    const error = transient ?? 'unknown';
+    if (m.attempts >= this.o.maxAttempts) {
+      this.o.logger.warn({ ...log, error }, 'sms given up after retries');
+      return { outboxId: m.id, state: 'failed', error, duplicateRisk, eraseBody: true };
+    }
+    const notBefore = this.later(m.attempts);
+    if (m.expiresAt && Date.parse(notBefore) >= Date.parse(m.expiresAt)) return { outboxId: m.id, state: 'expired' };
+    this.o.logger.info({ ...log, error, retryAt: notBefore }, 'sms will be retried');
+    return { outboxId: m.id, state: 'retry', notBefore, error, duplicateRisk };
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  /** Writes what happened since the last flush in one transaction. */
+  flush(): void {
+    this.flushScheduled = false;
+    if (this.parts.length === 0 && this.outcomes.length === 0) return;
+    const parts = this.parts;
+    const outcomes = this.outcomes;
+    this.parts = [];
+    this.outcomes = [];
+    this.o.store.record(parts, outcomes, this.now().toISOString());
+    for (const o of outcomes) if (o.state !== 'retry') this.o.onSettled?.(o.state, 'sms');
+    if (this.unmatched.length > 0) this.retryUnmatched();
+  }
+
+  /** A delivery receipt from the SMSC. */
+  onReceipt(r: Receipt): void {
+    this.stats.receipts++;
+    if (r.state === 'enroute') return;
+    this.flush(); // the part it names may still be waiting to be written
+    if (!this.applyReceipt(r)) {
+      this.unmatched.push({ r, at: this.now().getTime() });
+      this.stats.unmatchedReceipts++;
+    }
+  }
+
+  private applyReceipt(r: Receipt): boolean {
+    const res = this.o.store.applyReceipt(receiptLookupKeys(r.messageId), r.state as PartState, r.err ?? null, this.now().toISOString());
+    if (res?.messageState) this.o.onSettled?.(res.messageState, 'receipt');
+    return res !== null;
+  }
+
+  private retryUnmatched(): void {
+    const keep: Array<{ r: Receipt; at: number }> = [];
+    const now = this.now().getTime();
+    for (const u of this.unmatched) {
+      if (this.applyReceipt(u.r)) continue;
+      if (now - u.at < 60_000) keep.push(u);
+      else this.o.logger.warn({ messageId: u.r.messageId }, 'delivery receipt for an unknown message');
+    }
+    this.unmatched = keep;
+  }
+}

@@ -1,0 +1,110 @@
+import { answerText } from '../core/conversation.ts';
+import type { Core } from '../core/core.ts';
+import type { Clock } from '../core/ports.ts';
+import { maskPhone, tryParsePhone } from '../domain/phone.ts';
+import type { Logger } from '../logger.ts';
+import { decodeInbound, parseReceipt } from './codec.ts';
+import { ConcatAssembler } from './concat.ts';
+import type { Receipt } from './dispatcher.ts';
+import type { InboundDeliver } from './session.ts';
+
+export interface InboundOptions {
+  core: Core;
+  clock: Clock;
+  logger: Logger;
+  onReceipt: (r: Receipt) => void;
+  /** Commands a trusted number may send per window; more are dropped without an answer. */
+  rateLimit?: { count: number; windowMs: number };
+}
+
+/** SMPP command_status values we answer deliver_sm with. */
+const ESME_ROK = 0;
+
+/**
+ * SMS that reach us (deliver_sm): delivery receipts go to the dispatcher; everything else is a
+ * message from a phone. Multi-part messages are joined; the text becomes a command to the core
+ * as channel `sms`; the answer goes back through the outbox in the client's language. Unknown
+ * and blocked senders get no answer. Never throws: a broken message is answered ESME_ROK (so
+ * the SMSC does not resend it forever) and logged.
+ */
+export class SmsInbound {
+  private readonly o: InboundOptions;
+  private readonly assembler: ConcatAssembler;
+  private readonly recent = new Map<string, number[]>();
+  private readonly rate: { count: number; windowMs: number };
+
+  constructor(opts: InboundOptions) {
+    this.o = opts;
+    this.assembler = new ConcatAssembler();
+    this.rate = opts.rateLimit ?? { count: 10, windowMs: 10 * 60_000 };
+  }
+
+  handle(d: InboundDeliver): number {
+    try {
+      this.handleUnsafe(d);
+    } catch (e) {
+      this.o.logger.error({ err: e }, 'inbound SMS could not be handled');
+    }
+    return ESME_ROK;
+  }
+
+  private handleUnsafe(d: InboundDeliver): void {
+    const receipt = parseReceipt(d);
+    if (receipt) {
+      this.o.onReceipt({ messageId: receipt.messageId, state: receipt.state, err: receipt.err ?? null });
+      return;
+    }
+    const now = this.o.clock.now().getTime();
+    for (const dropped of this.assembler.expire(now)) {
+      this.o.logger.info({ from: maskPhone(dropped.sender), parts: dropped.received, of: dropped.total }, 'incomplete multi-part SMS dropped');
+    }
+    const sender = tryParsePhone(d.sourceAddr)?.e164 ?? null;
+    const log = this.o.logger.child({ from: sender ? maskPhone(sender) : 'not-kz' });
+    const decoded = decodeInbound(d.dataCoding, d.shortMessage, d.esmClass);
+    const concat = decoded.concat ?? d.sar ?? null;
+    let text: string | null = decoded.text;
+    if (concat && text !== null) {
+      const joined = this.assembler.add({ sender: d.sourceAddr, ref: concat.ref, total: concat.total, seq: concat.seq, text, now });
+      if (joined === null) {
+        log.debug({ part: concat.seq, of: concat.total }, 'part of a multi-part SMS held');
+        return;
+      }
+      text = joined;
+    }
+    if (!sender) {
+      // Not a Kazakhstan number: never a trusted one. Journalled as refused, no answer.
+      this.o.core.inquiry({ channel: 'sms', phone: d.sourceAddr, action: 'unrecognised' });
+      log.info('SMS from a number that is not a Kazakhstan number ignored');
+      return;
+    }
+    if (!this.allow(sender, now)) {
+      log.warn('SMS commands from this number are coming too fast; ignored');
+      return;
+    }
+    // Binary or undecodable content is treated as an unrecognised command (a short help for
+    // a trusted number, nothing for anyone else).
+    const answer = answerText(this.o.core, { channel: 'sms', phone: sender, text: text ?? '', ref: `sms:${d.dataCoding}` });
+    log.info({ command: answer.command, answered: answer.reply !== null }, 'SMS command handled');
+    if (answer.reply !== null) {
+      const id = this.o.core.identify(sender);
+      this.o.core.queueSms({
+        priority: 'info', kind: 'reply', phone: sender, clientId: id.ok ? id.client.id : id.client?.id ?? null,
+        text: answer.reply, secret: false, expiresAt: null,
+      });
+    }
+  }
+
+  private allow(sender: string, now: number): boolean {
+    const times = (this.recent.get(sender) ?? []).filter((t) => now - t < this.rate.windowMs);
+    if (times.length >= this.rate.count) {
+      this.recent.set(sender, times);
+      return false;
+    }
+    times.push(now);
+    this.recent.set(sender, times);
+    if (this.recent.size > 10_000) {
+      for (const [k, v] of this.recent) if (v.every((t) => now - t >= this.rate.windowMs)) this.recent.delete(k);
+    }
+    return true;
+  }
+}

@@ -1,0 +1,53 @@
+import type { Config } from '../config.ts';
+import type { Core } from '../core/core.ts';
+import type { Clock } from '../core/ports.ts';
+import type { ReadinessCheck } from '../http/build-app.ts';
+import type { Logger } from '../logger.ts';
+import type { Db } from '../store/db.ts';
+import { OutboxStore } from '../store/outbox-store.ts';
+import { Dispatcher } from './dispatcher.ts';
+import { SmsInbound } from './inbound.ts';
+import { SmppSession } from './session.ts';
+
+export interface SmsChannel {
+  session: SmppSession;
+  dispatcher: Dispatcher;
+  inbound: SmsInbound;
+  outbox: OutboxStore;
+  readiness: ReadinessCheck;
+  /** Tell the dispatcher that something was queued. */
+  wake(): void;
+  stop(): Promise<void>;
+}
+
+/**
+ * The SMS channel: an SMPP session to the SMSC (reconnecting until it appears), the outbox
+ * dispatcher and the inbound handler. Starting never fails because the SMSC is away.
+ */
+export function startSms(a: { config: Config; db: Db; core: Core; clock: Clock; logger: Logger }): SmsChannel {
+  const logger = a.logger.child({ channel: 'sms' });
+  const outbox = new OutboxStore(a.db);
+  const s = a.config.smpp;
+  const session = new SmppSession({
+    url: s.url, systemId: s.systemId, password: s.password, systemType: s.systemType, window: s.window, tps: s.tps,
+    tlsRejectUnauthorized: !s.tlsInsecure, logger,
+  });
+  const dispatcher = new Dispatcher({
+    store: outbox, link: session, clock: a.clock, logger, sender: s.sender,
+    openText: (m) => a.core.outboxText({ body: m.body, bodyEnc: m.bodyEnc, secret: m.secret, phone: m.phone }, true) ?? '',
+  });
+  const inbound = new SmsInbound({ core: a.core, clock: a.clock, logger, onReceipt: (r) => dispatcher.onReceipt(r) });
+  session.onDeliver((d) => inbound.handle(d));
+  session.on('bound', () => dispatcher.wake());
+  session.start();
+  dispatcher.start();
+  return {
+    session, dispatcher, inbound, outbox,
+    readiness: { name: 'smpp', required: false, check: () => ({ ok: session.isBound(), detail: session.isBound() ? 'bound' : 'not bound' }) },
+    wake: () => dispatcher.wake(),
+    async stop() {
+      await dispatcher.stop();
+      await session.stop();
+    },
+  };
+}

@@ -1,0 +1,309 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { makeFixture, seedClient } from '../support/core-fixture.ts';
+import type { Fixture } from '../support/core-fixture.ts';
+import { smsHarness, until } from '../support/sms-harness.ts';
+import type { SmsHarness } from '../support/sms-harness.ts';
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()?.();
+});
+
+function fixture(): Fixture {
+  const fx = makeFixture({ realClock: true });
+  cleanups.push(() => fx.close());
+  return fx;
+}
+
+async function harness(fx: Fixture, o: Parameters<typeof smsHarness>[1] = {}): Promise<SmsHarness> {
+  const h = await smsHarness(fx, o);
+  cleanups.push(() => h.close());
+  return h;
+}
+
+function outboxRow(fx: Fixture, id: number): Record<string, unknown> {
+  return fx.db.prepare('SELECT * FROM outbox WHERE id = ?').get(id) as Record<string, unknown>;
+}
+
+const KK_NOTICE = 'Құрметті клиент! Сіздің нысаныңыз күзетке қойылды. Қызмет ақысын уақытында төлеуді ұмытпаңыз: ' +
+  'шотта қаражат жеткіліксіз болса, қызмет тоқтатылады. Сұрақтар бойынша Күзет қызметіне хабарласыңыз. Рақмет! ӘҒҚҢӨҰҮҺІ';
+
+describe('SMS over SMPP against the SMSC simulator', () => {
+  it('binds as transceiver and sends a confirmation code as UCS-2 with its validity, then erases the body', async () => {
+    const fx = fixture();
+    const h = await harness(fx);
+    const c = fx.core.addClient({ name: 'A', operator: 'op' });
+    fx.core.addNumber({ clientId: c.id, phone: '87011234567', operator: 'op' });
+    h.dispatcher.wake();
+    const s = await h.sim.waitFor(() => h.sim.submitsTo('77011234567')[0], 5_000, 'the code SMS');
+    expect(h.sim.pdusIn.some((p) => p.commandId === 0x09)).toBe(true);
+    expect(s.destination).toEqual({ ton: 1, npi: 1, addr: '77011234567' });
+    expect(s.source).toEqual({ ton: 5, npi: 0, addr: 'ZHEDEL' });
+    expect(s.dataCoding).toBe(8);
+    expect(s.registeredDelivery & 1).toBe(1);
+    expect(s.validityPeriod).toMatch(/^00000000(04|05)\d\d000R$/);
+    expect(s.text).toMatch(/^Код \d{6}: подтверждение номера в ZHEDEL ONLINE\. Никому не сообщайте\.$/);
+    expect(s.concat).toBeNull(); // a code always fits one SMS
+    const row = await until(() => {
+      const r = outboxRow(fx, 1);
+      return r.state === 'submitted' ? r : null;
+    }, 3_000, 'submitted state');
+    expect(row.body_enc).toBeNull();
+    expect(row.body).toBeNull();
+    h.sim.sendReceipt(s.messageId as string, 'DELIVRD');
+    await until(() => outboxRow(fx, 1).state === 'delivered', 3_000, 'delivered state');
+    expect(fx.core.listOutbox({ limit: 1 })[0]).toMatchObject({ state: 'delivered', messageIds: [s.messageId], text: null });
+  });
+
+  it('a 200-character Kazakh notice arrives as three numbered UCS-2 parts', async () => {
+    const fx = fixture();
+    const h = await harness(fx);
+    const { clientId } = seedClient(fx);
+    const text = KK_NOTICE.slice(0, 200);
+    expect(text.length).toBe(200);
+    fx.core.queueSms({ priority: 'info', kind: 'notice', phone: '+77011234567', clientId, text, secret: false, expiresAt: null });
+    h.dispatcher.wake();
+    const parts = await h.sim.waitFor(() => {
+      const p = h.sim.submitsTo('77011234567');
+      return p.length === 3 ? p : null;
+    }, 5_000, 'three parts');
+    expect(parts.map((p) => p.dataCoding)).toEqual([8, 8, 8]);
+    expect(parts.map((p) => p.esmClass & 0x40)).toEqual([0x40, 0x40, 0x40]);
+    expect(parts.map((p) => p.concat)).toEqual([1, 2, 3].map((seq) => ({ ref: parts[0]?.concat?.ref, total: 3, seq })));
+    expect(parts.map((p) => p.text?.length)).toEqual([67, 67, 66]);
+    expect(h.sim.textsTo('77011234567')).toEqual([text]);
+    for (const p of parts) h.sim.sendReceipt(p.messageId as string, 'DELIVRD');
+    await until(() => outboxRow(fx, 1).state === 'delivered', 3_000, 'delivered');
+    expect(h.outbox.parts(1).map((p) => p.state)).toEqual(['delivered', 'delivered', 'delivered']);
+  });
+
+  it('sends codes before alarms before notices', async () => {
+    const fx = fixture();
+    const { clientId } = seedClient(fx);
+    const q = (priority: 'otp' | 'alarm' | 'info', text: string): number => fx.core.queueSms({ priority, kind: priority, phone: '+77011234567', clientId, text, secret: false, expiresAt: null });
+    q('info', 'info 1');
+    q('alarm', 'alarm 1');
+    q('info', 'info 2');
+    q('otp', 'otp 1');
+    q('alarm', 'alarm 2');
+    const h = await harness(fx, { session: { window: 1 } });
+    await h.sim.waitFor(() => h.sim.submits.length === 5, 5_000, 'five submits');
+    expect(h.sim.submits.map((s) => s.text)).toEqual(['otp 1', 'alarm 1', 'alarm 2', 'info 1', 'info 2']);
+  });
+
+  it('answers СТАТУС from the trusted number and carries out СНЯТЬ confirmed by the code by SMS', async () => {
+    const fx = fixture();
+    const h = await harness(fx);
+    seedClient(fx);
+    fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
+    await h.sim.waitFor(() => h.sim.boundCount === 1, 5_000, 'bind');
+    h.sim.sendMo({ from: '77011234567', text: 'СТАТУС' });
+    const status = await h.sim.waitFor(() => h.sim.textsTo('77011234567')[0], 5_000, 'status reply');
+    expect(status).toMatch(/^1234: под охраной с /);
+    h.sim.sendMo({ from: '77011234567', text: 'снять 1234' });
+    const code = await h.sim.waitFor(() => h.sim.textsTo('77011234567').map((t) => /^Код (\d{6})/.exec(t)?.[1]).find(Boolean), 5_000, 'code SMS');
+    expect(fx.core.getObject('1234').status).toBe('armed');
+    h.sim.sendMo({ from: '77011234567', text: code as string });
+    await h.sim.waitFor(() => h.sim.textsTo('77011234567').includes('Объект 1234 снят с охраны.'), 5_000, 'disarmed reply');
+    expect(fx.core.getObject('1234').status).toBe('disarmed');
+    expect(h.sim.deliverResps.every((r) => r.status === 0)).toBe(true);
+    expect(h.sim.deliverResps.length).toBeGreaterThanOrEqual(3);
+    const executed = fx.core.searchJournal({ action: 'disarm', outcome: 'executed' })[0];
+    expect(executed).toMatchObject({ channel: 'sms', auth: 'otp', phone: '+77011234567' });
+  });
+
+  it('a forged or unknown sender gets nothing back and is journalled as refused', async () => {
+    const fx = fixture();
+    const h = await harness(fx);
+    seedClient(fx);
+    fx.core.blockNumber({ phone: '87011234567', reason: 'stolen', operator: 'op' });
+    await h.sim.waitFor(() => h.sim.boundCount === 1, 5_000, 'bind');
+    h.sim.sendMo({ from: '77011234567', text: 'СНЯТЬ 1234' });
+    h.sim.sendMo({ from: '77019999999', text: 'СТАТУС' });
+    h.sim.sendMo({ from: '4915112345678', text: 'HELP' });
+    await h.sim.waitFor(() => h.sim.deliverResps.length === 3, 5_000, 'three answers');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(h.sim.submits).toHaveLength(0);
+    expect(fx.core.searchJournal({ outcome: 'refused' }).map((r) => r.reason)).toEqual(['unknown', 'unknown', 'blocked']);
+  });
+
+  it('joins multi-part commands sent with UDH or SAR in any order; binary and garbage get help or nothing', async () => {
+    const fx = fixture();
+    const h = await harness(fx);
+    seedClient(fx, { lang: 'kk' });
+    await h.sim.waitFor(() => h.sim.boundCount === 1, 5_000, 'bind');
+    h.sim.sendLongMo({ from: '77011234567', text: 'күзетке қою 1234', partChars: 6, order: [3, 1, 2] });
+    await h.sim.waitFor(() => h.sim.textsTo('77011234567').includes('1234 нысаны күзетке қойылды.'), 5_000, 'arm reply');
+    h.sim.sendLongMo({ from: '77011234567', text: 'КҮЙ 1234', partChars: 4, sar: true, ref: 300 });
+    await h.sim.waitFor(() => h.sim.textsTo('77011234567').some((t) => t.startsWith('1234: күзетте')), 5_000, 'status reply');
+    h.sim.sendMo({ from: '77011234567', bytes: Buffer.from([0xde, 0xad, 0xbe, 0xef]), dataCoding: 4 });
+    h.sim.sendMo({ from: '77011234567', text: 'x'.repeat(150) });
+    await h.sim.waitFor(() => h.sim.textsTo('77011234567').filter((t) => t.startsWith('Командалар')).length === 2, 5_000, 'two help replies');
+    expect(fx.core.getObject('1234').status).toBe('armed');
+  });
+
+  it('matches receipts whose ids come back in another base, from the text form or the TLVs', async () => {
+    const fx = fixture();
+    const h = await harness(fx, { sim: { behaviour: { idFormat: 'hex', receiptIdOtherBase: true, receiptTlvs: false } } });
+    const { clientId } = seedClient(fx);
+    fx.core.queueSms({ priority: 'info', kind: 'notice', phone: '+77011234567', clientId, text: 'hello', secret: false, expiresAt: null });
+    fx.core.queueSms({ priority: 'info', kind: 'notice', phone: '+77011234567', clientId, text: 'world', secret: false, expiresAt: null });
+    h.dispatcher.wake();
+    const [a, b] = await h.sim.waitFor(() => {
+      const s = h.sim.submitsTo('77011234567');
+      return s.length === 2 && s.every((x) => x.messageId) ? s : null;
+    }, 5_000, 'two submits');
+    await until(() => outboxRow(fx, 2).state === 'submitted', 3_000, 'submitted');
+    h.sim.sendReceipt(a?.messageId as string, 'DELIVRD');
+    h.sim.behave({ receiptTlvs: true, receiptText: false, receiptIdOtherBase: false });
+    h.sim.sendReceipt(b?.messageId as string, 'UNDELIV', '001');
+    await until(() => outboxRow(fx, 1).state === 'delivered' && outboxRow(fx, 2).state === 'undeliverable', 3_000, 'receipts applied');
+    expect(h.dispatcher.stats.unmatchedReceipts).toBe(0);
+  });
+
+  it('rides out throttling, a full queue, nacks and a permanent refusal', async () => {
+    const fx = fixture();
+    const h = await harness(fx, { sim: { behaviour: { throttleNext: 2 } }, session: { throttlePauseMs: 1_000, queueFullPauseMs: 1_500 } });
+    const { clientId } = seedClient(fx);
+    await h.sim.waitFor(() => h.sim.boundCount === 1, 5_000, 'bind');
+    const t0 = Date.now();
+    fx.core.queueSms({ priority: 'info', kind: 'n', phone: '+77011234567', clientId, text: 'throttled', secret: false, expiresAt: null });
+    h.dispatcher.wake();
+    await until(() => outboxRow(fx, 1).state === 'submitted', 8_000, 'sent after throttling');
+    const throttledAt = h.sim.submits.filter((s) => s.answered === 0x58).map((s) => s.at);
+    const okAt = h.sim.submits.find((s) => s.answered === 0)?.at ?? 0;
+    expect(throttledAt).toHaveLength(2);
+    expect(okAt - (throttledAt[0] as number)).toBeGreaterThanOrEqual(1_000);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(1_000);
+
+    h.sim.behave({ queueFullNext: 1 });
+    fx.core.queueSms({ priority: 'info', kind: 'n', phone: '+77011234567', clientId, text: 'queue full', secret: false, expiresAt: null });
+    h.dispatcher.wake();
+    await until(() => outboxRow(fx, 2).state === 'submitted', 8_000, 'sent after queue full');
+    const qf = h.sim.submits.filter((s) => s.text === 'queue full');
+    expect((qf[1]?.at ?? 0) - (qf[0]?.at ?? 0)).toBeGreaterThanOrEqual(1_400);
+
+    h.sim.behave({ nackNext: 1 });
+    fx.core.queueSms({ priority: 'info', kind: 'n', phone: '+77011234567', clientId, text: 'nacked', secret: false, expiresAt: null });
+    h.dispatcher.wake();
+    await until(() => outboxRow(fx, 3).state === 'submitted', 8_000, 'sent after a nack');
+
+    h.sim.behave({ errorNext: 1, errorStatus: 0x0b });
+    fx.core.queueSms({ priority: 'info', kind: 'n', phone: '+77011234567', clientId, text: 'bad dest', secret: false, expiresAt: null });
+    h.dispatcher.wake();
+    await until(() => outboxRow(fx, 4).state === 'failed', 5_000, 'failed at once');
+    expect(outboxRow(fx, 4)).toMatchObject({ error: 'smsc:0x0b', attempts: 1 });
+  });
+
+  it('a submit never answered is retried and marked as a possible duplicate', async () => {
+    const fx = fixture();
+    const h = await harness(fx, { sim: { behaviour: { swallowSubmits: true } }, session: { responseTimeoutMs: 300 } });
+    const { clientId } = seedClient(fx);
+    fx.core.queueSms({ priority: 'alarm', kind: 'alarm', phone: '+77011234567', clientId, text: 'ALARM', secret: false, expiresAt: null });
+    h.dispatcher.wake();
+    await h.sim.waitFor(() => h.sim.submits.length >= 1, 5_000, 'first try');
+    await until(() => outboxRow(fx, 1).duplicate_risk === 1, 3_000, 'duplicate risk recorded');
+    h.sim.behave({ swallowSubmits: false });
+    await until(() => outboxRow(fx, 1).state === 'submitted', 5_000, 'sent on retry');
+    expect(h.sim.submits.length).toBeGreaterThanOrEqual(2);
+    expect(outboxRow(fx, 1)).toMatchObject({ duplicate_risk: 1, error: null });
+  });
+
+  it('the link dropped mid-window loses nothing: every message ends submitted, once where acknowledged', async () => {
+    const fx = fixture();
+    const h = await harness(fx, { sim: { behaviour: { dropAfterSubmits: 7, responseDelayMs: 30 } }, session: { window: 10 } });
+    const { clientId } = seedClient(fx);
+    for (let i = 0; i < 30; i++) fx.core.queueSms({ priority: 'info', kind: 'n', phone: '+77011234567', clientId, text: `msg ${i}`, secret: false, expiresAt: null });
+    h.dispatcher.wake();
+    await until(() => (fx.db.prepare("SELECT COUNT(*) AS n FROM outbox WHERE state = 'submitted'").get() as { n: number }).n === 30, 15_000, 'all submitted');
+    expect(h.sim.binds).toBeGreaterThanOrEqual(2);
+    const acked = new Map<string, number>();
+    for (const s of h.sim.submits) if (s.answered === 0) acked.set(s.text ?? '', (acked.get(s.text ?? '') ?? 0) + 1);
+    // what the SMSC acknowledged was never sent again
+    expect([...acked.values()].every((n) => n === 1)).toBe(true);
+    expect(acked.size).toBe(30);
+  });
+
+  it('reconnects after the SMSC goes away and sends what was queued meanwhile', async () => {
+    const fx = fixture();
+    const h = await harness(fx);
+    const { clientId } = seedClient(fx);
+    await h.sim.waitFor(() => h.sim.boundCount === 1, 5_000, 'bind');
+    await h.sim.stop();
+    await until(() => !h.session.isBound(), 3_000, 'unbound');
+    fx.core.queueSms({ priority: 'info', kind: 'n', phone: '+77011234567', clientId, text: 'while away', secret: false, expiresAt: null });
+    h.dispatcher.wake();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(outboxRow(fx, 1).state).toBe('queued');
+    await h.sim.restart();
+    await h.sim.waitFor(() => h.sim.textsTo('77011234567').includes('while away'), 8_000, 'sent after reconnect');
+  });
+
+  it('refused binds are retried; an unanswered enquire_link drops and re-binds; the SMSC\'s unbind is answered', async () => {
+    const fx = fixture();
+    const h = await harness(fx, { sim: { behaviour: { refuseBind: 0x0d } }, session: { enquireLinkMs: 200, responseTimeoutMs: 300 } });
+    await h.sim.waitFor(() => h.sim.pdusIn.filter((p) => p.commandId === 0x09).length >= 2, 5_000, 'bind retried');
+    expect(h.session.isBound()).toBe(false);
+    h.sim.behave({ refuseBind: 0 });
+    await h.sim.waitFor(() => h.sim.boundCount === 1, 5_000, 'bound');
+    await h.sim.waitFor(() => h.sim.pdusIn.some((p) => p.commandId === 0x15), 3_000, 'enquire_link sent');
+    h.sim.behave({ ignoreEnquireLink: true });
+    const binds = h.sim.binds;
+    await h.sim.waitFor(() => h.sim.binds > binds, 5_000, 're-bind after silence');
+    h.sim.behave({ ignoreEnquireLink: false });
+    await until(() => h.session.isBound(), 3_000, 'bound again');
+    h.sim.enquireLink();
+    await h.sim.waitFor(() => h.sim.enquireLinksAnswered.length >= 1, 3_000, 'our enquire_link_resp');
+    const before = h.sim.binds;
+    h.sim.unbindAll();
+    await h.sim.waitFor(() => h.sim.pdusIn.some((p) => p.commandId === 0x80000006), 3_000, 'unbind_resp');
+    await h.sim.waitFor(() => h.sim.binds > before, 5_000, 'bound again after unbind');
+  });
+
+  it('copes with PDUs split across TCP segments', async () => {
+    const fx = fixture();
+    const h = await harness(fx, { sim: { behaviour: { fragmentBytes: 3 } } });
+    seedClient(fx);
+    await h.sim.waitFor(() => h.sim.boundCount === 1, 5_000, 'bind');
+    h.sim.sendMo({ from: '77011234567', text: 'STATUS' });
+    await h.sim.waitFor(() => h.sim.textsTo('77011234567').some((t) => t.startsWith('1234:')), 5_000, 'reply');
+  });
+
+  it('a code that outlived its five minutes is never sent late', async () => {
+    const fx = fixture();
+    const c = fx.core.addClient({ name: 'A', operator: 'op' });
+    fx.core.addNumber({ clientId: c.id, phone: '87011234567', operator: 'op' });
+    // the SMSC was away while the code expired
+    fx.db.prepare("UPDATE outbox SET expires_at = ? WHERE id = 1").run(new Date(Date.now() - 1000).toISOString());
+    const h = await harness(fx);
+    await h.sim.waitFor(() => h.sim.boundCount === 1, 5_000, 'bind');
+    await until(() => outboxRow(fx, 1).state === 'expired', 3_000, 'expired');
+    expect(outboxRow(fx, 1).body_enc).toBeNull();
+    expect(h.sim.submits).toHaveLength(0);
+  });
+
+  it('a restart with messages in every state sends what was queued and never what was accepted', async () => {
+    const fx = fixture();
+    const { clientId } = seedClient(fx);
+    const q = (text: string): number => fx.core.queueSms({ priority: 'info', kind: 'n', phone: '+77011234567', clientId, text, secret: false, expiresAt: null });
+    const long = 'Ж'.repeat(150); // three parts
+    const queued = q('queued one');
+    const midSend = q(long);
+    const submitted = q('already submitted');
+    const failed = q('already failed');
+    const now = new Date().toISOString();
+    // as the process left them when it was killed: one message caught after its first part was accepted
+    fx.db.prepare("UPDATE outbox SET state = 'sending', attempts = 1, concat_ref = 9 WHERE id = ?").run(midSend);
+    fx.db.prepare("INSERT INTO outbox_parts (outbox_id, seq, total, message_id, submitted_at) VALUES (?, 1, 3, 'abc1', ?)").run(midSend, now);
+    fx.db.prepare("UPDATE outbox SET state = 'submitted', parts_total = 1, attempts = 1 WHERE id = ?").run(submitted);
+    fx.db.prepare("UPDATE outbox SET state = 'failed', attempts = 1, error = 'smsc:0x0b' WHERE id = ?").run(failed);
+    const h = await harness(fx);
+    await until(() => outboxRow(fx, midSend).state === 'submitted' && outboxRow(fx, queued).state === 'submitted', 5_000, 'sent after restart');
+    expect(h.sim.submits.map((s) => s.text)).toEqual(expect.arrayContaining(['queued one']));
+    const parts = h.sim.submits.filter((s) => s.concat);
+    expect(parts.map((p) => p.concat)).toEqual([{ ref: 9, total: 3, seq: 2 }, { ref: 9, total: 3, seq: 3 }]);
+    expect(h.sim.submits.some((s) => s.text === 'already submitted' || s.text === 'already failed')).toBe(false);
+    expect(outboxRow(fx, midSend)).toMatchObject({ duplicate_risk: 1, parts_total: 3 });
+    expect(outboxRow(fx, failed).state).toBe('failed');
+  });
+});
