@@ -1,11 +1,12 @@
 /**
- * `npm run bench [name...]`: prints one line per figure. Names: core (more are added by the
- * channels). With no name, every benchmark runs.
+ * `npm run bench [name...]`: prints one line per figure. Names: core, sms. With no name, every benchmark runs.
  */
 import { benchCore } from './core.ts';
+import { benchSms } from './sms.ts';
 
 const benches: Record<string, () => Promise<void>> = {
   core: benchCore,
+  sms: benchSms,
 };
 
 const wanted = process.argv.slice(2);

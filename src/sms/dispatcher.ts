@@ -26,6 +26,12 @@ export interface DispatcherOptions {
   maxAttempts?: number;
   /** How often to look for messages queued by other processes (the CLI) or falling due. */
   pollMs?: number;
+  /**
+   * State changes are written at most this long after they happen, in one transaction (so a
+   * busy link costs few fsyncs). A crash inside this window can make an accepted part be
+   * sent again; such messages are marked as possible duplicates.
+   */
+  flushMs?: number;
   onSettled?: (state: string, kind: string) => void;
 }
 
@@ -51,6 +57,7 @@ export class Dispatcher {
   private inFlight = 0;
   private pumping = false;
   private pumpAgain = false;
+  private drained = true;
   private timer: NodeJS.Timeout | null = null;
   private flushScheduled = false;
   private parts: PartAccepted[] = [];
@@ -61,7 +68,7 @@ export class Dispatcher {
 
   constructor(opts: DispatcherOptions) {
     this.o = {
-      maxInFlight: 200, retryDelaysMs: DEFAULT_RETRY, maxAttempts: 8, pollMs: 1_000, ...opts,
+      maxInFlight: 2_000, retryDelaysMs: DEFAULT_RETRY, maxAttempts: 8, pollMs: 1_000, flushMs: 10, ...opts,
     };
     this.source = sourceAddress(opts.sender);
   }
@@ -133,7 +140,8 @@ export class Dispatcher {
             },
           );
         }
-        if (claimed.length === room) this.pumpAgain = true;
+        this.drained = claimed.length < room;
+        if (!this.drained) this.pumpAgain = true;
       } while (this.pumpAgain && this.running);
     } finally {
       this.pumping = false;
@@ -146,8 +154,11 @@ export class Dispatcher {
     if (!this.running) return;
     if (this.timer) clearTimeout(this.timer);
     let delay = this.o.pollMs;
-    const next = this.o.store.nextDue();
-    if (next) delay = Math.max(10, Math.min(delay, Date.parse(next) - this.now().getTime()));
+    // while messages are in flight, their settling pumps again; look at the clock only when idle
+    if (this.drained && this.inFlight === 0) {
+      const next = this.o.store.nextDue();
+      if (next) delay = Math.max(10, Math.min(delay, Date.parse(next) - this.now().getTime()));
+    }
     this.timer = setTimeout(() => {
       this.timer = null;
       this.pump();
@@ -263,15 +274,23 @@ export class Dispatcher {
     return { outboxId: m.id, state: 'retry', notBefore, error, duplicateRisk };
   }
 
+  private flushTimer: NodeJS.Timeout | null = null;
+
   private scheduleFlush(): void {
+    if (this.parts.length + this.outcomes.length >= 1_000) {
+      this.flush();
+      return;
+    }
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    setImmediate(() => this.flush());
+    this.flushTimer = setTimeout(() => this.flush(), this.o.flushMs);
   }
 
   /** Writes what happened since the last flush in one transaction. */
   flush(): void {
     this.flushScheduled = false;
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
     if (this.parts.length === 0 && this.outcomes.length === 0) return;
     const parts = this.parts;
     const outcomes = this.outcomes;

@@ -160,7 +160,7 @@ export class SmppSession extends EventEmitter {
       window: 10, responseTimeoutMs: 30_000, enquireLinkMs: 30_000, tps: 0, reconnectDelaysMs: [1_000, 5_000, 15_000, 30_000],
       tlsRejectUnauthorized: true, throttlePauseMs: 1_000, queueFullPauseMs: 10_000, maxRetriesOnBusy: 5, ...opts,
     };
-    this.tokens = this.o.tps > 0 ? Math.min(this.o.tps, this.o.window) : 0;
+    this.tokens = this.bucketSize();
     this.on('error', () => undefined);
   }
 
@@ -386,10 +386,18 @@ export class SmppSession extends EventEmitter {
     }
   }
 
+  /**
+   * The throughput limit is a token bucket holding 50 ms worth of parts: smooth pacing, so
+   * no one-second window at the SMSC ever sees more than the limit plus 5 %.
+   */
+  private bucketSize(): number {
+    return this.o.tps > 0 ? Math.max(1, this.o.tps / 20) : 0;
+  }
+
   private refill(now: number): void {
     if (this.o.tps <= 0) return;
-    const cap = Math.max(1, Math.min(this.o.tps, this.o.window));
-    this.tokens = Math.min(cap, this.tokens + ((now - this.lastRefill) / 1000) * this.o.tps);
+    if (this.lastRefill === 0) this.lastRefill = now;
+    this.tokens = Math.min(this.bucketSize(), this.tokens + ((now - this.lastRefill) / 1000) * this.o.tps);
     this.lastRefill = now;
   }
 
@@ -420,6 +428,18 @@ export class SmppSession extends EventEmitter {
       }
       this.write(s, p);
     }
+  }
+
+  private drainScheduled = false;
+
+  /** Answers arrive one by one; refill the window once per event-loop turn, in one corked write. */
+  private scheduleDrain(): void {
+    if (this.drainScheduled) return;
+    this.drainScheduled = true;
+    setImmediate(() => {
+      this.drainScheduled = false;
+      this.drain();
+    });
   }
 
   private wakeAt(ms: number): void {
@@ -457,7 +477,7 @@ export class SmppSession extends EventEmitter {
       } else {
         p.resolve(o);
       }
-      setImmediate(() => this.drain());
+      this.scheduleDrain();
     };
     const params = p.params;
     const pdu: Record<string, unknown> = {

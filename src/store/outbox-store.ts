@@ -73,20 +73,23 @@ export class OutboxStore {
       const expired = this.st(`UPDATE outbox SET state = 'expired', body = CASE WHEN secret = 1 THEN NULL ELSE body END,
           body_enc = NULL, done_at = ?, updated_at = ?
         WHERE state = 'queued' AND expires_at IS NOT NULL AND expires_at <= ?`).run(now, now, now).changes;
-      const rows = this.st(`SELECT id, priority, kind, phone, body, body_enc, secret, expires_at, attempts, concat_ref, duplicate_risk
-        FROM outbox WHERE state = 'queued' AND not_before <= ? ORDER BY priority, id LIMIT ?`).all(now, limit) as Array<Record<string, unknown>>;
+      // one statement claims the batch; RETURNING gives no order, so sort here
+      const rows = this.st(`UPDATE outbox SET state = 'sending', attempts = attempts + 1,
+          concat_ref = COALESCE(concat_ref, id % 255 + 1), updated_at = ?
+        WHERE id IN (SELECT id FROM outbox WHERE state = 'queued' AND not_before <= ? ORDER BY priority, id LIMIT ?)
+        RETURNING id, priority, kind, phone, body, body_enc, secret, expires_at, attempts, concat_ref, duplicate_risk`)
+        .all(now, now, limit) as Array<Record<string, unknown>>;
       if (rows.length === 0) return { claimed: [], expired };
-      const mark = this.st(`UPDATE outbox SET state = 'sending', attempts = attempts + 1, concat_ref = ?, updated_at = ? WHERE id = ?`);
+      rows.sort((a, b) => (a.priority as number) - (b.priority as number) || (a.id as number) - (b.id as number));
       const acceptedOf = this.st('SELECT seq FROM outbox_parts WHERE outbox_id = ? ORDER BY seq');
       const claimed = rows.map((r): ClaimedSms => {
         const id = r.id as number;
-        const concatRef = (r.concat_ref as number | null) ?? (id % 255) + 1;
-        mark.run(concatRef, now, id);
-        const accepted = (r.attempts as number) > 0 ? (acceptedOf.all(id) as Array<{ seq: number }>).map((p) => p.seq) : [];
+        const attempts = r.attempts as number;
+        const accepted = attempts > 1 ? (acceptedOf.all(id) as Array<{ seq: number }>).map((p) => p.seq) : [];
         return {
           id, priority: r.priority as number, kind: r.kind as string, phone: r.phone as string,
           body: (r.body as string | null) ?? null, bodyEnc: (r.body_enc as Buffer | null) ?? null, secret: r.secret === 1,
-          expiresAt: (r.expires_at as string | null) ?? null, attempts: (r.attempts as number) + 1, concatRef,
+          expiresAt: (r.expires_at as string | null) ?? null, attempts, concatRef: r.concat_ref as number,
           duplicateRisk: r.duplicate_risk === 1, acceptedParts: accepted,
         };
       });
@@ -178,7 +181,7 @@ export class OutboxStore {
 
   /** When the next queued message becomes due (for the dispatcher's timer), or null. */
   nextDue(): string | null {
-    const r = this.st("SELECT MIN(not_before) AS t FROM outbox WHERE state = 'queued'").get() as { t: string | null };
-    return r.t;
+    const r = this.st("SELECT not_before AS t FROM outbox WHERE state = 'queued' ORDER BY not_before LIMIT 1").get() as { t: string } | undefined;
+    return r?.t ?? null;
   }
 }

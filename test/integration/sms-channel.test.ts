@@ -195,6 +195,22 @@ describe('SMS over SMPP against the SMSC simulator', () => {
     expect(outboxRow(fx, 4)).toMatchObject({ error: 'smsc:0x0b', attempts: 1 });
   });
 
+  it('never has more submits in flight than the window, and keeps to the throughput limit', async () => {
+    const fx = fixture();
+    const h = await harness(fx, { sim: { behaviour: { responseDelayMs: 40 } }, session: { window: 4, tps: 40 } });
+    const { clientId } = seedClient(fx);
+    await h.sim.waitFor(() => h.sim.boundCount === 1, 5_000, 'bind');
+    for (let i = 0; i < 60; i++) fx.core.queueSms({ priority: 'info', kind: 'n', phone: '+77011234567', clientId, text: `m${i}`, secret: false, expiresAt: null });
+    h.dispatcher.wake();
+    await until(() => (fx.db.prepare("SELECT COUNT(*) AS n FROM outbox WHERE state = 'submitted'").get() as { n: number }).n === 60, 10_000, 'all sent');
+    expect(h.sim.maxOutstanding).toBeLessThanOrEqual(4);
+    expect(h.sim.maxOutstanding).toBeGreaterThanOrEqual(2);
+    // 60 parts at 40 per second (bucket of 2): never faster than the limit allows
+    const at = h.sim.submits.map((s) => s.at);
+    expect((at[59] as number) - (at[0] as number)).toBeGreaterThanOrEqual(((60 - 2) / 40) * 1000 - 50);
+    for (let i = 0; i + 42 < at.length; i++) expect((at[i + 42] as number) - (at[i] as number)).toBeGreaterThanOrEqual(950);
+  });
+
   it('a submit never answered is retried and marked as a possible duplicate', async () => {
     const fx = fixture();
     const h = await harness(fx, { sim: { behaviour: { swallowSubmits: true } }, session: { responseTimeoutMs: 300 } });

@@ -240,6 +240,9 @@ export class SmscSim {
   readonly deliverResps: Array<{ sequence: number; status: number }> = [];
   readonly enquireLinksAnswered: number[] = [];
   binds = 0;
+  /** Submits received and not yet answered, now and at most. */
+  outstanding = 0;
+  maxOutstanding = 0;
   private readonly timers = new Set<NodeJS.Timeout>();
   private waiters: Array<() => void> = [];
 
@@ -284,6 +287,8 @@ export class SmscSim {
   }
 
   private accept(socket: Socket): void {
+    // a new link starts with nothing outstanding (what the old one had died with it)
+    if (this.boundCount === 0) this.outstanding = 0;
     socket.setNoDelay(true);
     const conn: Conn = { id: this.nextConn++, socket, buf: Buffer.alloc(0), bound: 'none', systemId: '', seq: 0, fragmentsUntil: 0 };
     this.conns.set(conn.id, conn);
@@ -423,10 +428,13 @@ export class SmscSim {
       return;
     }
     this.submits.push(s);
+    this.outstanding++;
+    this.maxOutstanding = Math.max(this.maxOutstanding, this.outstanding);
     const resp = (status: number, id: string | null): void => {
       s.messageId = id;
       this.answer(conn, encodePdu(CMD.submit_sm_resp, status, p.sequence, status === 0 ? cstr(id ?? '') : Buffer.alloc(0)), () => {
         s.answered = status;
+        this.outstanding--;
       });
     };
     if (conn.bound === 'none' || conn.bound === 'rx') {
@@ -437,6 +445,7 @@ export class SmscSim {
       this.b.nackNext--;
       this.answer(conn, encodePdu(CMD.generic_nack, STATUS.RSYSERR, p.sequence), () => {
         s.answered = 'nack';
+        this.outstanding--;
       });
     } else if (this.b.throttleNext > 0) {
       this.b.throttleNext--;

@@ -28,4 +28,8 @@ CREATE TABLE outbox_part_keys (
   part_id  INTEGER NOT NULL REFERENCES outbox_parts(id)
 );
 CREATE INDEX outbox_part_keys_key ON outbox_part_keys(key);
+-- The dispatcher's queue: due messages by priority; replaces the index of 001.
+DROP INDEX outbox_queue;
 CREATE INDEX outbox_queue_due ON outbox(state, priority, not_before, id);
+CREATE INDEX outbox_queued_expiry ON outbox(expires_at) WHERE state = 'queued' AND expires_at IS NOT NULL;
+CREATE INDEX outbox_queued_next ON outbox(not_before) WHERE state = 'queued';
