@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
+import { SmscSim } from '../sim/smsc.ts';
 import { makeFixture, seedClient } from '../support/core-fixture.ts';
 import type { Fixture } from '../support/core-fixture.ts';
 import { smsHarness, until } from '../support/sms-harness.ts';
@@ -321,5 +323,23 @@ describe('SMS over SMPP against the SMSC simulator', () => {
     expect(h.sim.submits.some((s) => s.text === 'already submitted' || s.text === 'already failed')).toBe(false);
     expect(outboxRow(fx, midSend)).toMatchObject({ duplicate_risk: 1, parts_total: 3 });
     expect(outboxRow(fx, failed).state).toBe('failed');
+  });
+
+  it('ssmpp:// verifies the SMSC certificate unless told not to', async () => {
+    const cert = readFileSync('test/fixtures/smsc-test.crt', 'utf8');
+    const key = readFileSync('test/fixtures/smsc-test.key', 'utf8');
+    const sim = await SmscSim.start({ systemId: 'zhedel', password: 'secret', tls: { cert, key } });
+    cleanups.push(() => sim.close());
+    expect(sim.url).toMatch(/^ssmpp:/);
+    const strict = await harness(fixture(), { existingSim: sim });
+    await new Promise((r) => setTimeout(r, 700));
+    expect(strict.session.isBound()).toBe(false);
+    expect(sim.binds).toBe(0);
+    await strict.stopOurs();
+    const withCa = await harness(fixture(), { existingSim: sim, session: { tlsCa: cert } });
+    await until(() => withCa.session.isBound(), 5_000, 'bound with the CA given');
+    await withCa.stopOurs();
+    const insecure = await harness(fixture(), { existingSim: sim, session: { tlsRejectUnauthorized: false } });
+    await until(() => insecure.session.isBound(), 5_000, 'bound when told not to verify');
   });
 });

@@ -24,6 +24,7 @@
  */
 import { createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 
 export const CMD = {
   generic_nack: 0x80000000,
@@ -223,6 +224,8 @@ export interface SmscOptions {
   systemId?: string;
   password?: string;
   port?: number;
+  /** Listen with TLS (ssmpp://) using this certificate and key (PEM). */
+  tls?: { cert: string; key: string };
   behaviour?: Partial<Behaviour>;
 }
 
@@ -246,7 +249,10 @@ export class SmscSim {
   private readonly timers = new Set<NodeJS.Timeout>();
   private waiters: Array<() => void> = [];
 
+  private readonly tls: SmscOptions['tls'];
+
   private constructor(opts: SmscOptions) {
+    this.tls = opts.tls;
     this.systemId = opts.systemId;
     this.password = opts.password;
     this.b = { ...DEFAULT_BEHAVIOUR, ...opts.behaviour };
@@ -259,7 +265,7 @@ export class SmscSim {
   }
 
   get url(): string {
-    return `smpp://127.0.0.1:${this.port}`;
+    return `${this.tls ? 'ssmpp' : 'smpp'}://127.0.0.1:${this.port}`;
   }
 
   behave(b: Partial<Behaviour>): void {
@@ -275,7 +281,10 @@ export class SmscSim {
 
   private listen(port: number): Promise<void> {
     return new Promise((resolve, reject) => {
-      const server = createServer((socket) => this.accept(socket));
+      const server = this.tls
+        ? createTlsServer({ cert: this.tls.cert, key: this.tls.key }, (socket) => this.accept(socket))
+        : createServer((socket) => this.accept(socket));
+      server.on('tlsClientError', () => undefined);
       server.on('error', reject);
       server.listen(port, '127.0.0.1', () => {
         const a = server.address();
