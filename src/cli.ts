@@ -40,6 +40,7 @@ const USAGE = `usage: zhedel <command> [options]   (add --json for JSON output)
   pay --client ID --amount KZT [--ref REF]
   journal [--verify] [--client ID] [--phone P] [--object CODE] [--limit N]
   outbox [--state S] [--limit N] [--reveal]
+  sms send --phone P --text TEXT          a notice to a client's active trusted number
 
 Every change is journalled with the operator's name (--operator, default cli:<user>).`;
 
@@ -286,6 +287,14 @@ async function run(argv: string[], out: Out, cfg: () => Config): Promise<number>
         r.partsTotal ? `parts=${r.messageIds.length}/${r.partsTotal} ids=${r.messageIds.join(',')}` : '',
         r.duplicateRisk ? 'possible-duplicate' : '', r.error ? `error=${r.error}` : '', r.text ?? '(erased)',
       ].filter(Boolean).join('  ')).join('\n') || 'outbox is empty', data);
+      return 0;
+    }
+
+    case 'sms': {
+      if (sub !== 'send') throw new UsageError('sms: expected send');
+      const f = parse(rest, { phone: { type: 'string' }, text: { type: 'string' } });
+      const r = withCore(({ core }) => core.sendNotice({ phone: req(f, 'phone'), text: req(f, 'text'), operator: operatorName(f) }));
+      out.print(`queued as outbox message ${r.outboxId}`, r);
       return 0;
     }
 

@@ -661,6 +661,23 @@ export class Core {
     });
   }
 
+  /**
+   * An operator's notice to a client by SMS. Only ever to a registered, active number of a
+   * client (never to an arbitrary number: that would make the service an SMS pump).
+   */
+  sendNotice(a: { phone: string; text: string; operator: string }): { outboxId: number } {
+    checkOperator(a.operator);
+    const text = (a.text ?? '').trim();
+    if (text.length < 1 || text.length > 1000) throw new AppError('BAD_INPUT', 'notice text must be 1 to 1000 characters');
+    return this.run(() => {
+      const n = this.mustLiveNumber(a.phone);
+      if (n.state !== 'active') throw new AppError('NUMBER_STATE', `${n.phone} is ${n.state}, not active`);
+      const outboxId = this.enqueue({ priority: 'info', kind: 'notice', phone: n.phone, clientId: n.clientId, text, secret: false, expiresAt: null });
+      this.journal({ channel: 'operator', phone: n.phone, clientId: n.clientId, action: 'sms-notice', auth: 'operator', operator: a.operator, outcome: 'executed', detail: `outbox=${outboxId} length=${text.length}` });
+      return { outboxId };
+    });
+  }
+
   // ---------------------------------------------------------------- journal and outbox
 
   searchJournal(f: Partial<JournalFilter>): JournalRecord[] {

@@ -40,6 +40,10 @@ describe('zhedel command line', () => {
     expect(wrong.stderr).toContain('CODE_WRONG');
 
     expect(await ok(['number', 'confirm', '--phone', '87015551234', '--code', code as string])).toContain('confirmed');
+    expect(await ok(['sms', 'send', '--phone', '87015551234', '--text', 'Құрметті клиент, сәлем!'])).toMatch(/queued as outbox message \d+/);
+    const notSent = await zhedel(['sms', 'send', '--phone', '87019990000', '--text', 'spam'], env);
+    expect(notSent.code).toBe(1);
+    expect(notSent.stderr).toContain('NUMBER_NOT_FOUND');
     expect(await ok(['identify', '--phone', '+77015551234'])).toContain('objects 4021');
     expect(await ok(['arm', '--object', '4021', '--operator', 'Aigerim'])).toContain('4021: armed');
     expect(await ok(['status', '--object', '4021'])).toMatch(/4021\s+armed/);

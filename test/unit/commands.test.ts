@@ -59,3 +59,13 @@ describe('code SMS texts', () => {
     }
   });
 });
+
+describe('short replies', () => {
+  it('every fixed reply fits one UCS-2 SMS', async () => {
+    const { T } = await import('../../src/domain/texts.ts');
+    for (const [key, texts] of Object.entries(T)) {
+      if (key === 'help' || key === 'suspended' || key === 'numberPending') continue; // two parts allowed
+      for (const text of Object.values(texts)) expect({ key, len: text.replace(/\{\w+\}/g, '12345678').length <= 70 }).toEqual({ key, len: true });
+    }
+  });
+});
