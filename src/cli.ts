@@ -165,7 +165,9 @@ async function run(argv: string[], out: Out, cfg: () => Config): Promise<number>
         const lang = (f.lang as string | undefined) ?? 'ru';
         if (!LANGS.includes(lang as Lang)) throw new AppError('BAD_INPUT', `--lang must be one of ${LANGS.join(', ')}`);
         const balance = typeof f.balance === 'string' && f.balance !== '0' ? parseKzt(f.balance) : 0;
-        const c = withCore(({ core }) => core.addClient({ name: req(f, 'name'), lang: lang as Lang, balance, operator: operatorName(f) }));
+        const c = withCore(({ core }) => core.addClient({
+          name: req(f, 'name'), balance, operator: operatorName(f), ...(typeof f.lang === 'string' ? { lang: lang as Lang } : {}),
+        }));
         out.print(`client ${c.id} added: ${c.name} (${c.lang}), balance ${formatKzt(c.balance)} KZT`, c);
         return 0;
       }

@@ -10,6 +10,8 @@ import { openDb, schemaVersion } from './store/db.ts';
 import type { Db } from './store/db.ts';
 import { SqliteStore } from './store/sqlite-store.ts';
 import { startSms } from './sms/service.ts';
+import { AmiMonitor } from './telephony/ami.ts';
+import { Telephony } from './telephony/service.ts';
 
 /** In-process fan-out of live events (SSE, consoles). Listeners must not throw. */
 export class EventHub implements LiveEvents {
@@ -63,6 +65,7 @@ export function openCore(config: Config, opts: { outboxSignal?: OutboxSignal } =
 export interface RunningService {
   address: string;
   ctx: CoreContext;
+  telephony: Telephony;
   stop(reason?: string): Promise<void>;
 }
 
@@ -77,6 +80,14 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   logger.info({ db: config.dbPath, schema: schemaVersion(ctx.db), secret: config.secretSource }, 'database open');
   const sms = startSms({ config, db: ctx.db, core: ctx.core, clock: systemClock, logger });
   wakeSms = () => sms.wake();
+  const telephony = new Telephony({
+    url: config.ari.url, user: config.ari.user, password: config.ari.password, app: config.ari.app,
+    calloutEndpoint: config.ari.calloutEndpoint, core: ctx.core, clock: systemClock, timeZone: config.timeZone,
+    logger: logger.child({ channel: 'phone' }),
+  });
+  telephony.start();
+  const ami = new AmiMonitor({ ...config.ami, logger: logger.child({ channel: 'ami' }) });
+  ami.start();
   const checks: ReadinessCheck[] = [
     {
       name: 'database',
@@ -91,6 +102,8 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       },
     },
     sms.readiness,
+    telephony.readiness(),
+    ami.readiness(),
   ];
   const app = buildApp({ logger, checks });
   const address = await app.listen({ host: config.http.host, port: config.http.port });
@@ -101,11 +114,13 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     stopping ??= (async () => {
       logger.info({ reason }, 'stopping');
       await app.close();
+      await telephony.stop();
+      ami.stop();
       await sms.stop();
       ctx.close();
       logger.info('stopped');
     })();
     return stopping;
   };
-  return { address, ctx, stop };
+  return { address, ctx, telephony, stop };
 }

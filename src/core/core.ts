@@ -448,6 +448,8 @@ export class Core {
     return this.run(() => {
       const at = this.nowIso();
       const id = this.store.insertClient({ name, lang, balance, at });
+      // a language the operator recorded from the application counts as the client's choice
+      if (a.lang !== undefined) this.store.setClientLang(id, lang);
       if (balance > 0) {
         this.store.insertLedger({ clientId: id, amount: balance, kind: 'payment', ref: `opening:${id}`, note: 'opening balance', at });
       }

@@ -1,0 +1,319 @@
+import type { Core } from '../core/core.ts';
+import type { Clock } from '../core/ports.ts';
+import type { Lang, ObjectView } from '../domain/types.ts';
+import type { Logger } from '../logger.ts';
+import type { CallIo } from './call-io.ts';
+import { sayObject } from './speech.ts';
+
+/**
+ * The phone robot's conversation, written as a state machine over data: each state says what
+ * to play and where each key leads. The robot only translates keys into requests to the core
+ * and the core's answers into prompts; every rule lives in the core.
+ *
+ * Keys in the object menu: 1 arm, 2 disarm, 3 status again, 0 operator, 9 goodbye,
+ * * back (to the choice of object, when the caller has several).
+ */
+
+export const OPERATOR_CONTEXT = 'zhedel-operator';
+export const MAX_ERRORS = 3;
+
+export type StateId =
+  | 'language' | 'objects' | 'choose-object' | 'menu' | 'status' | 'arm-confirm' | 'arm' | 'disarm' | 'operator' | 'goodbye' | 'end';
+
+export interface CallState {
+  phone: string;
+  clientId: number;
+  lang: Lang;
+  objects: ObjectView[];
+  object: ObjectView | null;
+  errors: number;
+}
+
+export interface RobotDeps {
+  core: Core;
+  clock: Clock;
+  timeZone: string;
+  logger: Logger;
+}
+
+/** A key menu: prompt ids and the state each key leads to. */
+interface KeyMenu {
+  prompt: (s: CallState) => string[];
+  keys: Record<string, StateId>;
+  /** Where '*' leads (back). */
+  back?: (s: CallState) => StateId;
+}
+
+const KEY_MENUS: Partial<Record<StateId, KeyMenu>> = {
+  menu: {
+    prompt: () => ['main-menu'],
+    keys: { '1': 'arm-confirm', '2': 'disarm', '3': 'status', '0': 'operator', '9': 'goodbye' },
+    back: (s) => (s.objects.length > 1 ? 'objects' : 'menu'),
+  },
+  'arm-confirm': {
+    prompt: () => ['confirm-arm'],
+    keys: { '1': 'arm' },
+    back: () => 'menu',
+  },
+};
+
+export function media(lang: Lang, ids: string[]): string[] {
+  return ids.map((id) => `sound:zhedel/${lang}/${id}`);
+}
+
+export class Robot {
+  private readonly d: RobotDeps;
+
+  constructor(deps: RobotDeps) {
+    this.d = deps;
+  }
+
+  /** Runs one incoming call from answer to hang-up. Never throws. */
+  async handleCall(io: CallIo, callerNumber: string | undefined): Promise<string> {
+    try {
+      return await this.flow(io, callerNumber);
+    } catch (e) {
+      this.d.logger.error({ err: e }, 'call flow failed');
+      await io.play(media('ru', ['technical-problem']), false);
+      await io.hangup();
+      return 'error';
+    }
+  }
+
+  private async flow(io: CallIo, callerNumber: string | undefined): Promise<string> {
+    const { core } = this.d;
+    const id = core.identify(callerNumber ?? '');
+    if (!id.ok) {
+      core.inquiry({ channel: 'phone', phone: callerNumber ?? '', action: 'call' });
+      const lang = id.client?.lang ?? 'ru';
+      const prompt = id.reason === 'pending' ? 'number-pending' : id.reason === 'blocked' ? 'number-blocked'
+        : id.reason === 'suspended' ? 'service-suspended' : 'unknown-number';
+      // An unknown caller's language is not known: say it in both.
+      const ids = id.reason === 'unknown' ? [...media('ru', [prompt]), ...media('kk', [prompt])] : media(lang, [prompt]);
+      await io.play(ids, false);
+      await io.hangup();
+      return `refused:${id.reason}`;
+    }
+    core.inquiry({ channel: 'phone', phone: id.phone, action: 'call' });
+    const s: CallState = { phone: id.phone, clientId: id.client.id, lang: id.client.lang, objects: id.objects, object: null, errors: 0 };
+
+    let state: StateId = id.client.langChosen ? 'objects' : 'language';
+    if (state === 'objects') await io.play(media(s.lang, ['welcome']));
+    let outcome = 'goodbye';
+    for (let steps = 0; steps < 200 && !io.hungUp; steps++) {
+      if (state === 'end') break;
+      if (s.errors >= MAX_ERRORS) {
+        await io.play(media(s.lang, ['too-many-errors', 'goodbye']), false);
+        await io.hangup();
+        return 'too-many-errors';
+      }
+      const next: StateId | { end: string } = await this.step(io, s, state);
+      if (typeof next === 'object') {
+        outcome = next.end;
+        break;
+      }
+      state = next;
+    }
+    if (io.hungUp) return outcome === 'goodbye' ? 'caller-hung-up' : outcome;
+    if (outcome !== 'operator') await io.hangup();
+    return outcome;
+  }
+
+  private async step(io: CallIo, s: CallState, state: StateId): Promise<StateId | { end: string }> {
+    const { core } = this.d;
+    const say = (ids: string[]): string[] => media(s.lang, ids);
+
+    const keyMenu = KEY_MENUS[state];
+    if (keyMenu) {
+      const r = await io.ask(say(keyMenu.prompt(s)), { maxDigits: 1 });
+      if (r.kind === 'hangup') return { end: 'caller-hung-up' };
+      if (r.kind === 'timeout') {
+        s.errors++;
+        await io.play(say(['no-entry']));
+        return state;
+      }
+      if (r.kind === 'star') {
+        if (state === 'arm-confirm') await io.play(say(['cancelled']));
+        return keyMenu.back?.(s) ?? state;
+      }
+      const to = keyMenu.keys[r.digits];
+      if (!to) {
+        s.errors++;
+        await io.play(say(['invalid-entry']));
+        return state;
+      }
+      s.errors = 0;
+      return to;
+    }
+
+    switch (state) {
+      case 'language': {
+        const r = await io.ask([...media('ru', ['welcome']), ...media('ru', ['choose-language'])], { maxDigits: 1 });
+        if (r.kind === 'hangup') return { end: 'caller-hung-up' };
+        if (r.kind === 'digits' && (r.digits === '1' || r.digits === '2')) {
+          s.lang = r.digits === '1' ? 'ru' : 'kk';
+          core.setLanguage(s.clientId, s.lang, 'phone', s.phone);
+          s.errors = 0;
+          return 'objects';
+        }
+        s.errors++;
+        await io.play(media('ru', [r.kind === 'timeout' ? 'no-entry' : 'invalid-entry']));
+        return 'language';
+      }
+
+      case 'objects': {
+        const fresh = core.identify(s.phone);
+        if (!fresh.ok) return { end: `refused:${fresh.reason}` };
+        s.objects = fresh.objects;
+        if (s.objects.length === 0) {
+          await io.play(say(['object-not-found', 'goodbye']), false);
+          return { end: 'no-objects' };
+        }
+        if (s.objects.length === 1) {
+          s.object = s.objects[0] as ObjectView;
+          return 'status';
+        }
+        const now = this.d.clock.now();
+        const list = s.objects.flatMap((o) => sayObject(o.code, o.status, new Date(o.statusSince), now, s.lang, this.d.timeZone));
+        const r = await io.play(say(list));
+        if (r === 'hangup') return { end: 'caller-hung-up' };
+        return 'choose-object';
+      }
+
+      case 'choose-object': {
+        const r = await io.ask(say(['choose-object']), { maxDigits: 8 });
+        if (r.kind === 'hangup') return { end: 'caller-hung-up' };
+        if (r.kind === 'star') return 'objects';
+        if (r.kind === 'timeout') {
+          s.errors++;
+          await io.play(say(['no-entry']));
+          return 'choose-object';
+        }
+        const found = s.objects.find((o) => o.code === r.digits);
+        if (!found) {
+          s.errors++;
+          await io.play(say(['object-not-found']));
+          return 'choose-object';
+        }
+        s.errors = 0;
+        s.object = found;
+        return 'status';
+      }
+
+      case 'status': {
+        const obj = s.object as ObjectView;
+        const res = core.request({ channel: 'phone', phone: s.phone, action: 'status', objectCode: obj.code });
+        if (res.kind === 'refused') return this.refused(io, s, res.reason);
+        if (res.kind === 'status' && res.objects[0]) s.object = res.objects[0];
+        const o = s.object as ObjectView;
+        await io.play(say(sayObject(o.code, o.status, new Date(o.statusSince), this.d.clock.now(), s.lang, this.d.timeZone)));
+        return 'menu';
+      }
+
+      case 'arm': {
+        const obj = s.object as ObjectView;
+        const res = core.request({ channel: 'phone', phone: s.phone, action: 'arm', objectCode: obj.code });
+        if (res.kind === 'refused') return this.refused(io, s, res.reason);
+        if (res.kind === 'done') {
+          s.object = res.object;
+          await io.play(say([res.changed ? 'armed-ok' : 'already-armed']));
+        }
+        return 'menu';
+      }
+
+      case 'disarm':
+        return this.disarm(io, s);
+
+      case 'operator': {
+        await io.play(say(['connecting-operator']), false);
+        const ok = await io.transfer(OPERATOR_CONTEXT);
+        if (ok) return { end: 'operator' };
+        await io.play(say(['technical-problem']));
+        return 'menu';
+      }
+
+      case 'goodbye':
+        await io.play(say(['goodbye']), false);
+        return { end: 'goodbye' };
+
+      default:
+        return { end: 'goodbye' };
+    }
+  }
+
+  /** Disarm: a code goes by SMS to the trusted number; the caller types it and #. */
+  private async disarm(io: CallIo, s: CallState): Promise<StateId | { end: string }> {
+    const { core } = this.d;
+    const say = (ids: string[]): string[] => media(s.lang, ids);
+    const obj = s.object as ObjectView;
+    const res = core.request({ channel: 'phone', phone: s.phone, action: 'disarm', objectCode: obj.code });
+    if (res.kind === 'refused') return this.refused(io, s, res.reason);
+    if (res.kind === 'done') {
+      s.object = res.object;
+      await io.play(say([res.changed ? 'disarmed-ok' : 'already-disarmed']));
+      return 'menu';
+    }
+    if (res.kind !== 'challenge') return 'menu';
+    let prompt = 'code-sent';
+    for (let tries = 0; tries < 6; tries++) {
+      // the caller is asked to finish with #: collect until # (or a pause), then check
+      const r = await io.ask(say([prompt]), { maxDigits: 12 });
+      if (r.kind === 'hangup') return { end: 'caller-hung-up' };
+      if (r.kind === 'star') {
+        await io.play(say(['cancelled']));
+        return 'menu';
+      }
+      if (r.kind === 'timeout') {
+        s.errors++;
+        if (s.errors >= MAX_ERRORS) return 'menu';
+        prompt = 'code-sent';
+        await io.play(say(['no-entry']));
+        continue;
+      }
+      const c = core.confirm({ channel: 'phone', phone: s.phone, code: r.digits, challengeId: res.challengeId });
+      if (c.kind === 'done') {
+        s.errors = 0;
+        if (c.object) s.object = c.object;
+        await io.play(say([c.changed ? 'disarmed-ok' : 'already-disarmed']));
+        return 'menu';
+      }
+      switch (c.reason) {
+        case 'code-wrong':
+          prompt = c.attemptsLeft === 1 ? 'code-wrong-last-try' : 'code-wrong';
+          continue;
+        case 'code-dead':
+          await io.play(say(['code-attempts-exhausted']));
+          return 'menu';
+        case 'code-expired':
+          await io.play(say(['code-expired']));
+          return 'menu';
+        default:
+          await io.play(say(['request-refused']));
+          return 'menu';
+      }
+    }
+    return 'menu';
+  }
+
+  private async refused(io: CallIo, s: CallState, reason: string): Promise<StateId | { end: string }> {
+    const say = (ids: string[]): string[] => media(s.lang, ids);
+    switch (reason) {
+      case 'blocked':
+        await io.play(say(['number-blocked']), false);
+        return { end: 'refused:blocked' };
+      case 'suspended':
+        await io.play(say(['service-suspended']), false);
+        return { end: 'refused:suspended' };
+      case 'pending':
+      case 'unknown':
+        await io.play(say(['request-refused']), false);
+        return { end: `refused:${reason}` };
+      case 'rate-limited':
+        await io.play(say(['code-send-limit']));
+        return 'menu';
+      default:
+        await io.play(say(['request-refused']));
+        return 'menu';
+    }
+  }
+}

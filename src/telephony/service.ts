@@ -1,0 +1,257 @@
+import { randomBytes } from 'node:crypto';
+import type { Core } from '../core/core.ts';
+import type { Clock } from '../core/ports.ts';
+import type { Lang } from '../domain/types.ts';
+import type { ReadinessCheck } from '../http/build-app.ts';
+import type { Logger } from '../logger.ts';
+import type { AriEvent } from './ari-link.ts';
+import { AriLink } from './ari-link.ts';
+import { CallIo } from './call-io.ts';
+import type { CallTimings } from './call-io.ts';
+import { Robot, media } from './robot.ts';
+import { sayDigits } from './speech.ts';
+
+export type CalloutResult = 'acknowledged' | 'no-answer' | 'busy' | 'rejected' | 'no-key' | 'failed';
+
+export interface CalloutRequest {
+  phone: string;
+  lang: Lang;
+  objectCode: string;
+  /** Alarm kind prompt id suffix: burglary, fire, panic, flood, tamper. */
+  kind: string;
+  zone?: number | null;
+  /** How long the phone may ring. */
+  ringSec?: number;
+}
+
+export interface TelephonyOptions {
+  url: string;
+  user: string;
+  password: string;
+  app: string;
+  calloutEndpoint: string;
+  core: Core;
+  clock: Clock;
+  timeZone: string;
+  logger: Logger;
+  timings?: Partial<CallTimings>;
+  retryDelaysMs?: number[];
+}
+
+interface ActiveCall {
+  io: CallIo;
+  kind: 'incoming' | 'callout';
+  startedAt: number;
+}
+
+interface PendingCallout {
+  req: CalloutRequest;
+  resolve: (r: CalloutResult) => void;
+  answered: boolean;
+  timer: NodeJS.Timeout;
+}
+
+/** Hang-up causes (Q.850) Asterisk reports for a call-out that was never answered. */
+function causeResult(cause: number | undefined): CalloutResult {
+  switch (cause) {
+    case 17: return 'busy';
+    case 18:
+    case 19: return 'no-answer';
+    case 21: return 'rejected';
+    default: return 'failed';
+  }
+}
+
+/**
+ * The phone channel: incoming calls handed to the Stasis application, and alarm call-outs.
+ * Per-call state lives in one map and leaves it when the call ends, whatever way it ends.
+ */
+export class Telephony {
+  readonly link: AriLink;
+  private readonly o: TelephonyOptions;
+  private readonly robot: Robot;
+  private readonly calls = new Map<string, ActiveCall>();
+  private readonly callouts = new Map<string, PendingCallout>();
+  private accepting = true;
+  readonly stats = { incoming: 0, callouts: 0, active: 0, outcomes: {} as Record<string, number> };
+
+  constructor(opts: TelephonyOptions) {
+    this.o = opts;
+    this.robot = new Robot({ core: opts.core, clock: opts.clock, timeZone: opts.timeZone, logger: opts.logger });
+    this.link = new AriLink({
+      url: opts.url, user: opts.user, password: opts.password, app: opts.app, logger: opts.logger,
+      ...(opts.retryDelaysMs ? { retryDelaysMs: opts.retryDelaysMs } : {}),
+    });
+    this.link.on('event', (e: AriEvent) => this.onEvent(e));
+    this.link.on('disconnected', () => this.dropAll('ari-disconnected'));
+  }
+
+  start(): void {
+    this.link.start();
+  }
+
+  readiness(): ReadinessCheck {
+    return {
+      name: 'ari',
+      required: false,
+      check: () => ({ ok: this.link.isConnected(), detail: this.link.isConnected() ? 'connected' : (this.link.lastError ?? 'not connected') }),
+    };
+  }
+
+  get activeCalls(): number {
+    return this.calls.size;
+  }
+
+  /** Stops taking calls; lets calls in progress go on for at most `graceMs`, then hangs up. */
+  async stop(graceMs = 10_000): Promise<void> {
+    this.accepting = false;
+    const deadline = Date.now() + graceMs;
+    while (this.calls.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    for (const [id, c] of this.calls) {
+      await c.io.hangup();
+      this.calls.delete(id);
+    }
+    for (const [, p] of this.callouts) {
+      clearTimeout(p.timer);
+      p.resolve('failed');
+    }
+    this.callouts.clear();
+    await this.link.stop();
+  }
+
+  private dropAll(reason: string): void {
+    for (const [id, c] of this.calls) {
+      this.o.logger.warn({ channel: id, reason }, 'call dropped');
+      c.io.end();
+    }
+  }
+
+  private onEvent(e: AriEvent): void {
+    const channelId = e.channel?.id;
+    if (e.type === 'StasisStart' && channelId) {
+      this.onStasisStart(e, channelId);
+      return;
+    }
+    if (e.type.startsWith('Playback') && e.playback) {
+      // Our playback ids start with the channel id; target_uri says the same where present.
+      const target = e.playback.target_uri?.startsWith('channel:') ? e.playback.target_uri.slice(8) : e.playback.id.replace(/-pb\d+$/, '');
+      this.calls.get(target)?.io.onEvent(e);
+      return;
+    }
+    if (!channelId) return;
+    const call = this.calls.get(channelId);
+    if (call) call.io.onEvent(e);
+    if (e.type === 'ChannelDestroyed' || e.type === 'StasisEnd') {
+      const pending = this.callouts.get(channelId);
+      if (pending && !pending.answered && e.type === 'ChannelDestroyed') {
+        clearTimeout(pending.timer);
+        this.callouts.delete(channelId);
+        pending.resolve(causeResult(e.cause));
+      }
+    }
+  }
+
+  private onStasisStart(e: AriEvent, channelId: string): void {
+    const log = this.o.logger.child({ call: channelId });
+    const io = new CallIo({ channelId, ari: this.link, logger: log, ...(this.o.timings ? { timings: this.o.timings } : {}) });
+    const args = e.args ?? [];
+    const pending = this.callouts.get(channelId);
+    if (pending) {
+      pending.answered = true;
+      this.track(channelId, io, 'callout');
+      void this.runCallout(io, pending, log);
+      return;
+    }
+    if (!this.accepting || args[0] === 'callout') {
+      // shutting down, or a call-out this process no longer waits for
+      void io.hangup();
+      return;
+    }
+    this.stats.incoming++;
+    this.track(channelId, io, 'incoming');
+    const caller = e.channel?.caller?.number;
+    log.info({ caller: caller ? `${caller.slice(0, 5)}…${caller.slice(-2)}` : 'none' }, 'incoming call');
+    void (async () => {
+      try {
+        await this.link.answer(channelId);
+      } catch (err) {
+        log.warn({ err }, 'answer failed');
+        io.end();
+      }
+      const outcome = io.hungUp ? 'caller-hung-up' : await this.robot.handleCall(io, caller);
+      this.finish(channelId, outcome, log);
+    })();
+  }
+
+  private track(channelId: string, io: CallIo, kind: ActiveCall['kind']): void {
+    this.calls.set(channelId, { io, kind, startedAt: Date.now() });
+    this.stats.active = this.calls.size;
+  }
+
+  private finish(channelId: string, outcome: string, log: Logger): void {
+    this.calls.delete(channelId);
+    this.stats.active = this.calls.size;
+    this.stats.outcomes[outcome] = (this.stats.outcomes[outcome] ?? 0) + 1;
+    log.info({ outcome }, 'call ended');
+  }
+
+  /**
+   * Calls a trusted number about an alarm and asks for key 1. Resolves with what happened;
+   * only key 1 counts as an acknowledgement (voicemail or silence never does).
+   */
+  callOut(req: CalloutRequest): Promise<CalloutResult> {
+    if (!this.link.isConnected()) return Promise.resolve('failed');
+    const channelId = `zhedel-co-${randomBytes(8).toString('hex')}`;
+    const ringSec = req.ringSec ?? 30;
+    this.stats.callouts++;
+    return new Promise<CalloutResult>((resolve) => {
+      const timer = setTimeout(() => {
+        const p = this.callouts.get(channelId);
+        if (p && !p.answered) {
+          this.callouts.delete(channelId);
+          this.link.hangup(channelId).catch(() => undefined);
+          resolve('no-answer');
+        }
+      }, (ringSec + 10) * 1000);
+      this.callouts.set(channelId, { req, resolve, answered: false, timer });
+      const endpoint = this.o.calloutEndpoint.replace('{number}', req.phone.replace(/^\+/, ''));
+      this.link.originate({ endpoint, channelId, timeoutSec: ringSec, appArgs: ['callout'] }).catch((err: unknown) => {
+        const p = this.callouts.get(channelId);
+        if (!p) return;
+        clearTimeout(p.timer);
+        this.callouts.delete(channelId);
+        this.o.logger.warn({ err }, 'call-out could not be placed');
+        resolve('failed');
+      });
+    });
+  }
+
+  private async runCallout(io: CallIo, p: PendingCallout, log: Logger): Promise<void> {
+    clearTimeout(p.timer);
+    let result: CalloutResult = 'no-key';
+    try {
+      const { req } = p;
+      const message = [
+        'alarm-callout-intro', 'object', ...sayDigits(req.objectCode), `alarm-${req.kind}`,
+        ...(req.zone ? ['alarm-zone', ...sayDigits(String(req.zone))] : []),
+      ];
+      for (let round = 0; round < 3 && !io.hungUp; round++) {
+        const r = await io.ask(media(req.lang, [...message, 'alarm-press-1']), { maxDigits: 1 });
+        if (r.kind === 'hangup') break;
+        if (r.kind === 'digits' && r.digits === '1') {
+          result = 'acknowledged';
+          await io.play(media(req.lang, ['alarm-acknowledged']), false);
+          break;
+        }
+      }
+      await io.hangup();
+    } catch (e) {
+      log.error({ err: e }, 'call-out flow failed');
+      result = 'failed';
+    } finally {
+      this.callouts.delete(io.channelId);
+      this.finish(io.channelId, `callout:${result}`, log);
+      p.resolve(result);
+    }
+  }
+}

@@ -1,0 +1,294 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { Telephony } from '../../src/telephony/service.ts';
+import { knownPrompt } from '../../src/telephony/speech.ts';
+import { AsteriskSim } from '../sim/asterisk.ts';
+import type { SimCall } from '../sim/asterisk.ts';
+import { makeFixture, seedClient } from '../support/core-fixture.ts';
+import type { Fixture } from '../support/core-fixture.ts';
+import { quietLogger, until } from '../support/sms-harness.ts';
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()?.();
+});
+
+interface Rig {
+  fx: Fixture;
+  sim: AsteriskSim;
+  tel: Telephony;
+}
+
+async function rig(o: { playbackMs?: number } = {}): Promise<Rig> {
+  const fx = makeFixture({ realClock: true });
+  cleanups.push(() => fx.close());
+  const sim = await AsteriskSim.start({ playbackMs: o.playbackMs ?? 5 });
+  cleanups.push(() => sim.close());
+  const tel = new Telephony({
+    url: sim.url, user: 'zhedel', password: 'secret', app: 'zhedel', calloutEndpoint: 'PJSIP/{number}@trunk',
+    core: fx.core, clock: fx.clock, timeZone: 'Asia/Almaty', logger: quietLogger,
+    timings: { firstDigitMs: 400, interDigitMs: 250, playbackLimitMs: 600 }, retryDelaysMs: [100, 200],
+  });
+  tel.start();
+  cleanups.push(() => tel.stop(500));
+  await until(() => tel.link.isConnected(), 5_000, 'ARI connected');
+  return { fx, sim, tel };
+}
+
+/** Prompt ids without the language, e.g. 'main-menu'. */
+function ids(call: SimCall): string[] {
+  const list = call.prompts.map((p) => p.split('/')[1] ?? p);
+  for (const id of list) expect(knownPrompt(id), `prompt ${id} exists`).toBe(true);
+  return list;
+}
+
+function langs(call: SimCall): string[] {
+  return [...new Set(call.prompts.map((p) => p.split('/')[0]))] as string[];
+}
+
+async function menu(call: SimCall, after = 0): Promise<number> {
+  return call.waitForPrompt('main-menu', 5_000, after);
+}
+
+describe('phone robot against the Asterisk simulator', () => {
+  it('refuses an unknown caller in both languages and hangs up', async () => {
+    const { fx, sim, tel } = await rig();
+    const call = sim.call({ number: '87019999999' });
+    await call.waitForEnd();
+    expect(call.prompts).toEqual(['ru/unknown-number', 'kk/unknown-number']);
+    expect(call.answered).toBe(true);
+    expect(fx.core.searchJournal({ action: 'call' })[0]).toMatchObject({ channel: 'phone', outcome: 'refused', reason: 'unknown', phone: '+77019999999' });
+    await until(() => tel.activeCalls === 0, 2_000, 'no call state left');
+  });
+
+  it('tells pending, blocked and suspended callers why, in their language', async () => {
+    const { fx, sim } = await rig();
+    const { clientId } = seedClient(fx, { lang: 'kk' });
+    fx.core.addNumber({ clientId, phone: '87021112233', operator: 'op' });
+    const pending = sim.call({ number: '7021112233' });
+    await pending.waitForEnd();
+    expect(pending.prompts).toEqual(['kk/number-pending']);
+    fx.core.blockNumber({ phone: '87011234567', reason: 'lost', operator: 'op' });
+    const blocked = sim.call({ number: '+77011234567' });
+    await blocked.waitForEnd();
+    expect(blocked.prompts).toEqual(['kk/number-blocked']);
+    fx.core.unblockNumber({ phone: '87011234567', operator: 'op' });
+    fx.store.setSuspended(clientId, new Date().toISOString());
+    const suspended = sim.call({ number: '77011234567' });
+    await suspended.waitForEnd();
+    expect(suspended.prompts).toEqual(['kk/service-suspended']);
+  });
+
+  it('a first-time caller chooses Kazakh; the choice is remembered; status and arm with one confirmation key', async () => {
+    const { fx, sim } = await rig();
+    const c = fx.core.addClient({ name: 'New caller', operator: 'op' }); // no language recorded
+    const clientId = c.id;
+    fx.core.addObject({ clientId, code: '1234', address: 'x', operator: 'op' });
+    fx.core.addNumber({ clientId, phone: '87011234567', signed: true, operator: 'op' });
+    expect(fx.core.getClient(clientId).langChosen).toBe(false);
+    const call = sim.call({ number: '87011234567' });
+    await call.waitForPrompt('choose-language');
+    await call.press('2');
+    await menu(call);
+    expect(langs(call)).toEqual(['ru', 'kk']);
+    expect(fx.core.getClient(clientId)).toMatchObject({ lang: 'kk', langChosen: true });
+    const statusIds = ids(call).slice(ids(call).indexOf('choose-language') + 1);
+    expect(statusIds.slice(0, 6)).toEqual(['object', 'digit-1', 'digit-2', 'digit-3', 'digit-4', 'status-disarmed']);
+    expect(statusIds).toContain('changed-at');
+    expect(statusIds).toContain('today');
+    const n = call.prompts.length;
+    await call.press('1');
+    await call.waitForPrompt('confirm-arm', 5_000, n);
+    await call.press('1');
+    await call.waitForPrompt('armed-ok', 5_000, n);
+    expect(fx.core.getObject('1234').status).toBe('armed');
+    const m = call.prompts.length;
+    await menu(call, m - 1);
+    await call.press('9');
+    await call.waitForEnd();
+    expect(ids(call).at(-1)).toBe('goodbye');
+    expect(fx.core.searchJournal({ action: 'arm' })[0]).toMatchObject({ channel: 'phone', auth: 'caller-id', outcome: 'executed', objectCode: '1234' });
+
+    const again = sim.call({ number: '87011234567' });
+    await menu(again);
+    expect(ids(again)).not.toContain('choose-language');
+    expect(ids(again)[0]).toBe('welcome');
+    expect(langs(again)).toEqual(['kk']);
+    again.hangup();
+  });
+
+  it('several objects: the caller types a code and #; * goes back to the list', async () => {
+    const { sim } = await setupSeeded({ codes: ['1111', '2222'] });
+    const call = sim.call({ number: '87011234567' });
+    await call.waitForPrompt('choose-object');
+    expect(ids(call).filter((p) => p === 'object')).toHaveLength(2);
+    await call.press('2222#');
+    await menu(call);
+    const afterChoice = ids(call).slice(ids(call).indexOf('choose-object') + 1);
+    expect(afterChoice.slice(0, 5)).toEqual(['object', 'digit-2', 'digit-2', 'digit-2', 'digit-2']);
+    const n = call.prompts.length;
+    await call.press('*');
+    await call.waitForPrompt('choose-object', 5_000, n);
+    await call.press('9999#');
+    await call.waitForPrompt('object-not-found', 5_000, n);
+    call.hangup();
+  });
+
+  it('disarms with the code sent by SMS, typed with #', async () => {
+    const { fx, sim } = await setupSeeded();
+    fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
+    const call = sim.call({ number: '87011234567' });
+    await menu(call);
+    const n = call.prompts.length;
+    await call.press('2');
+    await call.waitForPrompt('code-sent', 5_000, n);
+    const code = fx.lastCode('+77011234567');
+    await call.press(`${code}#`, { gapMs: 20 });
+    await call.waitForPrompt('disarmed-ok', 5_000, n);
+    expect(fx.core.getObject('1234').status).toBe('disarmed');
+    expect(fx.core.searchJournal({ action: 'disarm', outcome: 'executed' })[0]).toMatchObject({ channel: 'phone', auth: 'otp' });
+    call.hangup();
+  });
+
+  it('three wrong codes end the attempt and the object stays armed', async () => {
+    const { fx, sim } = await setupSeeded();
+    fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
+    const call = sim.call({ number: '87011234567' });
+    await menu(call);
+    const n = call.prompts.length;
+    await call.press('2');
+    await call.waitForPrompt('code-sent', 5_000, n);
+    const wrong = fx.lastCode('+77011234567') === '000000' ? '111111' : '000000';
+    await call.press(`${wrong}#`, { gapMs: 10 });
+    await call.waitForPrompt('code-wrong', 5_000, n);
+    await call.press(`${wrong}#`, { gapMs: 10 });
+    await call.waitForPrompt('code-wrong-last-try', 5_000, n);
+    await call.press(`${wrong}#`, { gapMs: 10 });
+    await call.waitForPrompt('code-attempts-exhausted', 5_000, n);
+    await menu(call, call.prompts.length - 1);
+    expect(fx.core.getObject('1234').status).toBe('armed');
+    call.hangup();
+  });
+
+  it('after three timeouts the robot says goodbye and hangs up', async () => {
+    const { sim, tel } = await setupSeeded();
+    const call = sim.call({ number: '87011234567' });
+    await call.waitForEnd(8_000);
+    expect(ids(call).filter((p) => p === 'no-entry')).toHaveLength(3);
+    expect(ids(call).slice(-2)).toEqual(['too-many-errors', 'goodbye']);
+    await until(() => tel.activeCalls === 0, 2_000, 'call state cleared');
+  });
+
+  it('invalid keys count as errors; a key interrupts the prompt and the robot stops the playback', async () => {
+    const { sim } = await setupSeeded({}, { playbackMs: 300 });
+    const call = sim.call({ number: '87011234567' });
+    await call.waitForPrompt('main-menu', 8_000);
+    await call.waitFor(() => call.playbacks.at(-1)?.state === 'playing', 3_000, 'menu playing');
+    await call.press('7');
+    await call.waitForPrompt('invalid-entry');
+    const menuPlayback = call.playbacks.find((p) => p.media.some((m) => m.endsWith('/main-menu')));
+    expect(menuPlayback?.stoppedByApp).toBe(true);
+    call.hangup();
+  });
+
+  it('key 0 hands the caller to an operator in the dialplan', async () => {
+    const { sim, tel } = await setupSeeded();
+    const call = sim.call({ number: '87011234567' });
+    await menu(call);
+    await call.press('0');
+    await call.waitFor(() => call.continuedTo, 5_000, 'continue');
+    expect(call.continuedTo).toEqual({ context: 'zhedel-operator', extension: 's', priority: 1 });
+    expect(ids(call).at(-1)).toBe('connecting-operator');
+    await until(() => tel.activeCalls === 0, 2_000, 'call state cleared');
+  });
+
+  it.each(['welcome', 'object', 'main-menu', 'confirm-arm', 'code-sent'])('a hang-up while "%s" plays leaves nothing behind', async (prompt) => {
+    const { fx, sim, tel } = await setupSeeded();
+    fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
+    const call = sim.call({ number: '87011234567' });
+    call.hangupWhenPlaying(`/${prompt}`);
+    if (prompt === 'confirm-arm' || prompt === 'code-sent') {
+      await menu(call);
+      await call.press(prompt === 'confirm-arm' ? '1' : '2');
+    }
+    await call.waitForEnd();
+    await until(() => tel.activeCalls === 0, 3_000, 'call state cleared');
+    const before = sim.requests.length;
+    await new Promise((r) => setTimeout(r, 200));
+    // no request for the gone channel after its end, other than answered 404s
+    expect(sim.requests.slice(before).filter((r) => r.path.includes(call.id) && r.status !== 404)).toHaveLength(0);
+  });
+
+  it('a playback that never finishes does not hang the call', async () => {
+    const { sim } = await setupSeeded();
+    sim.playbacksNeverFinish = true;
+    const call = sim.call({ number: '87011234567' });
+    await call.waitForPrompt('main-menu', 5_000);
+    await call.press('3');
+    await call.waitFor(() => ids(call).filter((p) => p === 'main-menu').length >= 2, 5_000, 'menu again');
+    call.hangup();
+  });
+
+  it('two calls at once arm the same object once', async () => {
+    const { fx, sim } = await setupSeeded();
+    fx.core.addNumber({ clientId: 1, phone: '87057654321', signed: true, operator: 'op' });
+    const a = sim.call({ number: '87011234567' });
+    const b = sim.call({ number: '87057654321' });
+    await Promise.all([menu(a), menu(b)]);
+    await Promise.all([a.press('1'), b.press('1')]);
+    await Promise.all([a.waitForPrompt('confirm-arm'), b.waitForPrompt('confirm-arm')]);
+    await Promise.all([a.press('1'), b.press('1')]);
+    await Promise.all([a.waitFor(() => ids(a).some((p) => p.includes('armed-ok') || p === 'already-armed')), b.waitFor(() => ids(b).some((p) => p.includes('armed-ok') || p === 'already-armed'))]);
+    const results = [ids(a), ids(b)].map((l) => (l.includes('armed-ok') ? 'armed' : 'already'));
+    expect(results.sort()).toEqual(['already', 'armed']);
+    expect(fx.core.searchJournal({ action: 'arm', outcome: 'executed' })).toHaveLength(2);
+    a.hangup();
+    b.hangup();
+  });
+
+  it('reconnects after the WebSocket drops and after an Asterisk restart; calls in progress are cleaned up', async () => {
+    const { sim, tel } = await setupSeeded();
+    const call = sim.call({ number: '87011234567' });
+    await menu(call);
+    sim.dropWebSockets();
+    await until(() => tel.activeCalls === 0, 3_000, 'call dropped with the link');
+    await until(() => sim.connectedApps().includes('zhedel'), 8_000, 'reconnected');
+    const next = sim.call({ number: '87011234567' });
+    await menu(next);
+    await sim.restart(300);
+    await until(() => tel.activeCalls === 0, 3_000, 'calls cleaned after restart');
+    await until(() => sim.connectedApps().includes('zhedel'), 10_000, 'reconnected after restart');
+    await until(() => tel.link.isConnected(), 3_000, 'ready again');
+    const third = sim.call({ number: '87011234567' });
+    await menu(third);
+    third.hangup();
+  });
+
+  it('alarm call-outs: acknowledged with 1, no answer, busy, rejected, answered without a key', async () => {
+    const { sim, tel } = await setupSeeded();
+    const outcomes: Record<string, 'answer' | 'busy' | 'no-answer' | 'reject'> = {
+      '77011111111': 'answer', '77022222222': 'no-answer', '77033333333': 'busy', '77044444444': 'reject', '77055555555': 'answer',
+    };
+    sim.onOriginate = (endpoint) => ({ kind: outcomes[endpoint.replace(/\D/g, '').slice(0, 11)] ?? 'fail' });
+    const req = { lang: 'ru' as const, objectCode: '1234', kind: 'burglary', zone: 3, ringSec: 1 };
+    const ack = tel.callOut({ ...req, phone: '+77011111111' });
+    const callee = await until(() => sim.answered[0], 3_000, 'answered call-out');
+    await callee.waitForPrompt('alarm-press-1');
+    expect(ids(callee).slice(0, 9)).toEqual(['alarm-callout-intro', 'object', 'digit-1', 'digit-2', 'digit-3', 'digit-4', 'alarm-burglary', 'alarm-zone', 'digit-3']);
+    await callee.press('1');
+    expect(await ack).toBe('acknowledged');
+    expect(ids(callee)).toContain('alarm-acknowledged');
+    expect(sim.originated[0]?.endpoint).toBe('PJSIP/77011111111@trunk');
+    expect(await tel.callOut({ ...req, phone: '+77022222222' })).toBe('no-answer');
+    expect(await tel.callOut({ ...req, phone: '+77033333333' })).toBe('busy');
+    expect(await tel.callOut({ ...req, phone: '+77044444444' })).toBe('rejected');
+    const silent = tel.callOut({ ...req, phone: '+77055555555' });
+    expect(await silent).toBe('no-key');
+    await until(() => tel.activeCalls === 0, 2_000, 'call-outs cleared');
+  });
+});
+
+async function setupSeeded(seed: Parameters<typeof seedClient>[1] = {}, o: { playbackMs?: number } = {}): Promise<Rig> {
+  const r = await rig(o);
+  seedClient(r.fx, seed);
+  return r;
+}
