@@ -1,12 +1,14 @@
 /**
- * `npm run bench [name...]`: prints one line per figure. Names: core, sms. With no name, every benchmark runs.
+ * `npm run bench [name...]`: prints one line per figure. Names: core, sms, calls. With no name, every benchmark runs.
  */
+import { benchCalls } from './calls.ts';
 import { benchCore } from './core.ts';
 import { benchSms } from './sms.ts';
 
 const benches: Record<string, () => Promise<void>> = {
   core: benchCore,
   sms: benchSms,
+  calls: benchCalls,
 };
 
 const wanted = process.argv.slice(2);

@@ -141,6 +141,10 @@ export class AriLink extends EventEmitter implements AriOps {
     if (this.stopped) return;
     const log = this.o.logger;
     let client: Client;
+    // The library's Swagger loader prints a notice with console.log for Asterisk's Swagger 1.1
+    // resource listing; keep stdout for our JSON logs.
+    const consoleLog = console.log;
+    console.log = () => undefined;
     try {
       client = (await ari.connect(this.o.url, this.o.user, this.o.password)) as unknown as Client;
     } catch (e) {
@@ -148,6 +152,8 @@ export class AriLink extends EventEmitter implements AriOps {
       if (this.attempt === 0 || this.attempt % 10 === 0) log.warn({ url: this.o.url, error: this.lastError }, 'Asterisk ARI not reachable; retrying');
       this.scheduleRetry();
       return;
+    } finally {
+      console.log = consoleLog;
     }
     if (this.stopped) {
       client.stop();
