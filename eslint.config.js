@@ -15,6 +15,16 @@ export default tseslint.config(
     },
   },
   {
+    files: ['src/http/pages/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: {
+        window: 'readonly', document: 'readonly', fetch: 'readonly', EventSource: 'readonly', localStorage: 'readonly',
+        sessionStorage: 'readonly', confirm: 'readonly',
+      },
+    },
+  },
+  {
     files: ['src/**/*.ts'],
     ignores: ['src/store/**'],
     rules: {

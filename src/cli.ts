@@ -41,6 +41,8 @@ const USAGE = `usage: zhedel <command> [options]   (add --json for JSON output)
   journal [--verify] [--client ID] [--phone P] [--object CODE] [--limit N]
   outbox [--state S] [--limit N] [--reveal]
   sms send --phone P --text TEXT          a notice to a client's active trusted number
+  operator add --name N --role operator|admin   prints the operator's token once
+  operator list
 
 Every change is journalled with the operator's name (--operator, default cli:<user>).`;
 
@@ -290,6 +292,24 @@ async function run(argv: string[], out: Out, cfg: () => Config): Promise<number>
         r.duplicateRisk ? 'possible-duplicate' : '', r.error ? `error=${r.error}` : '', r.text ?? '(erased)',
       ].filter(Boolean).join('  ')).join('\n') || 'outbox is empty', data);
       return 0;
+    }
+
+    case 'operator': {
+      if (sub === 'add') {
+        const f = parse(rest, { name: { type: 'string' }, role: { type: 'string' } });
+        const role = req(f, 'role');
+        if (role !== 'operator' && role !== 'admin') throw new UsageError('--role must be operator or admin');
+        const r = withCore(({ access }) => access.addOperator({ name: req(f, 'name'), role }));
+        out.print(`operator ${r.operator.name} (${r.operator.role}) added. Token (shown only now, keep it safe):\n${r.token}`, { operator: r.operator, token: r.token });
+        return 0;
+      }
+      if (sub === 'list') {
+        parse(rest, {});
+        const list = withCore(({ access }) => access.listOperators());
+        out.print(list.map((o) => `${o.id}  ${o.name}  ${o.role}${o.disabledAt ? '  disabled' : ''}`).join('\n') || 'no operators', list);
+        return 0;
+      }
+      throw new UsageError('operator: expected add or list');
     }
 
     case 'sms': {

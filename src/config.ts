@@ -25,6 +25,7 @@ const schema = z.object({
   ZHEDEL_DB: z.string().trim().min(1).default('./data/zhedel.db'),
   ZHEDEL_HTTP_HOST: z.string().trim().min(1).default('127.0.0.1'),
   ZHEDEL_HTTP_PORT: port.default(8080),
+  ZHEDEL_HTTP_RATE_LIMIT: z.coerce.number().int().min(0).max(1_000_000).default(600),
   ZHEDEL_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   ZHEDEL_TZ: z.string().default('Asia/Almaty').refine(validTimeZone, 'not a known IANA time zone'),
   ZHEDEL_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -57,7 +58,7 @@ export interface Config {
   env: Env['NODE_ENV'];
   dbPath: string;
   dataDir: string;
-  http: { host: string; port: number };
+  http: { host: string; port: number; rateLimitPerMinute: number };
   secret: string;
   /** Where the secret came from: the environment, or the generated development file. */
   secretSource: 'env' | 'file';
@@ -106,7 +107,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     env: e.NODE_ENV,
     dbPath,
     dataDir,
-    http: { host: e.ZHEDEL_HTTP_HOST, port: e.ZHEDEL_HTTP_PORT },
+    http: { host: e.ZHEDEL_HTTP_HOST, port: e.ZHEDEL_HTTP_PORT, rateLimitPerMinute: e.ZHEDEL_HTTP_RATE_LIMIT },
     secret,
     secretSource,
     timeZone: e.ZHEDEL_TZ,

@@ -1,10 +1,11 @@
 import type { Config } from './config.ts';
+import { Access } from './core/access.ts';
 import { Core } from './core/core.ts';
 import type { LiveEvent, LiveEvents, OutboxSignal } from './core/ports.ts';
 import { cryptoRandom, systemClock } from './core/system.ts';
 import { deriveKeys } from './domain/crypto.ts';
 import { buildApp } from './http/build-app.ts';
-import type { ReadinessCheck } from './http/build-app.ts';
+import type { MetricsSource, ReadinessCheck } from './http/build-app.ts';
 import type { Logger } from './logger.ts';
 import { openDb, schemaVersion } from './store/db.ts';
 import type { Db } from './store/db.ts';
@@ -41,8 +42,23 @@ export interface CoreContext {
   db: Db;
   store: SqliteStore;
   core: Core;
+  access: Access;
   events: EventHub;
+  metrics: MetricsSource;
   close(): void;
+}
+
+/** Figures read from the database when /metrics is scraped. */
+function metricsFrom(db: Db): MetricsSource {
+  const count = (sql: string, ...args: unknown[]): number => (db.prepare(sql).get(...args) as { n: number }).n;
+  return {
+    outboxByState: () => Object.fromEntries((db.prepare('SELECT state, COUNT(*) AS n FROM outbox GROUP BY state').all() as Array<{ state: string; n: number }>).map((r) => [r.state, r.n])),
+    documents: () => count('SELECT COALESCE(MAX(seq), 0) AS n FROM journal'),
+    otpSendsLastHour: () => count('SELECT COUNT(*) AS n FROM otp_sends WHERE sent_at > ?', new Date(Date.now() - 3_600_000).toISOString()),
+    codeFailures: () => count("SELECT COUNT(*) AS n FROM journal WHERE action = 'confirm' AND outcome = 'refused'"),
+    objectStatuses: () => (db.prepare('SELECT code, client_id, status, status_since FROM objects').all() as Array<Record<string, unknown>>)
+      .map((r) => ({ code: r.code as string, clientId: r.client_id as number, status: r.status as string, since: r.status_since as string })),
+  };
 }
 
 /** Opens the database (migrating it) and builds the core. Used by the service and the CLI. */
@@ -54,8 +70,9 @@ export function openCore(config: Config, opts: { outboxSignal?: OutboxSignal } =
     store, clock: systemClock, random: cryptoRandom, keys: deriveKeys(config.secret), timeZone: config.timeZone, events,
     ...(opts.outboxSignal ? { outboxSignal: opts.outboxSignal } : {}),
   });
+  const access = new Access({ store, clock: systemClock, random: cryptoRandom, keys: deriveKeys(config.secret), core });
   return {
-    db, store, core, events,
+    db, store, core, access, events, metrics: metricsFrom(db),
     close: () => {
       if (db.open) db.close();
     },
@@ -105,7 +122,11 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     telephony.readiness(),
     ami.readiness(),
   ];
-  const app = buildApp({ logger, checks });
+  const app = await buildApp({
+    logger, checks, core: ctx.core, access: ctx.access, hub: ctx.events, monitoringKey: config.monitoringKey,
+    rateLimitPerMinute: config.http.rateLimitPerMinute,
+    metrics: { ...ctx.metrics, calls: () => ({ active: telephony.activeCalls, total: telephony.stats.incoming + telephony.stats.callouts }) },
+  });
   const address = await app.listen({ host: config.http.host, port: config.http.port });
   logger.info({ address }, 'http listening');
 

@@ -8,7 +8,6 @@ declare module 'ari-client' {
     stop(): void;
     [resource: string]: unknown;
   }
-  function connect(url: string, user: string, password: string): Promise<AriClient>;
-  const ari: { connect: typeof connect };
+  const ari: { connect(url: string, user: string, password: string): Promise<AriClient> };
   export default ari;
 }

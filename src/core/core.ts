@@ -14,7 +14,7 @@ import type {
 } from '../domain/types.ts';
 import { BLOCK_REASONS, LANGS, PRIORITY } from '../domain/types.ts';
 import type {
-  ChallengeRow, Clock, JournalFilter, LiveEvent, LiveEvents, OutboxRow, OutboxSignal, Random, Store,
+  ChallengeRow, Clock, JournalFilter, LiveEvent, LiveEvents, MonitoringEventRow, OutboxRow, OutboxSignal, Random, Store,
 } from './ports.ts';
 
 export interface CoreDeps {
@@ -574,6 +574,7 @@ export class Core {
       if (to === old.phone) throw new AppError('BAD_INPUT', 'the new number is the same as the old one');
       const at = this.nowIso();
       this.store.revokeChallenges(old.id);
+      this.store.revokeSessions(old.id, at);
       this.store.setNumberState(old.id, 'removed', at);
       this.journal({ channel: 'operator', phone: old.phone, clientId: old.clientId, action: 'number-change', auth: 'operator', operator: a.operator, outcome: 'executed', detail: `to=${to}` });
       this.afterCommit.push({ type: 'number-state', clientId: old.clientId, numberId: old.id, phone: old.phone, state: 'removed' });
@@ -592,8 +593,9 @@ export class Core {
       if (n.state === 'blocked') throw new AppError('NUMBER_STATE', `${n.phone} is already blocked`);
       const at = this.nowIso();
       const revoked = this.store.revokeChallenges(n.id);
+      const sessions = this.store.revokeSessions(n.id, at);
       this.store.setNumberState(n.id, 'blocked', at, a.reason);
-      this.journal({ channel: a.channel ?? 'operator', phone: n.phone, clientId: n.clientId, action: 'number-block', auth: 'operator', operator: a.operator, outcome: 'executed', reason: a.reason, detail: `codes-revoked=${revoked}` });
+      this.journal({ channel: a.channel ?? 'operator', phone: n.phone, clientId: n.clientId, action: 'number-block', auth: 'operator', operator: a.operator, outcome: 'executed', reason: a.reason, detail: `codes-revoked=${revoked} sessions-revoked=${sessions}` });
       this.afterCommit.push({ type: 'number-state', clientId: n.clientId, numberId: n.id, phone: n.phone, state: 'blocked' });
       return this.store.getNumber(n.id) as NumberView;
     });
@@ -616,6 +618,7 @@ export class Core {
     return this.run(() => {
       const n = this.mustLiveNumber(a.phone);
       this.store.revokeChallenges(n.id);
+      this.store.revokeSessions(n.id, this.nowIso());
       this.store.setNumberState(n.id, 'removed', this.nowIso());
       this.journal({ channel: 'operator', phone: n.phone, clientId: n.clientId, action: 'number-remove', auth: 'operator', operator: a.operator, outcome: 'executed' });
       this.afterCommit.push({ type: 'number-state', clientId: n.clientId, numberId: n.id, phone: n.phone, state: 'removed' });
@@ -677,6 +680,50 @@ export class Core {
       const outboxId = this.enqueue({ priority: 'info', kind: 'notice', phone: n.phone, clientId: n.clientId, text, secret: false, expiresAt: null });
       this.journal({ channel: 'operator', phone: n.phone, clientId: n.clientId, action: 'sms-notice', auth: 'operator', operator: a.operator, outcome: 'executed', detail: `outbox=${outboxId} length=${text.length}` });
       return { outboxId };
+    });
+  }
+
+  /** The public catalogue of services with tariffs (tiyn). */
+  services(): Array<{ code: string; name: { ru: string; kk: string }; monthlyFee: number; smsFee: number }> {
+    return this.store.listServices().filter((x) => x.active).map((x) => ({ code: x.code, name: { ru: x.nameRu, kk: x.nameKk }, monthlyFee: x.monthlyFee, smsFee: x.smsFee }));
+  }
+
+  subscriptions(clientId: number): Array<{ service: string; state: string; startedAt: string }> {
+    return this.store.listSubscriptions(this.mustClient(clientId).id);
+  }
+
+  /** An admin changes a tariff; journalled. */
+  setTariff(a: { service: string; monthlyFee?: number; smsFee?: number; operator: string }): void {
+    checkOperator(a.operator);
+    for (const v of [a.monthlyFee, a.smsFee]) {
+      if (v !== undefined && (!Number.isSafeInteger(v) || v < 0)) throw new AppError('BAD_AMOUNT', 'fees are non-negative integers of tiyn');
+    }
+    this.run(() => {
+      const fees = { ...(a.monthlyFee !== undefined ? { monthlyFee: a.monthlyFee } : {}), ...(a.smsFee !== undefined ? { smsFee: a.smsFee } : {}) };
+      if (!this.store.updateService(a.service, fees)) throw new AppError('NOT_FOUND', `no service ${a.service}`);
+      this.journal({ channel: 'operator', action: 'tariff-change', auth: 'operator', operator: a.operator, outcome: 'executed', detail: `service=${a.service} monthly=${a.monthlyFee ?? '-'} sms=${a.smsFee ?? '-'}` });
+    });
+  }
+
+  /**
+   * An event from the monitoring centre, stored once per sender's id (a repeat returns the
+   * stored one and changes nothing) and journalled.
+   */
+  recordMonitoringEvent(e: { sourceId: string; objectCode: string; type: string; kind: string | null; zone: number | null; eventAt: string | null }):
+    { row: MonitoringEventRow; duplicate: boolean } {
+    return this.run(() => {
+      const object = this.mustObject(e.objectCode);
+      const now = this.nowIso();
+      const r = this.store.insertMonitoringEvent({
+        sourceId: e.sourceId, objectCode: object.code, type: e.type, kind: e.kind, zone: e.zone, eventAt: e.eventAt ?? now, receivedAt: now,
+      });
+      if (!r.duplicate) {
+        this.journal({
+          channel: 'monitoring', clientId: object.clientId, objectCode: object.code, action: `event-${e.type}`, auth: 'api-key', outcome: 'accepted',
+          detail: `id=${e.sourceId.slice(0, 100)}${e.kind ? ` kind=${e.kind}` : ''}${e.zone !== null ? ` zone=${e.zone}` : ''}`,
+        });
+      }
+      return r;
     });
   }
 

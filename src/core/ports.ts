@@ -52,6 +52,70 @@ export interface Store {
   listOutbox(f: { limit: number; state?: string }): OutboxRow[];
 
   insertLedger(l: { clientId: number; amount: number; kind: 'payment' | 'charge' | 'refund'; ref: string; note: string | null; at: string }): number;
+
+  listServices(): ServiceRow[];
+  updateService(code: string, fees: { monthlyFee?: number; smsFee?: number }): boolean;
+  listSubscriptions(clientId: number): Array<{ service: string; state: string; startedAt: string }>;
+
+  insertSession(s: { tokenHash: string; numberId: number; clientId: number; channel: 'app' | 'chat'; at: string; expiresAt: string }): void;
+  getSession(tokenHash: string): SessionRow | undefined;
+  touchSession(tokenHash: string, at: string, expiresAt: string): void;
+  revokeSession(tokenHash: string, at: string): boolean;
+  /** Ends every live session of the number; returns how many. */
+  revokeSessions(numberId: number, at: string): number;
+  setSessionChallenge(tokenHash: string, challengeId: string | null): void;
+
+  insertOperator(o: { name: string; role: 'operator' | 'admin'; tokenHash: string; at: string }): number;
+  getOperatorByToken(tokenHash: string): OperatorRow | undefined;
+  listOperators(): OperatorRow[];
+
+  /** Stores a monitoring event once per source id; a repeat returns the stored one. */
+  insertMonitoringEvent(e: MonitoringEventInsert): { row: MonitoringEventRow; duplicate: boolean };
+}
+
+export interface ServiceRow {
+  code: string;
+  nameRu: string;
+  nameKk: string;
+  monthlyFee: number;
+  smsFee: number;
+  active: boolean;
+}
+
+export interface SessionRow {
+  tokenHash: string;
+  numberId: number;
+  clientId: number;
+  channel: 'app' | 'chat';
+  createdAt: string;
+  expiresAt: string;
+  lastSeenAt: string;
+  revokedAt: string | null;
+  pendingChallenge: string | null;
+}
+
+export interface OperatorRow {
+  id: number;
+  name: string;
+  role: 'operator' | 'admin';
+  createdAt: string;
+  disabledAt: string | null;
+}
+
+export interface MonitoringEventInsert {
+  sourceId: string;
+  objectCode: string;
+  type: string;
+  kind: string | null;
+  zone: number | null;
+  eventAt: string;
+  receivedAt: string;
+}
+
+export interface MonitoringEventRow extends MonitoringEventInsert {
+  id: number;
+  processedAt: string | null;
+  result: string | null;
 }
 
 export interface ChallengeRow {

@@ -1,31 +1,117 @@
 import Fastify from 'fastify';
-import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { Registry, collectDefaultMetrics, Counter, Gauge } from 'prom-client';
+import type { Access } from '../core/access.ts';
+import type { Core } from '../core/core.ts';
+import { AppError, isAppError } from '../domain/errors.ts';
 import type { Logger } from '../logger.ts';
+import { adminRoutes } from './routes-admin.ts';
+import { clientRoutes } from './routes-client.ts';
+import { pageRoutes } from './pages.ts';
+import { StatusWatcher } from './live.ts';
+import { safeUrl } from './common.ts';
+import type { ErrorBody, LiveHub, MetricsSource, ReadinessCheck } from './common.ts';
 
-/** A named dependency the service needs, for /ready. */
-export interface ReadinessCheck {
-  name: string;
-  /** Resolves quickly; never throws. `required` checks make /ready fail when down. */
-  check(): { ok: boolean; detail?: string };
-  required: boolean;
-}
+export type { LiveHub, MetricsSource, ReadinessCheck } from './common.ts';
 
 export interface AppDeps {
   logger: Logger;
   checks: ReadinessCheck[];
+  core?: Core;
+  access?: Access;
+  hub?: LiveHub;
+  metrics?: MetricsSource;
+  monitoringKey?: string | null;
+  /** Requests per minute per client address (0: no limit). */
+  rateLimitPerMinute?: number;
+  /** How often cross-process status changes are looked for (SSE). */
+  watchMs?: number;
+}
+
+function send(reply: FastifyReply, status: number, code: string, message: string, details?: Record<string, unknown>): FastifyReply {
+  const body: ErrorBody = { error: { code, message, ...(details ? { details } : {}) } };
+  return reply.code(status).send(body);
 }
 
 /** Builds the HTTP application. It never listens: main.ts does, tests use inject(). */
-export function buildApp(deps: AppDeps): FastifyInstance {
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
-    loggerInstance: deps.logger.child({ channel: 'http' }) as FastifyBaseLogger,
-    bodyLimit: 64 * 1024,
-    disableRequestLogging: false,
+    loggerInstance: deps.logger.child({ channel: 'http' }, {
+      serializers: {
+        req: (r: { method: string; url: string; ip?: string }) => ({ method: r.method, url: safeUrl(r.url), remote: r.ip }),
+      },
+    }) as FastifyBaseLogger,
+    bodyLimit: 16 * 1024,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => Math.random().toString(36).slice(2, 12),
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   });
 
-  app.get('/health', async () => ({ status: 'ok' }));
+  // One error handler: stable codes, no internals on 5xx.
+  app.setErrorHandler((err: FastifyError | AppError, req, reply) => {
+    if (isAppError(err)) return send(reply, err.status, err.code, err.message, err.details);
+    const fe = err as FastifyError;
+    if (fe.validation) return send(reply, 400, 'BAD_INPUT', fe.message);
+    if (fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || (fe.statusCode === 400 && /JSON/i.test(fe.message))) return send(reply, 400, 'BAD_JSON', 'the body is not valid JSON');
+    if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return send(reply, 413, 'TOO_LARGE', 'the body is too large');
+    if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return send(reply, 415, 'BAD_MEDIA_TYPE', 'send application/json');
+    if (fe.statusCode === 429) return send(reply, 429, 'RATE_LIMITED', 'too many requests; slow down');
+    if (fe.statusCode && fe.statusCode < 500) return send(reply, fe.statusCode, 'BAD_INPUT', fe.message);
+    req.log.error({ err }, 'request failed');
+    return send(reply, 500, 'INTERNAL', 'internal error');
+  });
+  app.setNotFoundHandler((_req, reply) => send(reply, 404, 'NOT_FOUND', 'no such route'));
 
-  app.get('/ready', async (_req, reply) => {
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'ZHEDEL ONLINE API', version: '1.0.0', description: 'Mobile app, online chat, operators and the monitoring centre.' },
+      components: {
+        securitySchemes: {
+          session: { type: 'http', scheme: 'bearer', description: 'client session token from /v1/auth/verify' },
+          operator: { type: 'http', scheme: 'bearer', description: 'operator token from `zhedel operator add`' },
+          monitoring: { type: 'apiKey', in: 'header', name: 'X-Api-Key' },
+        },
+      },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  const perMinute = deps.rateLimitPerMinute ?? 600;
+  if (perMinute > 0) {
+    await app.register(rateLimit, {
+      max: perMinute, timeWindow: 60_000,
+      errorResponseBuilder: (_req, ctx) => ({ statusCode: 429, error: { code: 'RATE_LIMITED', message: `too many requests; retry in ${Math.ceil(ctx.ttl / 1000)} s` } }),
+    });
+  }
+
+  // Metrics.
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'zhedel_process_' });
+  const httpRequests = new Counter({ name: 'zhedel_http_requests_total', help: 'HTTP requests', labelNames: ['method', 'route', 'status'], registers: [registry] });
+  if (deps.metrics) {
+    const m = deps.metrics;
+    new Gauge({ name: 'zhedel_sms', help: 'SMS in the outbox by state', labelNames: ['state'], registers: [registry], collect() {
+      this.reset();
+      for (const [state, n] of Object.entries(m.outboxByState())) this.set({ state }, n);
+    } });
+    new Gauge({ name: 'zhedel_documents', help: 'Electronic documents in the journal', registers: [registry], collect() { this.set(m.documents()); } });
+    new Gauge({ name: 'zhedel_otp_sends_last_hour', help: 'One-time codes sent in the last hour', registers: [registry], collect() { this.set(m.otpSendsLastHour()); } });
+    new Gauge({ name: 'zhedel_code_failures', help: 'Wrong, expired or replayed codes (journal)', registers: [registry], collect() { this.set(m.codeFailures()); } });
+    if (m.calls) {
+      const calls = m.calls.bind(m);
+      new Gauge({ name: 'zhedel_calls_active', help: 'Calls in progress', registers: [registry], collect() { this.set(calls().active); } });
+      new Gauge({ name: 'zhedel_calls', help: 'Calls handled since start', registers: [registry], collect() { this.set(calls().total); } });
+    }
+  }
+  app.addHook('onResponse', async (req, reply) => {
+    httpRequests.inc({ method: req.method, route: req.routeOptions.url ?? 'unknown', status: String(reply.statusCode) });
+  });
+
+  app.get('/health', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+  app.get('/ready', { schema: { hide: true } }, async (_req, reply) => {
     const results: Record<string, { ok: boolean; detail?: string }> = {};
     let ready = true;
     for (const c of deps.checks) {
@@ -35,6 +121,18 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     }
     return reply.code(ready ? 200 : 503).send({ ready, checks: results });
   });
+  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
+    return reply.type(registry.contentType).send(await registry.metrics());
+  });
 
+  if (deps.core && deps.access && deps.hub) {
+    const watcher = deps.metrics ? new StatusWatcher(deps.metrics, deps.hub, deps.watchMs ?? 1_000) : null;
+    app.addHook('onClose', async () => watcher?.stop());
+    await clientRoutes(app, { core: deps.core, access: deps.access, hub: deps.hub, watcher });
+    await adminRoutes(app, { core: deps.core, access: deps.access, hub: deps.hub, watcher, monitoringKey: deps.monitoringKey ?? null });
+    await pageRoutes(app);
+  }
   return app;
 }
+
+export { AppError, send };

@@ -1,6 +1,6 @@
 import type { Statement } from 'better-sqlite3';
 import type {
-  ChallengeRow, JournalFilter, OutboxInsert, OutboxRow, Store,
+  ChallengeRow, JournalFilter, MonitoringEventInsert, ServiceRow, MonitoringEventRow, OperatorRow, OutboxInsert, OutboxRow, SessionRow, Store,
 } from '../core/ports.ts';
 import { GENESIS_HASH, recordHash } from '../domain/journal.ts';
 import type { JournalContent, JournalRecord } from '../domain/journal.ts';
@@ -326,5 +326,85 @@ export class SqliteStore implements Store {
     const r = this.st('INSERT INTO ledger (client_id, amount, kind, ref, note, at) VALUES (?, ?, ?, ?, ?, ?)')
       .run(l.clientId, l.amount, l.kind, l.ref, l.note, l.at);
     return Number(r.lastInsertRowid);
+  }
+
+  listServices(): ServiceRow[] {
+    return (this.st('SELECT * FROM services ORDER BY code').all() as Row[]).map((r) => ({
+      code: r.code as string, nameRu: r.name_ru as string, nameKk: r.name_kk as string, monthlyFee: r.monthly_fee as number,
+      smsFee: r.sms_fee as number, active: r.active === 1,
+    }));
+  }
+
+  updateService(code: string, fees: { monthlyFee?: number; smsFee?: number }): boolean {
+    return this.st('UPDATE services SET monthly_fee = COALESCE(?, monthly_fee), sms_fee = COALESCE(?, sms_fee) WHERE code = ?')
+      .run(fees.monthlyFee ?? null, fees.smsFee ?? null, code).changes === 1;
+  }
+
+  listSubscriptions(clientId: number): Array<{ service: string; state: string; startedAt: string }> {
+    return (this.st('SELECT * FROM subscriptions WHERE client_id = ? ORDER BY service_code').all(clientId) as Row[])
+      .map((r) => ({ service: r.service_code as string, state: r.state as string, startedAt: r.started_at as string }));
+  }
+
+  insertSession(x: { tokenHash: string; numberId: number; clientId: number; channel: 'app' | 'chat'; at: string; expiresAt: string }): void {
+    this.st(`INSERT INTO sessions (token_hash, number_id, client_id, channel, created_at, expires_at, last_seen_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?)`).run(x.tokenHash, x.numberId, x.clientId, x.channel, x.at, x.expiresAt, x.at);
+  }
+
+  getSession(tokenHash: string): SessionRow | undefined {
+    const r = this.st('SELECT * FROM sessions WHERE token_hash = ?').get(tokenHash) as Row | undefined;
+    if (!r) return undefined;
+    return {
+      tokenHash: r.token_hash as string, numberId: r.number_id as number, clientId: r.client_id as number,
+      channel: r.channel as 'app' | 'chat', createdAt: r.created_at as string, expiresAt: r.expires_at as string,
+      lastSeenAt: r.last_seen_at as string, revokedAt: (r.revoked_at as string | null) ?? null,
+      pendingChallenge: (r.pending_challenge as string | null) ?? null,
+    };
+  }
+
+  touchSession(tokenHash: string, at: string, expiresAt: string): void {
+    this.st('UPDATE sessions SET last_seen_at = ?, expires_at = ? WHERE token_hash = ?').run(at, expiresAt, tokenHash);
+  }
+
+  revokeSession(tokenHash: string, at: string): boolean {
+    return this.st('UPDATE sessions SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL').run(at, tokenHash).changes === 1;
+  }
+
+  revokeSessions(numberId: number, at: string): number {
+    return this.st('UPDATE sessions SET revoked_at = ? WHERE number_id = ? AND revoked_at IS NULL').run(at, numberId).changes;
+  }
+
+  setSessionChallenge(tokenHash: string, challengeId: string | null): void {
+    this.st('UPDATE sessions SET pending_challenge = ? WHERE token_hash = ?').run(challengeId, tokenHash);
+  }
+
+  insertOperator(o: { name: string; role: 'operator' | 'admin'; tokenHash: string; at: string }): number {
+    return Number(this.st('INSERT INTO operators (name, role, token_hash, created_at) VALUES (?, ?, ?, ?)').run(o.name, o.role, o.tokenHash, o.at).lastInsertRowid);
+  }
+
+  private operatorFrom(r: Row): OperatorRow {
+    return { id: r.id as number, name: r.name as string, role: r.role as 'operator' | 'admin', createdAt: r.created_at as string, disabledAt: (r.disabled_at as string | null) ?? null };
+  }
+
+  getOperatorByToken(tokenHash: string): OperatorRow | undefined {
+    const r = this.st('SELECT * FROM operators WHERE token_hash = ?').get(tokenHash) as Row | undefined;
+    return r && this.operatorFrom(r);
+  }
+
+  listOperators(): OperatorRow[] {
+    return (this.st('SELECT * FROM operators ORDER BY id').all() as Row[]).map((r) => this.operatorFrom(r));
+  }
+
+  insertMonitoringEvent(e: MonitoringEventInsert): { row: MonitoringEventRow; duplicate: boolean } {
+    const r = this.st(`INSERT OR IGNORE INTO monitoring_events (source_id, object_code, type, kind, zone, event_at, received_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?)`).run(e.sourceId, e.objectCode, e.type, e.kind, e.zone, e.eventAt, e.receivedAt);
+    const row = this.st('SELECT * FROM monitoring_events WHERE source_id = ?').get(e.sourceId) as Row;
+    return {
+      duplicate: r.changes === 0,
+      row: {
+        id: row.id as number, sourceId: row.source_id as string, objectCode: row.object_code as string, type: row.type as string,
+        kind: (row.kind as string | null) ?? null, zone: (row.zone as number | null) ?? null, eventAt: row.event_at as string,
+        receivedAt: row.received_at as string, processedAt: (row.processed_at as string | null) ?? null, result: (row.result as string | null) ?? null,
+      },
+    };
   }
 }

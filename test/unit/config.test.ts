@@ -9,7 +9,7 @@ describe('configuration', () => {
     const dir = tempDir();
     const db = join(dir, 'sub', 'z.db');
     const c = loadConfig({ ZHEDEL_DB: db });
-    expect(c.http).toEqual({ host: '127.0.0.1', port: 8080 });
+    expect(c.http).toEqual({ host: '127.0.0.1', port: 8080, rateLimitPerMinute: 600 });
     expect(c.timeZone).toBe('Asia/Almaty');
     expect(c.ari.app).toBe('zhedel');
     expect(c.smpp.url).toBe('smpp://127.0.0.1:2775');

@@ -1,0 +1,100 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { LiveEvent } from '../core/ports.ts';
+import type { LiveHub, MetricsSource } from './common.ts';
+
+/**
+ * Status changes made by another process (the CLI, a second service instance) do not pass
+ * through this process's event hub. While anyone listens, the watcher compares the objects'
+ * statuses with what it saw last and emits what changed.
+ */
+export class StatusWatcher {
+  private timer: NodeJS.Timeout | null = null;
+  private listeners = 0;
+  private seen = new Map<string, string>();
+
+  constructor(private readonly source: MetricsSource, private readonly hub: LiveHub, private readonly everyMs: number) {}
+
+  acquire(): () => void {
+    this.listeners++;
+    if (!this.timer) {
+      this.snapshot(false);
+      this.timer = setInterval(() => this.snapshot(true), this.everyMs);
+      this.timer.unref();
+    }
+    return () => {
+      this.listeners--;
+      if (this.listeners <= 0) this.stop();
+    };
+  }
+
+  /** Events emitted in this process are already known: remember them so they are not sent twice. */
+  note(e: LiveEvent): void {
+    if (e.type === 'object-status') this.seen.set(e.objectCode, `${e.status}|${e.since}`);
+  }
+
+  private snapshot(emit: boolean): void {
+    for (const o of this.source.objectStatuses()) {
+      const key = `${o.status}|${o.since}`;
+      const before = this.seen.get(o.code);
+      this.seen.set(o.code, key);
+      if (emit && before !== undefined && before !== key) {
+        this.hub.emit({ type: 'object-status', clientId: o.clientId, objectCode: o.code, status: o.status as 'armed', since: o.since, cause: 'elsewhere' });
+      }
+    }
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    this.listeners = 0;
+  }
+}
+
+/**
+ * Opens a Server-Sent Events stream. `filter` picks the events for this listener and may
+ * return 'close' to end the stream (a revoked session). Heartbeats every 15 s keep proxies
+ * from closing an idle stream; `alive` is checked with each heartbeat.
+ */
+export function openStream(req: FastifyRequest, reply: FastifyReply, o: {
+  hub: LiveHub; watcher: StatusWatcher | null; filter: (e: LiveEvent) => Record<string, unknown> | null | 'close'; alive: () => boolean;
+  hello: Record<string, unknown>;
+}): void {
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+  const write = (event: string, data: unknown): void => {
+    res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  };
+  write('hello', o.hello);
+  let closed = false;
+  const release = o.watcher?.acquire() ?? (() => undefined);
+  const close = (): void => {
+    if (closed) return;
+    closed = true;
+    unsubscribe();
+    clearInterval(beat);
+    release();
+    res.end();
+  };
+  const unsubscribe = o.hub.subscribe((e) => {
+    if (closed) return;
+    o.watcher?.note(e);
+    const out = o.filter(e);
+    if (out === 'close') {
+      write('revoked', { reason: 'the session ended' });
+      close();
+    } else if (out) {
+      write(e.type, out);
+    }
+  });
+  const beat = setInterval(() => {
+    if (!o.alive()) {
+      write('revoked', { reason: 'the session ended' });
+      close();
+      return;
+    }
+    res.write(': keep-alive\n\n');
+  }, 15_000);
+  beat.unref();
+  req.raw.on('close', close);
+}

@@ -1,0 +1,89 @@
+// The operators' console: objects with live status, trusted numbers with a block button, and
+// the journal. Uses the same /v1/admin API as any other operator tool.
+(function () {
+  'use strict';
+  var token = sessionStorage.getItem('zhedel.operator');
+  var stream = null;
+  var $ = function (id) { return document.getElementById(id); };
+  var STATUS = { armed: 'под охраной', disarmed: 'снят с охраны', alarm: 'ТРЕВОГА', 'no-link': 'нет связи' };
+  var STATE = { active: 'активен', pending: 'ожидает кода', blocked: 'заблокирован', removed: 'удалён' };
+
+  function api(method, path, body) {
+    return fetch(path, { method: method, headers: { authorization: 'Bearer ' + token, 'content-type': 'application/json' }, body: body ? JSON.stringify(body) : undefined })
+      .then(function (r) { return r.json().then(function (j) { if (!r.ok) throw new Error((j.error && j.error.message) || r.statusText); return j; }); });
+  }
+  function cell(tr, text, cls) { var td = document.createElement('td'); td.textContent = text; if (cls) td.className = cls; tr.appendChild(td); return td; }
+  function local(iso) { return new Date(iso).toLocaleString('ru-RU', { timeZone: 'Asia/Almaty' }); }
+
+  function renderObjects(list) {
+    var tb = $('objects'); tb.textContent = '';
+    list.forEach(function (o) {
+      var tr = document.createElement('tr'); tr.id = 'obj-' + o.code;
+      cell(tr, o.code); cell(tr, String(o.clientId)); cell(tr, o.address);
+      var s = cell(tr, ''); var span = document.createElement('span'); span.className = o.status; span.textContent = STATUS[o.status] || o.status; s.appendChild(span);
+      cell(tr, local(o.since)); tb.appendChild(tr);
+    });
+  }
+  function loadNumbers(clients) {
+    var tb = $('numbers'); tb.textContent = '';
+    return Promise.all(clients.map(function (c) { return api('GET', '/v1/admin/clients/' + c.id); })).then(function (all) {
+      all.forEach(function (d) {
+        d.numbers.filter(function (n) { return n.state !== 'removed'; }).forEach(function (n) {
+          var tr = document.createElement('tr');
+          cell(tr, n.phone); cell(tr, d.client.name); cell(tr, STATE[n.state] || n.state, n.state);
+          var td = cell(tr, '');
+          if (n.state === 'blocked') {
+            var ub = document.createElement('button'); ub.textContent = 'Разблокировать';
+            ub.onclick = function () { api('POST', '/v1/admin/numbers/' + encodeURIComponent(n.phone) + '/unblock').then(refresh).catch(fail); };
+            td.appendChild(ub);
+          } else {
+            var b = document.createElement('button'); b.className = 'danger'; b.textContent = 'Заблокировать'; b.setAttribute('data-phone', n.phone);
+            b.onclick = function () {
+              if (!confirm('Заблокировать ' + n.phone + '? Номер сразу перестанет работать во всех каналах.')) return;
+              api('POST', '/v1/admin/numbers/' + encodeURIComponent(n.phone) + '/block', { reason: 'lost' }).then(refresh).catch(fail);
+            };
+            td.appendChild(b);
+          }
+          tb.appendChild(tr);
+        });
+      });
+    });
+  }
+  function loadJournal() {
+    return api('GET', '/v1/admin/journal?limit=50').then(function (j) {
+      var tb = $('journal'); tb.textContent = '';
+      j.documents.forEach(function (r) {
+        var tr = document.createElement('tr');
+        cell(tr, String(r.seq)); cell(tr, local(r.at)); cell(tr, r.channel); cell(tr, r.phone || ''); cell(tr, r.objectCode || '');
+        cell(tr, r.action); cell(tr, r.outcome + (r.reason ? ' (' + r.reason + ')' : '')); cell(tr, r.operator || r.auth);
+        tb.appendChild(tr);
+      });
+      return api('GET', '/v1/admin/journal/verify');
+    }).then(function (v) { $('verify').textContent = v.ok ? '— цепочка цела (' + v.checked + ')' : '— ЦЕПОЧКА НАРУШЕНА на №' + v.problem.seq; });
+  }
+  function fail(err) { $('appError').textContent = 'Ошибка: ' + err.message; }
+  function refresh() {
+    return api('GET', '/v1/admin/objects').then(function (o) { renderObjects(o.objects); return api('GET', '/v1/admin/clients'); })
+      .then(function (c) { return loadNumbers(c.clients); }).then(loadJournal).catch(fail);
+  }
+  function start() {
+    $('login').hidden = true; $('app').hidden = false;
+    refresh();
+    stream = new EventSource('/v1/admin/events?access_token=' + encodeURIComponent(token));
+    stream.addEventListener('hello', function (ev) { $('who').textContent = JSON.parse(ev.data).operator; });
+    stream.addEventListener('object-status', function (ev) {
+      var d = JSON.parse(ev.data); var row = $('obj-' + d.object);
+      if (!row) { refresh(); return; }
+      var span = row.children[3].firstChild; span.className = d.status; span.textContent = STATUS[d.status] || d.status;
+      row.children[4].textContent = local(d.since); row.classList.remove('flash'); void row.offsetWidth; row.classList.add('flash');
+      loadJournal().catch(fail);
+    });
+    stream.addEventListener('number-state', function () { refresh(); });
+  }
+  $('loginForm').onsubmit = function (e) {
+    e.preventDefault(); token = $('token').value.trim();
+    api('GET', '/v1/admin/objects').then(function () { sessionStorage.setItem('zhedel.operator', token); start(); })
+      .catch(function () { $('loginError').textContent = 'Неверный токен'; });
+  };
+  if (token) start();
+})();

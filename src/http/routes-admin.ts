@@ -1,0 +1,249 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { timingSafeEqual } from 'node:crypto';
+import type { Access } from '../core/access.ts';
+import type { Core } from '../core/core.ts';
+import type { OperatorRow } from '../core/ports.ts';
+import { AppError } from '../domain/errors.ts';
+import { BLOCK_REASONS } from '../domain/types.ts';
+import type { BlockReason, Lang } from '../domain/types.ts';
+import { ERROR_RESPONSES, bearer, streamToken } from './common.ts';
+import type { LiveHub } from './common.ts';
+import { openStream } from './live.ts';
+import type { StatusWatcher } from './live.ts';
+import { objectOut, refusal } from './routes-client.ts';
+
+const any = { type: 'object', additionalProperties: true } as const;
+const ok = { 200: any, 201: any, ...ERROR_RESPONSES };
+const phoneParam = { type: 'object', properties: { phone: { type: 'string', minLength: 1, maxLength: 32 } } } as const;
+const codeParam = { type: 'object', properties: { code: { type: 'string', pattern: '^\\d{3,8}$' } } } as const;
+const idParam = { type: 'object', properties: { id: { type: 'string', pattern: '^\\d{1,12}$' } } } as const;
+
+export const MONITORING_TYPES = ['alarm', 'restore', 'arm', 'disarm', 'trouble', 'link-lost', 'link-restored', 'test'] as const;
+export const ALARM_KINDS = ['burglary', 'fire', 'panic', 'flood', 'tamper'] as const;
+
+/**
+ * Everything the operators' command line does, over HTTP for the console, under /v1/admin/…
+ * with an operator's bearer token. Every change is a journalled document naming the operator.
+ * Also the monitoring centre's intake, with its API key.
+ */
+export async function adminRoutes(app: FastifyInstance, d: {
+  core: Core; access: Access; hub: LiveHub; watcher: StatusWatcher | null; monitoringKey: string | null;
+}): Promise<void> {
+  const { core, access } = d;
+  const op = (req: FastifyRequest): OperatorRow => access.authenticateOperator(bearer(req));
+  const admin = (req: FastifyRequest): OperatorRow => {
+    const o = op(req);
+    if (o.role !== 'admin') throw new AppError('FORBIDDEN', 'this needs the admin role');
+    return o;
+  };
+  const sec = { security: [{ operator: [] }], tags: ['operators'] };
+
+  app.get('/v1/admin/clients', { schema: { ...sec, response: ok } }, async (req) => {
+    op(req);
+    return { clients: core.listClients() };
+  });
+  app.post('/v1/admin/clients', {
+    schema: {
+      ...sec, response: ok,
+      body: { type: 'object', additionalProperties: false, required: ['name'], properties: { name: { type: 'string', minLength: 1, maxLength: 200 }, lang: { type: 'string', enum: ['ru', 'kk'] }, balance: { type: 'integer', minimum: 0 } } },
+    },
+  }, async (req, reply) => {
+    const o = op(req);
+    const b = req.body as { name: string; lang?: Lang; balance?: number };
+    return reply.code(201).send(core.addClient({ name: b.name, ...(b.lang ? { lang: b.lang } : {}), balance: b.balance ?? 0, operator: o.name }));
+  });
+  app.get('/v1/admin/clients/:id', { schema: { ...sec, params: idParam, response: ok } }, async (req) => {
+    op(req);
+    const id = Number((req.params as { id: string }).id);
+    return { client: core.getClient(id), objects: core.listObjects(id).map(objectOut), numbers: core.listNumbers(id), services: core.subscriptions(id) };
+  });
+
+  app.get('/v1/admin/objects', { schema: { ...sec, response: ok } }, async (req) => {
+    op(req);
+    return { objects: core.listObjects().map((o) => ({ ...objectOut(o), clientId: o.clientId })) };
+  });
+  app.post('/v1/admin/objects', {
+    schema: {
+      ...sec, response: ok,
+      body: { type: 'object', additionalProperties: false, required: ['clientId', 'code', 'address'], properties: { clientId: { type: 'integer', minimum: 1 }, code: { type: 'string', pattern: '^\\d{3,8}$' }, address: { type: 'string', minLength: 1, maxLength: 300 }, callout: { type: 'boolean' } } },
+    },
+  }, async (req, reply) => {
+    const o = op(req);
+    const b = req.body as { clientId: number; code: string; address: string; callout?: boolean };
+    return reply.code(201).send(objectOut(core.addObject({ clientId: b.clientId, code: b.code, address: b.address, calloutEnabled: b.callout ?? false, operator: o.name })));
+  });
+  app.get('/v1/admin/objects/:code', { schema: { ...sec, params: codeParam, response: ok } }, async (req) => {
+    const o = op(req);
+    const r = core.operatorRequest({ action: 'status', objectCode: (req.params as { code: string }).code, operator: o.name });
+    if (r.kind !== 'status' || !r.objects[0]) throw refusal('no-object');
+    return objectOut(r.objects[0]);
+  });
+  for (const action of ['arm', 'disarm'] as const) {
+    app.post(`/v1/admin/objects/:code/${action}`, { schema: { ...sec, params: codeParam, response: ok } }, async (req) => {
+      const o = op(req);
+      const r = core.operatorRequest({ action, objectCode: (req.params as { code: string }).code, operator: o.name });
+      if (r.kind !== 'done') throw refusal('no-object');
+      return { object: objectOut(r.object), changed: r.changed, document: r.seq };
+    });
+  }
+
+  app.post('/v1/admin/numbers', {
+    schema: {
+      ...sec, response: ok,
+      body: {
+        type: 'object', additionalProperties: false, required: ['clientId', 'phone'],
+        properties: { clientId: { type: 'integer', minimum: 1 }, phone: { type: 'string', maxLength: 32 }, objects: { type: 'array', items: { type: 'string', pattern: '^\\d{3,8}$' }, maxItems: 100 }, signed: { type: 'boolean' } },
+      },
+    },
+  }, async (req, reply) => {
+    const o = op(req);
+    const b = req.body as { clientId: number; phone: string; objects?: string[]; signed?: boolean };
+    const r = core.addNumber({ clientId: b.clientId, phone: b.phone, objectCodes: b.objects ?? null, signed: b.signed ?? false, operator: o.name });
+    return reply.code(201).send({ number: r.number, documentId: r.challengeId });
+  });
+  app.post('/v1/admin/numbers/:phone/confirm', {
+    schema: { ...sec, params: phoneParam, response: ok, body: { type: 'object', additionalProperties: false, required: ['code'], properties: { code: { type: 'string', maxLength: 16 } } } },
+  }, async (req) => {
+    const o = op(req);
+    const r = core.confirmNumber({ phone: (req.params as { phone: string }).phone, code: (req.body as { code: string }).code, operator: o.name });
+    if (r.kind === 'refused') throw refusal(r.reason, r.attemptsLeft !== undefined ? { attemptsLeft: r.attemptsLeft } : undefined);
+    return { confirmed: true, document: r.seq };
+  });
+  app.post('/v1/admin/numbers/:phone/resend', { schema: { ...sec, params: phoneParam, response: ok } }, async (req) => {
+    const o = op(req);
+    return core.resendConfirmation({ phone: (req.params as { phone: string }).phone, operator: o.name });
+  });
+  app.post('/v1/admin/numbers/:phone/change', {
+    schema: { ...sec, params: phoneParam, response: ok, body: { type: 'object', additionalProperties: false, required: ['to'], properties: { to: { type: 'string', maxLength: 32 }, signed: { type: 'boolean' } } } },
+  }, async (req) => {
+    const o = op(req);
+    const b = req.body as { to: string; signed?: boolean };
+    const r = core.changeNumber({ phone: (req.params as { phone: string }).phone, to: b.to, signed: b.signed ?? false, operator: o.name });
+    return { number: r.number, documentId: r.challengeId };
+  });
+  app.post('/v1/admin/numbers/:phone/block', {
+    schema: { ...sec, params: phoneParam, response: ok, body: { type: 'object', additionalProperties: false, required: ['reason'], properties: { reason: { type: 'string', enum: [...BLOCK_REASONS] } } } },
+  }, async (req) => {
+    const o = op(req);
+    return { number: core.blockNumber({ phone: (req.params as { phone: string }).phone, reason: (req.body as { reason: BlockReason }).reason, operator: o.name }) };
+  });
+  app.post('/v1/admin/numbers/:phone/unblock', { schema: { ...sec, params: phoneParam, response: ok } }, async (req) => {
+    const o = op(req);
+    return { number: core.unblockNumber({ phone: (req.params as { phone: string }).phone, operator: o.name }) };
+  });
+  app.delete('/v1/admin/numbers/:phone', { schema: { ...sec, params: phoneParam, response: ok } }, async (req) => {
+    const o = op(req);
+    return { number: core.removeNumber({ phone: (req.params as { phone: string }).phone, operator: o.name }) };
+  });
+
+  app.post('/v1/admin/payments', {
+    schema: {
+      ...sec, response: ok,
+      body: { type: 'object', additionalProperties: false, required: ['clientId', 'amount'], properties: { clientId: { type: 'integer', minimum: 1 }, amount: { type: 'integer', minimum: 1, description: 'tiyn' }, ref: { type: 'string', minLength: 1, maxLength: 100 } } },
+    },
+  }, async (req, reply) => {
+    const o = op(req);
+    const b = req.body as { clientId: number; amount: number; ref?: string };
+    const r = core.pay({ clientId: b.clientId, amount: b.amount, operator: o.name, ...(b.ref ? { ref: b.ref } : {}) });
+    return reply.code(r.duplicate ? 200 : 201).send({ balance: r.client.balance, duplicate: r.duplicate });
+  });
+
+  app.get('/v1/admin/services', { schema: { ...sec, response: ok } }, async (req) => {
+    op(req);
+    return { services: core.services() };
+  });
+  app.patch('/v1/admin/services/:code', {
+    schema: {
+      ...sec, response: ok, params: { type: 'object', properties: { code: { type: 'string', pattern: '^[a-z]{1,20}$' } } },
+      body: { type: 'object', additionalProperties: false, minProperties: 1, properties: { monthlyFee: { type: 'integer', minimum: 0 }, smsFee: { type: 'integer', minimum: 0 } } },
+    },
+  }, async (req) => {
+    const o = admin(req);
+    const b = req.body as { monthlyFee?: number; smsFee?: number };
+    core.setTariff({ service: (req.params as { code: string }).code, ...b, operator: o.name });
+    return { services: core.services() };
+  });
+
+  app.get('/v1/admin/journal', {
+    schema: {
+      ...sec, response: ok,
+      querystring: {
+        type: 'object', additionalProperties: false,
+        properties: { client: { type: 'string', pattern: '^\\d{1,12}$' }, phone: { type: 'string', maxLength: 32 }, object: { type: 'string', pattern: '^\\d{3,8}$' }, action: { type: 'string', maxLength: 40 }, channel: { type: 'string', maxLength: 20 }, outcome: { type: 'string', maxLength: 20 }, before: { type: 'string', pattern: '^\\d{1,12}$' }, limit: { type: 'string', pattern: '^\\d{1,4}$' } },
+      },
+    },
+  }, async (req) => {
+    op(req);
+    const q = req.query as Record<string, string | undefined>;
+    const phone = q.phone ? core.identify(q.phone).phone ?? q.phone : undefined;
+    return {
+      documents: core.searchJournal({
+        limit: Math.min(Number(q.limit ?? 100), 1000),
+        ...(q.client ? { clientId: Number(q.client) } : {}), ...(phone ? { phone } : {}), ...(q.object ? { objectCode: q.object } : {}),
+        ...(q.action ? { action: q.action } : {}), ...(q.channel ? { channel: q.channel } : {}), ...(q.outcome ? { outcome: q.outcome } : {}),
+        ...(q.before ? { beforeSeq: Number(q.before) } : {}),
+      }),
+    };
+  });
+  app.get('/v1/admin/journal/verify', { schema: { ...sec, response: ok } }, async (req) => {
+    op(req);
+    return core.verifyJournal();
+  });
+  app.get('/v1/admin/outbox', {
+    schema: { ...sec, response: ok, querystring: { type: 'object', additionalProperties: false, properties: { state: { type: 'string', maxLength: 20 }, limit: { type: 'string', pattern: '^\\d{1,4}$' } } } },
+  }, async (req) => {
+    op(req);
+    const q = req.query as { state?: string; limit?: string };
+    // codes are never revealed over HTTP
+    const rows = core.listOutbox({ limit: Number(q.limit ?? 100), reveal: false, ...(q.state ? { state: q.state } : {}) });
+    return { messages: rows.map(({ bodyEnc: _e, body: _b, ...r }) => r) };
+  });
+  app.get('/v1/admin/operators', { schema: { ...sec, response: ok } }, async (req) => {
+    admin(req);
+    return { operators: access.listOperators() };
+  });
+
+  app.get('/v1/admin/events', { schema: { ...sec, summary: 'Server-Sent Events: every status change and number state change' } }, async (req, reply) => {
+    const token = streamToken(req);
+    const o = access.authenticateOperator(token);
+    openStream(req, reply, {
+      hub: d.hub, watcher: d.watcher, hello: { operator: o.name },
+      alive: () => {
+        try {
+          access.authenticateOperator(token);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      filter: (e) => (e.type === 'object-status'
+        ? { object: e.objectCode, status: e.status, since: e.since, client: e.clientId }
+        : { phone: e.phone, state: e.state, client: e.clientId }),
+    });
+  });
+
+  // The monitoring centre's systems: events, idempotent by the sender's event id.
+  app.post('/v1/monitoring/events', {
+    schema: {
+      tags: ['monitoring'], security: [{ monitoring: [] }], response: ok,
+      body: {
+        type: 'object', additionalProperties: false, required: ['id', 'object', 'type'],
+        properties: {
+          id: { type: 'string', minLength: 1, maxLength: 100 }, object: { type: 'string', pattern: '^\\d{3,8}$' },
+          type: { type: 'string', enum: [...MONITORING_TYPES] }, kind: { type: 'string', enum: [...ALARM_KINDS] },
+          zone: { type: 'integer', minimum: 0, maximum: 9999 }, at: { type: 'string', format: 'date-time' },
+        },
+      },
+    },
+  }, async (req, reply) => {
+    const key = req.headers['x-api-key'];
+    const expected = d.monitoringKey;
+    if (!expected || typeof key !== 'string' || key.length !== expected.length || !timingSafeEqual(Buffer.from(key), Buffer.from(expected))) {
+      throw new AppError('UNAUTHENTICATED', 'monitoring API key required');
+    }
+    const b = req.body as { id: string; object: string; type: string; kind?: string; zone?: number; at?: string };
+    if (b.type === 'alarm' && !b.kind) throw new AppError('BAD_INPUT', 'an alarm needs its kind');
+    const r = core.recordMonitoringEvent({ sourceId: b.id, objectCode: b.object, type: b.type, kind: b.kind ?? null, zone: b.zone ?? null, eventAt: b.at ?? null });
+    return reply.code(r.duplicate ? 200 : 201).send({ id: r.row.id, duplicate: r.duplicate, result: r.row.result });
+  });
+}

@@ -1,0 +1,259 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Access, ClientSession } from '../core/access.ts';
+import { answerText } from '../core/conversation.ts';
+import type { ConfirmResult, Core, RequestResult } from '../core/core.ts';
+import { AppError } from '../domain/errors.ts';
+import { parsePhone } from '../domain/phone.ts';
+import type { ObjectView } from '../domain/types.ts';
+import { ERROR_RESPONSES, bearer, streamToken } from './common.ts';
+import type { LiveHub } from './common.ts';
+import { openStream } from './live.ts';
+import type { StatusWatcher } from './live.ts';
+
+const phoneSchema = { type: 'string', minLength: 1, maxLength: 32 } as const;
+const codeSchema = { type: 'string', minLength: 1, maxLength: 16 } as const;
+const objectSchema = {
+  type: 'object',
+  properties: {
+    code: { type: 'string' }, address: { type: 'string' }, status: { type: 'string', enum: ['armed', 'disarmed', 'alarm', 'no-link'] },
+    since: { type: 'string' },
+  },
+  required: ['code', 'address', 'status', 'since'],
+} as const;
+
+export function objectOut(o: ObjectView): { code: string; address: string; status: string; since: string } {
+  return { code: o.code, address: o.address, status: o.status, since: o.statusSince };
+}
+
+/** Per-address limiter for sign-in: codes asked and codes tried. */
+class Attempts {
+  private readonly hits = new Map<string, number[]>();
+  constructor(private readonly max: number, private readonly windowMs: number) {}
+  take(key: string): boolean {
+    const now = Date.now();
+    const list = (this.hits.get(key) ?? []).filter((t) => now - t < this.windowMs);
+    if (list.length >= this.max) {
+      this.hits.set(key, list);
+      return false;
+    }
+    list.push(now);
+    this.hits.set(key, list);
+    if (this.hits.size > 50_000) this.hits.clear();
+    return true;
+  }
+}
+
+const REFUSAL_ERRORS: Record<string, { code: ConstructorParameters<typeof AppError>[0]; message: string }> = {
+  'no-object': { code: 'OBJECT_NOT_FOUND', message: 'no such object' },
+  'object-not-allowed': { code: 'OBJECT_NOT_FOUND', message: 'no such object' },
+  'object-ambiguous': { code: 'BAD_INPUT', message: 'say which object' },
+  'rate-limited': { code: 'RATE_LIMITED', message: 'a code was sent recently; try later' },
+  suspended: { code: 'SERVICE_SUSPENDED', message: 'services are suspended until payment' },
+  blocked: { code: 'UNAUTHENTICATED', message: 'session expired or revoked; sign in again' },
+  pending: { code: 'UNAUTHENTICATED', message: 'session expired or revoked; sign in again' },
+  unknown: { code: 'UNAUTHENTICATED', message: 'session expired or revoked; sign in again' },
+  'code-wrong': { code: 'CODE_WRONG', message: 'wrong code' },
+  'code-expired': { code: 'CODE_EXPIRED', message: 'the code expired; ask for a new one' },
+  'code-used': { code: 'CODE_USED', message: 'the code was already used' },
+  'code-dead': { code: 'CODE_DEAD', message: 'the code is no longer valid; ask for a new one' },
+  'no-pending': { code: 'CHALLENGE_NOT_FOUND', message: 'no document waits for this code' },
+};
+
+export function refusal(reason: string, extra?: Record<string, unknown>): AppError {
+  const e = REFUSAL_ERRORS[reason] ?? { code: 'FORBIDDEN' as const, message: 'refused' };
+  return new AppError(e.code, e.message, extra);
+}
+
+export async function clientRoutes(app: FastifyInstance, d: { core: Core; access: Access; hub: LiveHub; watcher: StatusWatcher | null }): Promise<void> {
+  const { core, access } = d;
+  const otpPerIp = new Attempts(10, 10 * 60_000);
+  const verifyPerIp = new Attempts(20, 10 * 60_000);
+  const verifyPerPhone = new Attempts(10, 10 * 60_000);
+
+  const session = (req: FastifyRequest): ClientSession => access.authenticate(bearer(req));
+  const requestAs = (s: ClientSession, action: 'status' | 'arm' | 'disarm', objectCode: string): RequestResult =>
+    core.request({ channel: s.session.channel, phone: s.number.phone, action, objectCode, ref: `http:${s.session.channel}` });
+
+  app.post('/v1/auth/otp', {
+    schema: {
+      tags: ['sign-in'], summary: 'Send a sign-in code by SMS to an active trusted number',
+      body: { type: 'object', additionalProperties: false, required: ['phone'], properties: { phone: phoneSchema, channel: { type: 'string', enum: ['app', 'chat'] } } },
+      response: { 202: { type: 'object', properties: { sent: { type: 'boolean' }, message: { type: 'string' } } }, ...ERROR_RESPONSES },
+    },
+  }, async (req, reply) => {
+    const body = req.body as { phone: string; channel?: 'app' | 'chat' };
+    parsePhone(body.phone); // a malformed number is a 400; whether it is registered is never said
+    if (!otpPerIp.take(req.ip)) throw new AppError('RATE_LIMITED', 'too many sign-in attempts from this address; try later');
+    core.requestSignIn({ channel: body.channel ?? 'app', phone: body.phone, ref: `ip:${req.ip}` });
+    return reply.code(202).send({ sent: true, message: 'If the number is an active trusted number, a code was sent to it.' });
+  });
+
+  app.post('/v1/auth/verify', {
+    schema: {
+      tags: ['sign-in'], summary: 'Exchange the code for a session token',
+      body: { type: 'object', additionalProperties: false, required: ['phone', 'code'], properties: { phone: phoneSchema, code: codeSchema, channel: { type: 'string', enum: ['app', 'chat'] } } },
+      response: { 200: { type: 'object', properties: { token: { type: 'string' }, expiresAt: { type: 'string' } } }, ...ERROR_RESPONSES },
+    },
+  }, async (req) => {
+    const body = req.body as { phone: string; code: string; channel?: 'app' | 'chat' };
+    const phone = parsePhone(body.phone).e164;
+    if (!verifyPerIp.take(req.ip) || !verifyPerPhone.take(phone)) throw new AppError('RATE_LIMITED', 'too many attempts; try later');
+    const r = access.verifySignIn({ channel: body.channel ?? 'app', phone, code: body.code, ref: `ip:${req.ip}` });
+    if (r.kind === 'refused') {
+      // every refusal looks the same from outside except a wrong code's remaining attempts
+      if (r.reason === 'code-wrong') throw new AppError('CODE_WRONG', 'wrong code', { attemptsLeft: r.attemptsLeft ?? 0 });
+      throw new AppError('UNAUTHENTICATED', 'no valid code for this number; ask for a new one');
+    }
+    return { token: r.token, expiresAt: r.expiresAt };
+  });
+
+  app.post('/v1/auth/logout', { schema: { tags: ['sign-in'], security: [{ session: [] }], response: { 204: { type: 'null' }, ...ERROR_RESPONSES } } }, async (req, reply) => {
+    const s = session(req);
+    access.logout(s.token);
+    return reply.code(204).send();
+  });
+
+  app.get('/v1/objects', {
+    schema: { tags: ['client'], security: [{ session: [] }], response: { 200: { type: 'object', properties: { objects: { type: 'array', items: objectSchema } } }, ...ERROR_RESPONSES } },
+  }, async (req) => {
+    const s = session(req);
+    const id = core.identify(s.number.phone);
+    if (!id.ok) throw refusal(id.reason);
+    return { objects: id.objects.map(objectOut) };
+  });
+
+  app.get('/v1/objects/:code', {
+    schema: { tags: ['client'], security: [{ session: [] }], params: { type: 'object', properties: { code: { type: 'string', pattern: '^\\d{3,8}$' } } }, response: { 200: objectSchema, ...ERROR_RESPONSES } },
+  }, async (req) => {
+    const s = session(req);
+    const r = requestAs(s, 'status', (req.params as { code: string }).code);
+    if (r.kind === 'refused') throw refusal(r.reason);
+    if (r.kind !== 'status' || !r.objects[0]) throw refusal('no-object');
+    return objectOut(r.objects[0]);
+  });
+
+  const actionOut = { type: 'object', properties: { object: objectSchema, changed: { type: 'boolean' }, documentId: { type: 'string' }, expiresAt: { type: 'string' }, document: { type: 'integer' } } } as const;
+  const actionSchema = (summary: string) => ({
+    tags: ['client'], summary, security: [{ session: [] }],
+    params: { type: 'object', properties: { code: { type: 'string', pattern: '^\\d{3,8}$' } } },
+    response: { 200: actionOut, 202: actionOut, ...ERROR_RESPONSES },
+  });
+
+  app.post('/v1/objects/:code/arm', { schema: actionSchema('Arm an object') }, async (req) => {
+    const s = session(req);
+    const r = requestAs(s, 'arm', (req.params as { code: string }).code);
+    if (r.kind === 'refused') throw refusal(r.reason);
+    if (r.kind === 'challenge') return { documentId: r.challengeId, expiresAt: r.expiresAt, document: r.seq };
+    if (r.kind !== 'done') throw refusal('no-object');
+    return { object: objectOut(r.object), changed: r.changed, document: r.seq };
+  });
+
+  app.post('/v1/objects/:code/disarm', { schema: actionSchema('Disarm an object: answers 202 with a document that waits for the code sent by SMS') }, async (req, reply) => {
+    const s = session(req);
+    const r = requestAs(s, 'disarm', (req.params as { code: string }).code);
+    if (r.kind === 'refused') throw refusal(r.reason, r.retryAfterMs ? { retryAfterSeconds: Math.ceil(r.retryAfterMs / 1000) } : undefined);
+    if (r.kind === 'challenge') return reply.code(202).send({ documentId: r.challengeId, expiresAt: r.expiresAt, document: r.seq });
+    if (r.kind !== 'done') throw refusal('no-object');
+    return reply.code(200).send({ object: objectOut(r.object), changed: r.changed, document: r.seq });
+  });
+
+  app.post('/v1/documents/:id/confirm', {
+    schema: {
+      tags: ['client'], summary: 'Confirm a document with the code sent by SMS', security: [{ session: [] }],
+      params: { type: 'object', properties: { id: { type: 'string', minLength: 8, maxLength: 64 } } },
+      body: { type: 'object', additionalProperties: false, required: ['code'], properties: { code: codeSchema } },
+      response: { 200: { type: 'object', properties: { action: { type: 'string' }, object: objectSchema, changed: { type: 'boolean' }, document: { type: 'integer' } } }, ...ERROR_RESPONSES },
+    },
+  }, async (req) => {
+    const s = session(req);
+    const r: ConfirmResult = core.confirm({
+      channel: s.session.channel, phone: s.number.phone, code: (req.body as { code: string }).code, challengeId: (req.params as { id: string }).id,
+      ref: `http:${s.session.channel}`,
+    });
+    if (r.kind === 'refused') throw refusal(r.reason, r.attemptsLeft !== undefined ? { attemptsLeft: r.attemptsLeft } : undefined);
+    return { action: r.purpose, ...(r.object ? { object: objectOut(r.object) } : {}), changed: r.changed, document: r.seq };
+  });
+
+  app.get('/v1/documents', {
+    schema: {
+      tags: ['client'], summary: 'The client\'s own documents, newest first', security: [{ session: [] }],
+      querystring: { type: 'object', additionalProperties: false, properties: { before: { type: 'string', pattern: '^\\d{1,12}$' }, limit: { type: 'string', pattern: '^\\d{1,3}$' } } },
+      response: {
+        200: {
+          type: 'object', properties: {
+            documents: {
+              type: 'array', items: {
+                type: 'object', properties: {
+                  seq: { type: 'integer' }, at: { type: 'string' }, channel: { type: 'string' }, phone: { type: ['string', 'null'] }, object: { type: ['string', 'null'] },
+                  action: { type: 'string' }, auth: { type: 'string' }, outcome: { type: 'string' }, reason: { type: ['string', 'null'] }, hash: { type: 'string' },
+                },
+              },
+            },
+          },
+        },
+        ...ERROR_RESPONSES,
+      },
+    },
+  }, async (req) => {
+    const s = session(req);
+    const q = req.query as { before?: string; limit?: string };
+    const rows = core.searchJournal({ clientId: s.client.id, limit: Math.min(Number(q.limit ?? 50), 200), ...(q.before ? { beforeSeq: Number(q.before) } : {}) });
+    return { documents: rows.map((r) => ({ seq: r.seq, at: r.at, channel: r.channel, phone: r.phone, object: r.objectCode, action: r.action, auth: r.auth, outcome: r.outcome, reason: r.reason, hash: r.hash })) };
+  });
+
+  app.get('/v1/account', {
+    schema: {
+      tags: ['client'], security: [{ session: [] }],
+      response: { 200: { type: 'object', properties: { name: { type: 'string' }, lang: { type: 'string' }, balance: { type: 'integer', description: 'tiyn' }, suspended: { type: 'boolean' }, services: { type: 'array', items: { type: 'object', additionalProperties: true } } } }, ...ERROR_RESPONSES },
+    },
+  }, async (req) => {
+    const s = session(req);
+    const c = core.getClient(s.client.id);
+    return { name: c.name, lang: c.lang, balance: c.balance, suspended: c.suspendedAt !== null, services: core.subscriptions(c.id) };
+  });
+
+  app.get('/v1/services', {
+    schema: { tags: ['public'], summary: 'The catalogue of online services with tariffs (tiyn)', response: { 200: { type: 'object', properties: { services: { type: 'array', items: { type: 'object', additionalProperties: true } } } } } },
+  }, async () => ({ services: core.services() }));
+
+  app.post('/v1/chat', {
+    schema: {
+      tags: ['chat'], summary: 'The online chat: the same commands as by SMS', security: [{ session: [] }],
+      body: { type: 'object', additionalProperties: false, required: ['text'], properties: { text: { type: 'string', maxLength: 500 } } },
+      response: { 200: { type: 'object', properties: { reply: { type: 'string' }, lang: { type: 'string' } } }, ...ERROR_RESPONSES },
+    },
+  }, async (req) => {
+    const s = session(req);
+    const a = answerText(core, {
+      channel: 'chat', phone: s.number.phone, text: (req.body as { text: string }).text, challengeId: s.session.pendingChallenge, ref: 'http:chat',
+    });
+    if (a.challengeId) access.setChatChallenge(s.token, a.challengeId);
+    else if (a.command === 'code') access.setChatChallenge(s.token, null);
+    return { reply: a.reply ?? '', lang: a.lang };
+  });
+
+  app.get('/v1/events', { schema: { tags: ['client'], summary: 'Server-Sent Events: status changes and alarms of the client\'s objects (token in Authorization or access_token)', security: [{ session: [] }] } }, async (req, reply) => {
+    const s = access.authenticate(streamToken(req));
+    const token = s.token;
+    openStream(req, reply, {
+      hub: d.hub, watcher: d.watcher,
+      hello: { objects: (() => { const id = core.identify(s.number.phone); return id.ok ? id.objects.map(objectOut) : []; })() },
+      alive: () => {
+        try {
+          access.authenticate(token);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      filter: (e) => {
+        if (e.type === 'number-state' && e.numberId === s.number.id && e.state !== 'active') return 'close';
+        if (e.type === 'object-status' && e.clientId === s.client.id) {
+          const allowed = s.number.allObjects || s.number.objectCodes.includes(e.objectCode);
+          return allowed ? { object: e.objectCode, status: e.status, since: e.since } : null;
+        }
+        return null;
+      },
+    });
+  });
+}
