@@ -44,7 +44,7 @@ export function tempDir(prefix = 'zhedel-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
-export function makeFixture(opts: { dir?: string; realClock?: boolean } = {}): Fixture {
+export function makeFixture(opts: { dir?: string; realClock?: boolean; events?: { emit(e: LiveEvent): void } } = {}): Fixture {
   const dir = opts.dir ?? tempDir();
   const dbPath = join(dir, 'zhedel.db');
   const db = openDb(dbPath);
@@ -68,7 +68,7 @@ export function makeFixture(opts: { dir?: string; realClock?: boolean } = {}): F
   };
   fx.core = new Core({
     store, clock, random: cryptoRandom, keys: deriveKeys(TEST_SECRET), timeZone: 'Asia/Almaty',
-    events: { emit: (e) => events.push(e) },
+    events: { emit: (e) => { events.push(e); opts.events?.emit(e); } },
     outboxSignal: { queued: () => { fx.signals++; } },
   });
   return fx;

@@ -1,0 +1,313 @@
+import { Writable } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Access } from '../../src/core/access.ts';
+import { cryptoRandom } from '../../src/core/system.ts';
+import { deriveKeys } from '../../src/domain/crypto.ts';
+import { buildApp } from '../../src/http/build-app.ts';
+import { createLogger } from '../../src/logger.ts';
+import { EventHub } from '../../src/main.ts';
+import { makeFixture, seedClient, TEST_SECRET } from '../support/core-fixture.ts';
+import type { Fixture } from '../support/core-fixture.ts';
+
+interface Rig {
+  fx: Fixture;
+  app: FastifyInstance;
+  access: Access;
+  hub: EventHub;
+  logs: string[];
+  admin: string;
+  operator: string;
+}
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()?.();
+});
+
+async function rig(o: { rateLimitPerMinute?: number } = {}): Promise<Rig> {
+  const hub = new EventHub();
+  const fx = makeFixture({ realClock: true, events: hub });
+  cleanups.push(() => fx.close());
+  const access = new Access({ store: fx.store, clock: fx.clock, random: cryptoRandom, keys: deriveKeys(TEST_SECRET), core: fx.core });
+  const logs: string[] = [];
+  const sink = new Writable({ write(chunk, _e, cb) { logs.push(String(chunk)); cb(); } });
+  const db = fx.db;
+  const app = await buildApp({
+    logger: createLogger('info', sink), checks: [{ name: 'database', required: true, check: () => ({ ok: true }) }],
+    core: fx.core, access, hub, monitoringKey: 'monitoring-key-123', rateLimitPerMinute: o.rateLimitPerMinute ?? 0, watchMs: 100,
+    metrics: {
+      outboxByState: () => ({ queued: (db.prepare("SELECT COUNT(*) AS n FROM outbox WHERE state = 'queued'").get() as { n: number }).n }),
+      documents: () => (db.prepare('SELECT COUNT(*) AS n FROM journal').get() as { n: number }).n,
+      otpSendsLastHour: () => 0,
+      codeFailures: () => 0,
+      objectStatuses: () => (db.prepare('SELECT code, client_id, status, status_since FROM objects').all() as Array<Record<string, unknown>>)
+        .map((r) => ({ code: r.code as string, clientId: r.client_id as number, status: r.status as string, since: r.status_since as string })),
+    },
+  });
+  cleanups.push(() => app.close());
+  const admin = access.addOperator({ name: 'Admin Aigerim', role: 'admin' }).token;
+  const operator = access.addOperator({ name: 'Operator Dias', role: 'operator' }).token;
+  return { fx, app, access, hub, logs, admin, operator };
+}
+
+async function signIn(r: Rig, phone = '87011234567', channel: 'app' | 'chat' = 'app'): Promise<string> {
+  const otp = await r.app.inject({ method: 'POST', url: '/v1/auth/otp', payload: { phone, channel } });
+  expect(otp.statusCode).toBe(202);
+  const code = r.fx.lastCode(r.fx.core.identify(phone).phone as string);
+  const v = await r.app.inject({ method: 'POST', url: '/v1/auth/verify', payload: { phone, code, channel } });
+  expect(v.statusCode).toBe(200);
+  return v.json().token as string;
+}
+
+const auth = (t: string): Record<string, string> => ({ authorization: `Bearer ${t}` });
+
+describe('HTTP API', () => {
+  it('health, readiness, metrics, OpenAPI', async () => {
+    const r = await rig();
+    expect((await r.app.inject('/health')).json()).toEqual({ status: 'ok' });
+    expect((await r.app.inject('/ready')).json()).toMatchObject({ ready: true, checks: { database: { ok: true } } });
+    const m = await r.app.inject('/metrics');
+    expect(m.body).toContain('zhedel_documents');
+    expect(m.body).toContain('zhedel_sms{state="queued"}');
+    const docs = await r.app.inject('/docs/json');
+    expect(docs.statusCode).toBe(200);
+    expect(Object.keys(docs.json().paths)).toEqual(expect.arrayContaining(['/v1/auth/otp', '/v1/objects/{code}/disarm', '/v1/admin/numbers/{phone}/block', '/v1/monitoring/events']));
+  });
+
+  it('sign-in answers the same for unknown numbers and sends no SMS to them', async () => {
+    const r = await rig();
+    seedClient(r.fx);
+    const unknown = await r.app.inject({ method: 'POST', url: '/v1/auth/otp', payload: { phone: '87019999999' } });
+    const known = await r.app.inject({ method: 'POST', url: '/v1/auth/otp', payload: { phone: '87011234567' } });
+    expect(unknown.statusCode).toBe(202);
+    expect(unknown.json()).toEqual(known.json());
+    expect(r.fx.core.listOutbox({ limit: 10 }).map((m) => m.phone)).toEqual(['+77011234567']);
+    expect((await r.app.inject({ method: 'POST', url: '/v1/auth/otp', payload: { phone: 'hello' } })).json().error.code).toBe('BAD_PHONE');
+  });
+
+  it('a wrong code counts down; the right one gives a token; it cannot be used twice', async () => {
+    const r = await rig();
+    seedClient(r.fx);
+    await r.app.inject({ method: 'POST', url: '/v1/auth/otp', payload: { phone: '87011234567' } });
+    const code = r.fx.lastCode('+77011234567');
+    const wrong = await r.app.inject({ method: 'POST', url: '/v1/auth/verify', payload: { phone: '87011234567', code: code === '000000' ? '111111' : '000000' } });
+    expect(wrong.statusCode).toBe(422);
+    expect(wrong.json().error).toMatchObject({ code: 'CODE_WRONG', details: { attemptsLeft: 2 } });
+    const ok = await r.app.inject({ method: 'POST', url: '/v1/auth/verify', payload: { phone: '87011234567', code } });
+    expect(ok.json().token).toMatch(/^[\w-]{40,}$/);
+    const again = await r.app.inject({ method: 'POST', url: '/v1/auth/verify', payload: { phone: '87011234567', code } });
+    expect(again.statusCode).toBe(401);
+    // tokens and codes are stored hashed, never in clear
+    const dump = JSON.stringify(r.fx.db.prepare('SELECT * FROM sessions').all());
+    expect(dump).not.toContain(ok.json().token);
+  });
+
+  it('objects: list, own only, arm, disarm confirmed by the code, replays refused', async () => {
+    const r = await rig();
+    seedClient(r.fx);
+    seedClient(r.fx, { phone: '+77021234567', codes: ['9999'] });
+    const t = await signIn(r);
+    expect((await r.app.inject({ url: '/v1/objects', headers: auth(t) })).json().objects.map((o: { code: string }) => o.code)).toEqual(['1234']);
+    expect((await r.app.inject({ url: '/v1/objects/9999', headers: auth(t) })).statusCode).toBe(404);
+    expect((await r.app.inject({ url: '/v1/objects/4444', headers: auth(t) })).statusCode).toBe(404);
+    expect((await r.app.inject({ method: 'POST', url: '/v1/objects/9999/arm', headers: auth(t) })).statusCode).toBe(404);
+    expect(r.fx.core.getObject('9999').status).toBe('disarmed');
+    const arm = await r.app.inject({ method: 'POST', url: '/v1/objects/1234/arm', headers: auth(t) });
+    expect(arm.json()).toMatchObject({ changed: true, object: { code: '1234', status: 'armed' } });
+    r.fx.clock.advance(61_000);
+    const dis = await r.app.inject({ method: 'POST', url: '/v1/objects/1234/disarm', headers: auth(t) });
+    expect(dis.statusCode).toBe(202);
+    const docId = dis.json().documentId as string;
+    expect(r.fx.core.getObject('1234').status).toBe('armed');
+    const code = r.fx.lastCode('+77011234567');
+    const wrong = await r.app.inject({ method: 'POST', url: `/v1/documents/${docId}/confirm`, headers: auth(t), payload: { code: code === '000000' ? '111111' : '000000' } });
+    expect(wrong.json().error.code).toBe('CODE_WRONG');
+    const conf = await r.app.inject({ method: 'POST', url: `/v1/documents/${docId}/confirm`, headers: auth(t), payload: { code } });
+    expect(conf.json()).toMatchObject({ action: 'disarm', object: { status: 'disarmed' } });
+    const replay = await r.app.inject({ method: 'POST', url: `/v1/documents/${docId}/confirm`, headers: auth(t), payload: { code } });
+    expect(replay.statusCode).toBe(409);
+    expect(replay.json().error.code).toBe('CODE_USED');
+    const docs = (await r.app.inject({ url: '/v1/documents', headers: auth(t) })).json().documents as Array<{ action: string; auth: string }>;
+    expect(docs.map((d) => d.action)).toContain('disarm');
+    expect(docs.every((d) => d.action !== 'client-add' || true)).toBe(true);
+    const other = r.fx.core.searchJournal({ clientId: 2 }).map((d) => d.seq);
+    expect(docs.map((d) => (d as unknown as { seq: number }).seq).some((s) => other.includes(s))).toBe(false);
+  });
+
+  it('bad input: malformed JSON, unknown fields, huge bodies, wrong types, missing tokens', async () => {
+    const r = await rig();
+    seedClient(r.fx);
+    const t = await signIn(r);
+    const before = (r.fx.db.prepare('SELECT COUNT(*) AS n FROM journal').get() as { n: number }).n;
+    const bad = async (opts: Parameters<FastifyInstance['inject']>[0], status: number, code: string): Promise<void> => {
+      const res = await r.app.inject(opts);
+      expect({ status: res.statusCode, code: res.json().error?.code }).toEqual({ status, code });
+    };
+    await bad({ method: 'POST', url: '/v1/chat', headers: { ...auth(t), 'content-type': 'application/json' }, payload: '{"text":' }, 400, 'BAD_JSON');
+    await bad({ method: 'POST', url: '/v1/chat', headers: auth(t), payload: { text: 'СТАТУС', extra: 1 } }, 400, 'BAD_INPUT');
+    await bad({ method: 'POST', url: '/v1/chat', headers: auth(t), payload: { text: 42 } }, 400, 'BAD_INPUT');
+    await bad({ method: 'POST', url: '/v1/chat', headers: auth(t), payload: { text: 'x'.repeat(40_000) } }, 413, 'TOO_LARGE');
+    await bad({ method: 'POST', url: '/v1/auth/verify', payload: { phone: '+44 20 7946 0958', code: '123456' } }, 400, 'BAD_PHONE');
+    await bad({ method: 'GET', url: '/v1/objects' }, 401, 'UNAUTHENTICATED');
+    await bad({ method: 'GET', url: '/v1/objects', headers: auth('not-a-token') }, 401, 'UNAUTHENTICATED');
+    await bad({ method: 'GET', url: '/v1/objects/12ab', headers: auth(t) }, 400, 'BAD_INPUT');
+    await bad({ method: 'GET', url: '/v1/nothing' }, 404, 'NOT_FOUND');
+    expect((r.fx.db.prepare('SELECT COUNT(*) AS n FROM journal').get() as { n: number }).n).toBe(before);
+  });
+
+  it('the chat speaks the client\'s language and carries a disarm through its code', async () => {
+    const r = await rig();
+    seedClient(r.fx, { lang: 'kk' });
+    r.fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
+    const t = await signIn(r, '87011234567', 'chat');
+    r.fx.clock.advance(61_000);
+    const say = async (text: string): Promise<string> => (await r.app.inject({ method: 'POST', url: '/v1/chat', headers: auth(t), payload: { text } })).json().reply as string;
+    expect(await say('КҮЙ')).toMatch(/^1234: күзетте/);
+    expect(await say('АЛУ')).toContain('Растау коды');
+    expect(await say(r.fx.lastCode('+77011234567'))).toBe('1234 нысаны күзеттен алынды.');
+    expect(r.fx.core.searchJournal({ action: 'disarm', outcome: 'executed' })[0]).toMatchObject({ channel: 'chat', auth: 'otp' });
+  });
+
+  it('account and the public catalogue', async () => {
+    const r = await rig();
+    seedClient(r.fx);
+    const t = await signIn(r);
+    expect((await r.app.inject({ url: '/v1/account', headers: auth(t) })).json()).toMatchObject({ name: 'Test Client', balance: 0, suspended: false });
+    const services = (await r.app.inject('/v1/services')).json().services as Array<{ code: string; name: { ru: string; kk: string } }>;
+    expect(services.map((s) => s.code)).toEqual(['app', 'chat', 'robot', 'sms']);
+    expect(services[0]?.name.kk).toBeTruthy();
+  });
+
+  it('blocking a number from the operators\' API ends its sessions at once', async () => {
+    const r = await rig();
+    seedClient(r.fx);
+    const t = await signIn(r);
+    expect((await r.app.inject({ url: '/v1/objects', headers: auth(t) })).statusCode).toBe(200);
+    const b = await r.app.inject({ method: 'POST', url: '/v1/admin/numbers/87011234567/block', headers: auth(r.operator), payload: { reason: 'stolen' } });
+    expect(b.json().number.state).toBe('blocked');
+    expect((await r.app.inject({ url: '/v1/objects', headers: auth(t) })).statusCode).toBe(401);
+    expect(r.fx.core.searchJournal({ action: 'number-block' })[0]).toMatchObject({ operator: 'Operator Dias', reason: 'stolen' });
+    await r.app.inject({ method: 'POST', url: '/v1/admin/numbers/87011234567/unblock', headers: auth(r.operator) });
+    expect((await r.app.inject({ url: '/v1/objects', headers: auth(t) })).statusCode).toBe(401);
+  });
+
+  it('operators: everything the CLI does, journalled with their name; roles; codes never revealed', async () => {
+    const r = await rig();
+    const h = auth(r.operator);
+    expect((await r.app.inject({ url: '/v1/admin/clients' })).statusCode).toBe(401);
+    expect((await r.app.inject({ url: '/v1/admin/clients', headers: auth(await signInClient(r)) })).statusCode).toBe(401);
+    const c = (await r.app.inject({ method: 'POST', url: '/v1/admin/clients', headers: h, payload: { name: 'Кайрат', lang: 'kk', balance: 100_000 } })).json();
+    expect(c).toMatchObject({ name: 'Кайрат', lang: 'kk', balance: 100_000 });
+    expect((await r.app.inject({ method: 'POST', url: '/v1/admin/objects', headers: h, payload: { clientId: c.id, code: '7001', address: 'Астана' } })).statusCode).toBe(201);
+    const n = await r.app.inject({ method: 'POST', url: '/v1/admin/numbers', headers: h, payload: { clientId: c.id, phone: '8 777 123 45 67' } });
+    expect(n.json().number.state).toBe('pending');
+    const outbox = (await r.app.inject({ url: '/v1/admin/outbox', headers: h })).json().messages as Array<{ text: string }>;
+    expect(outbox[0]?.text).toBe('[code hidden]');
+    const code = r.fx.lastCode('+77771234567');
+    expect((await r.app.inject({ method: 'POST', url: '/v1/admin/numbers/87771234567/confirm', headers: h, payload: { code } })).json()).toMatchObject({ confirmed: true });
+    expect((await r.app.inject({ method: 'POST', url: '/v1/admin/objects/7001/arm', headers: h })).json()).toMatchObject({ changed: true });
+    expect((await r.app.inject({ method: 'POST', url: '/v1/admin/payments', headers: h, payload: { clientId: c.id, amount: 5_000, ref: 'bank-77' } })).json()).toMatchObject({ balance: 105_000, duplicate: false });
+    expect((await r.app.inject({ method: 'POST', url: '/v1/admin/payments', headers: h, payload: { clientId: c.id, amount: 5_000, ref: 'bank-77' } })).json()).toMatchObject({ balance: 105_000, duplicate: true });
+    expect((await r.app.inject({ method: 'POST', url: '/v1/admin/payments', headers: h, payload: { clientId: c.id, amount: -5 } })).statusCode).toBe(400);
+    expect((await r.app.inject({ method: 'PATCH', url: '/v1/admin/services/sms', headers: h, payload: { smsFee: 2_000 } })).statusCode).toBe(403);
+    expect((await r.app.inject({ method: 'PATCH', url: '/v1/admin/services/sms', headers: auth(r.admin), payload: { smsFee: 2_000 } })).statusCode).toBe(200);
+    const journal = (await r.app.inject({ url: `/v1/admin/journal?client=${c.id}`, headers: h })).json().documents as Array<{ action: string; operator: string }>;
+    expect(journal.map((d) => d.action)).toEqual(expect.arrayContaining(['client-add', 'object-add', 'number-add', 'confirm-number', 'arm', 'payment']));
+    expect(journal.filter((d) => d.action !== 'confirm-number').every((d) => d.operator === 'Operator Dias')).toBe(true);
+    expect((await r.app.inject({ url: '/v1/admin/journal/verify', headers: h })).json()).toMatchObject({ ok: true });
+    expect((await r.app.inject({ method: 'POST', url: '/v1/admin/numbers', headers: h, payload: { clientId: c.id, phone: '8 777 123 45 67' } })).json().error.code).toBe('NUMBER_TAKEN');
+  });
+
+  it('monitoring intake: API key, idempotent by the sender\'s id', async () => {
+    const r = await rig();
+    seedClient(r.fx);
+    const ev = { id: 'mc-1001', object: '1234', type: 'alarm', kind: 'burglary', zone: 3 };
+    expect((await r.app.inject({ method: 'POST', url: '/v1/monitoring/events', payload: ev })).statusCode).toBe(401);
+    expect((await r.app.inject({ method: 'POST', url: '/v1/monitoring/events', headers: { 'x-api-key': 'wrong-key-1234567' }, payload: ev })).statusCode).toBe(401);
+    const k = { 'x-api-key': 'monitoring-key-123' };
+    const first = await r.app.inject({ method: 'POST', url: '/v1/monitoring/events', headers: k, payload: ev });
+    expect(first.statusCode).toBe(201);
+    const again = await r.app.inject({ method: 'POST', url: '/v1/monitoring/events', headers: k, payload: ev });
+    expect(again.statusCode).toBe(200);
+    expect(again.json()).toMatchObject({ id: first.json().id, duplicate: true });
+    expect((await r.app.inject({ method: 'POST', url: '/v1/monitoring/events', headers: k, payload: { ...ev, id: 'mc-2', object: '5555' } })).statusCode).toBe(404);
+    expect((await r.app.inject({ method: 'POST', url: '/v1/monitoring/events', headers: k, payload: { ...ev, id: 'mc-3', type: 'party' } })).statusCode).toBe(400);
+    expect((await r.app.inject({ method: 'POST', url: '/v1/monitoring/events', headers: k, payload: { id: 'mc-4', object: '1234', type: 'alarm' } })).statusCode).toBe(400);
+    expect(r.fx.db.prepare('SELECT COUNT(*) AS n FROM monitoring_events').get()).toEqual({ n: 1 });
+  });
+
+  it('limits requests per address when configured', async () => {
+    const r = await rig({ rateLimitPerMinute: 5 });
+    const codes: number[] = [];
+    for (let i = 0; i < 7; i++) codes.push((await r.app.inject('/v1/services')).statusCode);
+    expect(codes.slice(0, 5)).toEqual([200, 200, 200, 200, 200]);
+    expect(codes.slice(5)).toEqual([429, 429]);
+  });
+
+  it('sign-in attempts are limited per address', async () => {
+    const r = await rig();
+    seedClient(r.fx);
+    const statuses: number[] = [];
+    for (let i = 0; i < 12; i++) statuses.push((await r.app.inject({ method: 'POST', url: '/v1/auth/otp', payload: { phone: `8701000${String(1000 + i)}` } })).statusCode);
+    expect(statuses.filter((s) => s === 429).length).toBe(2);
+  });
+
+  it('no code, token or password in any log line', async () => {
+    const r = await rig();
+    seedClient(r.fx);
+    const t = await signIn(r);
+    await r.app.inject({ url: '/v1/objects', headers: auth(t) });
+    const address = await r.app.listen({ host: '127.0.0.1', port: 0 });
+    const ctl = new AbortController();
+    const res = await fetch(`${address}/v1/events?access_token=${t}`, { signal: ctl.signal });
+    expect(res.status).toBe(200);
+    ctl.abort();
+    await r.app.inject({ url: '/v1/admin/clients', headers: auth(r.operator) });
+    await new Promise((done) => setTimeout(done, 100));
+    const all = r.logs.join('');
+    expect(all.length).toBeGreaterThan(0);
+    expect(all).not.toContain(t);
+    expect(all).not.toContain(r.operator);
+    expect(all).not.toMatch(/"code":"\d{6}"/);
+    expect(all).toContain('access_token=[redacted]');
+  });
+
+  it('SSE delivers a status change within a second and ends when the number is blocked', async () => {
+    const r = await rig();
+    seedClient(r.fx);
+    const t = await signIn(r);
+    const address = await r.app.listen({ host: '127.0.0.1', port: 0 });
+    const ctl = new AbortController();
+    const res = await fetch(`${address}/v1/events`, { headers: auth(t), signal: ctl.signal });
+    expect(res.headers.get('content-type')).toContain('text/event-stream');
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    let text = '';
+    const readUntil = async (needle: string, ms: number): Promise<number> => {
+      const start = Date.now();
+      while (!text.includes(needle)) {
+        const left = ms - (Date.now() - start);
+        if (left <= 0) throw new Error(`no "${needle}" within ${ms} ms: ${text}`);
+        const chunk = await Promise.race([reader.read(), new Promise<null>((resolve) => setTimeout(() => resolve(null), left))]);
+        if (chunk === null) continue;
+        if (chunk.done) break;
+        text += new TextDecoder().decode(chunk.value);
+      }
+      return Date.now() - start;
+    };
+    await readUntil('event: hello', 2_000);
+    r.fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
+    expect(await readUntil('"status":"armed"', 1_000)).toBeLessThan(1_000);
+    // a change made by another process (plain SQL here) is found by the watcher
+    r.fx.db.prepare("UPDATE objects SET status = 'alarm', status_since = ? WHERE code = '1234'").run(new Date().toISOString());
+    await readUntil('"status":"alarm"', 1_500);
+    r.fx.core.blockNumber({ phone: '87011234567', reason: 'lost', operator: 'op' });
+    await readUntil('event: revoked', 1_000);
+    ctl.abort();
+  });
+});
+
+async function signInClient(r: Rig): Promise<string> {
+  seedClient(r.fx, { phone: '+77051112233', codes: ['5151'] });
+  return signIn(r, '87051112233');
+}
