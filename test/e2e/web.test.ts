@@ -1,0 +1,96 @@
+import { existsSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import { chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Access } from '../../src/core/access.ts';
+import { cryptoRandom } from '../../src/core/system.ts';
+import { deriveKeys } from '../../src/domain/crypto.ts';
+import { buildApp } from '../../src/http/build-app.ts';
+import { createLogger } from '../../src/logger.ts';
+import { EventHub } from '../../src/main.ts';
+import { makeFixture, seedClient, TEST_SECRET } from '../support/core-fixture.ts';
+import type { Fixture } from '../support/core-fixture.ts';
+
+/** Debian's chromium, never a downloaded browser; .ci/run installs it. */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+let fx: Fixture;
+let app: FastifyInstance;
+let browser: Browser;
+let base: string;
+let operatorToken: string;
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`headless Chromium is needed at ${CHROMIUM} (Debian package chromium)`);
+  const hub = new EventHub();
+  fx = makeFixture({ realClock: true, events: hub });
+  const access = new Access({ store: fx.store, clock: fx.clock, random: cryptoRandom, keys: deriveKeys(TEST_SECRET), core: fx.core });
+  app = await buildApp({ logger: createLogger('silent'), checks: [], core: fx.core, access, hub, rateLimitPerMinute: 0 });
+  base = await app.listen({ host: '127.0.0.1', port: 0 });
+  operatorToken = access.addOperator({ name: 'Console Operator', role: 'operator' }).token;
+  seedClient(fx, { lang: 'ru' });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await app?.close();
+  fx?.close();
+});
+
+describe('web chat and operator console in headless Chromium', () => {
+  it('signs in with a code, arms, disarms with the code, sees the status live; the console blocks the number and the chat session dies', async () => {
+    const chat = await browser.newPage();
+    await chat.goto(`${base}/chat`);
+    await chat.fill('#phone', '8 701 123 45 67');
+    await chat.click('#phoneForm button');
+    await chat.waitForSelector('#codeForm:not([hidden])');
+    await chat.fill('#code', fx.lastCode('+77011234567'));
+    await chat.click('#codeForm button');
+    await chat.waitForSelector('#chat:not([hidden])');
+
+    const send = async (text: string): Promise<void> => {
+      const count = await chat.locator('.msg.bot').count();
+      await chat.fill('#text', text);
+      await chat.click('#sendForm button');
+      await chat.waitForFunction((n) => document.querySelectorAll('.msg.bot').length > n, count);
+    };
+    await send('СТАТУС');
+    expect(await chat.locator('.msg.bot').last().textContent()).toMatch(/^1234: снят с охраны/);
+    await send('охрана');
+    expect(await chat.locator('.msg.bot').last().textContent()).toBe('Объект 1234 поставлен под охрану.');
+    // the live event from the stream
+    await chat.waitForSelector('.msg.event:has-text("под охраной")', { timeout: 2_000 });
+    fx.clock.advance(61_000);
+    await send('снять 1234');
+    expect(await chat.locator('.msg.bot').last().textContent()).toContain('Код подтверждения отправлен');
+    await send(fx.lastCode('+77011234567'));
+    expect(await chat.locator('.msg.bot').last().textContent()).toBe('Объект 1234 снят с охраны.');
+    expect(fx.core.getObject('1234').status).toBe('disarmed');
+    if (process.env.E2E_SCREENSHOTS) await chat.screenshot({ path: `${process.env.E2E_SCREENSHOTS}/chat.png` });
+
+    const consolePage = await browser.newPage();
+    consolePage.on('dialog', (d) => void d.accept());
+    await consolePage.goto(`${base}/console`);
+    await consolePage.fill('#token', operatorToken);
+    await consolePage.click('#loginForm button');
+    await consolePage.waitForSelector('#obj-1234');
+    expect(await consolePage.locator('#obj-1234 td').nth(3).textContent()).toBe('снят с охраны');
+    // a change made elsewhere shows up live on the console
+    fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'someone' });
+    await consolePage.waitForFunction(() => document.querySelector('#obj-1234 td:nth-child(4)')?.textContent === 'под охраной', undefined, { timeout: 3_000 });
+    await consolePage.waitForSelector('button[data-phone="+77011234567"]');
+    await consolePage.click('button[data-phone="+77011234567"]');
+    await consolePage.waitForSelector('#numbers .blocked');
+    if (process.env.E2E_SCREENSHOTS) await consolePage.screenshot({ path: `${process.env.E2E_SCREENSHOTS}/console.png`, fullPage: true });
+
+    // the chat's stream is told; the page goes back to sign-in
+    await chat.waitForSelector('#signin:not([hidden])', { timeout: 5_000 });
+    expect(await chat.textContent('#signinError')).toContain('Сеанс завершён');
+    expect(fx.core.searchJournal({ action: 'number-block' })[0]).toMatchObject({ operator: 'Console Operator' });
+  });
+});
