@@ -1,14 +1,16 @@
 /**
- * `npm run bench [name...]`: prints one line per figure. Names: core, sms, calls. With no name, every benchmark runs.
+ * `npm run bench [name...]`: prints one line per figure. Names: core, sms, calls, http. With no name, every benchmark runs.
  */
 import { benchCalls } from './calls.ts';
 import { benchCore } from './core.ts';
+import { benchHttp } from './http.ts';
 import { benchSms } from './sms.ts';
 
 const benches: Record<string, () => Promise<void>> = {
   core: benchCore,
   sms: benchSms,
   calls: benchCalls,
+  http: benchHttp,
 };
 
 const wanted = process.argv.slice(2);

@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, InjectOptions } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Access } from '../../src/core/access.ts';
 import { cryptoRandom } from '../../src/core/system.ts';
@@ -140,7 +140,7 @@ describe('HTTP API', () => {
     seedClient(r.fx);
     const t = await signIn(r);
     const before = (r.fx.db.prepare('SELECT COUNT(*) AS n FROM journal').get() as { n: number }).n;
-    const bad = async (opts: Parameters<FastifyInstance['inject']>[0], status: number, code: string): Promise<void> => {
+    const bad = async (opts: InjectOptions, status: number, code: string): Promise<void> => {
       const res = await r.app.inject(opts);
       expect({ status: res.statusCode, code: res.json().error?.code }).toEqual({ status, code });
     };
