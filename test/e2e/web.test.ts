@@ -57,7 +57,7 @@ describe('web chat and operator console in headless Chromium', () => {
       const count = await chat.locator('.msg.bot').count();
       await chat.fill('#text', text);
       await chat.click('#sendForm button');
-      await chat.waitForFunction(`document.querySelectorAll('.msg.bot').length > ${count}`);
+      await chat.locator('.msg.bot').nth(count).waitFor();
     };
     await send('СТАТУС');
     expect(await chat.locator('.msg.bot').last().textContent()).toMatch(/^1234: снят с охраны/);
@@ -82,7 +82,7 @@ describe('web chat and operator console in headless Chromium', () => {
     expect(await consolePage.locator('#obj-1234 td').nth(3).textContent()).toBe('снят с охраны');
     // a change made elsewhere shows up live on the console
     fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'someone' });
-    await consolePage.waitForFunction(`document.querySelector('#obj-1234 td:nth-child(4)')?.textContent === 'под охраной'`, undefined, { timeout: 3_000 });
+    await consolePage.locator('#obj-1234 td:nth-child(4) span.armed').waitFor({ timeout: 3_000 });
     await consolePage.waitForSelector('button[data-phone="+77011234567"]');
     await consolePage.click('button[data-phone="+77011234567"]');
     await consolePage.waitForSelector('#numbers .blocked');
