@@ -4,20 +4,33 @@ import { open, seal } from '../domain/crypto.ts';
 import { JournalVerifier } from '../domain/journal.ts';
 import type { JournalContent, JournalRecord, VerifyResult } from '../domain/journal.ts';
 import { OTP_POLICY, codeMatches, generateCode, hashCode, maySendCode, normaliseCode } from '../domain/otp.ts';
+import { formatKzt } from '../domain/money.ts';
 import { parseMobile, tryParsePhone } from '../domain/phone.ts';
 import { DEFAULT_POLICY, needsOtp } from '../domain/policy.ts';
 import type { AuthPolicy } from '../domain/policy.ts';
-import { otpText } from '../domain/texts.ts';
+import { BILLING_TEXT, alarmText, otpText, restoredText } from '../domain/texts.ts';
 import type {
   AuthMethod, BlockReason, Channel, ClientView, Lang, NumberView, ObjectAction, ObjectStatus, ObjectView,
   RefusalReason, SmsPriority,
 } from '../domain/types.ts';
 import { BLOCK_REASONS, LANGS, PRIORITY } from '../domain/types.ts';
 import type {
-  ChallengeRow, Clock, JournalFilter, LiveEvent, LiveEvents, MonitoringEventRow, OutboxRow, OutboxSignal, Random, Store,
+  AlertRow, ChallengeRow, Clock, JournalFilter, LiveEvent, LiveEvents, MonitoringEventRow, OutboxRow, OutboxSignal, Random, Store,
 } from './ports.ts';
 
+/** Who to call about an alarm, in the order of the client's trusted numbers. */
+export interface CalloutPlan {
+  eventId: number;
+  objectCode: string;
+  clientId: number;
+  kind: string;
+  zone: number | null;
+  contacts: Array<{ phone: string; lang: Lang }>;
+}
+
 export interface CoreDeps {
+  /** Repeated alarms of one object, kind and zone within this window are grouped (default 5 min). */
+  alarmGroupMs?: number;
   store: Store;
   clock: Clock;
   random: Random;
@@ -90,8 +103,10 @@ export class Core {
   private readonly events: LiveEvents | undefined;
   private readonly outboxSignal: OutboxSignal | undefined;
   readonly timeZone: string;
+  private readonly alarmGroupMs: number;
 
   constructor(deps: CoreDeps) {
+    this.alarmGroupMs = deps.alarmGroupMs ?? 5 * 60_000;
     this.store = deps.store;
     this.clock = deps.clock;
     this.random = deps.random;
@@ -196,6 +211,7 @@ export class Core {
           action: req.action, auth, outcome: 'refused', reason: id.reason,
           detail: id.phone ? detail : `caller ${String(req.phone ?? '').slice(0, 32)}`,
         });
+        if (id.reason === 'blocked' && id.number && id.client) this.accessAlert(id.number, id.client, `blocked number used on ${req.channel}`);
         return { kind: 'refused', reason: id.reason, lang: id.client?.lang ?? 'ru', seq: rec.seq };
       }
       const base = { channel: req.channel, phone: id.phone, clientId: id.client.id, auth, detail } as const;
@@ -256,10 +272,10 @@ export class Core {
     return { ok: false, reason: 'object-ambiguous' };
   }
 
-  private applyStatus(object: ObjectView, target: ObjectStatus, cause: string): { object: ObjectView; changed: boolean } {
+  private applyStatus(object: ObjectView, target: ObjectStatus, cause: string, at?: string): { object: ObjectView; changed: boolean } {
     const fresh = this.store.getObject(object.id) ?? object;
     if (fresh.status === target) return { object: fresh, changed: false };
-    const since = this.nowIso();
+    const since = at ?? this.nowIso();
     this.store.setObjectStatus(fresh.id, target, since);
     const after = { ...fresh, status: target, statusSince: since };
     this.afterCommit.push({ type: 'object-status', clientId: fresh.clientId, objectCode: fresh.code, status: target, since, cause });
@@ -278,6 +294,7 @@ export class Core {
         auth: CHANNEL_AUTH[a.channel], outcome: id.ok ? 'accepted' : 'refused', reason: id.ok ? null : id.reason,
         detail: id.phone ? a.ref ?? null : `caller ${String(a.phone ?? '').slice(0, 32)}`,
       });
+      if (!id.ok && id.reason === 'blocked' && id.number && id.client) this.accessAlert(id.number, id.client, `blocked number used on ${a.channel}`);
       return id;
     });
   }
@@ -332,7 +349,10 @@ export class Core {
       return r;
     };
     if (!number || !client) return refuse('unknown');
-    if (number.state === 'blocked') return refuse('blocked');
+    if (number.state === 'blocked') {
+      this.accessAlert(number, client, `blocked number sent a code on ${a.channel}`);
+      return refuse('blocked');
+    }
 
     let ch: ChallengeRow | undefined;
     if (a.challengeId) {
@@ -363,6 +383,7 @@ export class Core {
       const dead = attempts >= OTP_POLICY.maxAttempts;
       this.store.updateChallenge(ch.id, attempts, dead ? 'failed' : 'pending');
       const object = ch.objectId ? this.store.getObject(ch.objectId) : undefined;
+      if (dead) this.accessAlert(number, client, `${OTP_POLICY.maxAttempts} wrong codes on ${a.channel}`);
       return dead
         ? refuse('code-dead', { ...chRef, objectCode: object?.code ?? null })
         : refuse('code-wrong', { ...chRef, objectCode: object?.code ?? null }, OTP_POLICY.maxAttempts - attempts);
@@ -437,7 +458,7 @@ export class Core {
     return n;
   }
 
-  addClient(a: { name: string; lang?: Lang; balance?: number; operator: string }): ClientView {
+  addClient(a: { name: string; lang?: Lang; balance?: number; services?: string[]; operator: string }): ClientView {
     const name = (a.name ?? '').trim();
     if (name.length < 1 || name.length > 200) throw new AppError('BAD_INPUT', 'client name must be 1 to 200 characters');
     const lang = a.lang ?? 'ru';
@@ -450,6 +471,11 @@ export class Core {
       const id = this.store.insertClient({ name, lang, balance, at });
       // a language the operator recorded from the application counts as the client's choice
       if (a.lang !== undefined) this.store.setClientLang(id, lang);
+      const known = this.store.listServices().filter((x) => x.active).map((x) => x.code);
+      for (const svc of a.services ?? known) {
+        if (!known.includes(svc)) throw new AppError('BAD_INPUT', `no service ${svc}; services: ${known.join(', ')}`);
+        this.store.addSubscription(id, svc, at);
+      }
       if (balance > 0) {
         this.store.insertLedger({ clientId: id, amount: balance, kind: 'payment', ref: `opening:${id}`, note: 'opening balance', at });
       }
@@ -662,6 +688,8 @@ export class Core {
       }
       this.store.addBalance(client.id, a.amount);
       this.journal({ channel: 'operator', clientId: client.id, action: 'payment', auth: 'operator', operator: a.operator, outcome: 'executed', detail: `amount=${a.amount} ref=${ref}` });
+      // a payment resumes suspended services at once, in this same transaction
+      this.resumeIfPaid(client.id);
       return { client: this.mustClient(client.id), duplicate: false };
     });
   }
@@ -701,6 +729,9 @@ export class Core {
     this.run(() => {
       const fees = { ...(a.monthlyFee !== undefined ? { monthlyFee: a.monthlyFee } : {}), ...(a.smsFee !== undefined ? { smsFee: a.smsFee } : {}) };
       if (!this.store.updateService(a.service, fees)) throw new AppError('NOT_FOUND', `no service ${a.service}`);
+      const svc = this.store.listServices().find((x) => x.code === a.service);
+      // the period already under way keeps its tariff; the change applies from the next one
+      if (svc) this.store.setTariffFrom(a.service, Core.nextPeriod(this.periodOf(this.clock.now())), svc.monthlyFee, svc.smsFee);
       this.journal({ channel: 'operator', action: 'tariff-change', auth: 'operator', operator: a.operator, outcome: 'executed', detail: `service=${a.service} monthly=${a.monthlyFee ?? '-'} sms=${a.smsFee ?? '-'}` });
     });
   }
@@ -710,21 +741,270 @@ export class Core {
    * stored one and changes nothing) and journalled.
    */
   recordMonitoringEvent(e: { sourceId: string; objectCode: string; type: string; kind: string | null; zone: number | null; eventAt: string | null }):
-    { row: MonitoringEventRow; duplicate: boolean } {
+    { row: MonitoringEventRow; duplicate: boolean; callout: CalloutPlan | null } {
     return this.run(() => {
       const object = this.mustObject(e.objectCode);
       const now = this.nowIso();
+      const eventAt = e.eventAt ? new Date(e.eventAt).toISOString() : now;
       const r = this.store.insertMonitoringEvent({
-        sourceId: e.sourceId, objectCode: object.code, type: e.type, kind: e.kind, zone: e.zone, eventAt: e.eventAt ?? now, receivedAt: now,
+        sourceId: e.sourceId, objectCode: object.code, type: e.type, kind: e.kind, zone: e.zone, eventAt, receivedAt: now,
       });
-      if (!r.duplicate) {
-        this.journal({
-          channel: 'monitoring', clientId: object.clientId, objectCode: object.code, action: `event-${e.type}`, auth: 'api-key', outcome: 'accepted',
-          detail: `id=${e.sourceId.slice(0, 100)}${e.kind ? ` kind=${e.kind}` : ''}${e.zone !== null ? ` zone=${e.zone}` : ''}`,
-        });
-      }
-      return r;
+      if (r.duplicate) return { ...r, callout: null };
+      const out = this.processEvent(r.row, object);
+      this.journal({
+        channel: 'monitoring', clientId: object.clientId, objectCode: object.code, action: `event-${e.type}`, auth: 'api-key', outcome: 'accepted',
+        reason: out.result, detail: `id=${e.sourceId.slice(0, 100)}${e.kind ? ` kind=${e.kind}` : ''}${e.zone !== null ? ` zone=${e.zone}` : ''}`,
+      });
+      return { row: { ...r.row, result: out.result, processedAt: now }, duplicate: false, callout: out.callout };
     });
+  }
+
+  /**
+   * What an event does to its object: status (never rolled back by an event older than the
+   * current status), the alarm SMS to the object's active trusted numbers (grouped within
+   * `alarmGroupMs` per object, kind and zone), one "restored" SMS after an alarm, and a
+   * call-out plan when the object has call-outs enabled.
+   */
+  private processEvent(ev: MonitoringEventRow, object: ObjectView): { result: string; callout: CalloutPlan | null } {
+    const now = this.nowIso();
+    const stale = Date.parse(ev.eventAt) < Date.parse(object.statusSince);
+    const finish = (result: string, zoneKey: string | null = null, callout: CalloutPlan | null = null): { result: string; callout: CalloutPlan | null } => {
+      this.store.setEventResult(ev.id, result, now, zoneKey);
+      return { result, callout };
+    };
+    const client = this.mustClient(object.clientId);
+    const contacts = this.store.listNumbers(client.id)
+      .filter((n) => n.state === 'active' && (n.allObjects || n.objectCodes.includes(object.code)));
+    switch (ev.type) {
+      case 'alarm': {
+        const kind = ev.kind ?? 'burglary';
+        const zoneKey = `${kind}:${ev.zone ?? '-'}`;
+        if (stale) return finish('stale', zoneKey);
+        if (object.status !== 'alarm') this.store.setPriorStatus(object.id, object.status);
+        this.applyStatus(object, 'alarm', `alarm:${kind}`, ev.eventAt);
+        const since = new Date(Date.parse(ev.eventAt) - this.alarmGroupMs).toISOString();
+        if (this.store.recentAlarm(object.code, zoneKey, since, ev.id)) return finish('grouped', zoneKey);
+        for (const n of contacts) {
+          this.enqueue({
+            priority: 'alarm', kind: 'alarm', phone: n.phone, clientId: client.id, secret: false, expiresAt: null,
+            text: alarmText(client.lang, { code: object.code, address: object.address, kind, zone: ev.zone, at: ev.eventAt, timeZone: this.timeZone }),
+          });
+        }
+        this.afterCommit.push({ type: 'alarm', clientId: client.id, objectCode: object.code, kind, zone: ev.zone, at: ev.eventAt });
+        const plan: CalloutPlan | null = object.calloutEnabled && contacts.length > 0
+          ? { eventId: ev.id, objectCode: object.code, clientId: client.id, kind, zone: ev.zone, contacts: contacts.map((n) => ({ phone: n.phone, lang: client.lang })) }
+          : null;
+        if (contacts.length === 0) this.raiseAlertInTx({ kind: 'alarm-no-contact', clientId: client.id, objectCode: object.code, phone: null, detail: `alarm ${kind}` });
+        return finish('alarm', zoneKey, plan);
+      }
+      case 'restore': {
+        if (stale) return finish('stale');
+        const open = this.store.openAlarm(object.code);
+        if (object.status === 'alarm') {
+          const prior = (this.store.getPriorStatus(object.id) ?? 'armed') as ObjectStatus;
+          this.applyStatus(object, prior === 'alarm' ? 'armed' : prior, 'restore', ev.eventAt);
+        }
+        if (!open) return finish('restore');
+        for (const n of contacts) {
+          this.enqueue({ priority: 'alarm', kind: 'restore', phone: n.phone, clientId: client.id, secret: false, expiresAt: null, text: restoredText(client.lang, object.code, ev.eventAt, this.timeZone) });
+        }
+        return finish('restored');
+      }
+      case 'arm':
+      case 'disarm':
+        if (stale) return finish('stale');
+        this.applyStatus(object, ev.type === 'arm' ? 'armed' : 'disarmed', `panel-${ev.type}`, ev.eventAt);
+        return finish('status');
+      case 'link-lost':
+        if (stale) return finish('stale');
+        if (object.status !== 'no-link') this.store.setPriorStatus(object.id, object.status);
+        this.applyStatus(object, 'no-link', 'link-lost', ev.eventAt);
+        return finish('status');
+      case 'link-restored': {
+        if (stale) return finish('stale');
+        if (object.status === 'no-link') {
+          const prior = (this.store.getPriorStatus(object.id) ?? 'disarmed') as ObjectStatus;
+          this.applyStatus(object, prior === 'no-link' ? 'disarmed' : prior, 'link-restored', ev.eventAt);
+        }
+        return finish('status');
+      }
+      default:
+        return finish('noted');
+    }
+  }
+
+  /** An alert for the operators (console, log, metric), journalled. */
+  raiseAlert(a: { kind: string; clientId: number | null; objectCode: string | null; phone: string | null; detail: string | null }): number {
+    return this.run(() => this.raiseAlertInTx(a));
+  }
+
+  private raiseAlertInTx(a: { kind: string; clientId: number | null; objectCode: string | null; phone: string | null; detail: string | null }): number {
+    const id = this.store.insertAlert({ ...a, at: this.nowIso() });
+    this.journal({ channel: 'system', clientId: a.clientId, phone: a.phone, objectCode: a.objectCode, action: 'operator-alert', auth: 'none', outcome: 'accepted', reason: a.kind, detail: a.detail });
+    this.afterCommit.push({ type: 'operator-alert', id, kind: a.kind, objectCode: a.objectCode, detail: a.detail });
+    return id;
+  }
+
+  listAlerts(openOnly = true, limit = 100): AlertRow[] {
+    return this.store.listAlerts(openOnly, Math.min(Math.max(limit, 1), 1000));
+  }
+
+  ackAlert(a: { id: number; operator: string }): void {
+    checkOperator(a.operator);
+    this.run(() => {
+      if (!this.store.ackAlert(a.id, a.operator, this.nowIso())) throw new AppError('NOT_FOUND', `no open alert ${a.id}`);
+      this.journal({ channel: 'operator', action: 'alert-ack', auth: 'operator', operator: a.operator, outcome: 'executed', detail: `alert=${a.id}` });
+    });
+  }
+
+  /** One attempt of an alarm call-out, with its result, journalled. */
+  noteCallout(a: { eventId: number; objectCode: string; clientId: number; phone: string; round: number; result: string; startedAt: string }): void {
+    this.run(() => {
+      const id = this.store.insertCallout({ eventId: a.eventId, objectCode: a.objectCode, phone: a.phone, round: a.round, at: a.startedAt });
+      this.store.endCallout(id, a.result, this.nowIso());
+      this.journal({
+        channel: 'phone', phone: a.phone, clientId: a.clientId, objectCode: a.objectCode, action: a.result === 'acknowledged' ? 'alarm-ack' : 'callout',
+        auth: a.result === 'acknowledged' ? 'caller-id' : 'none', outcome: a.result === 'acknowledged' ? 'executed' : 'noted', reason: a.result,
+        detail: `event=${a.eventId} round=${a.round}`,
+      });
+    });
+  }
+
+  /**
+   * Suspected unauthorised access (agreement 5.9): tell the operators and the client — by SMS
+   * to the client's other active numbers, or to this number when it is the only one, never to
+   * an unregistered number — at most once an hour per number, with nothing that helps an
+   * attacker (no codes, no which-check-failed).
+   */
+  private accessAlert(number: NumberView, client: ClientView, why: string): void {
+    const since = new Date(this.clock.now().getTime() - 3_600_000).toISOString();
+    if (this.store.recentAlert('access', number.phone, since)) return;
+    this.raiseAlertInTx({ kind: 'access', clientId: client.id, objectCode: null, phone: number.phone, detail: why });
+    const others = this.store.listNumbers(client.id).filter((n) => n.state === 'active' && n.id !== number.id);
+    const targets = others.length > 0 ? others.map((n) => n.phone) : [number.phone];
+    for (const phone of targets) {
+      this.enqueue({ priority: 'alarm', kind: 'access-alert', phone, clientId: client.id, text: BILLING_TEXT.accessAlert[client.lang], secret: false, expiresAt: null });
+    }
+  }
+
+  // ---------------------------------------------------------------- billing
+
+  /** The billing period (month, 'YYYY-MM') of an instant, in the company's time zone. */
+  periodOf(at: Date): string {
+    const p = new Intl.DateTimeFormat('en-CA', { timeZone: this.timeZone, year: 'numeric', month: '2-digit' }).formatToParts(at);
+    return `${p.find((x) => x.type === 'year')?.value}-${p.find((x) => x.type === 'month')?.value}`;
+  }
+
+  static nextPeriod(period: string): string {
+    const [y, m] = period.split('-').map(Number) as [number, number];
+    return m === 12 ? `${y + 1}-01` : `${y}-${String(m + 1).padStart(2, '0')}`;
+  }
+
+  /**
+   * Charges every subscription for the period of `at`, one transaction per client. Each charge
+   * is a ledger row with a unique reference (client, service, period): a rerun, an overlap or
+   * a restart never charges twice. A fee that cannot be paid suspends the service and the
+   * client, with one SMS per period saying why and how to resume.
+   */
+  runBilling(at: Date): { period: string; charged: number; suspended: number; already: number } {
+    const period = this.periodOf(at);
+    const byClient = new Map<number, string[]>();
+    for (const sub of this.store.allSubscriptions()) byClient.set(sub.clientId, [...(byClient.get(sub.clientId) ?? []), sub.service]);
+    const totals = { period, charged: 0, suspended: 0, already: 0 };
+    for (const [clientId, services] of byClient) {
+      this.run(() => {
+        for (const service of services) {
+          const r = this.chargeOne(clientId, service, period, 'billing');
+          totals[r]++;
+        }
+      });
+    }
+    return totals;
+  }
+
+  private chargeOne(clientId: number, service: string, period: string, by: string): 'charged' | 'suspended' | 'already' {
+    const ref = `charge:${clientId}:${service}:${period}`;
+    if (this.store.ledgerHas(ref)) return 'already';
+    const client = this.mustClient(clientId);
+    const fee = this.store.tariffFor(service, period)?.monthlyFee ?? 0;
+    const at = this.nowIso();
+    if (client.balance >= fee) {
+      this.store.insertLedger({ clientId, amount: -fee, kind: 'charge', ref, note: `${service} ${period}`, at });
+      this.store.addBalance(clientId, -fee);
+      this.store.setSubscriptionState(clientId, service, 'active');
+      this.journal({ channel: 'system', clientId, action: 'charge', auth: 'none', outcome: 'executed', detail: `service=${service} period=${period} amount=${fee} by=${by}` });
+      return 'charged';
+    }
+    this.store.setSubscriptionState(clientId, service, 'suspended');
+    if (!client.suspendedAt) this.store.setSuspended(clientId, at);
+    this.journal({ channel: 'system', clientId, action: 'suspend', auth: 'none', outcome: 'executed', reason: 'insufficient-funds', detail: `service=${service} period=${period} fee=${fee} balance=${client.balance}` });
+    if (this.store.billingNotice(clientId, 'suspended', period, at)) this.notifyClient(client, BILLING_TEXT.suspended[client.lang], 'billing');
+    return 'suspended';
+  }
+
+  /** Charges what a suspended client owes for the current period and resumes when all is paid. */
+  private resumeIfPaid(clientId: number): boolean {
+    const client = this.mustClient(clientId);
+    if (!client.suspendedAt) return false;
+    const period = this.periodOf(this.clock.now());
+    const subs = this.store.allSubscriptions().filter((x) => x.clientId === clientId && x.state === 'suspended');
+    for (const sub of subs) {
+      const ref = `charge:${clientId}:${sub.service}:${period}`;
+      const fee = this.store.tariffFor(sub.service, period)?.monthlyFee ?? 0;
+      const fresh = this.mustClient(clientId);
+      if (this.store.ledgerHas(ref)) {
+        this.store.setSubscriptionState(clientId, sub.service, 'active');
+      } else if (fresh.balance >= fee) {
+        this.store.insertLedger({ clientId, amount: -fee, kind: 'charge', ref, note: `${sub.service} ${period}`, at: this.nowIso() });
+        this.store.addBalance(clientId, -fee);
+        this.store.setSubscriptionState(clientId, sub.service, 'active');
+        this.journal({ channel: 'system', clientId, action: 'charge', auth: 'none', outcome: 'executed', detail: `service=${sub.service} period=${period} amount=${fee} by=payment` });
+      }
+    }
+    if (this.store.allSubscriptions().some((x) => x.clientId === clientId && x.state === 'suspended')) return false;
+    this.store.setSuspended(clientId, null);
+    this.journal({ channel: 'system', clientId, action: 'resume', auth: 'none', outcome: 'executed' });
+    this.notifyClient(client, BILLING_TEXT.resumed[client.lang], 'billing');
+    return true;
+  }
+
+  /**
+   * A reminder `days` before the next charge when the balance does not cover it: one SMS per
+   * period to the client's active numbers.
+   */
+  runReminders(at: Date, days: number): number {
+    const next = Core.nextPeriod(this.periodOf(at));
+    const [y, m] = next.split('-').map(Number) as [number, number];
+    // the first day of the next period, as a local date
+    const daysLeft = Math.ceil((Date.UTC(y, m - 1, 1) - Date.parse(`${this.localDate(at)}T00:00:00Z`)) / 86_400_000);
+    if (daysLeft > days || daysLeft < 0) return 0;
+    let sent = 0;
+    const byClient = new Map<number, string[]>();
+    for (const sub of this.store.allSubscriptions()) byClient.set(sub.clientId, [...(byClient.get(sub.clientId) ?? []), sub.service]);
+    for (const [clientId, services] of byClient) {
+      this.run(() => {
+        const client = this.mustClient(clientId);
+        const due = services.reduce((sum, svc) => sum + (this.store.tariffFor(svc, next)?.monthlyFee ?? 0), 0);
+        if (client.balance >= due) return;
+        if (!this.store.billingNotice(clientId, 'reminder', next, this.nowIso())) return;
+        this.notifyClient(client, BILLING_TEXT.reminder[client.lang]
+          .replace('{date}', `01.${next.slice(5)}`).replace('{amount}', formatKzt(due)).replace('{balance}', formatKzt(client.balance)), 'billing');
+        this.journal({ channel: 'system', clientId, action: 'billing-reminder', auth: 'none', outcome: 'executed', detail: `period=${next} due=${due}` });
+        sent++;
+      });
+    }
+    return sent;
+  }
+
+  private localDate(at: Date): string {
+    return new Intl.DateTimeFormat('en-CA', { timeZone: this.timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(at);
+  }
+
+  /** An informational SMS to each active number of the client (never to an unregistered one). */
+  private notifyClient(client: ClientView, text: string, kind: string): void {
+    for (const n of this.store.listNumbers(client.id).filter((x) => x.state === 'active')) {
+      this.enqueue({ priority: 'info', kind, phone: n.phone, clientId: client.id, text, secret: false, expiresAt: null });
+    }
   }
 
   // ---------------------------------------------------------------- journal and outbox

@@ -71,6 +71,43 @@ export interface Store {
 
   /** Stores a monitoring event once per source id; a repeat returns the stored one. */
   insertMonitoringEvent(e: MonitoringEventInsert): { row: MonitoringEventRow; duplicate: boolean };
+  setEventResult(id: number, result: string, at: string, zoneKey: string | null): void;
+  /** Alarms of this object and zone after `since` that were sent to clients (for grouping). */
+  recentAlarm(objectCode: string, zoneKey: string, since: string, exceptId: number): boolean;
+  /** The last alarm of the object that was told to clients and not yet followed by a restore. */
+  openAlarm(objectCode: string): MonitoringEventRow | undefined;
+  setPriorStatus(objectId: number, prior: string | null): void;
+  getPriorStatus(objectId: number): string | null;
+
+  insertAlert(a: { kind: string; clientId: number | null; objectCode: string | null; phone: string | null; detail: string | null; at: string }): number;
+  /** Whether an alert of this kind for this number was raised after `since`. */
+  recentAlert(kind: string, key: string, since: string): boolean;
+  listAlerts(openOnly: boolean, limit: number): AlertRow[];
+  ackAlert(id: number, by: string, at: string): boolean;
+
+  insertCallout(c: { eventId: number; objectCode: string; phone: string; round: number; at: string }): number;
+  endCallout(id: number, result: string, at: string): void;
+
+  allSubscriptions(): Array<{ clientId: number; service: string; state: string }>;
+  addSubscription(clientId: number, service: string, at: string): void;
+  setSubscriptionState(clientId: number, service: string, state: 'active' | 'suspended'): void;
+  tariffFor(service: string, period: string): { monthlyFee: number; smsFee: number } | undefined;
+  setTariffFrom(service: string, period: string, monthlyFee: number, smsFee: number): void;
+  /** Records a billing notice once; false when it was already sent for that period. */
+  billingNotice(clientId: number, kind: string, period: string, at: string): boolean;
+  ledgerHas(ref: string): boolean;
+}
+
+export interface AlertRow {
+  id: number;
+  kind: string;
+  clientId: number | null;
+  objectCode: string | null;
+  phone: string | null;
+  detail: string | null;
+  createdAt: string;
+  acknowledgedAt: string | null;
+  acknowledgedBy: string | null;
 }
 
 export interface ServiceRow {
@@ -192,6 +229,8 @@ export interface Random {
 /** Live events for connected app clients and consoles. Emitting never throws or blocks. */
 export type LiveEvent =
   | { type: 'object-status'; clientId: number; objectCode: string; status: ObjectStatus; since: string; cause: string }
+  | { type: 'alarm'; clientId: number; objectCode: string; kind: string; zone: number | null; at: string }
+  | { type: 'operator-alert'; id: number; kind: string; objectCode: string | null; detail: string | null }
   | { type: 'number-state'; clientId: number; numberId: number; phone: string; state: NumberState };
 
 export interface LiveEvents {

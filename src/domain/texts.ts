@@ -89,3 +89,50 @@ export const T = {
 export function t(key: keyof typeof T, lang: Lang, vars: Record<string, string | number> = {}): string {
   return T[key][lang].replace(/\{(\w+)\}/g, (_, k: string) => String(vars[k] ?? ''));
 }
+
+const ALARM_KIND: Record<string, Texts> = {
+  burglary: { ru: 'проникновение', kk: 'ұрлық' },
+  fire: { ru: 'пожар', kk: 'өрт' },
+  panic: { ru: 'тревожная кнопка', kk: 'дабыл түймесі' },
+  flood: { ru: 'протечка', kk: 'су ағуы' },
+  tamper: { ru: 'вскрытие', kk: 'ашылу' },
+};
+
+function timeOnly(iso: string, timeZone: string): string {
+  return formatLocal(iso, timeZone).slice(6);
+}
+
+/**
+ * The alarm SMS: object code, address, kind, zone, time — one UCS-2 part (70 characters):
+ * the address is shortened to fit, never the rest.
+ */
+export function alarmText(lang: Lang, a: { code: string; address: string; kind: string; zone: number | null; at: string; timeZone: string }): string {
+  const kind = ALARM_KIND[a.kind]?.[lang] ?? a.kind;
+  const zone = a.zone !== null ? (lang === 'kk' ? `, аймақ ${a.zone}` : `, зона ${a.zone}`) : '';
+  const head = lang === 'kk' ? `ДАБЫЛ ${a.code}` : `ТРЕВОГА ${a.code}`;
+  const tail = `: ${kind}${zone}, ${timeOnly(a.at, a.timeZone)}`;
+  const room = 70 - head.length - tail.length - 1;
+  let address = a.address.trim();
+  if (address.length > room) address = room > 3 ? `${address.slice(0, room - 1)}…` : '';
+  return `${head}${address ? ` ${address}` : ''}${tail}`;
+}
+
+export function restoredText(lang: Lang, code: string, at: string, timeZone: string): string {
+  return lang === 'kk' ? `${code} нысаны: дабыл тоқтады, ${timeOnly(at, timeZone)}` : `Объект ${code}: тревога снята, ${timeOnly(at, timeZone)}`;
+}
+
+export const BILLING_TEXT = {
+  suspended: {
+    ru: 'ZHEDEL: не хватает средств на оплату услуг, они приостановлены. Пополните счёт — услуги возобновятся сразу.',
+    kk: 'ZHEDEL: қызмет ақысына қаражат жетпейді, қызмет тоқтатылды. Шотты толтырыңыз — қызмет бірден қайта қосылады.',
+  },
+  resumed: { ru: 'ZHEDEL: оплата получена, услуги возобновлены.', kk: 'ZHEDEL: төлем алынды, қызмет қайта қосылды.' },
+  reminder: {
+    ru: 'ZHEDEL: {date} спишется {amount} тг, на счёте {balance} тг. Пополните счёт.',
+    kk: 'ZHEDEL: {date} күні {amount} тг алынады, шотта {balance} тг. Шотты толтырыңыз.',
+  },
+  accessAlert: {
+    ru: 'ZHEDEL: замечены подозрительные попытки доступа с вашего номера. Если это не вы, позвоните в Охрану.',
+    kk: 'ZHEDEL: нөміріңізден күдікті кіру әрекеттері байқалды. Бұл сіз болмасаңыз, Күзетке қоңырау шалыңыз.',
+  },
+} as const satisfies Record<string, Texts>;

@@ -216,9 +216,14 @@ export async function adminRoutes(app: FastifyInstance, d: {
           return false;
         }
       },
-      filter: (e) => (e.type === 'object-status'
-        ? { object: e.objectCode, status: e.status, since: e.since, client: e.clientId }
-        : { phone: e.phone, state: e.state, client: e.clientId }),
+      filter: (e) => {
+        switch (e.type) {
+          case 'object-status': return { object: e.objectCode, status: e.status, since: e.since, client: e.clientId };
+          case 'number-state': return { phone: e.phone, state: e.state, client: e.clientId };
+          case 'alarm': return { object: e.objectCode, kind: e.kind, zone: e.zone, at: e.at, client: e.clientId };
+          case 'operator-alert': return { id: e.id, kind: e.kind, object: e.objectCode, detail: e.detail };
+        }
+      },
     });
   });
 

@@ -252,6 +252,10 @@ export async function clientRoutes(app: FastifyInstance, d: { core: Core; access
           const allowed = s.number.allObjects || s.number.objectCodes.includes(e.objectCode);
           return allowed ? { object: e.objectCode, status: e.status, since: e.since } : null;
         }
+        if (e.type === 'alarm' && e.clientId === s.client.id) {
+          const allowed = s.number.allObjects || s.number.objectCodes.includes(e.objectCode);
+          return allowed ? { object: e.objectCode, kind: e.kind, zone: e.zone, at: e.at } : null;
+        }
         return null;
       },
     });

@@ -1,6 +1,6 @@
 import type { Statement } from 'better-sqlite3';
 import type {
-  ChallengeRow, JournalFilter, MonitoringEventInsert, ServiceRow, MonitoringEventRow, OperatorRow, OutboxInsert, OutboxRow, SessionRow, Store,
+  AlertRow, ChallengeRow, JournalFilter, MonitoringEventInsert, ServiceRow, MonitoringEventRow, OperatorRow, OutboxInsert, OutboxRow, SessionRow, Store,
 } from '../core/ports.ts';
 import { GENESIS_HASH, recordHash } from '../domain/journal.ts';
 import type { JournalContent, JournalRecord } from '../domain/journal.ts';
@@ -406,5 +406,99 @@ export class SqliteStore implements Store {
         receivedAt: row.received_at as string, processedAt: (row.processed_at as string | null) ?? null, result: (row.result as string | null) ?? null,
       },
     };
+  }
+
+  private eventFrom(row: Row): MonitoringEventRow {
+    return {
+      id: row.id as number, sourceId: row.source_id as string, objectCode: row.object_code as string, type: row.type as string,
+      kind: (row.kind as string | null) ?? null, zone: (row.zone as number | null) ?? null, eventAt: row.event_at as string,
+      receivedAt: row.received_at as string, processedAt: (row.processed_at as string | null) ?? null, result: (row.result as string | null) ?? null,
+    };
+  }
+
+  setEventResult(id: number, result: string, at: string, zoneKey: string | null): void {
+    this.st('UPDATE monitoring_events SET result = ?, processed_at = ?, zone_key = ? WHERE id = ?').run(result, at, zoneKey, id);
+  }
+
+  recentAlarm(objectCode: string, zoneKey: string, since: string, exceptId: number): boolean {
+    return this.st(`SELECT 1 FROM monitoring_events WHERE object_code = ? AND zone_key = ? AND type = 'alarm'
+      AND result IN ('alarm', 'grouped') AND event_at > ? AND id <> ? LIMIT 1`).get(objectCode, zoneKey, since, exceptId) !== undefined;
+  }
+
+  openAlarm(objectCode: string): MonitoringEventRow | undefined {
+    const last = this.st(`SELECT * FROM monitoring_events WHERE object_code = ? AND result IN ('alarm', 'restored')
+      ORDER BY event_at DESC, id DESC LIMIT 1`).get(objectCode) as Row | undefined;
+    return last && last.result === 'alarm' ? this.eventFrom(last) : undefined;
+  }
+
+  setPriorStatus(objectId: number, prior: string | null): void {
+    this.st('UPDATE objects SET prior_status = ? WHERE id = ?').run(prior, objectId);
+  }
+
+  getPriorStatus(objectId: number): string | null {
+    return ((this.st('SELECT prior_status FROM objects WHERE id = ?').get(objectId) as { prior_status: string | null } | undefined)?.prior_status) ?? null;
+  }
+
+  insertAlert(a: { kind: string; clientId: number | null; objectCode: string | null; phone: string | null; detail: string | null; at: string }): number {
+    return Number(this.st('INSERT INTO alerts (kind, client_id, object_code, phone, detail, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(a.kind, a.clientId, a.objectCode, a.phone, a.detail, a.at).lastInsertRowid);
+  }
+
+  recentAlert(kind: string, key: string, since: string): boolean {
+    return this.st('SELECT 1 FROM alerts WHERE kind = ? AND (phone = ? OR object_code = ?) AND created_at > ? LIMIT 1').get(kind, key, key, since) !== undefined;
+  }
+
+  listAlerts(openOnly: boolean, limit: number): AlertRow[] {
+    const rows = (openOnly
+      ? this.st('SELECT * FROM alerts WHERE acknowledged_at IS NULL ORDER BY id DESC LIMIT ?').all(limit)
+      : this.st('SELECT * FROM alerts ORDER BY id DESC LIMIT ?').all(limit)) as Row[];
+    return rows.map((r) => ({
+      id: r.id as number, kind: r.kind as string, clientId: (r.client_id as number | null) ?? null, objectCode: (r.object_code as string | null) ?? null,
+      phone: (r.phone as string | null) ?? null, detail: (r.detail as string | null) ?? null, createdAt: r.created_at as string,
+      acknowledgedAt: (r.acknowledged_at as string | null) ?? null, acknowledgedBy: (r.acknowledged_by as string | null) ?? null,
+    }));
+  }
+
+  ackAlert(id: number, by: string, at: string): boolean {
+    return this.st('UPDATE alerts SET acknowledged_at = ?, acknowledged_by = ? WHERE id = ? AND acknowledged_at IS NULL').run(at, by, id).changes === 1;
+  }
+
+  insertCallout(c: { eventId: number; objectCode: string; phone: string; round: number; at: string }): number {
+    return Number(this.st('INSERT INTO callouts (event_id, object_code, phone, round, started_at) VALUES (?, ?, ?, ?, ?)')
+      .run(c.eventId, c.objectCode, c.phone, c.round, c.at).lastInsertRowid);
+  }
+
+  endCallout(id: number, result: string, at: string): void {
+    this.st('UPDATE callouts SET result = ?, ended_at = ? WHERE id = ?').run(result, at, id);
+  }
+
+  allSubscriptions(): Array<{ clientId: number; service: string; state: string }> {
+    return (this.st("SELECT client_id, service_code, state FROM subscriptions WHERE state <> 'ended' ORDER BY client_id, service_code").all() as Row[])
+      .map((r) => ({ clientId: r.client_id as number, service: r.service_code as string, state: r.state as string }));
+  }
+
+  addSubscription(clientId: number, service: string, at: string): void {
+    this.st("INSERT OR IGNORE INTO subscriptions (client_id, service_code, state, started_at) VALUES (?, ?, 'active', ?)").run(clientId, service, at);
+  }
+
+  setSubscriptionState(clientId: number, service: string, state: 'active' | 'suspended'): void {
+    this.st('UPDATE subscriptions SET state = ? WHERE client_id = ? AND service_code = ?').run(state, clientId, service);
+  }
+
+  tariffFor(service: string, period: string): { monthlyFee: number; smsFee: number } | undefined {
+    const r = this.st('SELECT monthly_fee, sms_fee FROM tariffs WHERE service_code = ? AND from_period <= ? ORDER BY from_period DESC LIMIT 1').get(service, period) as Row | undefined;
+    return r && { monthlyFee: r.monthly_fee as number, smsFee: r.sms_fee as number };
+  }
+
+  setTariffFrom(service: string, period: string, monthlyFee: number, smsFee: number): void {
+    this.st('INSERT OR REPLACE INTO tariffs (service_code, from_period, monthly_fee, sms_fee) VALUES (?, ?, ?, ?)').run(service, period, monthlyFee, smsFee);
+  }
+
+  billingNotice(clientId: number, kind: string, period: string, at: string): boolean {
+    return this.st('INSERT OR IGNORE INTO billing_notices (client_id, kind, period, at) VALUES (?, ?, ?, ?)').run(clientId, kind, period, at).changes === 1;
+  }
+
+  ledgerHas(ref: string): boolean {
+    return this.st('SELECT 1 FROM ledger WHERE ref = ?').get(ref) !== undefined;
   }
 }

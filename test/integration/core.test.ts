@@ -210,17 +210,36 @@ describe('status, arm and disarm', () => {
     expect(fx.db.prepare("SELECT state FROM challenges").all()).toEqual([{ state: 'revoked' }]);
   });
 
-  it('refused requests from unknown and blocked numbers are journalled and change nothing', () => {
+  it('refused requests from unknown and blocked numbers are journalled and change nothing but raise one access alert', () => {
     seedClient(fx);
     fx.core.blockNumber({ phone: '87011234567', reason: 'stolen', operator: 'op' });
     const before = snapshot();
     const n = journalCount();
     expect(fx.core.request({ channel: 'sms', phone: '87019998877', action: 'disarm', objectCode: '1234' })).toMatchObject({ reason: 'unknown' });
+    expect(snapshot()).toBe(before); // an unknown number changes nothing and gets nothing
     expect(fx.core.request({ channel: 'phone', phone: '87011234567', action: 'status' })).toMatchObject({ reason: 'blocked' });
+    expect(fx.core.request({ channel: 'sms', phone: '87011234567', action: 'status' })).toMatchObject({ reason: 'blocked' });
     expect(fx.core.request({ channel: 'phone', phone: 'anonymous', action: 'status' })).toMatchObject({ reason: 'unknown' });
-    expect(snapshot()).toBe(before);
-    expect(journalCount()).toBe(n + 3);
-    expect(fx.core.searchJournal({ outcome: 'refused', limit: 3 }).map((r) => r.reason)).toEqual(['unknown', 'blocked', 'unknown']);
+    expect(fx.core.searchJournal({ outcome: 'refused', limit: 4 }).map((r) => r.reason)).toEqual(['unknown', 'blocked', 'blocked', 'unknown']);
+    // the blocked number's use raised one alert (rate-limited) and told the client
+    expect(fx.core.listAlerts()).toEqual([expect.objectContaining({ kind: 'access', phone: '+77011234567', detail: 'blocked number used on phone' })]);
+    const sms = fx.core.listOutbox({ limit: 10 });
+    expect(sms).toHaveLength(1);
+    expect(sms[0]).toMatchObject({ kind: 'access-alert', phone: '+77011234567', priority: 1 });
+    expect(sms[0]?.text).not.toMatch(/\d{6}/);
+    expect(journalCount()).toBe(n + 5);
+    expect(fx.db.prepare('SELECT status FROM objects').get()).toEqual({ status: 'disarmed' });
+  });
+
+  it('three wrong codes raise an access alert to the client\'s other numbers', () => {
+    const { clientId } = seedClient(fx);
+    fx.core.addNumber({ clientId, phone: '87051112233', signed: true, operator: 'op' });
+    fx.core.request({ channel: 'sms', phone: '87011234567', action: 'disarm' });
+    const code = fx.lastCode('+77011234567');
+    const wrong = code === '000000' ? '111111' : '000000';
+    for (let i = 0; i < 3; i++) fx.core.confirm({ channel: 'sms', phone: '87011234567', code: wrong });
+    expect(fx.core.listAlerts()).toEqual([expect.objectContaining({ kind: 'access', phone: '+77011234567' })]);
+    expect(fx.core.listOutbox({ limit: 10 }).filter((m) => m.kind === 'access-alert').map((m) => m.phone)).toEqual(['+77051112233']);
   });
 
   it('a suspended client is refused', () => {
