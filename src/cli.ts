@@ -6,7 +6,7 @@ import type { Config } from './config.ts';
 import type { ConfirmResult, RequestResult } from './core/core.ts';
 import { AppError, isAppError } from './domain/errors.ts';
 import { formatKzt, parseKzt } from './domain/money.ts';
-import { BLOCK_REASONS, LANGS } from './domain/types.ts';
+import { ALARM_KINDS, BLOCK_REASONS, LANGS, MONITORING_TYPES } from './domain/types.ts';
 import type { BlockReason, Lang, ObjectView } from './domain/types.ts';
 import { formatLocal } from './domain/texts.ts';
 import { createLogger } from './logger.ts';
@@ -21,7 +21,7 @@ import type { CoreContext } from './main.ts';
 const USAGE = `usage: zhedel <command> [options]   (add --json for JSON output)
 
   serve                                   run the service
-  client add --name N [--lang ru|kk] [--balance KZT]
+  client add --name N [--lang ru|kk] [--balance KZT] [--services robot,sms,app,chat]
   client list
   client show --client ID
   object add --client ID --code CODE --address TEXT [--callout]
@@ -41,6 +41,13 @@ const USAGE = `usage: zhedel <command> [options]   (add --json for JSON output)
   journal [--verify] [--client ID] [--phone P] [--object CODE] [--limit N]
   outbox [--state S] [--limit N] [--reveal]
   sms send --phone P --text TEXT          a notice to a client's active trusted number
+  event --object CODE --type T [--kind K] [--zone N] [--id ID] [--at ISO]
+                                          a monitoring event (alarm, restore, arm, disarm, trouble,
+                                          link-lost, link-restored, test)
+  billing run [--at ISO-TIME]             charge the period of that time (idempotent)
+  billing remind [--at ISO-TIME]          low-balance reminders
+  tariff set --service S [--monthly KZT] [--sms KZT]   applies from the next period
+  alerts [--all]                          operators' alerts;  alerts ack --id N
   operator add --name N --role operator|admin   prints the operator's token once
   operator list
 
@@ -163,12 +170,13 @@ async function run(argv: string[], out: Out, cfg: () => Config): Promise<number>
 
     case 'client': {
       if (sub === 'add') {
-        const f = parse(rest, { name: { type: 'string' }, lang: { type: 'string' }, balance: { type: 'string' } });
+        const f = parse(rest, { name: { type: 'string' }, lang: { type: 'string' }, balance: { type: 'string' }, services: { type: 'string' } });
         const lang = (f.lang as string | undefined) ?? 'ru';
         if (!LANGS.includes(lang as Lang)) throw new AppError('BAD_INPUT', `--lang must be one of ${LANGS.join(', ')}`);
         const balance = typeof f.balance === 'string' && f.balance !== '0' ? parseKzt(f.balance) : 0;
         const c = withCore(({ core }) => core.addClient({
           name: req(f, 'name'), balance, operator: operatorName(f), ...(typeof f.lang === 'string' ? { lang: lang as Lang } : {}),
+          ...(typeof f.services === 'string' ? { services: f.services.split(',').map((x) => x.trim()).filter(Boolean) } : {}),
         }));
         out.print(`client ${c.id} added: ${c.name} (${c.lang}), balance ${formatKzt(c.balance)} KZT`, c);
         return 0;
@@ -291,6 +299,66 @@ async function run(argv: string[], out: Out, cfg: () => Config): Promise<number>
         r.partsTotal ? `parts=${r.messageIds.length}/${r.partsTotal} ids=${r.messageIds.join(',')}` : '',
         r.duplicateRisk ? 'possible-duplicate' : '', r.error ? `error=${r.error}` : '', r.text ?? '(erased)',
       ].filter(Boolean).join('  ')).join('\n') || 'outbox is empty', data);
+      return 0;
+    }
+
+    case 'event': {
+      const f = parse([sub, ...rest].filter((x): x is string => x !== undefined), {
+        object: { type: 'string' }, type: { type: 'string' }, kind: { type: 'string' }, zone: { type: 'string' }, id: { type: 'string' }, at: { type: 'string' },
+      });
+      const type = req(f, 'type');
+      if (!MONITORING_TYPES.includes(type as (typeof MONITORING_TYPES)[number])) throw new UsageError(`--type must be one of ${MONITORING_TYPES.join(', ')}`);
+      const kind = typeof f.kind === 'string' ? f.kind : type === 'alarm' ? 'burglary' : null;
+      if (kind && !ALARM_KINDS.includes(kind as (typeof ALARM_KINDS)[number])) throw new UsageError(`--kind must be one of ${ALARM_KINDS.join(', ')}`);
+      const zone = typeof f.zone === 'string' ? intArg(f, 'zone') : null;
+      const at = typeof f.at === 'string' ? f.at : null;
+      if (at && Number.isNaN(Date.parse(at))) throw new UsageError('--at must be an ISO time');
+      const r = withCore(({ core }) => core.recordMonitoringEvent({
+        sourceId: typeof f.id === 'string' ? f.id : `cli-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`,
+        objectCode: req(f, 'object'), type, kind, zone, eventAt: at,
+      }));
+      out.print(r.duplicate ? `event ${r.row.sourceId} was already recorded (${r.row.result})` : `event recorded: ${r.row.result}${r.callout ? '; call-outs will be placed by the service' : ''}`, r);
+      return 0;
+    }
+
+    case 'billing': {
+      const f = parse(rest, { at: { type: 'string' } });
+      const at = typeof f.at === 'string' ? new Date(f.at) : new Date();
+      if (Number.isNaN(at.getTime())) throw new UsageError('--at must be an ISO time');
+      if (sub === 'run') {
+        const r = withCore(({ core }) => core.runBilling(at));
+        out.print(`billing ${r.period}: ${r.charged} charged, ${r.suspended} suspended, ${r.already} already charged`, r);
+        return 0;
+      }
+      if (sub === 'remind') {
+        const n = withCore(({ core }) => core.runReminders(at, cfg().billing.remindDays));
+        out.print(`${n} reminder(s) queued`, { sent: n });
+        return 0;
+      }
+      throw new UsageError('billing: expected run or remind');
+    }
+
+    case 'tariff': {
+      if (sub !== 'set') throw new UsageError('tariff: expected set');
+      const f = parse(rest, { service: { type: 'string' }, monthly: { type: 'string' }, sms: { type: 'string' } });
+      const monthlyFee = typeof f.monthly === 'string' ? parseKzt(f.monthly) : undefined;
+      const smsFee = typeof f.sms === 'string' ? parseKzt(f.sms) : undefined;
+      if (monthlyFee === undefined && smsFee === undefined) throw new UsageError('give --monthly or --sms');
+      withCore(({ core }) => core.setTariff({ service: req(f, 'service'), operator: operatorName(f), ...(monthlyFee !== undefined ? { monthlyFee } : {}), ...(smsFee !== undefined ? { smsFee } : {}) }));
+      out.print(`tariff of ${req(f, 'service')} changed; it applies from the next billing period`, { ok: true });
+      return 0;
+    }
+
+    case 'alerts': {
+      if (sub === 'ack') {
+        const f = parse(rest, { id: { type: 'string' } });
+        withCore(({ core }) => core.ackAlert({ id: intArg(f, 'id'), operator: operatorName(f) }));
+        out.print('acknowledged', { ok: true });
+        return 0;
+      }
+      const f = parse([sub, ...rest].filter((x): x is string => x !== undefined), { all: { type: 'boolean' } });
+      const list = withCore(({ core }) => core.listAlerts(f.all !== true));
+      out.print(list.map((a) => `${String(a.id).padStart(5)}  ${a.createdAt}  ${a.kind}  ${a.objectCode ?? ''} ${a.phone ?? ''}  ${a.detail ?? ''}${a.acknowledgedAt ? `  (ack by ${a.acknowledgedBy})` : ''}`).join('\n') || 'no alerts', list);
       return 0;
     }
 

@@ -50,6 +50,14 @@ const schema = z.object({
   ZHEDEL_SMPP_WINDOW: z.coerce.number().int().min(1).max(1000).default(10),
   ZHEDEL_SMPP_TLS_INSECURE: z.enum(['0', '1', 'true', 'false']).default('0').transform((v) => v === '1' || v === 'true'),
   ZHEDEL_MONITORING_KEY: optionalText,
+  ZHEDEL_ALARM_GROUP_S: z.coerce.number().int().min(0).max(86_400).default(300),
+  ZHEDEL_ALARM_ACK_TIMEOUT_S: z.coerce.number().int().min(10).max(86_400).default(300),
+  ZHEDEL_CALLOUT_ROUNDS: z.coerce.number().int().min(1).max(10).default(3),
+  ZHEDEL_CALLOUT_PAUSE_S: z.coerce.number().int().min(0).max(3_600).default(60),
+  ZHEDEL_CALLOUT_RING_S: z.coerce.number().int().min(5).max(120).default(30),
+  ZHEDEL_BILLING_REMIND_DAYS: z.coerce.number().int().min(0).max(28).default(3),
+  ZHEDEL_BACKUP_DIR: optionalText,
+  ZHEDEL_BACKUP_KEEP_DAYS: z.coerce.number().int().min(1).max(3_650).default(14),
 });
 
 export type Env = z.infer<typeof schema>;
@@ -71,6 +79,9 @@ export interface Config {
     tlsInsecure: boolean;
   };
   monitoringKey: string | null;
+  alarms: { groupMs: number; ackTimeoutMs: number; rounds: number; roundPauseMs: number; ringSec: number };
+  billing: { remindDays: number };
+  backup: { dir: string; keepDays: number };
 }
 
 export class ConfigError extends Error {
@@ -123,6 +134,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       window: e.ZHEDEL_SMPP_WINDOW, tlsInsecure: e.ZHEDEL_SMPP_TLS_INSECURE,
     },
     monitoringKey: e.ZHEDEL_MONITORING_KEY ?? null,
+    alarms: {
+      groupMs: e.ZHEDEL_ALARM_GROUP_S * 1000, ackTimeoutMs: e.ZHEDEL_ALARM_ACK_TIMEOUT_S * 1000, rounds: e.ZHEDEL_CALLOUT_ROUNDS,
+      roundPauseMs: e.ZHEDEL_CALLOUT_PAUSE_S * 1000, ringSec: e.ZHEDEL_CALLOUT_RING_S,
+    },
+    billing: { remindDays: e.ZHEDEL_BILLING_REMIND_DAYS },
+    backup: { dir: e.ZHEDEL_BACKUP_DIR ? resolve(e.ZHEDEL_BACKUP_DIR) : join(dataDir, 'backups'), keepDays: e.ZHEDEL_BACKUP_KEEP_DAYS },
   };
 }
 

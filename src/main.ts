@@ -11,7 +11,9 @@ import { openDb, schemaVersion } from './store/db.ts';
 import type { Db } from './store/db.ts';
 import { SqliteStore } from './store/sqlite-store.ts';
 import { startSms } from './sms/service.ts';
+import { startSchedules } from './jobs/schedule.ts';
 import { AmiMonitor } from './telephony/ami.ts';
+import { runAlarmCalls } from './telephony/alarm-calls.ts';
 import { Telephony } from './telephony/service.ts';
 
 /** In-process fan-out of live events (SSE, consoles). Listeners must not throw. */
@@ -56,6 +58,7 @@ function metricsFrom(db: Db): MetricsSource {
     documents: () => count('SELECT COALESCE(MAX(seq), 0) AS n FROM journal'),
     otpSendsLastHour: () => count('SELECT COUNT(*) AS n FROM otp_sends WHERE sent_at > ?', new Date(Date.now() - 3_600_000).toISOString()),
     codeFailures: () => count("SELECT COUNT(*) AS n FROM journal WHERE action = 'confirm' AND outcome = 'refused'"),
+    openAlerts: () => count('SELECT COUNT(*) AS n FROM alerts WHERE acknowledged_at IS NULL'),
     objectStatuses: () => (db.prepare('SELECT code, client_id, status, status_since FROM objects').all() as Array<Record<string, unknown>>)
       .map((r) => ({ code: r.code as string, clientId: r.client_id as number, status: r.status as string, since: r.status_since as string })),
   };
@@ -68,6 +71,7 @@ export function openCore(config: Config, opts: { outboxSignal?: OutboxSignal } =
   const events = new EventHub();
   const core = new Core({
     store, clock: systemClock, random: cryptoRandom, keys: deriveKeys(config.secret), timeZone: config.timeZone, events,
+    alarmGroupMs: config.alarms.groupMs,
     ...(opts.outboxSignal ? { outboxSignal: opts.outboxSignal } : {}),
   });
   const access = new Access({ store, clock: systemClock, random: cryptoRandom, keys: deriveKeys(config.secret), core });
@@ -105,6 +109,35 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   telephony.start();
   const ami = new AmiMonitor({ ...config.ami, logger: logger.child({ channel: 'ami' }) });
   ami.start();
+
+  // Operators' alerts go to the log (and the console's event stream, and /metrics).
+  ctx.events.subscribe((e) => {
+    if (e.type === 'operator-alert') logger.warn({ alert: e.id, kind: e.kind, object: e.objectCode, detail: e.detail }, 'operator alert');
+  });
+
+  // Alarm call-outs recorded by any process are placed by this one, which holds the ARI link.
+  const calling = new Set<number>();
+  const calloutTimer = setInterval(() => {
+    if (!telephony.link.isConnected()) return;
+    for (const plan of ctx.core.takeCallouts()) {
+      if (calling.has(plan.eventId)) continue;
+      calling.add(plan.eventId);
+      void runAlarmCalls(plan, {
+        core: ctx.core, callOut: (r) => telephony.callOut(r), logger: logger.child({ channel: 'callout' }),
+        rounds: config.alarms.rounds, roundPauseMs: config.alarms.roundPauseMs, ackTimeoutMs: config.alarms.ackTimeoutMs, ringSec: config.alarms.ringSec,
+      }).catch((err: unknown) => logger.error({ err }, 'alarm call-outs failed'))
+        .finally(() => {
+          calling.delete(plan.eventId);
+          ctx.core.finishCallouts(plan.eventId);
+        });
+    }
+  }, 1_000);
+  calloutTimer.unref();
+
+  const schedules = startSchedules({
+    core: ctx.core, db: ctx.db, dbPath: config.dbPath, backupDir: config.backup.dir, backupKeepDays: config.backup.keepDays,
+    reminderDays: config.billing.remindDays, logger: logger.child({ channel: 'jobs' }),
+  }, config.timeZone);
   const checks: ReadinessCheck[] = [
     {
       name: 'database',
@@ -135,6 +168,8 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     stopping ??= (async () => {
       logger.info({ reason }, 'stopping');
       await app.close();
+      clearInterval(calloutTimer);
+      schedules.stop();
       await telephony.stop();
       ami.stop();
       await sms.stop();

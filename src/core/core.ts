@@ -795,6 +795,7 @@ export class Core {
           ? { eventId: ev.id, objectCode: object.code, clientId: client.id, kind, zone: ev.zone, contacts: contacts.map((n) => ({ phone: n.phone, lang: client.lang })) }
           : null;
         if (contacts.length === 0) this.raiseAlertInTx({ kind: 'alarm-no-contact', clientId: client.id, objectCode: object.code, phone: null, detail: `alarm ${kind}` });
+        if (plan) this.store.setCalloutState(ev.id, 'pending');
         return finish('alarm', zoneKey, plan);
       }
       case 'restore': {
@@ -831,6 +832,24 @@ export class Core {
       default:
         return finish('noted');
     }
+  }
+
+  /**
+   * Call-outs waiting for the service: alarms recorded by any process (HTTP intake, the CLI),
+   * or cut short by a stop. Taking one marks it running; `finishCallouts` marks it done.
+   */
+  takeCallouts(): CalloutPlan[] {
+    return this.run(() => this.store.calloutsWaiting().map((ev) => {
+      this.store.setCalloutState(ev.id, 'running');
+      const object = this.mustObject(ev.objectCode);
+      const client = this.mustClient(object.clientId);
+      const contacts = this.store.listNumbers(client.id).filter((n) => n.state === 'active' && (n.allObjects || n.objectCodes.includes(object.code)));
+      return { eventId: ev.id, objectCode: object.code, clientId: client.id, kind: ev.kind ?? 'burglary', zone: ev.zone, contacts: contacts.map((n) => ({ phone: n.phone, lang: client.lang })) };
+    }));
+  }
+
+  finishCallouts(eventId: number): void {
+    this.run(() => this.store.setCalloutState(eventId, 'done'));
   }
 
   /** An alert for the operators (console, log, metric), journalled. */

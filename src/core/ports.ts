@@ -77,6 +77,9 @@ export interface Store {
   /** The last alarm of the object that was told to clients and not yet followed by a restore. */
   openAlarm(objectCode: string): MonitoringEventRow | undefined;
   setPriorStatus(objectId: number, prior: string | null): void;
+  setCalloutState(eventId: number, state: 'pending' | 'running' | 'done'): void;
+  /** Alarm events whose call-outs wait (or were running when the service stopped). */
+  calloutsWaiting(): MonitoringEventRow[];
   getPriorStatus(objectId: number): string | null;
 
   insertAlert(a: { kind: string; clientId: number | null; objectCode: string | null; phone: string | null; detail: string | null; at: string }): number;

@@ -68,3 +68,7 @@ export interface NumberView {
   createdAt: string;
   updatedAt: string;
 }
+
+/** Events the monitoring centre reports, and the kinds of alarm. */
+export const MONITORING_TYPES = ['alarm', 'restore', 'arm', 'disarm', 'trouble', 'link-lost', 'link-restored', 'test'] as const;
+export const ALARM_KINDS = ['burglary', 'fire', 'panic', 'flood', 'tamper'] as const;

@@ -100,6 +100,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     new Gauge({ name: 'zhedel_documents', help: 'Electronic documents in the journal', registers: [registry], collect() { this.set(m.documents()); } });
     new Gauge({ name: 'zhedel_otp_sends_last_hour', help: 'One-time codes sent in the last hour', registers: [registry], collect() { this.set(m.otpSendsLastHour()); } });
     new Gauge({ name: 'zhedel_code_failures', help: 'Wrong, expired or replayed codes (journal)', registers: [registry], collect() { this.set(m.codeFailures()); } });
+    if (m.openAlerts) {
+      const open = m.openAlerts.bind(m);
+      new Gauge({ name: 'zhedel_operator_alerts_open', help: 'Operator alerts not yet acknowledged', registers: [registry], collect() { this.set(open()); } });
+    }
     if (m.calls) {
       const calls = m.calls.bind(m);
       new Gauge({ name: 'zhedel_calls_active', help: 'Calls in progress', registers: [registry], collect() { this.set(calls().active); } });

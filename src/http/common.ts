@@ -20,6 +20,7 @@ export interface MetricsSource {
   documents(): number;
   otpSendsLastHour(): number;
   codeFailures(): number;
+  openAlerts?(): number;
   objectStatuses(): Array<{ code: string; clientId: number; status: string; since: string }>;
   calls?(): { active: number; total: number };
 }

@@ -4,7 +4,7 @@ import type { Access } from '../core/access.ts';
 import type { Core } from '../core/core.ts';
 import type { OperatorRow } from '../core/ports.ts';
 import { AppError } from '../domain/errors.ts';
-import { BLOCK_REASONS } from '../domain/types.ts';
+import { ALARM_KINDS, BLOCK_REASONS, MONITORING_TYPES } from '../domain/types.ts';
 import type { BlockReason, Lang } from '../domain/types.ts';
 import { ERROR_RESPONSES, bearer, streamToken } from './common.ts';
 import type { LiveHub } from './common.ts';
@@ -18,8 +18,6 @@ const phoneParam = { type: 'object', properties: { phone: { type: 'string', minL
 const codeParam = { type: 'object', properties: { code: { type: 'string', pattern: '^\\d{3,8}$' } } } as const;
 const idParam = { type: 'object', properties: { id: { type: 'string', pattern: '^\\d{1,12}$' } } } as const;
 
-export const MONITORING_TYPES = ['alarm', 'restore', 'arm', 'disarm', 'trouble', 'link-lost', 'link-restored', 'test'] as const;
-export const ALARM_KINDS = ['burglary', 'fire', 'panic', 'flood', 'tamper'] as const;
 
 /**
  * Everything the operators' command line does, over HTTP for the console, under /v1/admin/…

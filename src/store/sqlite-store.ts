@@ -431,6 +431,14 @@ export class SqliteStore implements Store {
     return last && last.result === 'alarm' ? this.eventFrom(last) : undefined;
   }
 
+  setCalloutState(eventId: number, state: 'pending' | 'running' | 'done'): void {
+    this.st('UPDATE monitoring_events SET callout_state = ? WHERE id = ?').run(state, eventId);
+  }
+
+  calloutsWaiting(): MonitoringEventRow[] {
+    return (this.st("SELECT * FROM monitoring_events WHERE callout_state IN ('pending', 'running') ORDER BY id").all() as Row[]).map((r) => this.eventFrom(r));
+  }
+
   setPriorStatus(objectId: number, prior: string | null): void {
     this.st('UPDATE objects SET prior_status = ? WHERE id = ?').run(prior, objectId);
   }

@@ -3,6 +3,9 @@
 -- The status an object had before an alarm or a loss of link, to return to on restore.
 ALTER TABLE objects ADD COLUMN prior_status TEXT;
 ALTER TABLE monitoring_events ADD COLUMN zone_key TEXT;
+-- Call-outs to make for an alarm: 'pending' until the service (which holds the ARI link) takes them.
+ALTER TABLE monitoring_events ADD COLUMN callout_state TEXT;
+CREATE INDEX monitoring_events_callouts ON monitoring_events(callout_state) WHERE callout_state IS NOT NULL;
 
 -- Alerts for the monitoring centre's operators (nobody acknowledged an alarm, suspected
 -- unauthorised access, a broken journal, a failed backup).

@@ -1,0 +1,98 @@
+import { mkdirSync, readdirSync, statSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import cron from 'node-cron';
+import type { Core } from '../core/core.ts';
+import type { Logger } from '../logger.ts';
+import type { Db } from '../store/db.ts';
+import { integrityCheck, openDb } from '../store/db.ts';
+
+/**
+ * Scheduled jobs. Each body is a plain function (runnable by hand and in tests); node-cron
+ * only decides when, in the company's time zone, and never lets a job overlap itself. Every
+ * job logs its start, end and figures.
+ */
+export interface JobDeps {
+  core: Core;
+  db: Db;
+  dbPath: string;
+  backupDir: string;
+  backupKeepDays: number;
+  reminderDays: number;
+  logger: Logger;
+}
+
+export function billingJob(d: JobDeps, at = new Date()): ReturnType<Core['runBilling']> {
+  return d.core.runBilling(at);
+}
+
+export function reminderJob(d: JobDeps, at = new Date()): number {
+  return d.core.runReminders(at, d.reminderDays);
+}
+
+/** Expires codes past their lifetime, sessions past their life, and old queued SMS. */
+export function housekeepingJob(d: JobDeps, at = new Date()): Record<string, number> {
+  const now = at.toISOString();
+  const old = new Date(at.getTime() - 30 * 86_400_000).toISOString();
+  const tx = d.db.transaction(() => ({
+    codes: d.db.prepare("UPDATE challenges SET state = 'expired' WHERE state = 'pending' AND expires_at <= ?").run(now).changes,
+    sessions: d.db.prepare('UPDATE sessions SET revoked_at = ? WHERE revoked_at IS NULL AND expires_at <= ?').run(now, now).changes,
+    oldSessions: d.db.prepare('DELETE FROM sessions WHERE (revoked_at IS NOT NULL AND revoked_at < ?) OR expires_at < ?').run(old, old).changes,
+    staleSms: d.db.prepare(`UPDATE outbox SET state = 'expired', body = CASE WHEN secret = 1 THEN NULL ELSE body END, body_enc = NULL, done_at = ?, updated_at = ?
+      WHERE state = 'queued' AND created_at < ?`).run(now, now, new Date(at.getTime() - 2 * 86_400_000).toISOString()).changes,
+    otpSends: d.db.prepare('DELETE FROM otp_sends WHERE sent_at < ?').run(new Date(at.getTime() - 86_400_000).toISOString()).changes,
+  }));
+  return tx.immediate();
+}
+
+/** An online backup (SQLite's backup API, consistent while writes go on), checked, old ones pruned. */
+export async function backupJob(d: JobDeps, at = new Date()): Promise<{ file: string; integrity: string; removed: number }> {
+  mkdirSync(d.backupDir, { recursive: true });
+  const file = join(d.backupDir, `zhedel-${at.toISOString().slice(0, 19).replace(/[:T]/g, '-')}.db`);
+  await d.db.backup(file);
+  const copy = openDb(file, { migrate: false });
+  const integrity = integrityCheck(copy);
+  copy.close();
+  if (integrity !== 'ok') d.core.raiseAlert({ kind: 'backup-failed', clientId: null, objectCode: null, phone: null, detail: integrity.slice(0, 200) });
+  let removed = 0;
+  for (const f of readdirSync(d.backupDir)) {
+    const p = join(d.backupDir, f);
+    if (/^zhedel-.*\.db$/.test(f) && statSync(p).mtimeMs < at.getTime() - d.backupKeepDays * 86_400_000) {
+      unlinkSync(p);
+      removed++;
+    }
+  }
+  return { file, integrity, removed };
+}
+
+/** Walks the journal's hash chain; a break alerts the operators. */
+export function journalJob(d: JobDeps): { ok: boolean; checked: number; headHash: string } {
+  const v = d.core.verifyJournal();
+  if (!v.ok) d.core.raiseAlert({ kind: 'journal-broken', clientId: null, objectCode: null, phone: null, detail: `record ${v.problem?.seq}: ${v.problem?.kind}` });
+  return { ok: v.ok, checked: v.checked, headHash: v.headHash };
+}
+
+export function startSchedules(d: JobDeps, timeZone: string): { stop(): void } {
+  const wrap = (name: string, fn: () => unknown): (() => Promise<void>) => async () => {
+    const t0 = Date.now();
+    d.logger.info({ job: name }, 'job started');
+    try {
+      const figures = await fn();
+      d.logger.info({ job: name, ms: Date.now() - t0, figures }, 'job finished');
+    } catch (e) {
+      d.logger.error({ job: name, err: e }, 'job failed');
+    }
+  };
+  const tasks = [
+    cron.schedule('5 0 1 * *', wrap('billing', () => billingJob(d)), { timezone: timeZone, noOverlap: true, name: 'billing' }),
+    cron.schedule('0 10 * * *', wrap('billing-reminder', () => reminderJob(d)), { timezone: timeZone, noOverlap: true, name: 'billing-reminder' }),
+    cron.schedule('17 * * * *', wrap('housekeeping', () => housekeepingJob(d)), { timezone: timeZone, noOverlap: true, name: 'housekeeping' }),
+    cron.schedule('30 3 * * *', wrap('backup', () => backupJob(d)), { timezone: timeZone, noOverlap: true, name: 'backup' }),
+    cron.schedule('0 4 * * *', wrap('journal-verify', () => journalJob(d)), { timezone: timeZone, noOverlap: true, name: 'journal-verify' }),
+  ];
+  return {
+    stop() {
+      for (const t of tasks) void t.stop();
+    },
+  };
+}
+

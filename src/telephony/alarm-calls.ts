@@ -1,0 +1,66 @@
+import type { CalloutPlan, Core } from '../core/core.ts';
+import type { Logger } from '../logger.ts';
+import type { CalloutRequest, CalloutResult } from './service.ts';
+
+export interface AlarmCallOptions {
+  core: Core;
+  callOut: (r: CalloutRequest) => Promise<CalloutResult>;
+  logger: Logger;
+  /** Rounds down the contact list. */
+  rounds?: number;
+  /** Pause between rounds. */
+  roundPauseMs?: number;
+  /** Nobody acknowledged within this time: the operators are alerted. */
+  ackTimeoutMs?: number;
+  ringSec?: number;
+}
+
+/** Fire and panic cannot be silenced by a client: every contact is called and operators are alerted. */
+const UNSILENCEABLE = new Set(['fire', 'panic']);
+
+/**
+ * Robot call-outs about an alarm: down the ordered contact list until someone presses 1,
+ * round after round with a pause, never calling again a number that rejected the call. Each
+ * attempt and the acknowledgement are journalled by the core. Resolves with the outcome.
+ */
+export async function runAlarmCalls(plan: CalloutPlan, o: AlarmCallOptions): Promise<{ acknowledgedBy: string | null; attempts: number }> {
+  const rounds = o.rounds ?? 3;
+  const pause = o.roundPauseMs ?? 60_000;
+  const loud = UNSILENCEABLE.has(plan.kind);
+  const rejected = new Set<string>();
+  let acknowledgedBy: string | null = null;
+  let attempts = 0;
+  let alerted = false;
+  const alert = (why: string): void => {
+    if (alerted) return;
+    alerted = true;
+    o.logger.warn({ object: plan.objectCode, kind: plan.kind, why }, 'alarm needs an operator');
+    o.core.raiseAlert({ kind: 'alarm-unacknowledged', clientId: plan.clientId, objectCode: plan.objectCode, phone: null, detail: `${plan.kind}: ${why}` });
+  };
+  const timer = setTimeout(() => {
+    if (!acknowledgedBy) alert(`no acknowledgement within ${Math.round((o.ackTimeoutMs ?? 300_000) / 1000)} s`);
+  }, o.ackTimeoutMs ?? 300_000);
+  timer.unref();
+  try {
+    for (let round = 1; round <= rounds; round++) {
+      for (const c of plan.contacts) {
+        if (rejected.has(c.phone)) continue;
+        if (acknowledgedBy && !loud) break;
+        const startedAt = new Date().toISOString();
+        const result = await o.callOut({ phone: c.phone, lang: c.lang, objectCode: plan.objectCode, kind: plan.kind, zone: plan.zone, ...(o.ringSec ? { ringSec: o.ringSec } : {}) });
+        attempts++;
+        o.core.noteCallout({ eventId: plan.eventId, objectCode: plan.objectCode, clientId: plan.clientId, phone: c.phone, round, result, startedAt });
+        if (result === 'rejected') rejected.add(c.phone);
+        if (result === 'acknowledged' && !acknowledgedBy) acknowledgedBy = c.phone;
+      }
+      if (acknowledgedBy && !loud) break;
+      if (loud && acknowledgedBy) break; // everyone was called once after an acknowledgement
+      if (round < rounds && plan.contacts.some((c) => !rejected.has(c.phone))) await new Promise((r) => setTimeout(r, pause));
+    }
+    if (!acknowledgedBy) alert(`nobody acknowledged after ${attempts} call(s)`);
+    else if (loud) alert(`acknowledged by a client; ${plan.kind} alarms always go to an operator`);
+  } finally {
+    clearTimeout(timer);
+  }
+  return { acknowledgedBy, attempts };
+}

@@ -1,0 +1,250 @@
+import { spawn } from 'node:child_process';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runAlarmCalls } from '../../src/telephony/alarm-calls.ts';
+import { Telephony } from '../../src/telephony/service.ts';
+import { AsteriskSim } from '../sim/asterisk.ts';
+import { makeFixture, seedClient } from '../support/core-fixture.ts';
+import type { Fixture } from '../support/core-fixture.ts';
+import { quietLogger, until } from '../support/sms-harness.ts';
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()?.();
+});
+
+function fixture(realClock = false): Fixture {
+  const fx = makeFixture(realClock ? { realClock: true } : {});
+  cleanups.push(() => fx.close());
+  return fx;
+}
+
+const ev = (fx: Fixture, id: string, type: string, extra: { kind?: string; zone?: number; at?: string; object?: string } = {}) =>
+  fx.core.recordMonitoringEvent({
+    sourceId: id, objectCode: extra.object ?? '1234', type, kind: extra.kind ?? (type === 'alarm' ? 'burglary' : null), zone: extra.zone ?? null,
+    eventAt: extra.at ?? fx.clock.now().toISOString(),
+  });
+
+describe('monitoring events and alarms', () => {
+  it('an alarm sets the status, sends one concise SMS to each active number, and a live event; a restore says so once', () => {
+    const fx = fixture();
+    const { clientId } = seedClient(fx, { lang: 'kk' });
+    fx.core.addNumber({ clientId, phone: '87051112233', signed: true, operator: 'op' });
+    fx.core.addNumber({ clientId, phone: '87771112233', operator: 'op' }); // pending: not told
+    fx.db.prepare("UPDATE objects SET address = 'Алматы қ., Достық даңғылы 123, 45-пәтер, 3-кіреберіс' WHERE code = '1234'").run();
+    fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
+    fx.clock.advance(1_000);
+    const r = ev(fx, 'mc-1', 'alarm', { zone: 3 });
+    expect(r).toMatchObject({ duplicate: false, row: { result: 'alarm' } });
+    expect(fx.core.getObject('1234').status).toBe('alarm');
+    const alarms = fx.core.listOutbox({ limit: 20 }).filter((m) => m.kind === 'alarm');
+    expect(alarms.map((m) => m.phone).sort()).toEqual(['+77011234567', '+77051112233']);
+    for (const m of alarms) {
+      expect(m.priority).toBe(1);
+      expect(m.text?.length).toBeLessThanOrEqual(70);
+      expect(m.text).toMatch(/^ДАБЫЛ 1234 Алматы.*: ұрлық, аймақ 3, \d\d:\d\d$/);
+    }
+    expect(fx.events).toContainEqual(expect.objectContaining({ type: 'alarm', objectCode: '1234', kind: 'burglary', zone: 3 }));
+    // the same event again changes nothing
+    expect(ev(fx, 'mc-1', 'alarm', { zone: 3 })).toMatchObject({ duplicate: true });
+    // the same zone again within the window: grouped, no SMS
+    fx.clock.advance(60_000);
+    expect(ev(fx, 'mc-2', 'alarm', { zone: 3 }).row.result).toBe('grouped');
+    expect(fx.core.listOutbox({ limit: 20 }).filter((m) => m.kind === 'alarm')).toHaveLength(2);
+    // another zone is a new alarm
+    expect(ev(fx, 'mc-3', 'alarm', { zone: 4 }).row.result).toBe('alarm');
+    fx.clock.advance(60_000);
+    expect(ev(fx, 'mc-4', 'restore').row.result).toBe('restored');
+    expect(fx.core.getObject('1234').status).toBe('armed');
+    expect(fx.core.listOutbox({ limit: 20 }).filter((m) => m.kind === 'restore').map((m) => m.text)).toEqual([
+      expect.stringMatching(/^1234 нысаны: дабыл тоқтады/), expect.stringMatching(/^1234 нысаны: дабыл тоқтады/),
+    ]);
+    fx.clock.advance(1_000);
+    expect(ev(fx, 'mc-5', 'restore').row.result).toBe('restore');
+    expect(fx.core.listOutbox({ limit: 20 }).filter((m) => m.kind === 'restore')).toHaveLength(2);
+    // after the window the same zone alarms again
+    fx.clock.advance(10 * 60_000);
+    expect(ev(fx, 'mc-6', 'alarm', { zone: 3 }).row.result).toBe('alarm');
+    expect(fx.core.searchJournal({ channel: 'monitoring', limit: 10 }).map((d) => d.action)).toContain('event-alarm');
+  });
+
+  it('events older than the current status are stored but do not roll it back', () => {
+    const fx = fixture();
+    seedClient(fx);
+    fx.clock.advance(60_000);
+    fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
+    const old = new Date(fx.clock.now().getTime() - 30_000).toISOString();
+    expect(ev(fx, 'late-disarm', 'disarm', { at: old }).row.result).toBe('stale');
+    expect(fx.core.getObject('1234').status).toBe('armed');
+    expect(fx.db.prepare("SELECT result FROM monitoring_events WHERE source_id = 'late-disarm'").get()).toEqual({ result: 'stale' });
+    fx.clock.advance(1_000);
+    expect(ev(fx, 'panel-disarm', 'disarm').row.result).toBe('status');
+    expect(fx.core.getObject('1234').status).toBe('disarmed');
+  });
+
+  it('link lost and restored', () => {
+    const fx = fixture();
+    seedClient(fx);
+    fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
+    fx.clock.advance(1_000);
+    ev(fx, 'l1', 'link-lost');
+    expect(fx.core.getObject('1234').status).toBe('no-link');
+    fx.clock.advance(1_000);
+    ev(fx, 'l2', 'link-restored');
+    expect(fx.core.getObject('1234').status).toBe('armed');
+    expect(ev(fx, 't1', 'test').row.result).toBe('noted');
+  });
+});
+
+describe('alarm call-outs', () => {
+  async function rig(outcomes: Record<string, 'answer' | 'busy' | 'no-answer' | 'reject'>, keys: Record<string, string | null>) {
+    const fx = fixture(true);
+    const sim = await AsteriskSim.start({ playbackMs: 5 });
+    cleanups.push(() => sim.close());
+    const tel = new Telephony({
+      url: sim.url, user: 'zhedel', password: 'secret', app: 'zhedel', calloutEndpoint: 'PJSIP/{number}@trunk', core: fx.core, clock: fx.clock,
+      timeZone: 'Asia/Almaty', logger: quietLogger, timings: { firstDigitMs: 300, interDigitMs: 200, playbackLimitMs: 500 }, retryDelaysMs: [100],
+    });
+    tel.start();
+    cleanups.push(() => tel.stop(300));
+    await until(() => tel.link.isConnected(), 5_000, 'ARI');
+    sim.onOriginate = (endpoint) => ({ kind: outcomes[endpoint.replace(/\D/g, '').slice(0, 11)] ?? 'no-answer' });
+    const pressed = new Set<string>();
+    const answerer = setInterval(() => {
+      for (const c of sim.answered) {
+        const n = c.channel.caller.number.slice(0, 11);
+        if (pressed.has(c.id) || !c.prompts.some((p) => p.endsWith('alarm-press-1'))) continue;
+        pressed.add(c.id);
+        const key = keys[n];
+        if (key) void c.press(key);
+      }
+    }, 20);
+    cleanups.push(() => clearInterval(answerer));
+    const { clientId } = seedClient(fx);
+    fx.core.addNumber({ clientId, phone: '87051112233', signed: true, operator: 'op' });
+    fx.core.addNumber({ clientId, phone: '87771112233', signed: true, operator: 'op' });
+    fx.db.prepare('UPDATE objects SET callout_enabled = 1').run();
+    return { fx, sim, tel };
+  }
+
+  it('calls down the list until someone presses 1, after the SMS went out; each attempt journalled', async () => {
+    const { fx, sim, tel } = await rig({ '77011234567': 'no-answer', '77051112233': 'answer', '77771112233': 'answer' }, { '77051112233': '1' });
+    const r = ev(fx, 'a1', 'alarm', { zone: 2 });
+    expect(r.callout?.contacts.map((c) => c.phone)).toEqual(['+77011234567', '+77051112233', '+77771112233']);
+    expect(fx.core.listOutbox({ limit: 10 }).filter((m) => m.kind === 'alarm')).toHaveLength(3);
+    const [plan] = fx.core.takeCallouts();
+    const out = await runAlarmCalls(plan as NonNullable<typeof plan>, { core: fx.core, callOut: (q) => tel.callOut({ ...q, ringSec: 1 }), logger: quietLogger, roundPauseMs: 50, ackTimeoutMs: 10_000 });
+    fx.core.finishCallouts(r.row.id);
+    expect(out).toEqual({ acknowledgedBy: '+77051112233', attempts: 2 });
+    expect(sim.originated.map((o) => o.endpoint)).toEqual(['PJSIP/77011234567@trunk', 'PJSIP/77051112233@trunk']);
+    const docs = fx.core.searchJournal({ channel: 'phone', limit: 10 }).reverse();
+    expect(docs.map((d) => [d.action, d.reason, d.phone])).toEqual([
+      ['callout', 'no-answer', '+77011234567'], ['alarm-ack', 'acknowledged', '+77051112233'],
+    ]);
+    expect(fx.core.listAlerts()).toHaveLength(0);
+    expect(fx.core.takeCallouts()).toHaveLength(0);
+  });
+
+  it('nobody acknowledges: rounds with a pause, no redial of a number that rejected, then an operator alert', async () => {
+    const { fx, sim, tel } = await rig({ '77011234567': 'reject', '77051112233': 'answer', '77771112233': 'busy' }, {});
+    ev(fx, 'a2', 'alarm');
+    const [plan] = fx.core.takeCallouts();
+    const out = await runAlarmCalls(plan as NonNullable<typeof plan>, { core: fx.core, callOut: (q) => tel.callOut({ ...q, ringSec: 1 }), logger: quietLogger, rounds: 2, roundPauseMs: 50, ackTimeoutMs: 10_000 });
+    expect(out.acknowledgedBy).toBeNull();
+    const dialled = sim.originated.map((o) => o.endpoint.replace(/\D/g, '').slice(0, 11));
+    expect(dialled.filter((n) => n === '77011234567')).toHaveLength(1); // rejected once, never again
+    expect(dialled.filter((n) => n === '77051112233')).toHaveLength(2); // answered without a key: called again
+    expect(fx.core.searchJournal({ action: 'callout', limit: 10 }).map((d) => d.reason)).toContain('no-key');
+    expect(fx.core.listAlerts()).toEqual([expect.objectContaining({ kind: 'alarm-unacknowledged', objectCode: '1234' })]);
+  });
+
+  it('a fire is not silenced by a client: everyone is called and the operators are alerted', async () => {
+    const { fx, tel, sim } = await rig({ '77011234567': 'answer', '77051112233': 'answer', '77771112233': 'answer' }, { '77011234567': '1', '77051112233': '1', '77771112233': '1' });
+    ev(fx, 'f1', 'alarm', { kind: 'fire' });
+    const [plan] = fx.core.takeCallouts();
+    const out = await runAlarmCalls(plan as NonNullable<typeof plan>, { core: fx.core, callOut: (q) => tel.callOut({ ...q, ringSec: 1 }), logger: quietLogger, roundPauseMs: 50, ackTimeoutMs: 10_000 });
+    expect(out.acknowledgedBy).toBe('+77011234567');
+    expect(sim.originated).toHaveLength(3);
+    expect(fx.core.listAlerts()).toEqual([expect.objectContaining({ kind: 'alarm-unacknowledged' })]);
+  });
+});
+
+describe('billing', () => {
+  it('charges each period once, across a month end in the company time zone; suspends when it cannot; a payment resumes at once', () => {
+    const fx = fixture();
+    // 20:30 UTC on 31 January is already 1 February in Almaty
+    const at = new Date('2026-01-31T20:30:00Z');
+    fx.clock.t = at.getTime() - 3_600_000;
+    const rich = fx.core.addClient({ name: 'Rich', lang: 'ru', balance: 1_000_000, services: ['robot', 'sms'], operator: 'op' });
+    const poor = fx.core.addClient({ name: 'Poor', lang: 'kk', balance: 10_000, services: ['robot', 'sms'], operator: 'op' });
+    fx.core.addObject({ clientId: poor.id, code: '5555', address: 'x', operator: 'op' });
+    fx.core.addNumber({ clientId: poor.id, phone: '87021234567', signed: true, operator: 'op' });
+    expect(fx.core.periodOf(at)).toBe('2026-02');
+    fx.clock.t = at.getTime();
+    expect(fx.core.runBilling(at)).toEqual({ period: '2026-02', charged: 2, suspended: 2, already: 0 });
+    expect(fx.core.runBilling(at)).toEqual({ period: '2026-02', charged: 0, suspended: 2, already: 2 });
+    expect(fx.core.getClient(rich.id).balance).toBe(1_000_000 - 50_000 - 30_000);
+    const charges = fx.db.prepare("SELECT ref, amount FROM ledger WHERE kind = 'charge' ORDER BY ref").all();
+    expect(charges).toEqual([
+      { ref: `charge:${rich.id}:robot:2026-02`, amount: -50_000 }, { ref: `charge:${rich.id}:sms:2026-02`, amount: -30_000 },
+    ]);
+    expect(fx.core.getClient(poor.id).suspendedAt).not.toBeNull();
+    const notices = fx.core.listOutbox({ limit: 20 }).filter((m) => m.kind === 'billing');
+    expect(notices).toHaveLength(1); // one SMS, however often the job runs
+    expect(notices[0]?.text).toContain('тоқтатылды');
+    // every client channel refuses a suspended client
+    expect(fx.core.identify('87021234567')).toMatchObject({ ok: false, reason: 'suspended' });
+    expect(fx.core.request({ channel: 'sms', phone: '87021234567', action: 'status' })).toMatchObject({ reason: 'suspended' });
+    // but a real alarm still reaches the client
+    ev(fx, 'poor-alarm', 'alarm', { object: '5555' });
+    expect(fx.core.listOutbox({ limit: 20 }).filter((m) => m.kind === 'alarm').map((m) => m.phone)).toEqual(['+77021234567']);
+    fx.core.pay({ clientId: poor.id, amount: 100_000, operator: 'cashier' });
+    expect(fx.core.getClient(poor.id)).toMatchObject({ suspendedAt: null, balance: 10_000 + 100_000 - 80_000 });
+    expect(fx.core.identify('87021234567').ok).toBe(true);
+    expect(fx.core.listOutbox({ limit: 20 }).filter((m) => m.kind === 'billing').map((m) => m.text)).toEqual([
+      expect.stringContaining('қайта қосылды'), expect.stringContaining('тоқтатылды'),
+    ]);
+    expect(fx.core.runBilling(at)).toMatchObject({ charged: 0, suspended: 0, already: 4 });
+  });
+
+  it('a tariff change applies from the next period', () => {
+    const fx = fixture();
+    const c = fx.core.addClient({ name: 'A', balance: 1_000_000, services: ['robot'], operator: 'op' });
+    fx.core.setTariff({ service: 'robot', monthlyFee: 70_000, operator: 'admin' });
+    fx.core.runBilling(fx.clock.now()); // November 2026: the old tariff
+    fx.core.runBilling(new Date('2026-12-15T12:00:00Z')); // December: the new one
+    expect(fx.db.prepare("SELECT amount FROM ledger WHERE kind = 'charge' ORDER BY id").all()).toEqual([{ amount: -50_000 }, { amount: -70_000 }]);
+    expect(fx.core.getClient(c.id).balance).toBe(1_000_000 - 120_000);
+    expect(fx.core.searchJournal({ action: 'tariff-change' })[0]).toMatchObject({ operator: 'admin' });
+  });
+
+  it('a low-balance reminder goes once, a few days before the next charge', () => {
+    const fx = fixture();
+    const c = fx.core.addClient({ name: 'A', balance: 1_000, services: ['robot'], operator: 'op' });
+    fx.core.addNumber({ clientId: c.id, phone: '87011234567', signed: true, operator: 'op' });
+    expect(fx.core.runReminders(new Date('2026-11-20T06:00:00Z'), 3)).toBe(0);
+    expect(fx.core.runReminders(new Date('2026-11-28T06:00:00Z'), 3)).toBe(1);
+    expect(fx.core.runReminders(new Date('2026-11-29T06:00:00Z'), 3)).toBe(0);
+    expect(fx.core.listOutbox({ limit: 5 })[0]?.text).toMatch(/01\.12 спишется 500 тг, на счёте 10 тг/);
+  });
+
+  it('a billing run killed mid-way and run again charges everyone exactly once', async () => {
+    const fx = fixture();
+    fx.store.tx(() => {
+      for (let i = 0; i < 400; i++) fx.core.addClient({ name: `C${i}`, balance: 100_000, services: ['robot', 'sms'], operator: 'op' });
+    });
+    const env = { PATH: process.env.PATH ?? '', ZHEDEL_DB: fx.dbPath, ZHEDEL_SECRET: 's'.repeat(40) };
+    const child = spawn(process.execPath, ['bin/zhedel.js', 'billing', 'run', '--at', '2026-12-05T10:00:00Z'], { env, stdio: 'ignore' });
+    // kill it as soon as the first charges are committed
+    await until(() => (fx.db.prepare("SELECT COUNT(*) AS n FROM ledger WHERE kind = 'charge'").get() as { n: number }).n > 0, 20_000, 'first charges');
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    const partial = (fx.db.prepare("SELECT COUNT(*) AS n FROM ledger WHERE kind = 'charge'").get() as { n: number }).n;
+    const again = spawn(process.execPath, ['bin/zhedel.js', 'billing', 'run', '--at', '2026-12-20T10:00:00Z'], { env, stdio: 'ignore' });
+    expect(await new Promise((r) => again.once('exit', r))).toBe(0);
+    const total = (fx.db.prepare("SELECT COUNT(*) AS n FROM ledger WHERE kind = 'charge'").get() as { n: number }).n;
+    expect(partial).toBeLessThanOrEqual(800);
+    expect(total).toBe(800);
+    expect(fx.db.prepare('SELECT COUNT(DISTINCT balance) AS n, MIN(balance) AS b FROM clients').get()).toEqual({ n: 1, b: 20_000 });
+    expect(fx.db.pragma('integrity_check', { simple: true })).toBe('ok');
+  });
+});
