@@ -1,6 +1,7 @@
 /**
- * `npm run bench [name...]`: prints one line per figure. Names: core, sms, calls, http. With no name, every benchmark runs.
+ * `npm run bench [name...]`: prints one line per figure. Names: core, sms, calls, http, alarms. With no name, every benchmark runs.
  */
+import { benchAlarms } from './alarms.ts';
 import { benchCalls } from './calls.ts';
 import { benchCore } from './core.ts';
 import { benchHttp } from './http.ts';
@@ -11,6 +12,7 @@ const benches: Record<string, () => Promise<void>> = {
   sms: benchSms,
   calls: benchCalls,
   http: benchHttp,
+  alarms: benchAlarms,
 };
 
 const wanted = process.argv.slice(2);

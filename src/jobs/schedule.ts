@@ -56,7 +56,7 @@ export async function backupJob(d: JobDeps, at = new Date()): Promise<{ file: st
   let removed = 0;
   for (const f of readdirSync(d.backupDir)) {
     const p = join(d.backupDir, f);
-    if (/^zhedel-.*\.db$/.test(f) && statSync(p).mtimeMs < at.getTime() - d.backupKeepDays * 86_400_000) {
+    if (p !== file && /^zhedel-.*\.db$/.test(f) && statSync(p).mtimeMs < at.getTime() - d.backupKeepDays * 86_400_000) {
       unlinkSync(p);
       removed++;
     }
