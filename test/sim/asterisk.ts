@@ -67,6 +67,7 @@ export interface EventRecord {
 }
 
 export interface AsteriskOptions {
+  port?: number;
   user?: string;
   password?: string;
   /** How long each media item of a playback plays. */
@@ -116,7 +117,7 @@ export class AsteriskSim {
 
   static async start(o: AsteriskOptions = {}): Promise<AsteriskSim> {
     const sim = new AsteriskSim(o);
-    await sim.listen(0);
+    await sim.listen(o.port ?? 0);
     return sim;
   }
 
