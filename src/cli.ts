@@ -1,4 +1,6 @@
+import { existsSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
+import { join, resolve as resolvePath } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
 import { ConfigError, loadConfig } from './config.ts';
@@ -11,6 +13,7 @@ import type { BlockReason, Lang, ObjectView } from './domain/types.ts';
 import { formatLocal } from './domain/texts.ts';
 import { createLogger } from './logger.ts';
 import { openCore, startService } from './main.ts';
+import { integrityCheck, openDb } from './store/db.ts';
 import type { CoreContext } from './main.ts';
 
 /**
@@ -48,6 +51,8 @@ const USAGE = `usage: zhedel <command> [options]   (add --json for JSON output)
   billing remind [--at ISO-TIME]          low-balance reminders
   tariff set --service S [--monthly KZT] [--sms KZT]   applies from the next period
   alerts [--all]                          operators' alerts;  alerts ack --id N
+  backup --to FILE                        an online, consistent copy (also while the service runs)
+  restore --from FILE                     replaces the database (refused while the service runs)
   operator add --name N --role operator|admin   prints the operator's token once
   operator list
 
@@ -150,7 +155,18 @@ async function run(argv: string[], out: Out, cfg: () => Config): Promise<number>
       parse([sub, ...rest].filter((x): x is string => x !== undefined), {});
       const config = cfg();
       const logger = createLogger(config.logLevel);
+      const other = runningServicePid(config.dataDir);
+      if (other) throw new AppError('CONFLICT', `a service (pid ${other}) already runs on ${config.dbPath}`);
       const svc = await startService(config, logger);
+      const pidFile = join(config.dataDir, 'zhedel.pid');
+      writeFileSync(pidFile, String(process.pid));
+      process.on('exit', () => {
+        try {
+          if (readFileSync(pidFile, 'utf8') === String(process.pid)) unlinkSync(pidFile);
+        } catch {
+          // already gone
+        }
+      });
       let signals = 0;
       const onSignal = (sig: string): void => {
         signals++;
@@ -300,6 +316,52 @@ async function run(argv: string[], out: Out, cfg: () => Config): Promise<number>
         r.duplicateRisk ? 'possible-duplicate' : '', r.error ? `error=${r.error}` : '', r.text ?? '(erased)',
       ].filter(Boolean).join('  ')).join('\n') || 'outbox is empty', data);
       return 0;
+    }
+
+    case 'backup': {
+      const f = parse([sub, ...rest].filter((x): x is string => x !== undefined), { to: { type: 'string' } });
+      const to = resolvePath(req(f, 'to'));
+      if (existsSync(to)) throw new AppError('CONFLICT', `${to} exists; choose a new file`);
+      const config = cfg();
+      const db = openDb(config.dbPath);
+      try {
+        await db.backup(to);
+      } finally {
+        db.close();
+      }
+      const copy = openDb(to, { migrate: false });
+      const integrity = integrityCheck(copy);
+      copy.close();
+      if (integrity !== 'ok') throw new AppError('INTERNAL', `the copy failed its integrity check: ${integrity}`);
+      out.print(`backup written to ${to} (integrity ok)`, { file: to, integrity });
+      return 0;
+    }
+
+    case 'restore': {
+      const f = parse([sub, ...rest].filter((x): x is string => x !== undefined), { from: { type: 'string' } });
+      const from = resolvePath(req(f, 'from'));
+      if (!existsSync(from)) throw new AppError('NOT_FOUND', `no file ${from}`);
+      const config = cfg();
+      const running = runningServicePid(config.dataDir);
+      if (running) throw new AppError('CONFLICT', `the service (pid ${running}) is using ${config.dbPath}; stop it first`);
+      const check = openDb(from, { migrate: false, readonly: true });
+      const integrity = integrityCheck(check);
+      check.close();
+      if (integrity !== 'ok') throw new AppError('BAD_INPUT', `${from} fails its integrity check: ${integrity}`);
+      // the old database is kept beside the new one, never overwritten in place
+      const keep = `${config.dbPath}.before-restore-${Date.now()}`;
+      if (existsSync(config.dbPath)) {
+        const old = openDb(config.dbPath, { migrate: false });
+        await old.backup(keep);
+        old.close();
+        for (const suffix of ['', '-wal', '-shm']) if (existsSync(config.dbPath + suffix)) unlinkSync(config.dbPath + suffix);
+      }
+      const src = openDb(from, { migrate: false, readonly: true });
+      await src.backup(config.dbPath);
+      src.close();
+      const v = withCore(({ core, db }) => ({ journal: core.verifyJournal(), integrity: integrityCheck(db) }));
+      out.print(`restored ${from} into ${config.dbPath}; integrity ${v.integrity}; journal ${v.journal.ok ? `intact (${v.journal.checked} records)` : `BROKEN at ${v.journal.problem?.seq}`}${existsSync(keep) ? `; the previous database is kept as ${keep}` : ''}`, v);
+      return v.journal.ok && v.integrity === 'ok' ? 0 : 3;
     }
 
     case 'event': {
@@ -453,6 +515,18 @@ function numberCommand(sub: string | undefined, rest: string[], out: Out, withCo
     }
     default:
       throw new UsageError('number: expected add, list, confirm, resend, change, block, unblock or remove');
+  }
+}
+
+/** The pid of a service running on this data folder, if one is alive. */
+function runningServicePid(dataDir: string): number | null {
+  try {
+    const pid = Number(readFileSync(join(dataDir, 'zhedel.pid'), 'utf8'));
+    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return null;
+    process.kill(pid, 0);
+    return pid;
+  } catch {
+    return null;
   }
 }
 

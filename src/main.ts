@@ -167,12 +167,12 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   const stop = (reason = 'stop'): Promise<void> => {
     stopping ??= (async () => {
       logger.info({ reason }, 'stopping');
+      // no new requests, calls or claims; what is in flight finishes (bounded), then close
       await app.close();
       clearInterval(calloutTimer);
       schedules.stop();
-      await telephony.stop();
+      await Promise.all([telephony.stop(5_000), sms.stop()]);
       ami.stop();
-      await sms.stop();
       ctx.close();
       logger.info('stopped');
     })();

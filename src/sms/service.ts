@@ -34,6 +34,9 @@ export function startSms(a: { config: Config; db: Db; core: Core; clock: Clock; 
   });
   const dispatcher = new Dispatcher({
     store: outbox, link: session, clock: a.clock, logger, sender: s.sender,
+    // about one second of sending claimed at a time: a new code never waits behind a long
+    // queue of notices already handed to the session
+    maxInFlight: s.tps > 0 ? Math.max(s.window * 2, Math.ceil(s.tps)) : 2_000,
     openText: (m) => a.core.outboxText({ body: m.body, bodyEnc: m.bodyEnc, secret: m.secret, phone: m.phone }, true) ?? '',
   });
   const inbound = new SmsInbound({ core: a.core, clock: a.clock, logger, onReceipt: (r) => dispatcher.onReceipt(r) });
@@ -46,8 +49,8 @@ export function startSms(a: { config: Config; db: Db; core: Core; clock: Clock; 
     readiness: { name: 'smpp', required: false, check: () => ({ ok: session.isBound(), detail: session.isBound() ? 'bound' : 'not bound' }) },
     wake: () => dispatcher.wake(),
     async stop() {
-      await dispatcher.stop();
-      await session.stop();
+      // what waits unsent goes back to the queue; what is in flight gets its answer; then unbind
+      await Promise.all([dispatcher.stop(), session.stop()]);
     },
   };
 }

@@ -1,0 +1,22 @@
+import { spawn } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+
+describe('npm run demo', () => {
+  it('plays the whole story and logs no error', async () => {
+    const child = spawn(process.execPath, ['bin/run-ts.js', 'scripts/demo.ts'], { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+    const code = await new Promise((r) => child.once('exit', r));
+    expect(out).toContain('Объект поставлен под охрану.');
+    expect(out).toMatch(/SMS to the phone: 4021: под охраной/);
+    expect(out).toMatch(/SMS to the phone: Код \d{6}: снятие с охраны объекта 4021/);
+    expect(out).toContain('SMS to the phone: Объект 4021 снят с охраны.');
+    expect(out).toMatch(/SMS to the phone: ТРЕВОГА 4021 Алматы, Достык 5: проникновение, зона 3/);
+    expect(out).toContain('Спасибо, получение тревоги подтверждено.');
+    expect(out).toMatch(/Journal verification: intact, \d+ records/);
+    expect(out).toMatch(/Service log: \d+ lines, 0 at error level\./);
+    expect(out).toContain('Demo: OK');
+    expect(code).toBe(0);
+  }, 90_000);
+});
