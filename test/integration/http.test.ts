@@ -8,6 +8,7 @@ import { buildApp } from '../../src/http/build-app.ts';
 import { createLogger } from '../../src/logger.ts';
 import { EventHub } from '../../src/main.ts';
 import { makeFixture, seedClient, TEST_SECRET } from '../support/core-fixture.ts';
+import { findSecrets } from '../support/log-hygiene.ts';
 import type { Fixture } from '../support/core-fixture.ts';
 
 interface Rig {
@@ -271,6 +272,7 @@ describe('HTTP API', () => {
     expect(all).not.toContain(r.operator);
     expect(all).not.toMatch(/"code":"\d{6}"/);
     expect(all).toContain('access_token=[redacted]');
+    expect(findSecrets(all)).toEqual([]);
   });
 
   it('SSE delivers a status change within a second and ends when the number is blocked', async () => {

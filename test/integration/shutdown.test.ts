@@ -6,6 +6,7 @@ import { AsteriskSim } from '../sim/asterisk.ts';
 import { SmscSim } from '../sim/smsc.ts';
 import { tempDir } from '../support/core-fixture.ts';
 import { zhedel } from '../support/cli.ts';
+import { findSecrets } from '../support/log-hygiene.ts';
 import { until } from '../support/sms-harness.ts';
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -75,6 +76,8 @@ describe('graceful shutdown', () => {
     expect([...count.values()].every((n) => n === 1)).toBe(true); // never sent twice
     second.kill('SIGTERM');
     expect(await second.exit).toBe(0);
+    expect(findSecrets(first.out() + second.out())).toEqual([]);
+    expect(first.out() + second.out()).not.toMatch(/"level":(50|60)/);
   }, 90_000);
 
   it('a second signal exits at once', async () => {
