@@ -6,7 +6,8 @@ import swaggerUi from '@fastify/swagger-ui';
 import { Registry, collectDefaultMetrics, Counter, Gauge } from 'prom-client';
 import type { Access } from '../core/access.ts';
 import type { Core } from '../core/core.ts';
-import { AppError, isAppError } from '../domain/errors.ts';
+import { isAppError } from '../domain/errors.ts';
+import type { AppError } from '../domain/errors.ts';
 import type { Logger } from '../logger.ts';
 import { adminRoutes } from './routes-admin.ts';
 import { clientRoutes } from './routes-client.ts';
@@ -139,4 +140,3 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   return app;
 }
 
-export { AppError, send };

@@ -1,5 +1,6 @@
 import type { Statement } from 'better-sqlite3';
 import type { Db } from './db.ts';
+import { Statements } from './statements.ts';
 
 /** A message claimed for sending, with the parts the SMSC already accepted. */
 export interface ClaimedSms {
@@ -44,19 +45,15 @@ export interface OutboxCounts {
  */
 export class OutboxStore {
   private readonly db: Db;
-  private readonly stmts = new Map<string, Statement>();
+  private readonly stmts: Statements;
 
   constructor(db: Db) {
     this.db = db;
+    this.stmts = new Statements(db);
   }
 
   private st(sql: string): Statement {
-    let s = this.stmts.get(sql);
-    if (!s) {
-      s = this.db.prepare(sql);
-      this.stmts.set(sql, s);
-    }
-    return s;
+    return this.stmts.get(sql);
   }
 
   /** After a restart: messages caught mid-send go back to the queue, marked as possibly duplicated. */

@@ -8,6 +8,7 @@ import type {
   ClientView, Lang, NumberState, NumberView, ObjectStatus, ObjectView,
 } from '../domain/types.ts';
 import type { Db } from './db.ts';
+import { Statements } from './statements.ts';
 
 type Row = Record<string, unknown>;
 
@@ -96,20 +97,16 @@ function outboxFrom(r: Row): Omit<OutboxRow, 'messageIds'> {
 /** Repositories over one better-sqlite3 connection, with statements prepared once. */
 export class SqliteStore implements Store {
   readonly db: Db;
-  private readonly stmts = new Map<string, Statement>();
+  private readonly stmts: Statements;
   private depth = 0;
 
   constructor(db: Db) {
     this.db = db;
+    this.stmts = new Statements(db);
   }
 
   private st(sql: string): Statement {
-    let s = this.stmts.get(sql);
-    if (!s) {
-      s = this.db.prepare(sql);
-      this.stmts.set(sql, s);
-    }
-    return s;
+    return this.stmts.get(sql);
   }
 
   tx<T>(fn: () => T): T {

@@ -106,16 +106,18 @@ export class AriLink extends EventEmitter implements AriOps {
     this.stopped = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
-    const c = this.client;
-    this.client = null;
+    if (this.client) this.dropClient(this.client);
     this.setConnected(false);
-    if (c) {
-      try {
-        c.removeAllListeners();
-        c.stop();
-      } catch {
-        // closing a socket that is already gone
-      }
+  }
+
+  /** Forgets a client and closes its WebSocket (it may already be gone). */
+  private dropClient(c: Client): void {
+    if (this.client === c) this.client = null;
+    try {
+      c.removeAllListeners();
+      c.stop();
+    } catch {
+      // already closed
     }
   }
 
@@ -181,13 +183,7 @@ export class AriLink extends EventEmitter implements AriOps {
     client.on('WebSocketMaxRetries', () => {
       this.setConnected(false);
       log.warn('ARI WebSocket gave up; connecting again from the start');
-      this.client = null;
-      try {
-        client.removeAllListeners();
-        client.stop();
-      } catch {
-        // already closed
-      }
+      this.dropClient(client);
       this.scheduleRetry();
     });
     client.on('APILoadError', (e: unknown) => {
@@ -201,13 +197,7 @@ export class AriLink extends EventEmitter implements AriOps {
     } catch (e) {
       this.lastError = errorText(e);
       log.warn({ error: this.lastError }, 'ARI application could not start; retrying');
-      this.client = null;
-      try {
-        client.removeAllListeners();
-        client.stop();
-      } catch {
-        // already closed
-      }
+      this.dropClient(client);
       this.scheduleRetry();
     }
   }
