@@ -103,11 +103,13 @@ function enqueue(core: Core, n: number, text: (i: number) => string): void {
   }
 }
 
+/** Waits until `n` messages were accepted (the dispatcher's own count: no query while measuring). */
 async function waitSubmitted(r: Rig, n: number, timeoutMs: number): Promise<void> {
   const start = Date.now();
-  while ((r.outbox.counts().submitted ?? 0) < n) {
-    if (Date.now() - start > timeoutMs) throw new Error(`only ${r.outbox.counts().submitted ?? 0} of ${n} submitted`);
-    await new Promise((res) => setTimeout(res, 200));
+  const base = r.dispatcher.stats.settled;
+  while (r.dispatcher.stats.settled - base < n) {
+    if (Date.now() - start > timeoutMs) throw new Error(`only ${r.dispatcher.stats.settled - base} of ${n} submitted`);
+    await new Promise((res) => setTimeout(res, 5));
   }
 }
 
