@@ -55,24 +55,43 @@ export interface SessionOptions {
 }
 
 /**
- * Statuses worth retrying (the SMSC is busy or had a passing fault); every other error
- * status means the message itself is refused and sending it again will not help.
+ * SMPP v3.4 statuses (section 5.1.3) that mean the message itself, or our configuration, is
+ * refused: sending it again will not help, so it fails at once. Every other status — the SMSC
+ * busy or faulty (0x08, 0x14, 0x45, 0x58, 0x64, 0xFE, 0xFF…) and vendor-specific codes we do
+ * not know — is retried a bounded number of times: a wrong "permanent" verdict would lose an
+ * alarm or a code for good.
  */
-export const TRANSIENT_STATUSES = new Map<number, string>([
-  [0x08, 'ESME_RSYSERR system error'],
-  [0x14, 'ESME_RMSGQFUL message queue full'],
-  [0x45, 'ESME_RSUBMITFAIL submit failed'],
-  [0x58, 'ESME_RTHROTTLED throttling error'],
-  [0x64, 'ESME_RX_T_APPN temporary application error'],
-  [0xfe, 'ESME_RDELIVERYFAILURE delivery failure'],
-  [0xff, 'ESME_RUNKNOWNERR unknown error'],
-  [0x04, 'ESME_RINVBNDSTS wrong bind state (we re-bind)'],
+export const PERMANENT_STATUSES = new Map<number, string>([
+  [0x01, 'ESME_RINVMSGLEN message length invalid'],
+  [0x02, 'ESME_RINVCMDLEN command length invalid'],
+  [0x03, 'ESME_RINVCMDID command id invalid'],
+  [0x06, 'ESME_RINVPRTFLG priority flag invalid'],
+  [0x07, 'ESME_RINVREGDLVFLG registered delivery flag invalid'],
+  [0x0a, 'ESME_RINVSRCADR source address invalid (sender not registered)'],
+  [0x0b, 'ESME_RINVDSTADR destination address invalid'],
+  [0x15, 'ESME_RINVSERTYP service type invalid'],
+  [0x43, 'ESME_RINVESMCLASS esm_class invalid'],
+  [0x48, 'ESME_RINVSRCTON source TON invalid'],
+  [0x49, 'ESME_RINVSRCNPI source NPI invalid'],
+  [0x50, 'ESME_RINVDSTTON destination TON invalid'],
+  [0x51, 'ESME_RINVDSTNPI destination NPI invalid'],
+  [0x53, 'ESME_RINVSYSTYP system type invalid'],
+  [0x61, 'ESME_RINVSCHED scheduled delivery time invalid'],
+  [0x62, 'ESME_RINVEXPIRY validity period invalid'],
+  [0x65, 'ESME_RX_P_APPN permanent application error'],
+  [0x66, 'ESME_RX_R_APPN rejected by the application'],
+  [0xc0, 'ESME_RINVTLVSTREAM TLV stream invalid'],
+  [0xc1, 'ESME_RTLVNOTALLWD TLV not allowed'],
+  [0xc2, 'ESME_RINVTLVLEN TLV length invalid'],
+  [0xc4, 'ESME_RINVTLVVAL TLV value invalid'],
+  [0x0101, 'ESME_RPROHIBITED prohibited'],
+  [0x0104, 'ESME_RINVDCS data coding invalid'],
 ]);
 export const ESME_RTHROTTLED = 0x58;
 export const ESME_RMSGQFUL = 0x14;
 
 export function isPermanent(status: number): boolean {
-  return !TRANSIENT_STATUSES.has(status);
+  return PERMANENT_STATUSES.has(status);
 }
 
 interface Pending {

@@ -179,3 +179,12 @@ describe('joining multi-part messages', () => {
     expect(a.size).toBe(3);
   });
 });
+
+describe('SMSC statuses', () => {
+  it('fails at once only on statuses that mean the message itself is refused', async () => {
+    const { isPermanent } = await import('../../src/sms/session.ts');
+    for (const s of [0x0a, 0x0b, 0x01, 0x62, 0x0104]) expect(isPermanent(s)).toBe(true);
+    // busy, faulty, or a vendor code we do not know: retried (bounded)
+    for (const s of [0x08, 0x14, 0x45, 0x58, 0x64, 0xfe, 0xff, 0x0400, 0x04ff]) expect(isPermanent(s)).toBe(false);
+  });
+});
