@@ -1,37 +1,49 @@
-# ZHEDEL ONLINE — the service image.
+# ZHEDEL ONLINE — the service image, on Node.js 24 (LTS).
 # Build:  docker build -t zhedel-online .
 # Run:    docker run -d --name zhedel -p 8080:8080 -v zhedel-data:/data \
 #           -e ZHEDEL_SECRET=... -e ZHEDEL_SMPP_URL=... -e ZHEDEL_ARI_URL=... zhedel-online
+# Test suite on the image's Node.js version:  docker build --target test .
 
-# ---- build: all dependencies, the native SQLite module compiled here, typecheck
-FROM node:20-bookworm-slim AS build
+ARG NODE_IMAGE=node:24-bookworm-slim
+
+# ---- build: all dependencies, the native SQLite module compiled here, dist/ compiled by
+# the package's prepare script during npm ci, then development dependencies removed
+FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
-COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
-COPY bin ./bin
-COPY src ./src
+COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
+COPY scripts/build.mjs ./scripts/build.mjs
 COPY types ./types
+COPY src ./src
 COPY prompts/manifest.json ./prompts/manifest.json
-RUN npx tsc --noEmit -p tsconfig.build.json \
+RUN npm ci --no-audit --no-fund \
+ && test -f dist/cli.js \
  && npm prune --omit=dev
 
-# ---- runtime: production dependencies only, as an unprivileged user
-FROM node:20-bookworm-slim AS runtime
+# ---- test: the whole suite on this image's Node.js (needs the test sources; not shipped)
+FROM ${NODE_IMAGE} AS test
+WORKDIR /app
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ chromium sqlite3 \
+ && rm -rf /var/lib/apt/lists/*
+COPY . .
+RUN npm ci --no-audit --no-fund && npm test
+
+# ---- runtime: production dependencies and the compiled service, as an unprivileged user
+FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production \
     ZHEDEL_DB=/data/zhedel.db \
     ZHEDEL_HTTP_HOST=0.0.0.0 \
     ZHEDEL_HTTP_PORT=8080
 WORKDIR /app
 COPY --from=build --chown=node:node /app/node_modules ./node_modules
+COPY --from=build --chown=node:node /app/dist ./dist
 COPY --chown=node:node package.json ./
-COPY --chown=node:node bin ./bin
-COPY --chown=node:node src ./src
+COPY --chown=node:node bin/zhedel.js ./bin/zhedel.js
 COPY --chown=node:node prompts ./prompts
-RUN mkdir -p /data && chown node:node /data
+RUN mkdir -p /data && chown node:node /data && chmod 0700 /data
 USER node
 VOLUME ["/data"]
 EXPOSE 8080

@@ -1,8 +1,9 @@
 /**
- * `npm run bench [name...]`: prints one line per figure. Names: core, sms, calls, http, alarms. With no name, every benchmark runs.
+ * `npm run bench [name...]`: prints one line per figure. Names: core, sms, calls, http, alarms, cli. With no name, every benchmark runs.
  */
 import { benchAlarms } from './alarms.ts';
 import { benchCalls } from './calls.ts';
+import { benchCli } from './cli.ts';
 import { benchCore } from './core.ts';
 import { benchHttp } from './http.ts';
 import { benchSms } from './sms.ts';
@@ -13,6 +14,7 @@ const benches: Record<string, () => Promise<void>> = {
   calls: benchCalls,
   http: benchHttp,
   alarms: benchAlarms,
+  cli: benchCli,
 };
 
 const wanted = process.argv.slice(2);

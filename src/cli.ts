@@ -3,7 +3,6 @@ import { userInfo } from 'node:os';
 import { join, resolve as resolvePath } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
-import { ConfigError, loadConfig } from './config.ts';
 import type { Config } from './config.ts';
 import type { ConfirmResult, RequestResult } from './core/core.ts';
 import { AppError, isAppError } from './domain/errors.ts';
@@ -11,10 +10,7 @@ import { formatKzt, parseKzt } from './domain/money.ts';
 import { ALARM_KINDS, BLOCK_REASONS, LANGS, MONITORING_TYPES } from './domain/types.ts';
 import type { BlockReason, Lang, ObjectView } from './domain/types.ts';
 import { formatLocal } from './domain/texts.ts';
-import { createLogger } from './logger.ts';
-import { openCore, startService } from './main.ts';
-import { integrityCheck, openDb } from './store/db.ts';
-import type { CoreContext } from './main.ts';
+import type { CoreContext } from './context.ts';
 
 /**
  * `zhedel`: the operators' command line and the service's entry point. Prints one clear
@@ -133,6 +129,8 @@ function confirmLine(r: ConfirmResult): string {
 
 async function run(argv: string[], out: Out, cfg: () => Config): Promise<number> {
   const [cmd, sub, ...rest] = argv;
+  // loaded here, not at the top, so that `zhedel help` starts at once
+  const [{ openCore }, { integrityCheck, openDb }] = await Promise.all([import('./context.ts'), import('./store/db.ts')]);
   const withCore = <T>(fn: (ctx: CoreContext) => T): T => {
     const ctx = openCore(cfg());
     try {
@@ -154,6 +152,8 @@ async function run(argv: string[], out: Out, cfg: () => Config): Promise<number>
     case 'serve': {
       parse([sub, ...rest].filter((x): x is string => x !== undefined), {});
       const config = cfg();
+      // only the service loads HTTP, telephony, SMPP and the scheduler
+      const [{ createLogger }, { startService }] = await Promise.all([import('./logger.ts'), import('./main.ts')]);
       const logger = createLogger(config.logLevel);
       const other = runningServicePid(config.dataDir);
       if (other) throw new AppError('CONFLICT', `a service (pid ${other}) already runs on ${config.dbPath}`);
@@ -532,6 +532,11 @@ function runningServicePid(dataDir: string): number | null {
 
 async function mainCli(): Promise<void> {
   const argv = process.argv.slice(2);
+  if (argv.length === 0 || (argv.length === 1 && ['help', '--help', '-h'].includes(argv[0] as string))) {
+    process.stdout.write(USAGE + '\n');
+    return;
+  }
+  const { ConfigError, loadConfig } = await import('./config.ts');
   const json = argv.includes('--json');
   const out: Out = {
     json,

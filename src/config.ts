@@ -1,66 +1,147 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
-import { z } from 'zod';
 
 /**
  * The service's configuration: one schema, parsed once at start from environment variables.
  * Nothing else in the program reads process.env. Every key is documented in README.md.
+ *
+ * The schema is a table of small parsers written here rather than a validation library: the
+ * command line parses it on every start, and start-up time is part of what operators feel.
  */
 
-const port = z.coerce.number().int().min(0).max(65535);
-const optionalText = z.string().trim().min(1).optional();
+/** A parser of one variable: its raw text (undefined when unset or empty) to a value, or an error message. */
+type Field<T> = (raw: string | undefined) => { ok: true; value: T } | { ok: false; message: string };
 
-function validTimeZone(tz: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en', { timeZone: tz });
-    return true;
-  } catch {
-    return false;
-  }
+const ok = <T>(value: T): { ok: true; value: T } => ({ ok: true, value });
+const bad = (message: string): { ok: false; message: string } => ({ ok: false, message });
+
+function num(o: { min: number; max: number; def: number; int?: boolean }): Field<number> {
+  return (raw) => {
+    if (raw === undefined) return ok(o.def);
+    const n = Number(raw.trim());
+    if (raw.trim() === '' || !Number.isFinite(n)) return bad('must be a number');
+    if (o.int && !Number.isInteger(n)) return bad('must be a whole number');
+    if (n < o.min || n > o.max) return bad(`must be between ${o.min} and ${o.max}`);
+    return ok(n);
+  };
+}
+const int = (min: number, max: number, def: number): Field<number> => num({ min, max, def, int: true });
+const port = (def: number): Field<number> => int(0, 65535, def);
+
+function text(o: { def?: string; trim?: boolean; min?: number; max?: number; pattern?: RegExp; message?: string } = {}): Field<string> {
+  return (raw) => {
+    if (raw === undefined) return o.def === undefined ? bad('required') : ok(o.def);
+    const v = o.trim ? raw.trim() : raw;
+    if (o.min !== undefined && v.length < o.min) return bad(o.message ?? `must be at least ${o.min} characters`);
+    if (o.max !== undefined && v.length > o.max) return bad(o.message ?? `must be at most ${o.max} characters`);
+    if (o.pattern && !o.pattern.test(v)) return bad(o.message ?? `must match ${o.pattern}`);
+    return ok(v);
+  };
 }
 
-const schema = z.object({
-  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
-  ZHEDEL_DB: z.string().trim().min(1).default('./data/zhedel.db'),
-  ZHEDEL_HTTP_HOST: z.string().trim().min(1).default('127.0.0.1'),
-  ZHEDEL_HTTP_PORT: port.default(8080),
-  ZHEDEL_HTTP_RATE_LIMIT: z.coerce.number().int().min(0).max(1_000_000).default(600),
-  ZHEDEL_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
-  ZHEDEL_TZ: z.string().default('Asia/Almaty').refine(validTimeZone, 'not a known IANA time zone'),
-  ZHEDEL_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+function optional<T>(f: Field<T>): Field<T | undefined> {
+  return (raw) => (raw === undefined ? ok(undefined) : f(raw));
+}
 
-  ZHEDEL_ARI_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:8088'),
-  ZHEDEL_ARI_USER: z.string().trim().min(1).default('zhedel'),
-  ZHEDEL_ARI_PASSWORD: z.string().default(''),
-  ZHEDEL_ARI_APP: z.string().regex(/^[\w-]{1,64}$/, 'letters, digits, _ and - only').default('zhedel'),
-  ZHEDEL_CALLOUT_ENDPOINT: z.string().includes('{number}', { message: 'must contain {number}' }).default('PJSIP/{number}@trunk'),
+function oneOf<const V extends string>(values: readonly V[], def: V): Field<V> {
+  return (raw) => {
+    if (raw === undefined) return ok(def);
+    return (values as readonly string[]).includes(raw) ? ok(raw as V) : bad(`must be one of ${values.join(', ')}`);
+  };
+}
 
-  ZHEDEL_AMI_HOST: z.string().trim().min(1).default('127.0.0.1'),
-  ZHEDEL_AMI_PORT: port.default(5038),
-  ZHEDEL_AMI_USER: z.string().trim().min(1).default('zhedel'),
-  ZHEDEL_AMI_SECRET: z.string().default(''),
+function flag(def: boolean): Field<boolean> {
+  return (raw) => {
+    if (raw === undefined) return ok(def);
+    if (raw === '1' || raw === 'true') return ok(true);
+    if (raw === '0' || raw === 'false') return ok(false);
+    return bad('must be 0, 1, true or false');
+  };
+}
 
-  ZHEDEL_SMPP_URL: z.string().regex(/^s?smpp:\/\/[^\s/:]+(:\d{1,5})?\/?$/, 'must look like smpp://host:port or ssmpp://host:port').default('smpp://127.0.0.1:2775'),
-  ZHEDEL_SMPP_SYSTEM_ID: z.string().trim().min(1).max(15, 'SMPP system_id is at most 15 characters').default('zhedel'),
-  ZHEDEL_SMPP_PASSWORD: z.string().max(8, 'SMPP password is at most 8 characters').default(''),
-  ZHEDEL_SMPP_SYSTEM_TYPE: z.string().max(12).default(''),
-  ZHEDEL_SMPP_SENDER: z.string().trim().min(1).max(16).default('ZHEDEL'),
-  ZHEDEL_SMPP_TPS: z.coerce.number().min(0).max(10_000).default(50),
-  ZHEDEL_SMPP_WINDOW: z.coerce.number().int().min(1).max(1000).default(10),
-  ZHEDEL_SMPP_TLS_INSECURE: z.enum(['0', '1', 'true', 'false']).default('0').transform((v) => v === '1' || v === 'true'),
+function httpUrl(def: string): Field<string> {
+  return (raw) => {
+    if (raw === undefined) return ok(def);
+    try {
+      const u = new URL(raw);
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') return bad('must be an http:// or https:// URL');
+      return ok(raw);
+    } catch {
+      return bad('must be a URL');
+    }
+  };
+}
+
+function timeZone(def: string): Field<string> {
+  return (raw) => {
+    const tz = raw ?? def;
+    try {
+      new Intl.DateTimeFormat('en', { timeZone: tz });
+      return ok(tz);
+    } catch {
+      return bad('not a known IANA time zone');
+    }
+  };
+}
+
+const optionalText = optional(text({ trim: true, min: 1 }));
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const schema = {
+  NODE_ENV: oneOf(['development', 'production', 'test'], 'development'),
+  ZHEDEL_DB: text({ trim: true, min: 1, def: './data/zhedel.db' }),
+  ZHEDEL_HTTP_HOST: text({ trim: true, min: 1, def: '127.0.0.1' }),
+  ZHEDEL_HTTP_PORT: port(8080),
+  ZHEDEL_HTTP_RATE_LIMIT: int(0, 1_000_000, 600),
+  ZHEDEL_SECRET: optional(text({ min: 32, message: 'must be at least 32 characters' })),
+  ZHEDEL_TZ: timeZone('Asia/Almaty'),
+  ZHEDEL_LOG_LEVEL: oneOf(LOG_LEVELS, 'info'),
+
+  ZHEDEL_ARI_URL: httpUrl('http://127.0.0.1:8088'),
+  ZHEDEL_ARI_USER: text({ trim: true, min: 1, def: 'zhedel' }),
+  ZHEDEL_ARI_PASSWORD: text({ def: '' }),
+  ZHEDEL_ARI_APP: text({ pattern: /^[\w-]{1,64}$/, message: 'letters, digits, _ and - only', def: 'zhedel' }),
+  ZHEDEL_CALLOUT_ENDPOINT: text({ pattern: /\{number\}/, message: 'must contain {number}', def: 'PJSIP/{number}@trunk' }),
+
+  ZHEDEL_AMI_HOST: text({ trim: true, min: 1, def: '127.0.0.1' }),
+  ZHEDEL_AMI_PORT: port(5038),
+  ZHEDEL_AMI_USER: text({ trim: true, min: 1, def: 'zhedel' }),
+  ZHEDEL_AMI_SECRET: text({ def: '' }),
+
+  ZHEDEL_SMPP_URL: text({ pattern: /^s?smpp:\/\/[^\s/:]+(:\d{1,5})?\/?$/, message: 'must look like smpp://host:port or ssmpp://host:port', def: 'smpp://127.0.0.1:2775' }),
+  ZHEDEL_SMPP_SYSTEM_ID: text({ trim: true, min: 1, max: 15, message: 'SMPP system_id is 1 to 15 characters', def: 'zhedel' }),
+  ZHEDEL_SMPP_PASSWORD: text({ max: 8, message: 'SMPP password is at most 8 characters', def: '' }),
+  ZHEDEL_SMPP_SYSTEM_TYPE: text({ max: 12, def: '' }),
+  ZHEDEL_SMPP_SENDER: text({ trim: true, min: 1, max: 16, def: 'ZHEDEL' }),
+  ZHEDEL_SMPP_TPS: num({ min: 0, max: 10_000, def: 50 }),
+  ZHEDEL_SMPP_WINDOW: int(1, 1000, 10),
+  ZHEDEL_SMPP_TLS_INSECURE: flag(false),
   ZHEDEL_MONITORING_KEY: optionalText,
-  ZHEDEL_ALARM_GROUP_S: z.coerce.number().int().min(0).max(86_400).default(300),
-  ZHEDEL_ALARM_ACK_TIMEOUT_S: z.coerce.number().int().min(10).max(86_400).default(300),
-  ZHEDEL_CALLOUT_ROUNDS: z.coerce.number().int().min(1).max(10).default(3),
-  ZHEDEL_CALLOUT_PAUSE_S: z.coerce.number().int().min(0).max(3_600).default(60),
-  ZHEDEL_CALLOUT_RING_S: z.coerce.number().int().min(5).max(120).default(30),
-  ZHEDEL_BILLING_REMIND_DAYS: z.coerce.number().int().min(0).max(28).default(3),
+  ZHEDEL_ALARM_GROUP_S: int(0, 86_400, 300),
+  ZHEDEL_ALARM_ACK_TIMEOUT_S: int(10, 86_400, 300),
+  ZHEDEL_CALLOUT_ROUNDS: int(1, 10, 3),
+  ZHEDEL_CALLOUT_PAUSE_S: int(0, 3_600, 60),
+  ZHEDEL_CALLOUT_RING_S: int(5, 120, 30),
+  ZHEDEL_BILLING_REMIND_DAYS: int(0, 28, 3),
   ZHEDEL_BACKUP_DIR: optionalText,
-  ZHEDEL_BACKUP_KEEP_DAYS: z.coerce.number().int().min(1).max(3_650).default(14),
-});
+  ZHEDEL_BACKUP_KEEP_DAYS: int(1, 3_650, 14),
+};
 
-export type Env = z.infer<typeof schema>;
+type Schema = typeof schema;
+export type Env = { [K in keyof Schema]: Schema[K] extends Field<infer T> ? T : never };
+
+/** Every variable of the schema, parsed; the messages name each bad one. */
+function parseEnv(cleaned: Record<string, string>): { ok: true; env: Env } | { ok: false; lines: string[] } {
+  const out: Record<string, unknown> = {};
+  const lines: string[] = [];
+  for (const [key, field] of Object.entries(schema) as Array<[string, Field<unknown>]>) {
+    const r = field(cleaned[key]);
+    if (r.ok) out[key] = r.value;
+    else lines.push(`${key}: ${r.message}`);
+  }
+  return lines.length ? { ok: false, lines } : { ok: true, env: out as Env };
+}
 
 export interface Config {
   env: Env['NODE_ENV'];
@@ -97,12 +178,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   for (const [k, v] of Object.entries(env)) {
     if ((k.startsWith('ZHEDEL_') || k === 'NODE_ENV') && v !== undefined && v !== '') cleaned[k] = v;
   }
-  const parsed = schema.safeParse(cleaned);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-    throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
-  }
-  const e = parsed.data;
+  const parsed = parseEnv(cleaned);
+  if (!parsed.ok) throw new ConfigError(`invalid configuration:\n  ${parsed.lines.join('\n  ')}`);
+  const e = parsed.env;
   const dbPath = e.ZHEDEL_DB === ':memory:' ? ':memory:' : resolve(e.ZHEDEL_DB);
   const dataDir = dbPath === ':memory:' ? resolve('data') : dirname(dbPath);
   let secret = e.ZHEDEL_SECRET;

@@ -1,4 +1,4 @@
-import manifest from '../../prompts/manifest.json' with { type: 'json' };
+import { readFileSync } from 'node:fs';
 import type { Lang, ObjectStatus } from '../domain/types.ts';
 
 /**
@@ -6,6 +6,9 @@ import type { Lang, ObjectStatus } from '../domain/types.ts';
  * prompt ids out. Times are told in the company's time zone: "changed today at 14 05".
  */
 
+// prompts/ sits two levels above this file both in the sources (src/telephony) and in the
+// compiled service (dist/telephony).
+const manifest = JSON.parse(readFileSync(new URL('../../prompts/manifest.json', import.meta.url), 'utf8')) as unknown;
 const PROMPTS = (manifest as { prompts: Record<string, Record<Lang, string>> }).prompts;
 
 export function knownPrompt(id: string): boolean {

@@ -9,8 +9,22 @@ describe('deployment files', () => {
     expect(validate(dockerfile).map((d) => `${d.range.start.line + 1}: ${d.message}`)).toEqual([]);
   });
 
-  it('builds in two stages, runs as a non-root user, checks /health, bakes in no secret', () => {
-    expect(dockerfile.match(/^FROM node:20[\w.-]*slim AS (build|runtime)$/gm)).toHaveLength(2);
+  it('builds on a supported Node.js LTS that package.json allows, in stages, runs the compiled service', () => {
+    const image = /^ARG NODE_IMAGE=node:(\d+)-bookworm-slim$/m.exec(dockerfile);
+    expect(image).not.toBeNull();
+    const major = Number(image?.[1]);
+    expect([22, 24]).toContain(major);
+    const engines = (JSON.parse(readFileSync('package.json', 'utf8')) as { engines: { node: string } }).engines.node;
+    expect(Number(/^>=(\d+)/.exec(engines)?.[1])).toBeLessThanOrEqual(major);
+    expect(dockerfile.match(/^FROM \$\{NODE_IMAGE\} AS (build|test|runtime)$/gm)).toHaveLength(3);
+    // the runtime stage gets dist/ from the build stage and starts it without a TypeScript loader
+    const runtime = dockerfile.slice(dockerfile.indexOf('AS runtime'));
+    expect(runtime).toMatch(/COPY --from=build --chown=node:node \/app\/dist \.\/dist/);
+    expect(runtime).not.toMatch(/COPY .*\bsrc\b/);
+    expect(runtime).toMatch(/^CMD \["node", "bin\/zhedel\.js", "serve"\]$/m);
+  });
+
+  it('runs as a non-root user, checks /health, bakes in no secret', () => {
     expect(dockerfile).toMatch(/npm prune --omit=dev/);
     expect(dockerfile).toMatch(/^USER node$/m);
     expect(dockerfile).toMatch(/^VOLUME \["\/data"\]$/m);

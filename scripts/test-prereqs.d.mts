@@ -1,0 +1,3 @@
+export function chromiumPath(): string;
+export function ensureBuilt(): Promise<void>;
+export function ensureChromium(): void;
