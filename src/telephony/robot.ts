@@ -51,7 +51,8 @@ interface KeyMenu {
 
 const KEY_MENUS: Partial<Record<StateId, KeyMenu>> = {
   menu: {
-    prompt: () => ['main-menu'],
+    // "another object: *" only for a caller who has several, so that the menu stays short
+    prompt: (s) => (s.objects.length > 1 ? ['main-menu', 'menu-other-object'] : ['main-menu']),
     keys: { '1': 'arm-confirm', '2': 'disarm', '3': 'status', '0': 'operator', '9': 'goodbye' },
     back: (s) => (s.objects.length > 1 ? 'objects' : 'menu'),
   },
