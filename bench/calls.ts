@@ -37,7 +37,7 @@ export async function benchCalls(): Promise<void> {
       }
     });
     tel.start();
-    while (!tel.link.isConnected()) await new Promise((r) => setTimeout(r, 20));
+    if (!(await tel.link.whenConnected(30_000))) throw new Error('the robot did not connect to the Asterisk simulator');
     global.gc?.();
     await new Promise((r) => setTimeout(r, 200));
     const base = process.memoryUsage().heapUsed;

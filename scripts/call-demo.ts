@@ -38,7 +38,7 @@ function listen(call: SimCall): void {
   }
 }
 async function until(call: SimCall, id: string): Promise<void> {
-  await call.waitForPrompt(id, 10_000, heard);
+  await call.waitForPrompt(id, 30_000, heard);
   listen(call);
 }
 async function press(call: SimCall, keys: string, why: string): Promise<void> {
@@ -48,11 +48,7 @@ async function press(call: SimCall, keys: string, why: string): Promise<void> {
 
 try {
   tel.start();
-  const started = Date.now();
-  while (!tel.link.isConnected()) {
-    if (Date.now() - started > 10_000) throw new Error('the robot did not connect to the Asterisk simulator');
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  if (!(await tel.link.whenConnected(30_000))) throw new Error('the robot did not connect to the Asterisk simulator');
   const c = core.addClient({ name: 'Асель Нурланова', lang: 'ru', operator: 'demo' });
   core.addObject({ clientId: c.id, code: '4021', address: 'Алматы, Достык 5', operator: 'demo' });
   core.addNumber({ clientId: c.id, phone: '+77015551234', signed: true, operator: 'demo' });
@@ -71,7 +67,7 @@ try {
   await press(call, `${code}#`, 'the code from the SMS');
   await until(call, 'main-menu');
   await press(call, '9', 'goodbye');
-  await call.waitForEnd(5_000);
+  await call.waitForEnd(30_000);
   listen(call);
   say(`Call ended. Object 4021 is now ${core.getObject('4021').status}.`);
   say('Journal:');

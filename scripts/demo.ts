@@ -61,7 +61,7 @@ const listen = (call: SimCall, who = 'robot'): void => {
   heard.set(call, call.prompts.length);
 };
 const untilPrompt = async (call: SimCall, id: string): Promise<void> => {
-  await call.waitForPrompt(id, 15_000, heard.get(call) ?? 0);
+  await call.waitForPrompt(id, 30_000, heard.get(call) ?? 0);
   listen(call);
 };
 const press = async (call: SimCall, keys: string, why: string): Promise<void> => {
@@ -81,7 +81,8 @@ const phoneSends = (text: string): void => {
 };
 
 try {
-  await wait('the SMSC bind and the ARI connection', () => svc.telephony.link.isConnected() && smsc.boundCount > 0);
+  if (!(await svc.telephony.link.whenConnected(30_000))) throw new Error('the robot did not connect to the Asterisk simulator');
+  await wait('the SMSC bind', () => smsc.boundCount > 0);
   const { core } = svc.ctx;
   say('ZHEDEL ONLINE demo: service, SMSC simulator and Asterisk simulator on 127.0.0.1, temporary database.');
   say();
@@ -99,7 +100,7 @@ try {
   await press(call, '1', 'confirm');
   await untilPrompt(call, 'armed-ok');
   await press(call, '9', 'goodbye');
-  await call.waitForEnd(10_000);
+  await call.waitForEnd(30_000);
   listen(call);
   if (core.getObject('4021').status !== 'armed') throw new Error('the object was not armed');
   say();

@@ -97,6 +97,21 @@ export class AriLink extends EventEmitter implements AriOps {
     return this.connected;
   }
 
+  /** Resolves true once the WebSocket is connected (at once if it is), false after `timeoutMs`. */
+  whenConnected(timeoutMs: number): Promise<boolean> {
+    if (this.connected) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (v: boolean): void => {
+        clearTimeout(t);
+        this.off('connected', onConnected);
+        resolve(v);
+      };
+      const onConnected = (): void => done(true);
+      const t = setTimeout(() => done(false), timeoutMs);
+      this.on('connected', onConnected);
+    });
+  }
+
   start(): void {
     this.stopped = false;
     void this.connect();

@@ -6,6 +6,12 @@ import type { AriEvent, AriOps } from './ari-link.ts';
  * timeout, the end of the call, or a safety limit for a playback that never finishes — and
  * resolves with a typed result; nothing here rejects. Asterisk does not stop a playback when
  * a key is pressed: this module stops it.
+ *
+ * Keys typed ahead: every key goes into a per-call buffer, whenever it is pressed. A key
+ * pressed while a prompt plays stops that prompt, and every later prompt of the turn is
+ * skipped while the buffer holds keys; the next question reads its answer from the buffer
+ * first. Only an error prompt (`error`) empties the buffer: keys typed before it and while it
+ * plays are dropped, it cannot be interrupted, and the question after it starts afresh.
  */
 
 export type PlayResult = 'finished' | 'interrupted' | 'hangup' | 'failed';
@@ -43,6 +49,8 @@ export class CallIo {
   private readonly timings: CallTimings;
   private ended = false;
   private buffer: string[] = [];
+  /** An error prompt is playing: keys are dropped. */
+  private dropping = false;
   private digitWaiter: (() => void) | null = null;
   private current: { id: string; done: (r: PlayResult) => void } | null = null;
   private readonly endWaiters = new Set<() => void>();
@@ -91,6 +99,7 @@ export class CallIo {
 
   private onDigit(d: string): void {
     if (!/^[0-9*#A-D]$/.test(d)) return;
+    if (this.dropping) return;
     this.buffer.push(d);
     if (this.current) {
       const id = this.current.id;
@@ -116,7 +125,9 @@ export class CallIo {
 
   /**
    * Plays prompt media (`sound:…` URIs) as one playback. With `interruptible`, a key stops it
-   * (and stays in the buffer for the next `ask`).
+   * and stays in the buffer for the next `ask`, and while keys are waiting in the buffer the
+   * prompt is not played at all (the caller is ahead of it). Without, it plays to its end; keys
+   * pressed meanwhile still wait in the buffer.
    */
   async play(media: string[], interruptible = true): Promise<PlayResult> {
     if (this.ended) return 'hangup';
@@ -155,9 +166,38 @@ export class CallIo {
     return r;
   }
 
-  /** Plays a prompt and collects keys (first key stops the prompt). `*` alone means back. */
-  async ask(media: string[], opts: AskOptions): Promise<AskResult> {
+  /** Keys typed so far and not yet read. */
+  get keysWaiting(): number {
+    return this.buffer.length;
+  }
+
+  /** Forgets the keys typed so far. */
+  discardKeys(): void {
     this.buffer = [];
+  }
+
+  /**
+   * Plays an error prompt ("invalid entry", "no entry", "attempts exhausted"…): the keys typed
+   * before it are discarded, it plays to its end whatever is pressed, and the keys pressed while
+   * it plays are dropped too — the caller answers the next question from scratch.
+   */
+  async error(media: string[]): Promise<PlayResult> {
+    this.discardKeys();
+    this.dropping = true;
+    try {
+      return await this.play(media, false);
+    } finally {
+      this.dropping = false;
+      this.discardKeys();
+    }
+  }
+
+  /**
+   * Plays a question and collects the answer. Keys already typed (ahead, during earlier
+   * prompts) answer it first, and then the question itself is not played; the first key
+   * pressed during the question stops it. `*` alone means back.
+   */
+  async ask(media: string[], opts: AskOptions): Promise<AskResult> {
     const played = await this.play(media, true);
     if (played === 'hangup' || this.ended) return { kind: 'hangup' };
     const firstMs = opts.firstDigitMs ?? this.timings.firstDigitMs;

@@ -12,6 +12,11 @@ import { sayObject } from './speech.ts';
  *
  * Keys in the object menu: 1 arm, 2 disarm, 3 status again, 0 operator, 9 goodbye,
  * * back (to the choice of object, when the caller has several).
+ *
+ * Keys typed ahead count: a key pressed during any prompt (the welcome, the status, "armed")
+ * answers the next question, whose prompt is then skipped. Error prompts (`io.error`) discard
+ * the keys typed before them and while they play, so a caller who is still typing (a code,
+ * after its attempts are exhausted) does not choose anything in the menu that follows.
  */
 
 export const OPERATOR_CONTEXT = 'zhedel-operator';
@@ -46,7 +51,8 @@ interface KeyMenu {
 
 const KEY_MENUS: Partial<Record<StateId, KeyMenu>> = {
   menu: {
-    prompt: () => ['main-menu'],
+    // "another object: *" only for a caller who has several, so that the menu stays short
+    prompt: (s) => (s.objects.length > 1 ? ['main-menu', 'menu-other-object'] : ['main-menu']),
     keys: { '1': 'arm-confirm', '2': 'disarm', '3': 'status', '0': 'operator', '9': 'goodbye' },
     back: (s) => (s.objects.length > 1 ? 'objects' : 'menu'),
   },
@@ -103,7 +109,7 @@ export class Robot {
     for (let steps = 0; steps < 200 && !io.hungUp; steps++) {
       if (state === 'end') break;
       if (s.errors >= MAX_ERRORS) {
-        await io.play(media(s.lang, ['too-many-errors', 'goodbye']), false);
+        await io.error(media(s.lang, ['too-many-errors', 'goodbye']));
         await io.hangup();
         return 'too-many-errors';
       }
@@ -129,7 +135,7 @@ export class Robot {
       if (r.kind === 'hangup') return { end: 'caller-hung-up' };
       if (r.kind === 'timeout') {
         s.errors++;
-        await io.play(say(['no-entry']));
+        await io.error(say(['no-entry']));
         return state;
       }
       if (r.kind === 'star') {
@@ -139,7 +145,7 @@ export class Robot {
       const to = keyMenu.keys[r.digits];
       if (!to) {
         s.errors++;
-        await io.play(say(['invalid-entry']));
+        await io.error(say(['invalid-entry']));
         return state;
       }
       s.errors = 0;
@@ -157,7 +163,7 @@ export class Robot {
           return 'objects';
         }
         s.errors++;
-        await io.play(media('ru', [r.kind === 'timeout' ? 'no-entry' : 'invalid-entry']));
+        await io.error(media('ru', [r.kind === 'timeout' ? 'no-entry' : 'invalid-entry']));
         return 'language';
       }
 
@@ -186,13 +192,13 @@ export class Robot {
         if (r.kind === 'star') return 'objects';
         if (r.kind === 'timeout') {
           s.errors++;
-          await io.play(say(['no-entry']));
+          await io.error(say(['no-entry']));
           return 'choose-object';
         }
         const found = s.objects.find((o) => o.code === r.digits);
         if (!found) {
           s.errors++;
-          await io.play(say(['object-not-found']));
+          await io.error(say(['object-not-found']));
           return 'choose-object';
         }
         s.errors = 0;
@@ -228,7 +234,7 @@ export class Robot {
         await io.play(say(['connecting-operator']), false);
         const ok = await io.transfer(OPERATOR_CONTEXT);
         if (ok) return { end: 'operator' };
-        await io.play(say(['technical-problem']));
+        await io.error(say(['technical-problem']));
         return 'menu';
       }
 
@@ -254,10 +260,11 @@ export class Robot {
       return 'menu';
     }
     if (res.kind !== 'challenge') return 'menu';
-    let prompt = 'code-sent';
+    // after an error prompt the code is typed again with no question of its own
+    let question = ['code-sent'];
     for (let tries = 0; tries < 6; tries++) {
       // the caller is asked to finish with #: collect until # (or a pause), then check
-      const r = await io.ask(say([prompt]), { maxDigits: 12 });
+      const r = await io.ask(say(question), { maxDigits: 12 });
       if (r.kind === 'hangup') return { end: 'caller-hung-up' };
       if (r.kind === 'star') {
         await io.play(say(['cancelled']));
@@ -266,8 +273,8 @@ export class Robot {
       if (r.kind === 'timeout') {
         s.errors++;
         if (s.errors >= MAX_ERRORS) return 'menu';
-        prompt = 'code-sent';
-        await io.play(say(['no-entry']));
+        question = ['code-sent'];
+        await io.error(say(['no-entry']));
         continue;
       }
       const c = core.confirm({ channel: 'phone', phone: s.phone, code: r.digits, challengeId: res.challengeId });
@@ -279,16 +286,17 @@ export class Robot {
       }
       switch (c.reason) {
         case 'code-wrong':
-          prompt = c.attemptsLeft === 1 ? 'code-wrong-last-try' : 'code-wrong';
+          await io.error(say([c.attemptsLeft === 1 ? 'code-wrong-last-try' : 'code-wrong']));
+          question = [];
           continue;
         case 'code-dead':
-          await io.play(say(['code-attempts-exhausted']));
+          await io.error(say(['code-attempts-exhausted']));
           return 'menu';
         case 'code-expired':
-          await io.play(say(['code-expired']));
+          await io.error(say(['code-expired']));
           return 'menu';
         default:
-          await io.play(say(['request-refused']));
+          await io.error(say(['request-refused']));
           return 'menu';
       }
     }
@@ -309,10 +317,10 @@ export class Robot {
         await io.play(say(['request-refused']), false);
         return { end: `refused:${reason}` };
       case 'rate-limited':
-        await io.play(say(['code-send-limit']));
+        await io.error(say(['code-send-limit']));
         return 'menu';
       default:
-        await io.play(say(['request-refused']));
+        await io.error(say(['request-refused']));
         return 'menu';
     }
   }

@@ -236,6 +236,7 @@ export class Telephony {
         ...(req.zone ? ['alarm-zone', ...sayDigits(String(req.zone))] : []),
       ];
       for (let round = 0; round < 3 && !io.hungUp; round++) {
+        if (round > 0) io.discardKeys(); // a wrong key: the message again, from scratch
         const r = await io.ask(media(req.lang, [...message, 'alarm-press-1']), { maxDigits: 1 });
         if (r.kind === 'hangup') break;
         if (r.kind === 'digits' && r.digits === '1') {

@@ -18,7 +18,12 @@ interface Rig {
   tel: Telephony;
 }
 
-async function rig(o: { playbackMs?: number } = {}): Promise<Rig> {
+interface RigOptions {
+  playbackMs?: number;
+  timings?: { firstDigitMs?: number; interDigitMs?: number; playbackLimitMs?: number };
+}
+
+async function rig(o: RigOptions = {}): Promise<Rig> {
   const fx = makeFixture({ realClock: true });
   cleanups.push(() => fx.close());
   const sim = await AsteriskSim.start({ playbackMs: o.playbackMs ?? 5 });
@@ -26,7 +31,7 @@ async function rig(o: { playbackMs?: number } = {}): Promise<Rig> {
   const tel = new Telephony({
     url: sim.url, user: 'zhedel', password: 'secret', app: 'zhedel', calloutEndpoint: 'PJSIP/{number}@trunk',
     core: fx.core, clock: fx.clock, timeZone: 'Asia/Almaty', logger: quietLogger,
-    timings: { firstDigitMs: 400, interDigitMs: 250, playbackLimitMs: 600 }, retryDelaysMs: [100, 200],
+    timings: { firstDigitMs: 400, interDigitMs: 250, playbackLimitMs: 600, ...o.timings }, retryDelaysMs: [100, 200],
   });
   tel.start();
   cleanups.push(() => tel.stop(500));
@@ -158,10 +163,11 @@ describe('phone robot against the Asterisk simulator', () => {
     await call.press('2');
     await call.waitForPrompt('code-sent', 5_000, n);
     const wrong = fx.lastCode('+77011234567') === '000000' ? '111111' : '000000';
+    // keys pressed while an error prompt plays are dropped: the caller types after it
     await call.press(`${wrong}#`, { gapMs: 10 });
-    await call.waitForPrompt('code-wrong', 5_000, n);
+    await call.waitForPlayback('code-wrong', 'finished');
     await call.press(`${wrong}#`, { gapMs: 10 });
-    await call.waitForPrompt('code-wrong-last-try', 5_000, n);
+    await call.waitForPlayback('code-wrong-last-try', 'finished');
     await call.press(`${wrong}#`, { gapMs: 10 });
     await call.waitForPrompt('code-attempts-exhausted', 5_000, n);
     await menu(call, call.prompts.length - 1);
@@ -213,7 +219,9 @@ describe('phone robot against the Asterisk simulator', () => {
     await call.waitForEnd();
     await until(() => tel.activeCalls === 0, 3_000, 'call state cleared');
     const before = sim.requests.length;
-    await new Promise((r) => setTimeout(r, 200));
+    // another call played to its end: the robot has gone on handling events and requests since
+    const next = sim.call({ number: '87019999999' });
+    await next.waitForEnd(10_000);
     // no request for the gone channel after its end, other than answered 404s
     expect(sim.requests.slice(before).filter((r) => r.path.includes(call.id) && r.status !== 404)).toHaveLength(0);
   });
@@ -287,7 +295,112 @@ describe('phone robot against the Asterisk simulator', () => {
   });
 });
 
-async function setupSeeded(seed: Parameters<typeof seedClient>[1] = {}, o: { playbackMs?: number } = {}): Promise<Rig> {
+/** Generous: the whole suite may run twice in parallel on a small machine. */
+const LOADED = { firstDigitMs: 10_000, interDigitMs: 3_000, playbackLimitMs: 30_000 };
+
+/** Prompt ids from index `from` on. */
+function idsFrom(call: SimCall, from: number): string[] {
+  return ids(call).slice(from);
+}
+
+describe('keys typed ahead and keys dropped after an error', () => {
+  it.each(['ru', 'kk'] as const)('%s: 1 1 pressed during the welcome arms, without the status, the menu or the confirmation being played', async (lang) => {
+    const { fx, sim } = await setupSeeded({ lang }, { timings: LOADED });
+    const call = sim.call({ number: '87011234567' });
+    call.holdWhenPlaying('/welcome');
+    const welcome = await call.waitForPlayback('welcome', 'playing', 10_000);
+    await call.press('11');
+    await call.waitForPrompt('armed-ok', 10_000);
+    expect(welcome.stoppedByApp).toBe(true);
+    const beforeArmed = ids(call).slice(0, ids(call).indexOf('armed-ok'));
+    // the first 1 is already waiting when the status and the menu come: they are skipped
+    expect(beforeArmed.filter((p) => p !== 'confirm-arm')).toEqual(['welcome']);
+    expect(langs(call)).toEqual([lang]);
+    expect(fx.core.getObject('1234').status).toBe('armed');
+    expect(fx.core.searchJournal({ action: 'arm' })).toHaveLength(1);
+    call.hangup();
+  });
+
+  it('a key pressed during the status answers the menu; 9 pressed during "armed" ends the call', async () => {
+    const { fx, sim } = await setupSeeded({ lang: 'kk' }, { timings: LOADED });
+    const call = sim.call({ number: '87011234567' });
+    call.holdWhenPlaying('/status-disarmed');
+    call.holdWhenPlaying('/armed-ok');
+    const status = await call.waitForPlayback('status-disarmed', 'playing', 10_000);
+    await call.press('1');
+    const confirm = await call.waitForPrompt('confirm-arm', 10_000);
+    expect(status.stoppedByApp).toBe(true);
+    expect(ids(call)).not.toContain('main-menu');
+    await call.press('1');
+    const armed = await call.waitForPlayback('armed-ok', 'playing', 10_000);
+    await call.press('9');
+    await call.waitForEnd(10_000);
+    expect(armed.stoppedByApp).toBe(true);
+    expect(idsFrom(call, confirm)).toEqual(['armed-ok', 'goodbye']);
+    expect(ids(call)).not.toContain('main-menu');
+    expect(langs(call)).toEqual(['kk']);
+    expect(fx.core.getObject('1234').status).toBe('armed');
+  });
+
+  it('keys typed right before and during "invalid entry" are dropped; the menu is asked again from scratch', async () => {
+    const { fx, sim } = await setupSeeded({}, { timings: LOADED });
+    const call = sim.call({ number: '87011234567' });
+    call.holdWhenPlaying('/invalid-entry');
+    await call.waitForPlayback('main-menu', 'playing', 10_000);
+    await call.press('711'); // 7 is no choice; the caller types on
+    const invalid = await call.waitForPlayback('invalid-entry', 'playing', 10_000);
+    await call.press('1');
+    call.release();
+    await call.waitForPrompt('main-menu', 10_000, ids(call).indexOf('invalid-entry'));
+    expect(invalid.stoppedByApp).toBe(false);
+    await call.press('9');
+    await call.waitForEnd(10_000);
+    expect(idsFrom(call, ids(call).indexOf('invalid-entry'))).toEqual(['invalid-entry', 'main-menu', 'goodbye']);
+    expect(ids(call)).not.toContain('menu-other-object'); // one object: no "another object" in the menu
+    expect(fx.core.getObject('1234').status).toBe('disarmed');
+  });
+
+  it.each(['ru', 'kk'] as const)('%s: after exhausted code attempts the digits the caller is still typing do not arm', async (lang) => {
+    const { fx, sim } = await setupSeeded({ lang }, { timings: LOADED });
+    fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
+    const call = sim.call({ number: '87011234567' });
+    await call.waitForPrompt('main-menu', 10_000);
+    await call.press('2');
+    await call.waitForPrompt('code-sent', 10_000);
+    const wrong = fx.lastCode('+77011234567') === '111111' ? '222222' : '111111';
+    call.holdWhenPlaying('/code-attempts-exhausted');
+    await call.press(`${wrong}#`, { gapMs: 10 });
+    await call.waitForPlayback('code-wrong', 'finished', 10_000);
+    await call.press(`${wrong}#`, { gapMs: 10 });
+    await call.waitForPlayback('code-wrong-last-try', 'finished', 10_000);
+    // the third wrong code, and the caller goes on typing 1s: before and during "exhausted"
+    await call.press(`${wrong}#11`, { gapMs: 10 });
+    const exhausted = await call.waitForPlayback('code-attempts-exhausted', 'playing', 10_000);
+    await call.press('111#');
+    call.release();
+    const from = ids(call).indexOf('code-attempts-exhausted');
+    await call.waitForPrompt('main-menu', 10_000, from);
+    await call.press('9');
+    await call.waitForEnd(10_000);
+    expect(exhausted.stoppedByApp).toBe(false);
+    expect(idsFrom(call, from)).toEqual(['code-attempts-exhausted', 'main-menu', 'goodbye']);
+    expect(fx.core.getObject('1234').status).toBe('armed');
+    expect(fx.core.searchJournal({ channel: 'phone', action: 'arm' })).toHaveLength(0);
+  });
+
+  it('a caller with several objects hears "another object: star" after the menu; one object does not', async () => {
+    const { sim } = await setupSeeded({ codes: ['1111', '2222'] }, { timings: LOADED });
+    const call = sim.call({ number: '87011234567' });
+    await call.waitForPrompt('choose-object', 10_000);
+    await call.press('1111#');
+    const at = await call.waitForPrompt('main-menu', 10_000);
+    await call.waitForPrompt('menu-other-object', 10_000, at);
+    expect(ids(call)[at]).toBe('menu-other-object');
+    call.hangup();
+  });
+});
+
+async function setupSeeded(seed: Parameters<typeof seedClient>[1] = {}, o: RigOptions = {}): Promise<Rig> {
   const r = await rig(o);
   seedClient(r.fx, seed);
   return r;

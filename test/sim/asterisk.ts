@@ -14,6 +14,7 @@
  *   playbacks: get, stop (PlaybackFinished follows); a hung-up channel answers 404
  *   `{"message":"Channel not found"}` to everything, a channel out of Stasis 409;
  * - DTMF does not stop a playback (as in Asterisk): only a stop request does.
+ * Test controls: playbacks held (playing until released) so that keys land during a prompt.
  * Misbehaviours: playbacks that never finish, a caller hanging up when a given prompt starts,
  * all WebSockets dropped (clients reconnect), a full restart (connections refused for a while,
  * channels gone), 500 answers for chosen paths.
@@ -317,18 +318,21 @@ export class AsteriskSim {
       if (pb.state !== 'queued' || c.gone) return;
       pb.state = 'playing';
       this.send(c.app, { type: 'PlaybackStarted', playback: this.playbackView(pb) });
-      this.calls.get(c.id)?.playbackStarted(pb);
-      if (!this.playbacksNeverFinish) this.later(this.playbackMs * media.length, () => this.finishPlayback(pb, 'done'));
+      const call = this.calls.get(c.id);
+      call?.playbackStarted(pb);
+      if (!this.playbacksNeverFinish && !call?.holds(pb)) this.later(this.playbackMs * media.length, () => this.finishPlayback(pb, 'done'));
     });
     return pb;
   }
 
-  private finishPlayback(pb: SimPlayback, state: 'done' | 'failed'): void {
+  /** Ends a playback (PlaybackFinished), as when its media has played to the end. */
+  finishPlayback(pb: SimPlayback, state: 'done' | 'failed'): void {
     if (pb.state === 'done' || pb.state === 'failed') return;
     pb.state = state;
     const c = this.channels.get(pb.channelId);
     if (c && !c.gone) this.send(c.app, { type: 'PlaybackFinished', playback: this.playbackView(pb) });
     this.playbacks.delete(pb.id);
+    this.calls.get(pb.channelId)?.playbackFinished(pb);
   }
 
   private originate(q: URLSearchParams, id: string, res: ServerResponse): number {
@@ -439,6 +443,7 @@ export class SimCall {
   readonly playbacks: SimPlayback[] = [];
   continuedTo: { context: string; extension: string; priority: number } | null = null;
   private hangupOn: ((media: string) => boolean) | null = null;
+  private readonly holdOn: Array<(media: string) => boolean> = [];
   private waiters: Array<() => void> = [];
   private endedFlag = false;
 
@@ -473,6 +478,29 @@ export class SimCall {
       setImmediate(() => this.hangup());
     }
     this.notify();
+  }
+
+  playbackFinished(_pb: SimPlayback): void {
+    this.notify();
+  }
+
+  /** Whether a playback is held (plays until `release` or until the application stops it). */
+  holds(pb: SimPlayback): boolean {
+    return pb.media.some((m) => this.holdOn.some((f) => f(m)));
+  }
+
+  /**
+   * Playbacks with matching media, from now on, keep playing until `release` (or until the
+   * application stops them): a long prompt, during which the test presses keys.
+   */
+  holdWhenPlaying(match: string): void {
+    this.holdOn.push((m) => m.includes(match));
+  }
+
+  /** Lets every held playback that is still playing finish now (PlaybackFinished), and holds no more. */
+  release(): void {
+    this.holdOn.length = 0;
+    for (const pb of this.playbacks) if (pb.state === 'playing') this.sim.finishPlayback(pb, 'done');
   }
 
   continued(to: { context: string; extension: string; priority: number }): void {
@@ -535,6 +563,17 @@ export class SimCall {
       const i = this.prompts.findIndex((p, k) => k >= after && p.endsWith(`/${id}`));
       return i >= 0 ? i + 1 : null;
     }, timeoutMs, `prompt ${id}`);
+  }
+
+  /**
+   * Waits until a playback with the prompt `id` (after the first `after` playbacks of the call)
+   * is playing (PlaybackStarted sent) or has finished (PlaybackFinished sent, stopped or not).
+   */
+  waitForPlayback(id: string, state: 'playing' | 'finished', timeoutMs = 5_000, after = 0): Promise<SimPlayback> {
+    const reached = (pb: SimPlayback): boolean => (state === 'playing' ? pb.state !== 'queued' : pb.state === 'done' || pb.state === 'failed');
+    return this.waitFor(
+      () => this.playbacks.find((pb, k) => k >= after && pb.media.some((m) => m.endsWith(`/${id}`)) && reached(pb)),
+      timeoutMs, `playback ${id} ${state}`);
   }
 
   waitForEnd(timeoutMs = 5_000): Promise<true> {

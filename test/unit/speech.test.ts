@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import manifest from '../../prompts/manifest.json' with { type: 'json' };
 import { knownPrompt, promptIds, sayDigits, sayNumber, sayObject, sayStatus, sayWhen } from '../../src/telephony/speech.ts';
@@ -55,4 +55,30 @@ describe('what the robot says', () => {
     }
     expect(prompts['status-armed']?.kk).toMatch(/[әғқңөұүһі]/);
   });
+
+  it('the main menu takes under 8 s in both languages (WAV header: data size / byte rate)', () => {
+    for (const lang of ['ru', 'kk']) {
+      const s = wavSeconds(`prompts/${lang}/main-menu.wav`);
+      expect(s, `${lang}/main-menu lasts ${s.toFixed(2)} s`).toBeGreaterThan(1);
+      expect(s, `${lang}/main-menu lasts ${s.toFixed(2)} s`).toBeLessThan(8);
+    }
+  });
 });
+
+/** Duration of a PCM WAV file from its chunks: the `data` size over the `fmt ` byte rate. */
+function wavSeconds(path: string): number {
+  const b = readFileSync(path);
+  if (b.toString('ascii', 0, 4) !== 'RIFF' || b.toString('ascii', 8, 12) !== 'WAVE') throw new Error(`${path} is not a WAV file`);
+  let byteRate = 0;
+  for (let at = 12; at + 8 <= b.length;) {
+    const id = b.toString('ascii', at, at + 4);
+    const size = b.readUInt32LE(at + 4);
+    if (id === 'fmt ') byteRate = b.readUInt32LE(at + 16);
+    if (id === 'data') {
+      if (!byteRate) throw new Error(`${path}: data before fmt`);
+      return size / byteRate;
+    }
+    at += 8 + size + (size % 2);
+  }
+  throw new Error(`${path}: no data chunk`);
+}
