@@ -76,6 +76,9 @@ function httpUrl(def: string): Field<string> {
 function timeZone(def: string): Field<string> {
   return (raw) => {
     const tz = raw ?? def;
+    // the default is known to be valid; checking a zone loads the time zone data, which costs
+    // a command that never formats a time most of its start-up
+    if (tz === def) return ok(tz);
     try {
       new Intl.DateTimeFormat('en', { timeZone: tz });
       return ok(tz);
