@@ -50,6 +50,7 @@ const schema = z.object({
   ZHEDEL_SMPP_WINDOW: z.coerce.number().int().min(1).max(1000).default(10),
   ZHEDEL_SMPP_TLS_INSECURE: z.enum(['0', '1', 'true', 'false']).default('0').transform((v) => v === '1' || v === 'true'),
   ZHEDEL_MONITORING_KEY: optionalText,
+  ZHEDEL_OPERATOR_TOKEN_DAYS: z.coerce.number().int().min(1).max(3_650).default(90),
   ZHEDEL_ALARM_GROUP_S: z.coerce.number().int().min(0).max(86_400).default(300),
   ZHEDEL_ALARM_ACK_TIMEOUT_S: z.coerce.number().int().min(10).max(86_400).default(300),
   ZHEDEL_CALLOUT_ROUNDS: z.coerce.number().int().min(1).max(10).default(3),
@@ -79,6 +80,8 @@ export interface Config {
     tlsInsecure: boolean;
   };
   monitoringKey: string | null;
+  /** Operators' tokens expire this many days after they are issued (add or rotate). */
+  operatorTokenDays: number;
   alarms: { groupMs: number; ackTimeoutMs: number; rounds: number; roundPauseMs: number; ringSec: number };
   billing: { remindDays: number };
   backup: { dir: string; keepDays: number };
@@ -134,6 +137,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       window: e.ZHEDEL_SMPP_WINDOW, tlsInsecure: e.ZHEDEL_SMPP_TLS_INSECURE,
     },
     monitoringKey: e.ZHEDEL_MONITORING_KEY ?? null,
+    operatorTokenDays: e.ZHEDEL_OPERATOR_TOKEN_DAYS,
     alarms: {
       groupMs: e.ZHEDEL_ALARM_GROUP_S * 1000, ackTimeoutMs: e.ZHEDEL_ALARM_ACK_TIMEOUT_S * 1000, rounds: e.ZHEDEL_CALLOUT_ROUNDS,
       roundPauseMs: e.ZHEDEL_CALLOUT_PAUSE_S * 1000, ringSec: e.ZHEDEL_CALLOUT_RING_S,
