@@ -49,8 +49,11 @@ const USAGE = `usage: zhedel <command> [options]   (add --json for JSON output)
   alerts [--all]                          operators' alerts;  alerts ack --id N
   backup --to FILE                        an online, consistent copy (also while the service runs)
   restore --from FILE                     replaces the database (refused while the service runs)
-  operator add --name N --role operator|admin   prints the operator's token once
-  operator list
+  operator add --name N --role operator|admin   prints the operator's token once and its expiry
+  operator list                           role, state, last use, expiry
+  operator disable --name N               the token answers 401 at once, open consoles close
+  operator enable --name N
+  operator rotate --name N                a new token (printed once); the old one stops working
 
 Every change is journalled with the operator's name (--operator, default cli:<user>).`;
 
@@ -425,21 +428,43 @@ async function run(argv: string[], out: Out, cfg: () => Config): Promise<number>
     }
 
     case 'operator': {
+      const tz = tzOf();
+      // with the year: an expiry is months away
+      const when = (iso: string | null): string => (iso ? new Intl.DateTimeFormat('sv-SE', { timeZone: tz, dateStyle: 'short', timeStyle: 'short' }).format(new Date(iso)) : 'never');
       if (sub === 'add') {
         const f = parse(rest, { name: { type: 'string' }, role: { type: 'string' } });
         const role = req(f, 'role');
         if (role !== 'operator' && role !== 'admin') throw new UsageError('--role must be operator or admin');
-        const r = withCore(({ access }) => access.addOperator({ name: req(f, 'name'), role }));
-        out.print(`operator ${r.operator.name} (${r.operator.role}) added. Token (shown only now, keep it safe):\n${r.token}`, { operator: r.operator, token: r.token });
+        const r = withCore(({ access }) => access.addOperator({ name: req(f, 'name'), role, by: operatorName(f) }));
+        out.print(`operator ${r.operator.name} (${r.operator.role}) added; the token expires ${when(r.operator.tokenExpiresAt)}. Token (shown only now, keep it safe):\n${r.token}`,
+          { operator: r.operator, token: r.token });
         return 0;
       }
       if (sub === 'list') {
         parse(rest, {});
         const list = withCore(({ access }) => access.listOperators());
-        out.print(list.map((o) => `${o.id}  ${o.name}  ${o.role}${o.disabledAt ? '  disabled' : ''}`).join('\n') || 'no operators', list);
+        out.print(list.map((o) => [
+          String(o.id).padStart(4), o.name, o.role.padEnd(8), o.state.padEnd(8), `last use ${when(o.lastUsedAt)}`,
+          `${o.state === 'expired' ? 'expired' : 'expires'} ${when(o.tokenExpiresAt)}`,
+        ].join('  ')).join('\n') || 'no operators', list);
         return 0;
       }
-      throw new UsageError('operator: expected add or list');
+      if (sub === 'disable' || sub === 'enable') {
+        const f = parse(rest, { name: { type: 'string' } });
+        const r = withCore(({ access }) => (sub === 'disable' ? access.disableOperator : access.enableOperator).call(access, { name: req(f, 'name'), by: operatorName(f) }));
+        out.print(r.changed
+          ? `operator ${r.operator.name} ${sub}d${sub === 'disable' ? ': the token answers 401 at once, open consoles are closed' : ''}`
+          : `operator ${r.operator.name} was already ${sub}d`, r);
+        return 0;
+      }
+      if (sub === 'rotate') {
+        const f = parse(rest, { name: { type: 'string' } });
+        const r = withCore(({ access }) => access.rotateOperator({ name: req(f, 'name'), by: operatorName(f) }));
+        out.print(`operator ${r.operator.name}: the old token no longer works; the new one expires ${when(r.operator.tokenExpiresAt)}. Token (shown only now, keep it safe):\n${r.token}`,
+          { operator: r.operator, token: r.token });
+        return 0;
+      }
+      throw new UsageError('operator: expected add, list, disable, enable or rotate');
     }
 
     case 'sms': {

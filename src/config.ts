@@ -121,6 +121,7 @@ const schema = {
   ZHEDEL_SMPP_WINDOW: int(1, 1000, 10),
   ZHEDEL_SMPP_TLS_INSECURE: flag(false),
   ZHEDEL_MONITORING_KEY: optionalText,
+  ZHEDEL_OPERATOR_TOKEN_DAYS: int(1, 3_650, 90),
   ZHEDEL_ALARM_GROUP_S: int(0, 86_400, 300),
   ZHEDEL_ALARM_ACK_TIMEOUT_S: int(10, 86_400, 300),
   ZHEDEL_CALLOUT_ROUNDS: int(1, 10, 3),
@@ -163,6 +164,8 @@ export interface Config {
     tlsInsecure: boolean;
   };
   monitoringKey: string | null;
+  /** Operators' tokens expire this many days after they are issued (add or rotate). */
+  operatorTokenDays: number;
   alarms: { groupMs: number; ackTimeoutMs: number; rounds: number; roundPauseMs: number; ringSec: number };
   billing: { remindDays: number };
   backup: { dir: string; keepDays: number };
@@ -215,6 +218,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       window: e.ZHEDEL_SMPP_WINDOW, tlsInsecure: e.ZHEDEL_SMPP_TLS_INSECURE,
     },
     monitoringKey: e.ZHEDEL_MONITORING_KEY ?? null,
+    operatorTokenDays: e.ZHEDEL_OPERATOR_TOKEN_DAYS,
     alarms: {
       groupMs: e.ZHEDEL_ALARM_GROUP_S * 1000, ackTimeoutMs: e.ZHEDEL_ALARM_ACK_TIMEOUT_S * 1000, rounds: e.ZHEDEL_CALLOUT_ROUNDS,
       roundPauseMs: e.ZHEDEL_CALLOUT_PAUSE_S * 1000, ringSec: e.ZHEDEL_CALLOUT_RING_S,

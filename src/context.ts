@@ -72,7 +72,7 @@ export function openCore(config: Config, opts: { outboxSignal?: OutboxSignal } =
     alarmGroupMs: config.alarms.groupMs,
     ...(opts.outboxSignal ? { outboxSignal: opts.outboxSignal } : {}),
   });
-  const access = new Access({ store, clock: systemClock, random: cryptoRandom, keys: deriveKeys(config.secret), core });
+  const access = new Access({ store, clock: systemClock, random: cryptoRandom, keys: deriveKeys(config.secret), core, operatorTokenDays: config.operatorTokenDays });
   return {
     db, store, core, access, events, metrics: metricsFrom(db),
     close: () => {

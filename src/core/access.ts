@@ -15,17 +15,24 @@ export interface ClientSession {
   client: ClientView;
 }
 
+/** Operators' tokens expire this many days after they were issued, unless configured. */
+export const OPERATOR_TOKEN_DAYS = 90;
+
 export const OPERATOR_ROLES = ['operator', 'admin'] as const;
 export type OperatorRole = (typeof OPERATOR_ROLES)[number];
 
 /**
  * Sign-in for the app and the chat (a one-time code to the trusted number, then a random
  * session token stored only as an HMAC), and operators' accounts (a random token, also stored
- * only hashed). A session is valid while its number is active, its client not suspended and it
+ * only hashed, expiring, revocable by disabling or rotating). A session is valid while its number is active, its client not suspended and it
  * was neither revoked nor idle too long; blocking or removing the number revokes it at once.
  */
 export class Access {
-  constructor(private readonly d: { store: Store; clock: Clock; random: Random; keys: Keys; core: Core }) {}
+  private readonly operatorTokenDays: number;
+
+  constructor(private readonly d: { store: Store; clock: Clock; random: Random; keys: Keys; core: Core; operatorTokenDays?: number }) {
+    this.operatorTokenDays = d.operatorTokenDays ?? OPERATOR_TOKEN_DAYS;
+  }
 
   private hash(token: string): string {
     return tokenHash(this.d.keys.token, token);
@@ -81,35 +88,119 @@ export class Access {
     this.d.store.setSessionChallenge(this.hash(token), challengeId);
   }
 
-  addOperator(a: { name: string; role: OperatorRole }): { operator: OperatorRow; token: string } {
+  private tokenExpiry(now: Date): string {
+    return new Date(now.getTime() + this.operatorTokenDays * 86_400_000).toISOString();
+  }
+
+  private journalOperator(x: { action: string; by: string; detail: string; at: string }): void {
+    this.d.store.appendJournal({
+      at: x.at, channel: 'operator', phone: null, clientId: null, objectCode: null, action: x.action,
+      auth: 'operator', challengeId: null, operator: x.by, outcome: 'executed', reason: null, detail: x.detail,
+    });
+  }
+
+  private operatorNamed(name: string): OperatorRow {
+    const o = this.d.store.getOperatorByName((name ?? '').trim());
+    if (!o) throw new AppError('NOT_FOUND', `no operator named ${name}`);
+    return o;
+  }
+
+  /** A new operator and their token (shown once, stored hashed). `by` is who added them. */
+  addOperator(a: { name: string; role: OperatorRole; by?: string }): { operator: OperatorRow; token: string } {
     const name = (a.name ?? '').trim();
     if (name.length < 1 || name.length > 100) throw new AppError('BAD_INPUT', 'operator name must be 1 to 100 characters');
     if (!OPERATOR_ROLES.includes(a.role)) throw new AppError('BAD_INPUT', `role must be one of ${OPERATOR_ROLES.join(', ')}`);
     const token = this.newToken();
+    const now = this.d.clock.now();
+    const expiresAt = this.tokenExpiry(now);
     try {
       this.d.store.tx(() => {
-        this.d.store.insertOperator({ name, role: a.role, tokenHash: this.hash(token), at: this.d.clock.now().toISOString() });
-        this.d.store.appendJournal({
-          at: this.d.clock.now().toISOString(), channel: 'operator', phone: null, clientId: null, objectCode: null, action: 'operator-add',
-          auth: 'operator', challengeId: null, operator: name, outcome: 'executed', reason: null, detail: `role=${a.role}`,
-        });
+        this.d.store.insertOperator({ name, role: a.role, tokenHash: this.hash(token), at: now.toISOString(), expiresAt });
+        this.journalOperator({ action: 'operator-add', by: a.by ?? name, at: now.toISOString(), detail: `operator=${name} role=${a.role} expires=${expiresAt}` });
       });
     } catch (e) {
       if (String((e as Error).message).includes('UNIQUE')) throw new AppError('CONFLICT', `an operator named ${name} exists`);
       throw e;
     }
-    const operator = this.d.store.listOperators().find((o) => o.name === name) as OperatorRow;
-    return { operator, token };
+    return { operator: this.operatorNamed(name), token };
   }
 
+  /**
+   * The operator behind a bearer token. A token that is unknown (never issued, or replaced by
+   * a rotation) or belongs to a disabled operator answers UNAUTHENTICATED; a valid token past
+   * its expiry answers TOKEN_EXPIRED. Last use is written at most once a minute.
+   */
   authenticateOperator(token: string | undefined): OperatorRow {
     if (!token || token.length > 200) throw new AppError('UNAUTHENTICATED', 'operator credentials required');
     const o = this.d.store.getOperatorByToken(this.hash(token));
     if (!o || o.disabledAt) throw new AppError('UNAUTHENTICATED', 'operator credentials required');
+    const now = this.d.clock.now();
+    if (!o.tokenExpiresAt || Date.parse(o.tokenExpiresAt) <= now.getTime()) {
+      throw new AppError('TOKEN_EXPIRED', 'the operator token has expired; an admin issues a new one with `zhedel operator rotate`');
+    }
+    if (!o.lastUsedAt || now.getTime() - Date.parse(o.lastUsedAt) >= 60_000) {
+      this.d.store.touchOperator(o.id, now.toISOString());
+      return { ...o, lastUsedAt: now.toISOString() };
+    }
     return o;
   }
 
-  listOperators(): OperatorRow[] {
-    return this.d.store.listOperators();
+  /**
+   * Disables an operator: their token answers 401 at once (open event streams are ended by the
+   * service). The last enabled admin cannot be disabled. `changed` is false when already disabled.
+   */
+  disableOperator(a: { name: string; by: string }): { operator: OperatorRow; changed: boolean } {
+    return this.d.store.tx(() => {
+      const o = this.operatorNamed(a.name);
+      if (o.disabledAt) return { operator: o, changed: false };
+      if (o.role === 'admin' && !this.d.store.listOperators().some((x) => x.id !== o.id && x.role === 'admin' && !x.disabledAt)) {
+        throw new AppError('CONFLICT', `${o.name} is the last enabled admin; enable or add another admin first`);
+      }
+      const at = this.d.clock.now().toISOString();
+      this.d.store.setOperatorDisabled(o.id, at);
+      this.journalOperator({ action: 'operator-disable', by: a.by, at, detail: `operator=${o.name}` });
+      return { operator: this.operatorNamed(o.name), changed: true };
+    });
+  }
+
+  /** Enables a disabled operator; their current token works again until it expires. */
+  enableOperator(a: { name: string; by: string }): { operator: OperatorRow; changed: boolean } {
+    return this.d.store.tx(() => {
+      const o = this.operatorNamed(a.name);
+      if (!o.disabledAt) return { operator: o, changed: false };
+      const at = this.d.clock.now().toISOString();
+      this.d.store.setOperatorDisabled(o.id, null);
+      this.journalOperator({ action: 'operator-enable', by: a.by, at, detail: `operator=${o.name}` });
+      return { operator: this.operatorNamed(o.name), changed: true };
+    });
+  }
+
+  /** Issues a new token (shown once) with a new expiry; the old token answers 401 at once. */
+  rotateOperator(a: { name: string; by: string }): { operator: OperatorRow; token: string } {
+    const token = this.newToken();
+    return this.d.store.tx(() => {
+      const o = this.operatorNamed(a.name);
+      const now = this.d.clock.now();
+      const expiresAt = this.tokenExpiry(now);
+      this.d.store.setOperatorToken(o.id, this.hash(token), now.toISOString(), expiresAt);
+      this.journalOperator({ action: 'operator-rotate', by: a.by, at: now.toISOString(), detail: `operator=${o.name} expires=${expiresAt}` });
+      return { operator: this.operatorNamed(o.name), token };
+    });
+  }
+
+  /** An operator's state now: active, disabled, or expired (the token is past its expiry). */
+  operatorState(o: OperatorRow): 'active' | 'disabled' | 'expired' {
+    if (o.disabledAt) return 'disabled';
+    if (!o.tokenExpiresAt || Date.parse(o.tokenExpiresAt) <= this.d.clock.now().getTime()) return 'expired';
+    return 'active';
+  }
+
+  listOperators(): Array<OperatorRow & { state: 'active' | 'disabled' | 'expired' }> {
+    return this.d.store.listOperators().map((o) => ({ ...o, state: this.operatorState(o) }));
+  }
+
+  /** Grows with every change to operators' credentials, in any process (see OperatorRevocations). */
+  operatorsRevision(): number {
+    return this.d.store.operatorsRevision();
   }
 }

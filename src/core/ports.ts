@@ -65,9 +65,17 @@ export interface Store {
   revokeSessions(numberId: number, at: string): number;
   setSessionChallenge(tokenHash: string, challengeId: string | null): void;
 
-  insertOperator(o: { name: string; role: 'operator' | 'admin'; tokenHash: string; at: string }): number;
+  insertOperator(o: { name: string; role: 'operator' | 'admin'; tokenHash: string; at: string; expiresAt: string }): number;
   getOperatorByToken(tokenHash: string): OperatorRow | undefined;
+  getOperatorByName(name: string): OperatorRow | undefined;
   listOperators(): OperatorRow[];
+  /** Disables (at) or enables (null) an operator; false when it already was. */
+  setOperatorDisabled(id: number, at: string | null): boolean;
+  /** A new token replaces the old one, which stops working at once. */
+  setOperatorToken(id: number, tokenHash: string, at: string, expiresAt: string): void;
+  touchOperator(id: number, at: string): void;
+  /** Grows with every change to who may sign in as an operator (any process). */
+  operatorsRevision(): number;
 
   /** Stores a monitoring event once per source id; a repeat returns the stored one. */
   insertMonitoringEvent(e: MonitoringEventInsert): { row: MonitoringEventRow; duplicate: boolean };
@@ -140,6 +148,12 @@ export interface OperatorRow {
   role: 'operator' | 'admin';
   createdAt: string;
   disabledAt: string | null;
+  /** When the current token was issued (add or rotate). */
+  tokenIssuedAt: string | null;
+  /** The token stops working at this time; null only for a damaged row (treated as expired). */
+  tokenExpiresAt: string | null;
+  /** Last authenticated use, to the minute. */
+  lastUsedAt: string | null;
 }
 
 export interface MonitoringEventInsert {

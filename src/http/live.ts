@@ -53,11 +53,14 @@ export class StatusWatcher {
 /**
  * Opens a Server-Sent Events stream. `filter` picks the events for this listener and may
  * return 'close' to end the stream (a revoked session). Heartbeats every 15 s keep proxies
- * from closing an idle stream; `alive` is checked with each heartbeat.
+ * from closing an idle stream; `alive` is checked with each heartbeat. `revocation`, when
+ * given, is handed a function that ends the stream (credentials revoked elsewhere) and
+ * returns what to call when the stream closes.
  */
 export function openStream(req: FastifyRequest, reply: FastifyReply, o: {
   hub: LiveHub; watcher: StatusWatcher | null; filter: (e: LiveEvent) => Record<string, unknown> | null | 'close'; alive: () => boolean;
   hello: Record<string, unknown>;
+  revocation?: (revoke: () => void) => () => void;
 }): void {
   reply.hijack();
   const res = reply.raw;
@@ -74,6 +77,7 @@ export function openStream(req: FastifyRequest, reply: FastifyReply, o: {
     unsubscribe();
     clearInterval(beat);
     release();
+    stopRevocation();
     res.end();
   };
   const unsubscribe = o.hub.subscribe((e) => {
@@ -96,5 +100,10 @@ export function openStream(req: FastifyRequest, reply: FastifyReply, o: {
     res.write(': keep-alive\n\n');
   }, 15_000);
   beat.unref();
+  const stopRevocation = o.revocation?.(() => {
+    if (closed) return;
+    write('revoked', { reason: 'the credentials were revoked' });
+    close();
+  }) ?? (() => undefined);
   req.raw.on('close', close);
 }

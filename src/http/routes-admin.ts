@@ -10,6 +10,7 @@ import { ERROR_RESPONSES, bearer, streamToken } from './common.ts';
 import type { LiveHub } from './common.ts';
 import { openStream } from './live.ts';
 import type { StatusWatcher } from './live.ts';
+import { OperatorRevocations, pollRevision } from './operator-revocations.ts';
 import { objectOut, refusal } from './routes-client.ts';
 
 const any = { type: 'object', additionalProperties: true } as const;
@@ -17,6 +18,9 @@ const ok = { 200: any, 201: any, ...ERROR_RESPONSES };
 const phoneParam = { type: 'object', properties: { phone: { type: 'string', minLength: 1, maxLength: 32 } } } as const;
 const codeParam = { type: 'object', properties: { code: { type: 'string', pattern: '^\\d{3,8}$' } } } as const;
 const idParam = { type: 'object', properties: { id: { type: 'string', pattern: '^\\d{1,12}$' } } } as const;
+const nameParam = { type: 'object', properties: { name: { type: 'string', minLength: 1, maxLength: 100 } } } as const;
+/** How often open operator streams look for credentials revoked by another process. */
+const REVOCATION_POLL_MS = 250;
 
 
 /**
@@ -35,6 +39,8 @@ export async function adminRoutes(app: FastifyInstance, d: {
     return o;
   };
   const sec = { security: [{ operator: [] }], tags: ['operators'] };
+  const revocations = new OperatorRevocations(pollRevision(() => access.operatorsRevision(), REVOCATION_POLL_MS));
+  app.addHook('onClose', async () => revocations.stop());
 
   app.get('/v1/admin/clients', { schema: { ...sec, response: ok } }, async (req) => {
     op(req);
@@ -200,20 +206,49 @@ export async function adminRoutes(app: FastifyInstance, d: {
     admin(req);
     return { operators: access.listOperators() };
   });
+  // Disable, enable, rotate: at once for every request and every open event stream.
+  // no body, or an empty object: nothing else is accepted
+  const noBody = { type: ['object', 'null'], additionalProperties: false, properties: {} } as const;
+  const nameOf = (req: FastifyRequest): string => (req.params as { name: string }).name;
+  const stateOf = (o: OperatorRow): OperatorRow & { state: string } => ({ ...o, state: access.operatorState(o) });
+  app.post('/v1/admin/operators/:name/disable', {
+    schema: { ...sec, params: nameParam, body: noBody, response: ok, summary: 'Disable an operator: their token answers 401 at once, open streams end (admin)' },
+  }, async (req) => {
+    const a = admin(req);
+    const r = access.disableOperator({ name: nameOf(req), by: a.name });
+    revocations.check();
+    return { operator: stateOf(r.operator), changed: r.changed };
+  });
+  app.post('/v1/admin/operators/:name/enable', {
+    schema: { ...sec, params: nameParam, body: noBody, response: ok, summary: 'Enable a disabled operator (admin)' },
+  }, async (req) => {
+    const a = admin(req);
+    const r = access.enableOperator({ name: nameOf(req), by: a.name });
+    return { operator: stateOf(r.operator), changed: r.changed };
+  });
+  app.post('/v1/admin/operators/:name/rotate', {
+    schema: { ...sec, params: nameParam, body: noBody, response: ok, summary: 'A new token for the operator, shown only in this answer; the old one answers 401 at once (admin)' },
+  }, async (req) => {
+    const a = admin(req);
+    const r = access.rotateOperator({ name: nameOf(req), by: a.name });
+    revocations.check();
+    return { operator: stateOf(r.operator), token: r.token, expiresAt: r.operator.tokenExpiresAt };
+  });
 
   app.get('/v1/admin/events', { schema: { ...sec, summary: 'Server-Sent Events: every status change and number state change' } }, async (req, reply) => {
     const token = streamToken(req);
     const o = access.authenticateOperator(token);
+    const alive = (): boolean => {
+      try {
+        access.authenticateOperator(token);
+        return true;
+      } catch {
+        return false;
+      }
+    };
     openStream(req, reply, {
-      hub: d.hub, watcher: d.watcher, hello: { operator: o.name },
-      alive: () => {
-        try {
-          access.authenticateOperator(token);
-          return true;
-        } catch {
-          return false;
-        }
-      },
+      hub: d.hub, watcher: d.watcher, hello: { operator: o.name }, alive,
+      revocation: (revoke) => revocations.watch(alive, revoke),
       filter: (e) => {
         switch (e.type) {
           case 'object-status': return { object: e.objectCode, status: e.status, since: e.since, client: e.clientId };

@@ -374,12 +374,17 @@ export class SqliteStore implements Store {
     this.st('UPDATE sessions SET pending_challenge = ? WHERE token_hash = ?').run(challengeId, tokenHash);
   }
 
-  insertOperator(o: { name: string; role: 'operator' | 'admin'; tokenHash: string; at: string }): number {
-    return Number(this.st('INSERT INTO operators (name, role, token_hash, created_at) VALUES (?, ?, ?, ?)').run(o.name, o.role, o.tokenHash, o.at).lastInsertRowid);
+  insertOperator(o: { name: string; role: 'operator' | 'admin'; tokenHash: string; at: string; expiresAt: string }): number {
+    return Number(this.st('INSERT INTO operators (name, role, token_hash, created_at, token_issued_at, token_expires_at) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(o.name, o.role, o.tokenHash, o.at, o.at, o.expiresAt).lastInsertRowid);
   }
 
   private operatorFrom(r: Row): OperatorRow {
-    return { id: r.id as number, name: r.name as string, role: r.role as 'operator' | 'admin', createdAt: r.created_at as string, disabledAt: (r.disabled_at as string | null) ?? null };
+    return {
+      id: r.id as number, name: r.name as string, role: r.role as 'operator' | 'admin', createdAt: r.created_at as string,
+      disabledAt: (r.disabled_at as string | null) ?? null, tokenIssuedAt: (r.token_issued_at as string | null) ?? null,
+      tokenExpiresAt: (r.token_expires_at as string | null) ?? null, lastUsedAt: (r.last_used_at as string | null) ?? null,
+    };
   }
 
   getOperatorByToken(tokenHash: string): OperatorRow | undefined {
@@ -387,8 +392,32 @@ export class SqliteStore implements Store {
     return r && this.operatorFrom(r);
   }
 
+  getOperatorByName(name: string): OperatorRow | undefined {
+    const r = this.st('SELECT * FROM operators WHERE name = ?').get(name) as Row | undefined;
+    return r && this.operatorFrom(r);
+  }
+
   listOperators(): OperatorRow[] {
     return (this.st('SELECT * FROM operators ORDER BY id').all() as Row[]).map((r) => this.operatorFrom(r));
+  }
+
+  setOperatorDisabled(id: number, at: string | null): boolean {
+    const sql = at === null
+      ? 'UPDATE operators SET disabled_at = NULL WHERE id = ? AND disabled_at IS NOT NULL'
+      : 'UPDATE operators SET disabled_at = ? WHERE id = ? AND disabled_at IS NULL';
+    return (at === null ? this.st(sql).run(id) : this.st(sql).run(at, id)).changes === 1;
+  }
+
+  setOperatorToken(id: number, tokenHash: string, at: string, expiresAt: string): void {
+    this.st('UPDATE operators SET token_hash = ?, token_issued_at = ?, token_expires_at = ? WHERE id = ?').run(tokenHash, at, expiresAt, id);
+  }
+
+  touchOperator(id: number, at: string): void {
+    this.st('UPDATE operators SET last_used_at = ? WHERE id = ?').run(at, id);
+  }
+
+  operatorsRevision(): number {
+    return (this.st('SELECT revision FROM operators_revision WHERE id = 1').get() as { revision: number }).revision;
   }
 
   insertMonitoringEvent(e: MonitoringEventInsert): { row: MonitoringEventRow; duplicate: boolean } {

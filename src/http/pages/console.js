@@ -79,6 +79,12 @@
       loadJournal().catch(fail);
     });
     stream.addEventListener('number-state', function () { refresh(); });
+    // the operator was disabled, the token rotated or expired: back to sign-in
+    stream.addEventListener('revoked', function () {
+      stream.close(); stream = null; token = null; sessionStorage.removeItem('zhedel.operator');
+      $('app').hidden = true; $('login').hidden = false;
+      $('loginError').textContent = 'Доступ отозван или срок токена истёк. Войдите с новым токеном.';
+    });
   }
   $('loginForm').onsubmit = function (e) {
     e.preventDefault(); token = $('token').value.trim();
