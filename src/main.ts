@@ -64,6 +64,15 @@ function metricsFrom(db: Db): MetricsSource {
   };
 }
 
+/**
+ * Moves whenever another process (the command line, a second instance) committed a change to
+ * the database — a blocked number, a revoked session among them. This connection's own changes
+ * reach the event streams through the event hub. With another store this becomes a notification.
+ */
+export function revocationMarker(db: Db): number {
+  return db.pragma('data_version', { simple: true }) as number;
+}
+
 /** Opens the database (migrating it) and builds the core. Used by the service and the CLI. */
 export function openCore(config: Config, opts: { outboxSignal?: OutboxSignal } = {}): CoreContext {
   const db = openDb(config.dbPath);
@@ -157,7 +166,8 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   ];
   const app = await buildApp({
     logger, checks, core: ctx.core, access: ctx.access, hub: ctx.events, monitoringKey: config.monitoringKey,
-    rateLimitPerMinute: config.http.rateLimitPerMinute,
+    rateLimitPerMinute: config.http.rateLimitPerMinute, trustProxy: config.http.trustProxy, metricsToken: config.metricsToken,
+    revocationMarker: () => revocationMarker(ctx.db),
     metrics: { ...ctx.metrics, calls: () => ({ active: telephony.activeCalls, total: telephony.stats.incoming + telephony.stats.callouts }) },
   });
   const address = await app.listen({ host: config.http.host, port: config.http.port });

@@ -1,15 +1,14 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { timingSafeEqual } from 'node:crypto';
 import type { Access } from '../core/access.ts';
 import type { Core } from '../core/core.ts';
 import type { OperatorRow } from '../core/ports.ts';
 import { AppError } from '../domain/errors.ts';
 import { ALARM_KINDS, BLOCK_REASONS, MONITORING_TYPES } from '../domain/types.ts';
 import type { BlockReason, Lang } from '../domain/types.ts';
-import { ERROR_RESPONSES, bearer, streamToken } from './common.ts';
+import { ERROR_RESPONSES, bearer, sameSecret, streamToken } from './common.ts';
 import type { LiveHub } from './common.ts';
 import { openStream } from './live.ts';
-import type { StatusWatcher } from './live.ts';
+import type { StatusWatcher, StreamRegistry } from './live.ts';
 import { objectOut, refusal } from './routes-client.ts';
 
 const any = { type: 'object', additionalProperties: true } as const;
@@ -25,7 +24,7 @@ const idParam = { type: 'object', properties: { id: { type: 'string', pattern: '
  * Also the monitoring centre's intake, with its API key.
  */
 export async function adminRoutes(app: FastifyInstance, d: {
-  core: Core; access: Access; hub: LiveHub; watcher: StatusWatcher | null; monitoringKey: string | null;
+  core: Core; access: Access; hub: LiveHub; watcher: StatusWatcher | null; streams: StreamRegistry; monitoringKey: string | null;
 }): Promise<void> {
   const { core, access } = d;
   const op = (req: FastifyRequest): OperatorRow => access.authenticateOperator(bearer(req));
@@ -205,7 +204,7 @@ export async function adminRoutes(app: FastifyInstance, d: {
     const token = streamToken(req);
     const o = access.authenticateOperator(token);
     openStream(req, reply, {
-      hub: d.hub, watcher: d.watcher, hello: { operator: o.name },
+      hub: d.hub, watcher: d.watcher, hello: { operator: o.name }, streams: d.streams, key: `operator:${o.id}`, revocable: false,
       alive: () => {
         try {
           access.authenticateOperator(token);
@@ -239,9 +238,8 @@ export async function adminRoutes(app: FastifyInstance, d: {
       },
     },
   }, async (req, reply) => {
-    const key = req.headers['x-api-key'];
-    const expected = d.monitoringKey;
-    if (!expected || typeof key !== 'string' || key.length !== expected.length || !timingSafeEqual(Buffer.from(key), Buffer.from(expected))) {
+    // any wrong key, whatever its bytes or length, is a 401
+    if (!sameSecret(req.headers['x-api-key'], d.monitoringKey)) {
       throw new AppError('UNAUTHENTICATED', 'monitoring API key required');
     }
     const b = req.body as { id: string; object: string; type: string; kind?: string; zone?: number; at?: string };

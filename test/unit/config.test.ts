@@ -65,7 +65,7 @@ describe('configuration', () => {
   }
 
   it('refuses every placeholder of .env.example in production, naming each variable', () => {
-    const env = { ...example(), ZHEDEL_DB: join(tempDir(), 'z.db') };
+    const env: Record<string, string | undefined> = { ...example(), ZHEDEL_DB: join(tempDir(), 'z.db') };
     expect(env.NODE_ENV).toBe('production');
     let message = '';
     try {
