@@ -1,5 +1,6 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 
 /**
@@ -89,6 +90,22 @@ function timeZone(def: string): Field<string> {
 }
 
 const optionalText = optional(text({ trim: true, min: 1 }));
+
+/** A proxy address or CIDR for ZHEDEL_HTTP_TRUST_PROXY. */
+function validProxy(entry: string): boolean {
+  const [addr, bits, extra] = entry.split('/');
+  if (extra !== undefined || !addr) return false;
+  const family = isIP(addr);
+  if (family === 0) return false;
+  if (bits === undefined) return true;
+  if (!/^\d{1,3}$/.test(bits)) return false;
+  return Number(bits) <= (family === 4 ? 32 : 128);
+}
+
+const proxyList: Field<string[]> = (raw) => {
+  const list = (raw ?? '').split(',').map((x) => x.trim()).filter((x) => x.length > 0);
+  return list.every(validProxy) ? ok(list) : bad('a comma-separated list of IP addresses or CIDRs (e.g. 127.0.0.1,10.0.0.0/8)');
+};
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 const schema = {
@@ -97,6 +114,8 @@ const schema = {
   ZHEDEL_HTTP_HOST: text({ trim: true, min: 1, def: '127.0.0.1' }),
   ZHEDEL_HTTP_PORT: port(8080),
   ZHEDEL_HTTP_RATE_LIMIT: int(0, 1_000_000, 600),
+  ZHEDEL_HTTP_TRUST_PROXY: proxyList,
+  ZHEDEL_METRICS_TOKEN: optionalText,
   ZHEDEL_SECRET: optional(text({ min: 32, message: 'must be at least 32 characters' })),
   ZHEDEL_TZ: timeZone('Asia/Almaty'),
   ZHEDEL_LOG_LEVEL: oneOf(LOG_LEVELS, 'info'),
@@ -151,7 +170,9 @@ export interface Config {
   env: Env['NODE_ENV'];
   dbPath: string;
   dataDir: string;
-  http: { host: string; port: number; rateLimitPerMinute: number };
+  http: { host: string; port: number; rateLimitPerMinute: number; trustProxy: string[] };
+  /** Bearer token for /metrics, /docs and /ready's details; null: only local direct requests see them. */
+  metricsToken: string | null;
   secret: string;
   /** Where the secret came from: the environment, or the generated development file. */
   secretSource: 'env' | 'file';
@@ -171,6 +192,31 @@ export interface Config {
   backup: { dir: string; keepDays: number };
 }
 
+/**
+ * Variables holding secrets. In production none may keep a placeholder value from
+ * `.env.example`, and the keys among them must be long enough not to be guessed.
+ */
+const SECRET_VARIABLES = ['ZHEDEL_SECRET', 'ZHEDEL_MONITORING_KEY', 'ZHEDEL_METRICS_TOKEN', 'ZHEDEL_ARI_PASSWORD', 'ZHEDEL_AMI_SECRET', 'ZHEDEL_SMPP_PASSWORD'] as const;
+/** Keys the service itself checks: at least this long in production. */
+const LONG_KEYS = new Set<string>(['ZHEDEL_SECRET', 'ZHEDEL_MONITORING_KEY', 'ZHEDEL_METRICS_TOKEN']);
+export const MIN_KEY_LENGTH = 32;
+
+/** The sample values shipped in `.env.example` and the documentation all say "change me". */
+export function isPlaceholder(value: string): boolean {
+  return /change[\s_-]*me/i.test(value) || /^(secret|password|example|placeholder|x+|\*+)$/i.test(value.trim());
+}
+
+function productionProblems(e: Env): string[] {
+  const problems: string[] = [];
+  for (const name of SECRET_VARIABLES) {
+    const v = e[name];
+    if (typeof v !== 'string' || v === '') continue;
+    if (isPlaceholder(v)) problems.push(`${name}: still the placeholder from .env.example; set a real value`);
+    else if (LONG_KEYS.has(name) && v.length < MIN_KEY_LENGTH) problems.push(`${name}: must be at least ${MIN_KEY_LENGTH} characters in production`);
+  }
+  return problems;
+}
+
 export class ConfigError extends Error {
   constructor(message: string) {
     super(message);
@@ -187,6 +233,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const parsed = parseEnv(cleaned);
   if (!parsed.ok) throw new ConfigError(`invalid configuration:\n  ${parsed.lines.join('\n  ')}`);
   const e = parsed.env;
+  if (e.NODE_ENV === 'production') {
+    const problems = productionProblems(e);
+    if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
   const dbPath = e.ZHEDEL_DB === ':memory:' ? ':memory:' : resolve(e.ZHEDEL_DB);
   const dataDir = dbPath === ':memory:' ? resolve('data') : dirname(dbPath);
   let secret = e.ZHEDEL_SECRET;
@@ -202,7 +252,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     env: e.NODE_ENV,
     dbPath,
     dataDir,
-    http: { host: e.ZHEDEL_HTTP_HOST, port: e.ZHEDEL_HTTP_PORT, rateLimitPerMinute: e.ZHEDEL_HTTP_RATE_LIMIT },
+    http: { host: e.ZHEDEL_HTTP_HOST, port: e.ZHEDEL_HTTP_PORT, rateLimitPerMinute: e.ZHEDEL_HTTP_RATE_LIMIT, trustProxy: e.ZHEDEL_HTTP_TRUST_PROXY },
+    metricsToken: e.ZHEDEL_METRICS_TOKEN ?? null,
     secret,
     secretSource,
     timeZone: e.ZHEDEL_TZ,

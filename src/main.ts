@@ -6,6 +6,7 @@ import { buildApp } from './http/build-app.ts';
 import type { ReadinessCheck } from './http/build-app.ts';
 import type { Logger } from './logger.ts';
 import { schemaVersion } from './store/db.ts';
+import type { Db } from './store/db.ts';
 import { startSms } from './sms/service.ts';
 import { startSchedules } from './jobs/schedule.ts';
 import { AmiMonitor } from './telephony/ami.ts';
@@ -14,6 +15,15 @@ import { Telephony } from './telephony/service.ts';
 
 export { EventHub, openCore } from './context.ts';
 export type { CoreContext } from './context.ts';
+
+/**
+ * Moves whenever another process (the command line, a second instance) committed a change to
+ * the database — a blocked number, a revoked session among them. This connection's own changes
+ * reach the event streams through the event hub. With another store this becomes a notification.
+ */
+export function revocationMarker(db: Db): number {
+  return db.pragma('data_version', { simple: true }) as number;
+}
 
 export interface RunningService {
   address: string;
@@ -89,7 +99,8 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   ];
   const app = await buildApp({
     logger, checks, core: ctx.core, access: ctx.access, hub: ctx.events, monitoringKey: config.monitoringKey,
-    rateLimitPerMinute: config.http.rateLimitPerMinute,
+    rateLimitPerMinute: config.http.rateLimitPerMinute, trustProxy: config.http.trustProxy, metricsToken: config.metricsToken,
+    revocationMarker: () => revocationMarker(ctx.db),
     metrics: { ...ctx.metrics, calls: () => ({ active: telephony.activeCalls, total: telephony.stats.incoming + telephony.stats.callouts }) },
   });
   const address = await app.listen({ host: config.http.host, port: config.http.port });

@@ -196,6 +196,8 @@ export interface JournalFilter {
   since?: string;
   until?: string;
   beforeSeq?: number;
+  /** Only what one trusted number may see: its own documents and those about these objects. */
+  visibleTo?: { phone: string; objectCodes: string[] };
   limit: number;
 }
 

@@ -12,11 +12,13 @@ import type { Logger } from '../logger.ts';
 import { adminRoutes } from './routes-admin.ts';
 import { clientRoutes } from './routes-client.ts';
 import { pageRoutes } from './pages.ts';
-import { StatusWatcher } from './live.ts';
-import { safeUrl } from './common.ts';
-import type { ErrorBody, LiveHub, MetricsSource, ReadinessCheck } from './common.ts';
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { StatusWatcher, StreamRegistry } from './live.ts';
+import { SAFE_REQUEST_ID, safeUrl, sameSecret } from './common.ts';
+import type { ErrorBody, LiveHub, MetricsSource, ReadinessCheck, RevocationMarker } from './common.ts';
 
-export type { LiveHub, MetricsSource, ReadinessCheck } from './common.ts';
+export type { LiveHub, MetricsSource, ReadinessCheck, RevocationMarker } from './common.ts';
 
 export interface AppDeps {
   logger: Logger;
@@ -30,6 +32,24 @@ export interface AppDeps {
   rateLimitPerMinute?: number;
   /** How often cross-process status changes are looked for (SSE). */
   watchMs?: number;
+  /** Addresses or CIDRs of reverse proxies whose X-Forwarded-For is believed. */
+  trustProxy?: string[];
+  /** Bearer token for /metrics, /docs and /ready's details; without it only local direct requests see them. */
+  metricsToken?: string | null;
+  /** Moves when another process may have revoked sessions; read while client event streams are open. */
+  revocationMarker?: RevocationMarker | null;
+  /** How often the revocation marker is read (ms). */
+  revocationMs?: number;
+  /** Concurrent event streams per session (or operator), and per client address. */
+  streamsPerSession?: number;
+  streamsPerAddress?: number;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
+
+/** A request made on this host straight to the service, not relayed by a proxy. */
+function localDirect(req: IncomingMessage): boolean {
+  return LOOPBACK.has(req.socket.remoteAddress ?? '') && !req.headers['x-forwarded-for'] && !req.headers.forwarded && !req.headers['x-real-ip'];
 }
 
 function send(reply: FastifyReply, status: number, code: string, message: string, details?: Record<string, unknown>): FastifyReply {
@@ -46,8 +66,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       },
     }) as FastifyBaseLogger,
     bodyLimit: 16 * 1024,
-    requestIdHeader: 'x-request-id',
-    genReqId: () => Math.random().toString(36).slice(2, 12),
+    trustProxy: deps.trustProxy && deps.trustProxy.length > 0 ? deps.trustProxy : false,
+    // request ids are made here; a client's X-Request-Id is kept only when short and plain
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && SAFE_REQUEST_ID.test(given) ? given : randomBytes(8).toString('hex');
+    },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   });
 
@@ -65,6 +90,22 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return send(reply, 500, 'INTERNAL', 'internal error');
   });
   app.setNotFoundHandler((_req, reply) => send(reply, 404, 'NOT_FOUND', 'no such route'));
+
+  // /metrics, /docs and /ready's details tell how the service is built and how it fares: with
+  // ZHEDEL_METRICS_TOKEN they need it as a bearer token, without it only local direct requests see them.
+  const mayObserve = (req: IncomingMessage): boolean => {
+    if (!deps.metricsToken) return localDirect(req);
+    const h = req.headers.authorization;
+    return typeof h === 'string' && h.startsWith('Bearer ') && sameSecret(h.slice(7).trim(), deps.metricsToken);
+  };
+  app.addHook('onRequest', async (req, reply) => {
+    void reply.header('x-request-id', req.id);
+    const path = req.url.split('?', 1)[0] ?? '';
+    if ((path === '/metrics' || path === '/docs' || path.startsWith('/docs/')) && !mayObserve(req.raw)) {
+      return send(reply, 401, 'UNAUTHENTICATED', 'the metrics token is required');
+    }
+    return undefined;
+  });
 
   await app.register(swagger, {
     openapi: {
@@ -116,7 +157,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   app.get('/health', { schema: { hide: true } }, async () => ({ status: 'ok' }));
-  app.get('/ready', { schema: { hide: true } }, async (_req, reply) => {
+  app.get('/ready', { schema: { hide: true } }, async (req, reply) => {
     const results: Record<string, { ok: boolean; detail?: string }> = {};
     let ready = true;
     for (const c of deps.checks) {
@@ -124,7 +165,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       results[c.name] = r;
       if (c.required && !r.ok) ready = false;
     }
-    return reply.code(ready ? 200 : 503).send({ ready, checks: results });
+    return reply.code(ready ? 200 : 503).send(mayObserve(req.raw) ? { ready, checks: results } : { ready });
   });
   app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
     return reply.type(registry.contentType).send(await registry.metrics());
@@ -132,9 +173,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   if (deps.core && deps.access && deps.hub) {
     const watcher = deps.metrics ? new StatusWatcher(deps.metrics, deps.hub, deps.watchMs ?? 1_000) : null;
-    app.addHook('onClose', async () => watcher?.stop());
-    await clientRoutes(app, { core: deps.core, access: deps.access, hub: deps.hub, watcher });
-    await adminRoutes(app, { core: deps.core, access: deps.access, hub: deps.hub, watcher, monitoringKey: deps.monitoringKey ?? null });
+    const streams = new StreamRegistry({
+      marker: deps.revocationMarker ?? null, everyMs: deps.revocationMs ?? 250,
+      perKey: deps.streamsPerSession ?? 3, perAddress: deps.streamsPerAddress ?? 20,
+    });
+    app.addHook('onClose', async () => {
+      watcher?.stop();
+      streams.stop();
+    });
+    await clientRoutes(app, { core: deps.core, access: deps.access, hub: deps.hub, watcher, streams });
+    await adminRoutes(app, { core: deps.core, access: deps.access, hub: deps.hub, watcher, streams, monitoringKey: deps.monitoringKey ?? null });
     await pageRoutes(app);
   }
   return app;

@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { LiveEvent } from '../core/ports.ts';
 
@@ -8,6 +9,13 @@ export interface ReadinessCheck {
   check(): { ok: boolean; detail?: string };
   required: boolean;
 }
+
+/**
+ * A value that changes whenever another process may have revoked a session or changed a
+ * number (with SQLite: the database's data_version). Cheap: it is read several times a second
+ * while event streams are open.
+ */
+export type RevocationMarker = () => number | string;
 
 export interface LiveHub {
   subscribe(l: (e: LiveEvent) => void): () => void;
@@ -58,3 +66,17 @@ export function safeUrl(url: string): string {
   return url.replace(/([?&](?:access_token|token|code)=)[^&]*/gi, '$1[redacted]');
 }
 
+
+/**
+ * Compares a presented key with the expected one in constant time, whatever its length or
+ * bytes: both are hashed first, so a non-ASCII or over-long key is just a wrong key.
+ */
+export function sameSecret(given: unknown, expected: string | null | undefined): boolean {
+  if (typeof given !== 'string' || !expected) return false;
+  const a = createHash('sha256').update(given, 'utf8').digest();
+  const b = createHash('sha256').update(expected, 'utf8').digest();
+  return timingSafeEqual(a, b);
+}
+
+/** A request id a client may choose: short, and nothing that could forge a log line. */
+export const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;

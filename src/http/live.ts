@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { LiveEvent } from '../core/ports.ts';
-import type { LiveHub, MetricsSource } from './common.ts';
+import { AppError } from '../domain/errors.ts';
+import type { LiveHub, MetricsSource, RevocationMarker } from './common.ts';
 
 /**
  * Status changes made by another process (the CLI, a second service instance) do not pass
@@ -50,6 +51,94 @@ export class StatusWatcher {
   }
 }
 
+interface OpenStream {
+  key: string;
+  address: string;
+  /** Re-checked whenever the revocation marker moves; false ends the stream. */
+  alive: (() => boolean) | null;
+  revoke(): void;
+}
+
+/**
+ * The open event streams of this process: caps per session (or operator) and per address, and
+ * revocation made by another process (the CLI blocking a number). While a stream that can be
+ * revoked is open, the marker is read every `everyMs`; when it moved, every such stream's
+ * session is checked again and the dead ones end with a `revoked` event.
+ */
+export class StreamRegistry {
+  private readonly open = new Set<OpenStream>();
+  private timer: NodeJS.Timeout | null = null;
+  private last: number | string | null = null;
+
+  constructor(private readonly o: { marker: RevocationMarker | null; everyMs: number; perKey: number; perAddress: number }) {}
+
+  /** Throws 429 when the session or the address already holds its share of streams. */
+  admit(key: string, address: string): void {
+    let byKey = 0;
+    let byAddress = 0;
+    for (const s of this.open) {
+      if (s.key === key) byKey++;
+      if (s.address === address) byAddress++;
+    }
+    if (byKey >= this.o.perKey) throw new AppError('RATE_LIMITED', `at most ${this.o.perKey} event streams per session; close one first`);
+    if (byAddress >= this.o.perAddress) throw new AppError('RATE_LIMITED', `at most ${this.o.perAddress} event streams per address; close one first`);
+  }
+
+  add(s: OpenStream): () => void {
+    this.open.add(s);
+    if (s.alive && this.o.marker && !this.timer) {
+      this.last = this.read();
+      this.timer = setInterval(() => this.poll(), this.o.everyMs);
+      this.timer.unref();
+    }
+    return () => {
+      this.open.delete(s);
+      if (![...this.open].some((x) => x.alive)) this.stopTimer();
+    };
+  }
+
+  get size(): number {
+    return this.open.size;
+  }
+
+  private read(): number | string | null {
+    try {
+      return this.o.marker?.() ?? null;
+    } catch {
+      return null; // the database is closing; the streams end with the service
+    }
+  }
+
+  private poll(): void {
+    const now = this.read();
+    if (now === null || now === this.last) return;
+    this.last = now;
+    this.recheck();
+  }
+
+  /** Ends every stream whose session is no longer valid. */
+  recheck(): void {
+    for (const s of [...this.open]) {
+      let ok = true;
+      try {
+        ok = s.alive ? s.alive() : true;
+      } catch {
+        ok = false;
+      }
+      if (!ok) s.revoke();
+    }
+  }
+
+  private stopTimer(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  stop(): void {
+    this.stopTimer();
+  }
+}
+
 /**
  * Opens a Server-Sent Events stream. `filter` picks the events for this listener and may
  * return 'close' to end the stream (a revoked session). Heartbeats every 15 s keep proxies
@@ -61,7 +150,10 @@ export function openStream(req: FastifyRequest, reply: FastifyReply, o: {
   hub: LiveHub; watcher: StatusWatcher | null; filter: (e: LiveEvent) => Record<string, unknown> | null | 'close'; alive: () => boolean;
   hello: Record<string, unknown>;
   revocation?: (revoke: () => void) => () => void;
+  /** The caps, and cross-process revocation when `revocable`. `key` names the session or operator. */
+  streams: StreamRegistry; key: string; revocable: boolean;
 }): void {
+  o.streams.admit(o.key, req.ip);
   reply.hijack();
   const res = reply.raw;
   res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
@@ -78,8 +170,17 @@ export function openStream(req: FastifyRequest, reply: FastifyReply, o: {
     clearInterval(beat);
     release();
     stopRevocation();
+    unregister();
     res.end();
   };
+  const unregister = o.streams.add({
+    key: o.key, address: req.ip, alive: o.revocable ? o.alive : null,
+    revoke: () => {
+      if (closed) return;
+      write('revoked', { reason: 'the session ended' });
+      close();
+    },
+  });
   const unsubscribe = o.hub.subscribe((e) => {
     if (closed) return;
     o.watcher?.note(e);

@@ -1,15 +1,14 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { timingSafeEqual } from 'node:crypto';
 import type { Access } from '../core/access.ts';
 import type { Core } from '../core/core.ts';
 import type { OperatorRow } from '../core/ports.ts';
 import { AppError } from '../domain/errors.ts';
 import { ALARM_KINDS, BLOCK_REASONS, MONITORING_TYPES } from '../domain/types.ts';
 import type { BlockReason, Lang } from '../domain/types.ts';
-import { ERROR_RESPONSES, bearer, streamToken } from './common.ts';
+import { ERROR_RESPONSES, bearer, sameSecret, streamToken } from './common.ts';
 import type { LiveHub } from './common.ts';
 import { openStream } from './live.ts';
-import type { StatusWatcher } from './live.ts';
+import type { StatusWatcher, StreamRegistry } from './live.ts';
 import { OperatorRevocations, pollRevision } from './operator-revocations.ts';
 import { objectOut, refusal } from './routes-client.ts';
 
@@ -29,7 +28,7 @@ const REVOCATION_POLL_MS = 250;
  * Also the monitoring centre's intake, with its API key.
  */
 export async function adminRoutes(app: FastifyInstance, d: {
-  core: Core; access: Access; hub: LiveHub; watcher: StatusWatcher | null; monitoringKey: string | null;
+  core: Core; access: Access; hub: LiveHub; watcher: StatusWatcher | null; streams: StreamRegistry; monitoringKey: string | null;
 }): Promise<void> {
   const { core, access } = d;
   const op = (req: FastifyRequest): OperatorRow => access.authenticateOperator(bearer(req));
@@ -247,7 +246,7 @@ export async function adminRoutes(app: FastifyInstance, d: {
       }
     };
     openStream(req, reply, {
-      hub: d.hub, watcher: d.watcher, hello: { operator: o.name }, alive,
+      hub: d.hub, watcher: d.watcher, hello: { operator: o.name }, alive, streams: d.streams, key: `operator:${o.id}`, revocable: false,
       revocation: (revoke) => revocations.watch(alive, revoke),
       filter: (e) => {
         switch (e.type) {
@@ -274,9 +273,8 @@ export async function adminRoutes(app: FastifyInstance, d: {
       },
     },
   }, async (req, reply) => {
-    const key = req.headers['x-api-key'];
-    const expected = d.monitoringKey;
-    if (!expected || typeof key !== 'string' || key.length !== expected.length || !timingSafeEqual(Buffer.from(key), Buffer.from(expected))) {
+    // any wrong key, whatever its bytes or length, is a 401
+    if (!sameSecret(req.headers['x-api-key'], d.monitoringKey)) {
       throw new AppError('UNAUTHENTICATED', 'monitoring API key required');
     }
     const b = req.body as { id: string; object: string; type: string; kind?: string; zone?: number; at?: string };

@@ -8,7 +8,7 @@ import type { ObjectView } from '../domain/types.ts';
 import { ERROR_RESPONSES, bearer, streamToken } from './common.ts';
 import type { LiveHub } from './common.ts';
 import { openStream } from './live.ts';
-import type { StatusWatcher } from './live.ts';
+import type { StatusWatcher, StreamRegistry } from './live.ts';
 
 const phoneSchema = { type: 'string', minLength: 1, maxLength: 32 } as const;
 const codeSchema = { type: 'string', minLength: 1, maxLength: 16 } as const;
@@ -59,16 +59,21 @@ const REFUSAL_ERRORS: Record<string, { code: ConstructorParameters<typeof AppErr
   'no-pending': { code: 'CHALLENGE_NOT_FOUND', message: 'no document waits for this code' },
 };
 
+const SIGN_IN_REFUSED = 'the code is wrong, expired or already used; a code dies after 3 wrong tries: ask for a new one';
+
 export function refusal(reason: string, extra?: Record<string, unknown>): AppError {
   const e = REFUSAL_ERRORS[reason] ?? { code: 'FORBIDDEN' as const, message: 'refused' };
   return new AppError(e.code, e.message, extra);
 }
 
-export async function clientRoutes(app: FastifyInstance, d: { core: Core; access: Access; hub: LiveHub; watcher: StatusWatcher | null }): Promise<void> {
+export async function clientRoutes(app: FastifyInstance, d: { core: Core; access: Access; hub: LiveHub; watcher: StatusWatcher | null; streams: StreamRegistry }): Promise<void> {
   const { core, access } = d;
+  // Sign-in limits are per client address only (req.ip: the real client behind a trusted proxy).
+  // There is deliberately no per-number lockout: anyone could trigger it from many addresses and
+  // lock the real client out. Guessing one number is bounded by the core instead: a code dies
+  // after 3 wrong tries and only a few codes per hour are sent to a number.
   const otpPerIp = new Attempts(10, 10 * 60_000);
   const verifyPerIp = new Attempts(20, 10 * 60_000);
-  const verifyPerPhone = new Attempts(10, 10 * 60_000);
 
   const session = (req: FastifyRequest): ClientSession => access.authenticate(bearer(req));
   const requestAs = (s: ClientSession, action: 'status' | 'arm' | 'disarm', objectCode: string): RequestResult =>
@@ -97,13 +102,11 @@ export async function clientRoutes(app: FastifyInstance, d: { core: Core; access
   }, async (req) => {
     const body = req.body as { phone: string; code: string; channel?: 'app' | 'chat' };
     const phone = parsePhone(body.phone).e164;
-    if (!verifyPerIp.take(req.ip) || !verifyPerPhone.take(phone)) throw new AppError('RATE_LIMITED', 'too many attempts; try later');
+    if (!verifyPerIp.take(req.ip)) throw new AppError('RATE_LIMITED', 'too many attempts from this address; try later');
     const r = access.verifySignIn({ channel: body.channel ?? 'app', phone, code: body.code, ref: `ip:${req.ip}` });
-    if (r.kind === 'refused') {
-      // every refusal looks the same from outside except a wrong code's remaining attempts
-      if (r.reason === 'code-wrong') throw new AppError('CODE_WRONG', 'wrong code', { attemptsLeft: r.attemptsLeft ?? 0 });
-      throw new AppError('UNAUTHENTICATED', 'no valid code for this number; ask for a new one');
-    }
+    // Every refusal is the same answer, whether the number is a client's or not, the code wrong,
+    // expired, used or never sent: nothing tells a stranger who is a client or how many tries are left.
+    if (r.kind === 'refused') throw new AppError('UNAUTHENTICATED', SIGN_IN_REFUSED);
     return { token: r.token, expiresAt: r.expiresAt };
   });
 
@@ -197,7 +200,12 @@ export async function clientRoutes(app: FastifyInstance, d: { core: Core; access
   }, async (req) => {
     const s = session(req);
     const q = req.query as { before?: string; limit?: string };
-    const rows = core.searchJournal({ clientId: s.client.id, limit: Math.min(Number(q.limit ?? 50), 200), ...(q.before ? { beforeSeq: Number(q.before) } : {}) });
+    // a number restricted to some objects sees its own documents and those about its objects only
+    const objectCodes = s.number.allObjects ? core.listObjects(s.client.id).map((o) => o.code) : s.number.objectCodes;
+    const rows = core.searchJournal({
+      clientId: s.client.id, visibleTo: { phone: s.number.phone, objectCodes },
+      limit: Math.min(Number(q.limit ?? 50), 200), ...(q.before ? { beforeSeq: Number(q.before) } : {}),
+    });
     return { documents: rows.map((r) => ({ seq: r.seq, at: r.at, channel: r.channel, phone: r.phone, object: r.objectCode, action: r.action, auth: r.auth, outcome: r.outcome, reason: r.reason, hash: r.hash })) };
   });
 
@@ -236,7 +244,7 @@ export async function clientRoutes(app: FastifyInstance, d: { core: Core; access
     const s = access.authenticate(streamToken(req));
     const token = s.token;
     openStream(req, reply, {
-      hub: d.hub, watcher: d.watcher,
+      hub: d.hub, watcher: d.watcher, streams: d.streams, key: `session:${s.session.tokenHash}`, revocable: true,
       hello: { objects: (() => { const id = core.identify(s.number.phone); return id.ok ? id.objects.map(objectOut) : []; })() },
       alive: () => {
         try {

@@ -296,6 +296,11 @@ export class SqliteStore implements Store {
     if (f.since !== undefined) add('at >= ?', f.since);
     if (f.until !== undefined) add('at < ?', f.until);
     if (f.beforeSeq !== undefined) add('seq < ?', f.beforeSeq);
+    if (f.visibleTo) {
+      const codes = f.visibleTo.objectCodes;
+      where.push(codes.length ? `(phone = ? OR object_code IN (${codes.map(() => '?').join(', ')}))` : 'phone = ?');
+      args.push(f.visibleTo.phone, ...codes);
+    }
     const sql = `SELECT * FROM journal ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY seq DESC LIMIT ?`;
     return (this.db.prepare(sql).all(...args, f.limit) as Row[]).map(journalFrom);
   }

@@ -5,6 +5,7 @@ import { Access } from '../../src/core/access.ts';
 import { cryptoRandom } from '../../src/core/system.ts';
 import { deriveKeys } from '../../src/domain/crypto.ts';
 import { buildApp } from '../../src/http/build-app.ts';
+import type { AppDeps } from '../../src/http/build-app.ts';
 import { createLogger } from '../../src/logger.ts';
 import { EventHub } from '../../src/main.ts';
 import { makeFixture, seedClient, TEST_SECRET } from '../support/core-fixture.ts';
@@ -26,7 +27,7 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()?.();
 });
 
-async function rig(o: { rateLimitPerMinute?: number } = {}): Promise<Rig> {
+async function rig(o: Partial<Pick<AppDeps, 'rateLimitPerMinute' | 'trustProxy' | 'metricsToken' | 'streamsPerSession' | 'streamsPerAddress'>> = {}): Promise<Rig> {
   const hub = new EventHub();
   const fx = makeFixture({ realClock: true, events: hub });
   cleanups.push(() => fx.close());
@@ -36,7 +37,7 @@ async function rig(o: { rateLimitPerMinute?: number } = {}): Promise<Rig> {
   const db = fx.db;
   const app = await buildApp({
     logger: createLogger('info', sink), checks: [{ name: 'database', required: true, check: () => ({ ok: true }) }],
-    core: fx.core, access, hub, monitoringKey: 'monitoring-key-123', rateLimitPerMinute: o.rateLimitPerMinute ?? 0, watchMs: 100,
+    core: fx.core, access, hub, monitoringKey: 'monitoring-key-123', watchMs: 100, ...o, rateLimitPerMinute: o.rateLimitPerMinute ?? 0,
     metrics: {
       outboxByState: () => ({ queued: (db.prepare("SELECT COUNT(*) AS n FROM outbox WHERE state = 'queued'").get() as { n: number }).n }),
       documents: () => (db.prepare('SELECT COUNT(*) AS n FROM journal').get() as { n: number }).n,
@@ -87,14 +88,14 @@ describe('HTTP API', () => {
     expect((await r.app.inject({ method: 'POST', url: '/v1/auth/otp', payload: { phone: 'hello' } })).json().error.code).toBe('BAD_PHONE');
   });
 
-  it('a wrong code counts down; the right one gives a token; it cannot be used twice', async () => {
+  it('a wrong code is refused; the right one gives a token; it cannot be used twice', async () => {
     const r = await rig();
     seedClient(r.fx);
     await r.app.inject({ method: 'POST', url: '/v1/auth/otp', payload: { phone: '87011234567' } });
     const code = r.fx.lastCode('+77011234567');
     const wrong = await r.app.inject({ method: 'POST', url: '/v1/auth/verify', payload: { phone: '87011234567', code: code === '000000' ? '111111' : '000000' } });
-    expect(wrong.statusCode).toBe(422);
-    expect(wrong.json().error).toMatchObject({ code: 'CODE_WRONG', details: { attemptsLeft: 2 } });
+    expect(wrong.statusCode).toBe(401);
+    expect(wrong.json().error).toEqual({ code: 'UNAUTHENTICATED', message: expect.stringContaining('ask for a new one') });
     const ok = await r.app.inject({ method: 'POST', url: '/v1/auth/verify', payload: { phone: '87011234567', code } });
     expect(ok.json().token).toMatch(/^[\w-]{40,}$/);
     const again = await r.app.inject({ method: 'POST', url: '/v1/auth/verify', payload: { phone: '87011234567', code } });
@@ -299,12 +300,12 @@ describe('HTTP API', () => {
     };
     await readUntil('event: hello', 2_000);
     r.fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
-    expect(await readUntil('"status":"armed"', 1_000)).toBeLessThan(1_000);
+    await readUntil('"status":"armed"', 5_000);
     // a change made by another process (plain SQL here) is found by the watcher
     r.fx.db.prepare("UPDATE objects SET status = 'alarm', status_since = ? WHERE code = '1234'").run(new Date().toISOString());
-    await readUntil('"status":"alarm"', 1_500);
+    await readUntil('"status":"alarm"', 5_000);
     r.fx.core.blockNumber({ phone: '87011234567', reason: 'lost', operator: 'op' });
-    await readUntil('event: revoked', 1_000);
+    await readUntil('event: revoked', 5_000);
     ctl.abort();
   });
 });
@@ -313,3 +314,165 @@ async function signInClient(r: Rig): Promise<string> {
   seedClient(r.fx, { phone: '+77051112233', codes: ['5151'] });
   return signIn(r, '87051112233');
 }
+
+describe('HTTP edges', () => {
+  it('behind a trusted proxy each client has its own rate-limit bucket; an untrusted hop cannot pick one', async () => {
+    const r = await rig({ rateLimitPerMinute: 3, trustProxy: ['127.0.0.1', '10.0.0.0/8'] });
+    const get = async (headers: Record<string, string>, remoteAddress = '127.0.0.1'): Promise<number> =>
+      (await r.app.inject({ url: '/v1/services', headers, remoteAddress })).statusCode;
+    const a = { 'x-forwarded-for': '203.0.113.1' };
+    expect([await get(a), await get(a), await get(a), await get(a)]).toEqual([200, 200, 200, 429]);
+    // another client behind the same proxy (and through a second proxy hop) is not slowed down
+    expect(await get({ 'x-forwarded-for': '203.0.113.2' })).toBe(200);
+    expect(await get({ 'x-forwarded-for': '203.0.113.3' }, '10.1.2.3')).toBe(200);
+    // a direct client that is not a proxy: its X-Forwarded-For is ignored
+    const direct: number[] = [];
+    for (let i = 0; i < 4; i++) direct.push(await get({ 'x-forwarded-for': `198.51.100.${i}` }, '192.0.2.50'));
+    expect(direct).toEqual([200, 200, 200, 429]);
+    // with no trusted proxy configured, nobody picks a bucket with X-Forwarded-For
+    const plain = await rig({ rateLimitPerMinute: 2 });
+    const codes: number[] = [];
+    for (let i = 0; i < 3; i++) codes.push((await plain.app.inject({ url: '/v1/services', headers: { 'x-forwarded-for': `203.0.113.${i}` } })).statusCode);
+    expect(codes).toEqual([200, 200, 429]);
+  });
+
+  it('/v1/auth/verify answers an unknown number exactly like a client\'s number with a wrong code', async () => {
+    const r = await rig();
+    seedClient(r.fx);
+    await r.app.inject({ method: 'POST', url: '/v1/auth/otp', payload: { phone: '87011234567' } });
+    const code = r.fx.lastCode('+77011234567');
+    const wrongCode = code === '000000' ? '111111' : '000000';
+    const known = await r.app.inject({ method: 'POST', url: '/v1/auth/verify', payload: { phone: '87011234567', code: wrongCode } });
+    const unknown = await r.app.inject({ method: 'POST', url: '/v1/auth/verify', payload: { phone: '87019998877', code: wrongCode } });
+    const noCode = await r.app.inject({ method: 'POST', url: '/v1/auth/verify', payload: { phone: '87011234567', code: wrongCode, channel: 'chat' } });
+    expect(known.statusCode).toBe(401);
+    expect({ status: unknown.statusCode, body: unknown.body }).toEqual({ status: known.statusCode, body: known.body });
+    expect({ status: noCode.statusCode, body: noCode.body }).toEqual({ status: known.statusCode, body: known.body });
+    // the core still counts: the code dies after 3 wrong tries
+    await r.app.inject({ method: 'POST', url: '/v1/auth/verify', payload: { phone: '87011234567', code: wrongCode } });
+    await r.app.inject({ method: 'POST', url: '/v1/auth/verify', payload: { phone: '87011234567', code: wrongCode } });
+    const late = await r.app.inject({ method: 'POST', url: '/v1/auth/verify', payload: { phone: '87011234567', code } });
+    expect({ status: late.statusCode, body: late.body }).toEqual({ status: known.statusCode, body: known.body });
+  });
+
+  it('wrong codes from many addresses cannot lock the real client out of signing in', async () => {
+    const r = await rig();
+    seedClient(r.fx);
+    for (let i = 1; i <= 30; i++) {
+      const res = await r.app.inject({ method: 'POST', url: '/v1/auth/verify', remoteAddress: `198.51.100.${i}`, payload: { phone: '87011234567', code: String(100_000 + i) } });
+      expect(res.statusCode).toBe(401);
+    }
+    const otp = await r.app.inject({ method: 'POST', url: '/v1/auth/otp', remoteAddress: '192.0.2.10', payload: { phone: '87011234567' } });
+    expect(otp.statusCode).toBe(202);
+    const ok = await r.app.inject({ method: 'POST', url: '/v1/auth/verify', remoteAddress: '192.0.2.10', payload: { phone: '87011234567', code: r.fx.lastCode('+77011234567') } });
+    expect(ok.statusCode).toBe(200);
+    // one address still cannot guess on: 20 tries per 10 minutes
+    const mine: number[] = [];
+    for (let i = 0; i < 21; i++) mine.push((await r.app.inject({ method: 'POST', url: '/v1/auth/verify', remoteAddress: '198.51.100.200', payload: { phone: '87011234567', code: '123456' } })).statusCode);
+    expect(mine.slice(19)).toEqual([401, 429]);
+  });
+
+  it('a monitoring key with any bytes or length is a 401, never a 500', async () => {
+    const r = await rig();
+    seedClient(r.fx);
+    const ev = { id: 'mc-1', object: '1234', type: 'test' };
+    for (const key of ['monitoring-key-12é', 'мониторинг-ключ-1', 'k'.repeat(5_000), '']) {
+      const res = await r.app.inject({ method: 'POST', url: '/v1/monitoring/events', headers: { 'x-api-key': key }, payload: ev });
+      expect({ key: key.slice(0, 20), status: res.statusCode }).toEqual({ key: key.slice(0, 20), status: 401 });
+    }
+    expect(r.logs.join('')).not.toContain('request failed');
+    expect((await r.app.inject({ method: 'POST', url: '/v1/monitoring/events', headers: { 'x-api-key': 'monitoring-key-123' }, payload: ev })).statusCode).toBe(201);
+  });
+
+  it('request ids are made by the service; a client\'s id is kept only when short and plain', async () => {
+    const r = await rig();
+    const huge = 'A'.repeat(10_000);
+    const forged = 'x","level":60,"msg":"forged';
+    const a = await r.app.inject({ url: '/v1/services', headers: { 'x-request-id': huge } });
+    const b = await r.app.inject({ url: '/v1/services', headers: { 'x-request-id': forged } });
+    const c = await r.app.inject({ url: '/v1/services', headers: { 'x-request-id': 'mobile-7f3a.42' } });
+    expect(a.headers['x-request-id']).toMatch(/^[0-9a-f]{16}$/);
+    expect(b.headers['x-request-id']).toMatch(/^[0-9a-f]{16}$/);
+    expect(c.headers['x-request-id']).toBe('mobile-7f3a.42');
+    const logs = r.logs.join('');
+    expect(logs).not.toContain('A'.repeat(100));
+    expect(logs).not.toContain('forged');
+    expect(logs).toContain('"reqId":"mobile-7f3a.42"');
+    expect(logs).toContain(`"reqId":"${String(a.headers['x-request-id'])}"`);
+  });
+
+  it('with ZHEDEL_METRICS_TOKEN, /metrics, /docs and /ready\'s details need it', async () => {
+    const token = 'metrics-token-0123456789-abcdefghijkl';
+    const r = await rig({ metricsToken: token });
+    const bearerT = { authorization: `Bearer ${token}` };
+    expect((await r.app.inject('/metrics')).statusCode).toBe(401);
+    expect((await r.app.inject({ url: '/metrics', headers: { authorization: 'Bearer wrong-token-é' } })).statusCode).toBe(401);
+    expect((await r.app.inject({ url: '/metrics', headers: bearerT })).body).toContain('zhedel_documents');
+    expect((await r.app.inject('/docs/json')).statusCode).toBe(401);
+    expect((await r.app.inject('/docs')).statusCode).toBe(401);
+    expect((await r.app.inject({ url: '/docs/json', headers: bearerT })).json().openapi).toBeTruthy();
+    expect((await r.app.inject('/ready')).json()).toEqual({ ready: true });
+    expect((await r.app.inject({ url: '/ready', headers: bearerT })).json()).toMatchObject({ ready: true, checks: { database: { ok: true } } });
+    expect((await r.app.inject('/health')).statusCode).toBe(200);
+  });
+
+  it('without a metrics token only local direct requests see /metrics, /docs and /ready\'s details', async () => {
+    const r = await rig();
+    expect((await r.app.inject('/metrics')).statusCode).toBe(200);
+    expect((await r.app.inject({ url: '/metrics', remoteAddress: '203.0.113.5' })).statusCode).toBe(401);
+    expect((await r.app.inject({ url: '/docs/json', remoteAddress: '203.0.113.5' })).statusCode).toBe(401);
+    // relayed by a proxy on this host: not local
+    expect((await r.app.inject({ url: '/metrics', headers: { 'x-forwarded-for': '203.0.113.5' } })).statusCode).toBe(401);
+    expect((await r.app.inject({ url: '/ready', remoteAddress: '203.0.113.5' })).json()).toEqual({ ready: true });
+  });
+
+  it('GET /v1/documents lists only what the number may see', async () => {
+    const r = await rig();
+    const { clientId } = seedClient(r.fx, { codes: ['1234', '5678'] });
+    r.fx.core.addNumber({ clientId, phone: '+77021112233', objectCodes: ['1234'], signed: true, operator: 'op' });
+    seedClient(r.fx, { phone: '+77051112233', codes: ['9999'] });
+    const full = await signIn(r, '87011234567');
+    const restricted = await signIn(r, '87021112233');
+    expect((await r.app.inject({ method: 'POST', url: '/v1/objects/5678/arm', headers: auth(full) })).statusCode).toBe(200);
+    expect((await r.app.inject({ method: 'POST', url: '/v1/objects/1234/arm', headers: auth(full) })).statusCode).toBe(200);
+    r.fx.core.operatorRequest({ action: 'arm', objectCode: '9999', operator: 'op' });
+    r.fx.clock.advance(61_000);
+    expect((await r.app.inject({ method: 'POST', url: '/v1/objects/1234/disarm', headers: auth(restricted) })).statusCode).toBe(202);
+    type Doc = { phone: string | null; object: string | null; action: string };
+    const seen = (await r.app.inject({ url: '/v1/documents', headers: auth(restricted) })).json().documents as Doc[];
+    expect(seen.length).toBeGreaterThan(0);
+    for (const d of seen) expect(d.phone === '+77021112233' || d.object === '1234').toBe(true);
+    expect(seen.some((d) => d.object === '1234' && d.action === 'arm' && d.phone === '+77011234567')).toBe(true);
+    expect(seen.some((d) => d.phone === '+77021112233')).toBe(true);
+    expect(seen.some((d) => d.object === '5678' || d.object === '9999')).toBe(false);
+    const fullSeen = (await r.app.inject({ url: '/v1/documents', headers: auth(full) })).json().documents as Doc[];
+    expect(fullSeen.some((d) => d.object === '5678')).toBe(true);
+    expect(fullSeen.some((d) => d.object === '9999' || d.phone === '+77051112233')).toBe(false);
+  });
+
+  it('event streams are capped per session and per address', async () => {
+    const r = await rig({ streamsPerSession: 2, streamsPerAddress: 3 });
+    seedClient(r.fx);
+    seedClient(r.fx, { phone: '+77051112233', codes: ['5151'] });
+    const t1 = await signIn(r);
+    const t2 = await signIn(r, '87051112233');
+    const address = await r.app.listen({ host: '127.0.0.1', port: 0 });
+    const ctls: AbortController[] = [];
+    const open = async (t: string): Promise<number> => {
+      const ctl = new AbortController();
+      ctls.push(ctl);
+      const res = await fetch(`${address}/v1/events`, { headers: auth(t), signal: ctl.signal });
+      if (res.status !== 200) await res.text();
+      return res.status;
+    };
+    cleanups.push(() => ctls.forEach((c) => c.abort()));
+    expect([await open(t1), await open(t1), await open(t1)]).toEqual([200, 200, 429]);
+    expect([await open(t2), await open(t2)]).toEqual([200, 429]);
+    // a closed stream frees its place
+    (ctls[0] as AbortController).abort();
+    const deadline = Date.now() + 5_000;
+    let status = 429;
+    while (status === 429 && Date.now() < deadline) status = await open(t2);
+    expect(status).toBe(200);
+  });
+});

@@ -3,13 +3,15 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.ts';
 import { tempDir } from '../support/core-fixture.ts';
+import { zhedel } from '../support/cli.ts';
 
 describe('configuration', () => {
   it('has embedded defaults and generates a development secret once, mode 0600', () => {
     const dir = tempDir();
     const db = join(dir, 'sub', 'z.db');
     const c = loadConfig({ ZHEDEL_DB: db });
-    expect(c.http).toEqual({ host: '127.0.0.1', port: 8080, rateLimitPerMinute: 600 });
+    expect(c.http).toEqual({ host: '127.0.0.1', port: 8080, rateLimitPerMinute: 600, trustProxy: [] });
+    expect(c.metricsToken).toBeNull();
     expect(c.timeZone).toBe('Asia/Almaty');
     expect(c.ari.app).toBe('zhedel');
     expect(c.smpp.url).toBe('smpp://127.0.0.1:2775');
@@ -50,5 +52,53 @@ describe('configuration', () => {
 
   it('requires a secret in production', () => {
     expect(() => loadConfig({ NODE_ENV: 'production', ZHEDEL_DB: join(tempDir(), 'z.db') })).toThrow('ZHEDEL_SECRET');
+  });
+
+  /** The shipped sample, as `set -a; . ./.env.example` would load it. */
+  function example(): Record<string, string> {
+    const env: Record<string, string> = {};
+    for (const line of readFileSync('.env.example', 'utf8').split('\n')) {
+      const m = /^([A-Z_]+)=(.*)$/.exec(line.trim());
+      if (m) env[m[1] as string] = m[2] as string;
+    }
+    return env;
+  }
+
+  it('refuses every placeholder of .env.example in production, naming each variable', () => {
+    const env: Record<string, string | undefined> = { ...example(), ZHEDEL_DB: join(tempDir(), 'z.db') };
+    expect(env.NODE_ENV).toBe('production');
+    let message = '';
+    try {
+      loadConfig(env);
+    } catch (e) {
+      expect(e).toBeInstanceOf(ConfigError);
+      message = (e as Error).message;
+    }
+    for (const name of ['ZHEDEL_SECRET', 'ZHEDEL_MONITORING_KEY', 'ZHEDEL_METRICS_TOKEN', 'ZHEDEL_ARI_PASSWORD', 'ZHEDEL_AMI_SECRET', 'ZHEDEL_SMPP_PASSWORD']) {
+      expect(message).toContain(`${name}: still the placeholder`);
+    }
+    // the same values are accepted for a development run
+    expect(loadConfig({ ...env, NODE_ENV: 'development' }).secret).toBe(env.ZHEDEL_SECRET);
+  });
+
+  it.each(['ZHEDEL_SECRET', 'ZHEDEL_MONITORING_KEY', 'ZHEDEL_METRICS_TOKEN'])('refuses %s shorter than 32 characters in production', (name) => {
+    const good = { NODE_ENV: 'production', ZHEDEL_DB: ':memory:', ZHEDEL_SECRET: 'k'.repeat(40), ZHEDEL_MONITORING_KEY: 'm'.repeat(32), ZHEDEL_METRICS_TOKEN: 't'.repeat(32) };
+    expect(loadConfig(good).metricsToken).toBe('t'.repeat(32));
+    expect(() => loadConfig({ ...good, [name]: 'q'.repeat(31) })).toThrow(`${name}: must be at least 32 characters`);
+  });
+
+  it('reads the trusted proxies as addresses and CIDRs', () => {
+    const c = loadConfig({ ZHEDEL_DB: ':memory:', ZHEDEL_SECRET: 's'.repeat(40), ZHEDEL_HTTP_TRUST_PROXY: '127.0.0.1, 10.0.0.0/8,::1' });
+    expect(c.http.trustProxy).toEqual(['127.0.0.1', '10.0.0.0/8', '::1']);
+    for (const bad of ['nginx', '10.0.0.0/33', '10.0.0.1/8/1', 'true']) {
+      expect(() => loadConfig({ ZHEDEL_DB: ':memory:', ZHEDEL_SECRET: 's'.repeat(40), ZHEDEL_HTTP_TRUST_PROXY: bad })).toThrow('ZHEDEL_HTTP_TRUST_PROXY');
+    }
+  });
+
+  it('zhedel serve exits 78 with the example values in production, naming the variable', async () => {
+    const r = await zhedel(['serve'], { ...example(), ZHEDEL_DB: join(tempDir(), 'z.db'), ZHEDEL_HTTP_PORT: '0' });
+    expect(r.code).toBe(78);
+    expect(r.stderr).toContain('ZHEDEL_SECRET');
+    expect(r.stderr).toContain('ZHEDEL_MONITORING_KEY');
   });
 });

@@ -40,4 +40,22 @@ describe('deployment files', () => {
     expect(compose).toContain('./prompts/kk:/var/lib/asterisk/sounds/zhedel/kk:ro');
     expect(compose).toContain('zhedel-data:/data');
   });
+
+  it('every SIP endpoint on the public transport authenticates or is matched by the trunk\'s address', () => {
+    const sections: Array<{ name: string; keys: Record<string, string> }> = [];
+    for (const raw of readFileSync('dialplan/pjsip.conf', 'utf8').split('\n')) {
+      const line = raw.replace(/;.*$/, '').trim();
+      const head = /^\[([^\]]+)\]$/.exec(line);
+      if (head) sections.push({ name: head[1] as string, keys: {} });
+      const kv = /^([\w-]+)\s*=\s*(.*)$/.exec(line);
+      if (kv && sections.length) (sections[sections.length - 1] as { keys: Record<string, string> }).keys[kv[1] as string] = kv[2] as string;
+    }
+    const endpoints = sections.filter((s) => s.keys.type === 'endpoint');
+    expect(endpoints.map((e) => e.name)).toEqual(['trunk', 'operators']);
+    for (const e of endpoints) {
+      const byAddress = sections.some((s) => s.keys.type === 'identify' && s.keys.endpoint === e.name && s.keys.match);
+      const auth = e.keys.auth ? sections.find((s) => s.name === e.keys.auth && s.keys.type === 'auth') : undefined;
+      expect({ endpoint: e.name, authenticated: byAddress || (auth !== undefined && (auth.keys.password ?? '').length > 0) }).toEqual({ endpoint: e.name, authenticated: true });
+    }
+  });
 });
