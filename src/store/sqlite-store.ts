@@ -419,7 +419,7 @@ export class SqliteStore implements Store {
 
   recentAlarm(objectCode: string, zoneKey: string, since: string, exceptId: number): boolean {
     return this.st(`SELECT 1 FROM monitoring_events WHERE object_code = ? AND zone_key = ? AND type = 'alarm'
-      AND result IN ('alarm', 'grouped') AND event_at > ? AND id <> ? LIMIT 1`).get(objectCode, zoneKey, since, exceptId) !== undefined;
+      AND result IN ('alarm', 'grouped') AND received_at > ? AND id <> ? LIMIT 1`).get(objectCode, zoneKey, since, exceptId) !== undefined;
   }
 
   openAlarm(objectCode: string): MonitoringEventRow | undefined {
