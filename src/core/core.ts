@@ -420,6 +420,19 @@ export class Core {
     return res;
   }
 
+  /**
+   * Messages from senders that are no client's number, beyond the channel's limit: dropped,
+   * and journalled as one record with their count and how many senders sent them.
+   */
+  noteInboundFlood(a: { channel: 'sms'; count: number; senders: number; since: string }): void {
+    this.run(() => {
+      this.journal({
+        channel: a.channel, action: 'inbound-flood', auth: 'none', outcome: 'refused', reason: 'rate-limited',
+        detail: `count=${a.count} senders=${a.senders} since=${a.since}`,
+      });
+    });
+  }
+
   /** Sign-in by dynamic authentication (app, chat): a code to an active trusted number. */
   requestSignIn(a: { channel: 'app' | 'chat'; phone: string; ref?: string }):
     { kind: 'sent'; challengeId: string; expiresAt: string } | { kind: 'refused'; reason: RefusalReason; retryAfterMs?: number } {
