@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
-import { join, resolve as resolvePath } from 'node:path';
+import { dirname, join, resolve as resolvePath } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
 import { ConfigError, loadConfig } from './config.ts';
@@ -13,7 +13,7 @@ import type { BlockReason, Lang, ObjectView } from './domain/types.ts';
 import { formatLocal } from './domain/texts.ts';
 import { createLogger } from './logger.ts';
 import { openCore, startService } from './main.ts';
-import { integrityCheck, openDb } from './store/db.ts';
+import { integrityCheck, openDb, privateDir, privateFile } from './store/db.ts';
 import type { CoreContext } from './main.ts';
 
 /**
@@ -325,7 +325,13 @@ async function run(argv: string[], out: Out, cfg: () => Config): Promise<number>
       const config = cfg();
       const db = openDb(config.dbPath);
       try {
+        // the copy holds what the database holds: 0600 from the start
+        privateDir(dirname(to));
+        privateFile(to);
         await db.backup(to);
+      } catch (e) {
+        if (existsSync(to)) unlinkSync(to);
+        throw e;
       } finally {
         db.close();
       }
@@ -352,11 +358,14 @@ async function run(argv: string[], out: Out, cfg: () => Config): Promise<number>
       const keep = `${config.dbPath}.before-restore-${Date.now()}`;
       if (existsSync(config.dbPath)) {
         const old = openDb(config.dbPath, { migrate: false });
+        privateFile(keep);
         await old.backup(keep);
         old.close();
         for (const suffix of ['', '-wal', '-shm']) if (existsSync(config.dbPath + suffix)) unlinkSync(config.dbPath + suffix);
       }
       const src = openDb(from, { migrate: false, readonly: true });
+      privateDir(dirname(config.dbPath));
+      privateFile(config.dbPath);
       await src.backup(config.dbPath);
       src.close();
       const v = withCore(({ core, db }) => ({ journal: core.verifyJournal(), integrity: integrityCheck(db) }));
