@@ -88,6 +88,9 @@ const CHANNEL_AUTH: Record<ClientRequest['channel'], AuthMethod> = {
 
 const CHALLENGE_ANY_CHANNEL = 'any';
 
+/** The outbox filter for messages flagged as possibly sent twice (after a restart or an unanswered submit). */
+export const POSSIBLE_DUPLICATE = 'possible-duplicate';
+
 /** How far ahead of its receipt a monitoring event may be dated before the receive time is used instead. */
 export const MAX_CLOCK_AHEAD_MS = 5 * 60_000;
 
@@ -1096,9 +1099,16 @@ export class Core {
     return id;
   }
 
-  /** The outbox for operators: code-bearing texts are masked unless `reveal` (development only). */
-  listOutbox(a: { limit?: number; state?: string; reveal?: boolean }): Array<OutboxRow & { text: string | null }> {
-    const rows = this.store.listOutbox({ limit: Math.min(Math.max(a.limit ?? 50, 1), 1000), ...(a.state ? { state: a.state } : {}) });
+  /**
+   * The outbox for operators, newest first, paged back with `before` (an id): code-bearing
+   * texts are masked unless `reveal` (development only). The state `possible-duplicate`
+   * selects the messages flagged as possibly sent twice, whatever their state.
+   */
+  listOutbox(a: { limit?: number; state?: string; before?: number; reveal?: boolean }): Array<OutboxRow & { text: string | null }> {
+    const filter = a.state === POSSIBLE_DUPLICATE ? { duplicateRisk: true } : a.state ? { state: a.state } : {};
+    const rows = this.store.listOutbox({
+      limit: Math.min(Math.max(a.limit ?? 50, 1), 1000), ...filter, ...(a.before !== undefined ? { before: a.before } : {}),
+    });
     return rows.map((r) => ({ ...r, text: this.outboxText(r, a.reveal ?? false) }));
   }
 

@@ -49,7 +49,8 @@ export interface Store {
   searchJournal(f: JournalFilter): JournalRecord[];
 
   enqueueSms(m: OutboxInsert): number;
-  listOutbox(f: { limit: number; state?: string }): OutboxRow[];
+  /** Newest first; `before` pages back by id; `duplicateRisk` keeps only messages that may have gone out twice. */
+  listOutbox(f: { limit: number; state?: string; duplicateRisk?: boolean; before?: number }): OutboxRow[];
 
   insertLedger(l: { clientId: number; amount: number; kind: 'payment' | 'charge' | 'refund'; ref: string; note: string | null; at: string }): number;
 
