@@ -106,6 +106,17 @@ describe('zhedel command line', () => {
     expect([bad.code, bad.stderr]).toEqual([2, expect.stringContaining('--limit')]);
   }, 180_000);
 
+  it('event: a time far ahead is replaced by the receive time, and the next alarm goes out', async () => {
+    const own = { ZHEDEL_DB: join(tempDir(), 'data', 'zhedel.db') };
+    const client = await json<{ id: number }>(['client', 'add', '--name', 'Panel Test'], own);
+    await ok(['object', 'add', '--client', String(client.id), '--code', '5050', '--address', 'Алматы'], own);
+    const t0 = Date.now();
+    const arm = await json<{ row: { eventAt: string; result: string } }>(['event', '--object', '5050', '--type', 'arm', '--at', '9999-12-31T23:59:59Z'], own);
+    expect(Date.parse(arm.row.eventAt)).toBeGreaterThanOrEqual(t0 - 1_000);
+    expect(Date.parse(arm.row.eventAt)).toBeLessThanOrEqual(Date.now());
+    expect(await ok(['event', '--object', '5050', '--type', 'alarm', '--kind', 'fire'], own)).toContain('event recorded: alarm');
+  }, 180_000);
+
   it('a bad environment value stops it with the variable named', async () => {
     const r = await zhedel(['status'], { ...env, ZHEDEL_TZ: 'Nowhere/Land' });
     expect(r.code).toBe(78);
