@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
-import { join, resolve as resolvePath } from 'node:path';
+import { dirname, join, resolve as resolvePath } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
 import type { Config } from './config.ts';
@@ -38,7 +38,9 @@ const USAGE = `usage: zhedel <command> [options]   (add --json for JSON output)
   disarm --object CODE [--operator NAME]
   pay --client ID --amount KZT [--ref REF]
   journal [--verify] [--client ID] [--phone P] [--object CODE] [--limit N]
-  outbox [--state S] [--limit N] [--reveal]
+  outbox [--state S] [--before ID] [--limit N] [--reveal]
+                                          newest first, N up to 1000 (50); --before pages back;
+                                          --state possible-duplicate: messages that may have gone twice
   sms send --phone P --text TEXT          a notice to a client's active trusted number
   event --object CODE --type T [--kind K] [--zone N] [--id ID] [--at ISO]
                                           a monitoring event (alarm, restore, arm, disarm, trouble,
@@ -133,7 +135,7 @@ function confirmLine(r: ConfirmResult): string {
 async function run(argv: string[], out: Out, cfg: () => Config): Promise<number> {
   const [cmd, sub, ...rest] = argv;
   // loaded here, not at the top, so that `zhedel help` starts at once
-  const [{ openCore }, { integrityCheck, openDb }] = await Promise.all([import('./context.ts'), import('./store/db.ts')]);
+  const [{ openCore }, { integrityCheck, openDb, privateDir, privateFile }] = await Promise.all([import('./context.ts'), import('./store/db.ts')]);
   const withCore = <T>(fn: (ctx: CoreContext) => T): T => {
     const ctx = openCore(cfg());
     try {
@@ -306,18 +308,24 @@ async function run(argv: string[], out: Out, cfg: () => Config): Promise<number>
     }
 
     case 'outbox': {
-      const f = parse([sub, ...rest].filter((x): x is string => x !== undefined), { state: { type: 'string' }, limit: { type: 'string' }, reveal: { type: 'boolean' } });
+      const f = parse([sub, ...rest].filter((x): x is string => x !== undefined), {
+        state: { type: 'string' }, limit: { type: 'string' }, before: { type: 'string' }, reveal: { type: 'boolean' },
+      });
       const config = cfg();
       if (f.reveal && config.env === 'production') throw new AppError('FORBIDDEN', '--reveal is for development only');
+      const limit = typeof f.limit === 'string' ? intArg(f, 'limit') : 50;
+      if (limit < 1 || limit > 1000) throw new UsageError('--limit must be 1 to 1000');
+      const before = typeof f.before === 'string' ? intArg(f, 'before') : undefined;
+      if (before !== undefined && before < 1) throw new UsageError('--before must be a message id');
       const rows = withCore(({ core }) => core.listOutbox({
-        limit: typeof f.limit === 'string' ? intArg(f, 'limit') : 50, reveal: f.reveal === true, ...(typeof f.state === 'string' ? { state: f.state } : {}),
+        limit, reveal: f.reveal === true, ...(typeof f.state === 'string' ? { state: f.state } : {}), ...(before !== undefined ? { before } : {}),
       }));
       const data = rows.map(({ bodyEnc: _e, body: _b, ...r }) => r);
       out.print(rows.map((r) => [
         String(r.id).padStart(6), r.createdAt, (['otp', 'alarm', 'info'][r.priority] ?? '').padEnd(5), r.phone, r.state.padEnd(13),
         r.partsTotal ? `parts=${r.messageIds.length}/${r.partsTotal} ids=${r.messageIds.join(',')}` : '',
         r.duplicateRisk ? 'possible-duplicate' : '', r.error ? `error=${r.error}` : '', r.text ?? '(erased)',
-      ].filter(Boolean).join('  ')).join('\n') || 'outbox is empty', data);
+      ].filter(Boolean).join('  ')).join('\n') + (rows.length === limit ? `\nolder messages: --before ${rows[rows.length - 1]?.id}` : '') || 'outbox is empty', data);
       return 0;
     }
 
@@ -328,7 +336,13 @@ async function run(argv: string[], out: Out, cfg: () => Config): Promise<number>
       const config = cfg();
       const db = openDb(config.dbPath);
       try {
+        // the copy holds what the database holds: 0600 from the start
+        privateDir(dirname(to));
+        privateFile(to);
         await db.backup(to);
+      } catch (e) {
+        if (existsSync(to)) unlinkSync(to);
+        throw e;
       } finally {
         db.close();
       }
@@ -355,11 +369,14 @@ async function run(argv: string[], out: Out, cfg: () => Config): Promise<number>
       const keep = `${config.dbPath}.before-restore-${Date.now()}`;
       if (existsSync(config.dbPath)) {
         const old = openDb(config.dbPath, { migrate: false });
+        privateFile(keep);
         await old.backup(keep);
         old.close();
         for (const suffix of ['', '-wal', '-shm']) if (existsSync(config.dbPath + suffix)) unlinkSync(config.dbPath + suffix);
       }
       const src = openDb(from, { migrate: false, readonly: true });
+      privateDir(dirname(config.dbPath));
+      privateFile(config.dbPath);
       await src.backup(config.dbPath);
       src.close();
       const v = withCore(({ core, db }) => ({ journal: core.verifyJournal(), integrity: integrityCheck(db) }));

@@ -291,7 +291,7 @@ function developmentSecret(dataDir: string, create: boolean): string {
     throw new ConfigError(`invalid configuration:\n  ZHEDEL_SECRET: the development secret file is damaged (${file}); remove it or set ZHEDEL_SECRET`);
   }
   if (!create) throw new ConfigError('invalid configuration:\n  ZHEDEL_SECRET: not set and no development secret exists yet');
-  mkdirSync(dataDir, { recursive: true });
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const s = randomBytes(32).toString('base64url');
   writeFileSync(file, s + '\n', { mode: 0o600, flag: 'wx' });
   chmodSync(file, 0o600);

@@ -88,6 +88,12 @@ const CHANNEL_AUTH: Record<ClientRequest['channel'], AuthMethod> = {
 
 const CHALLENGE_ANY_CHANNEL = 'any';
 
+/** The outbox filter for messages flagged as possibly sent twice (after a restart or an unanswered submit). */
+export const POSSIBLE_DUPLICATE = 'possible-duplicate';
+
+/** How far ahead of its receipt a monitoring event may be dated before the receive time is used instead. */
+export const MAX_CLOCK_AHEAD_MS = 5 * 60_000;
+
 /**
  * The use cases every channel calls. Each public method runs in one transaction and writes
  * its electronic document to the journal in that same transaction, so a request is either
@@ -417,6 +423,19 @@ export class Core {
     return res;
   }
 
+  /**
+   * Messages from senders that are no client's number, beyond the channel's limit: dropped,
+   * and journalled as one record with their count and how many senders sent them.
+   */
+  noteInboundFlood(a: { channel: 'sms'; count: number; senders: number; since: string }): void {
+    this.run(() => {
+      this.journal({
+        channel: a.channel, action: 'inbound-flood', auth: 'none', outcome: 'refused', reason: 'rate-limited',
+        detail: `count=${a.count} senders=${a.senders} since=${a.since}`,
+      });
+    });
+  }
+
   /** Sign-in by dynamic authentication (app, chat): a code to an active trusted number. */
   requestSignIn(a: { channel: 'app' | 'chat'; phone: string; ref?: string }):
     { kind: 'sent'; challengeId: string; expiresAt: string } | { kind: 'refused'; reason: RefusalReason; retryAfterMs?: number } {
@@ -738,14 +757,20 @@ export class Core {
 
   /**
    * An event from the monitoring centre, stored once per sender's id (a repeat returns the
-   * stored one and changes nothing) and journalled.
+   * stored one and changes nothing) and journalled. A panel's clock is not trusted to be in
+   * the future: an event dated more than `MAX_CLOCK_AHEAD_MS` after its receipt is stored
+   * with the receive time, and the skew is journalled.
    */
   recordMonitoringEvent(e: { sourceId: string; objectCode: string; type: string; kind: string | null; zone: number | null; eventAt: string | null }):
     { row: MonitoringEventRow; duplicate: boolean; callout: CalloutPlan | null } {
     return this.run(() => {
       const object = this.mustObject(e.objectCode);
       const now = this.nowIso();
-      const eventAt = e.eventAt ? new Date(e.eventAt).toISOString() : now;
+      const claimed = e.eventAt ? Date.parse(e.eventAt) : Number.NaN;
+      if (e.eventAt && Number.isNaN(claimed)) throw new AppError('BAD_INPUT', 'the event time must be an ISO time');
+      const ahead = Number.isNaN(claimed) ? 0 : claimed - Date.parse(now);
+      const clamped = ahead > MAX_CLOCK_AHEAD_MS;
+      const eventAt = Number.isNaN(claimed) || clamped ? now : new Date(claimed).toISOString();
       const r = this.store.insertMonitoringEvent({
         sourceId: e.sourceId, objectCode: object.code, type: e.type, kind: e.kind, zone: e.zone, eventAt, receivedAt: now,
       });
@@ -753,7 +778,9 @@ export class Core {
       const out = this.processEvent(r.row, object);
       this.journal({
         channel: 'monitoring', clientId: object.clientId, objectCode: object.code, action: `event-${e.type}`, auth: 'api-key', outcome: 'accepted',
-        reason: out.result, detail: `id=${e.sourceId.slice(0, 100)}${e.kind ? ` kind=${e.kind}` : ''}${e.zone !== null ? ` zone=${e.zone}` : ''}`,
+        reason: out.result,
+        detail: `id=${e.sourceId.slice(0, 100)}${e.kind ? ` kind=${e.kind}` : ''}${e.zone !== null ? ` zone=${e.zone}` : ''}`
+          + `${clamped ? ` clock-ahead=${Math.round(ahead / 1000)}s time-set-to-receipt` : ''}${out.late ? ' late-status-kept' : ''}`,
       });
       return { row: { ...r.row, result: out.result, processedAt: now }, duplicate: false, callout: out.callout };
     });
@@ -762,15 +789,18 @@ export class Core {
   /**
    * What an event does to its object: status (never rolled back by an event older than the
    * current status), the alarm SMS to the object's active trusted numbers (grouped within
-   * `alarmGroupMs` per object, kind and zone), one "restored" SMS after an alarm, and a
-   * call-out plan when the object has call-outs enabled.
+   * `alarmGroupMs` of receipt per object, kind and zone), one "restored" SMS after an alarm,
+   * and a call-out plan when the object has call-outs enabled. The event time decides only
+   * the status: an alarm older than the current status is still delivered (`late`), it just
+   * leaves the status as it is.
    */
-  private processEvent(ev: MonitoringEventRow, object: ObjectView): { result: string; callout: CalloutPlan | null } {
+  private processEvent(ev: MonitoringEventRow, object: ObjectView): { result: string; callout: CalloutPlan | null; late: boolean } {
     const now = this.nowIso();
     const stale = Date.parse(ev.eventAt) < Date.parse(object.statusSince);
-    const finish = (result: string, zoneKey: string | null = null, callout: CalloutPlan | null = null): { result: string; callout: CalloutPlan | null } => {
+    let late = false;
+    const finish = (result: string, zoneKey: string | null = null, callout: CalloutPlan | null = null): { result: string; callout: CalloutPlan | null; late: boolean } => {
       this.store.setEventResult(ev.id, result, now, zoneKey);
-      return { result, callout };
+      return { result, callout, late };
     };
     const client = this.mustClient(object.clientId);
     const contacts = this.store.listNumbers(client.id)
@@ -779,10 +809,15 @@ export class Core {
       case 'alarm': {
         const kind = ev.kind ?? 'burglary';
         const zoneKey = `${kind}:${ev.zone ?? '-'}`;
-        if (stale) return finish('stale', zoneKey);
-        if (object.status !== 'alarm') this.store.setPriorStatus(object.id, object.status);
-        this.applyStatus(object, 'alarm', `alarm:${kind}`, ev.eventAt);
-        const since = new Date(Date.parse(ev.eventAt) - this.alarmGroupMs).toISOString();
+        if (stale) {
+          // an alarm always reaches people, whatever the times of earlier events
+          late = true;
+        } else {
+          if (object.status !== 'alarm') this.store.setPriorStatus(object.id, object.status);
+          this.applyStatus(object, 'alarm', `alarm:${kind}`, ev.eventAt);
+        }
+        // grouped by when alarms were received, never by the panel's clock
+        const since = new Date(Date.parse(ev.receivedAt) - this.alarmGroupMs).toISOString();
         if (this.store.recentAlarm(object.code, zoneKey, since, ev.id)) return finish('grouped', zoneKey);
         for (const n of contacts) {
           this.enqueue({
@@ -1064,9 +1099,16 @@ export class Core {
     return id;
   }
 
-  /** The outbox for operators: code-bearing texts are masked unless `reveal` (development only). */
-  listOutbox(a: { limit?: number; state?: string; reveal?: boolean }): Array<OutboxRow & { text: string | null }> {
-    const rows = this.store.listOutbox({ limit: Math.min(Math.max(a.limit ?? 50, 1), 1000), ...(a.state ? { state: a.state } : {}) });
+  /**
+   * The outbox for operators, newest first, paged back with `before` (an id): code-bearing
+   * texts are masked unless `reveal` (development only). The state `possible-duplicate`
+   * selects the messages flagged as possibly sent twice, whatever their state.
+   */
+  listOutbox(a: { limit?: number; state?: string; before?: number; reveal?: boolean }): Array<OutboxRow & { text: string | null }> {
+    const filter = a.state === POSSIBLE_DUPLICATE ? { duplicateRisk: true } : a.state ? { state: a.state } : {};
+    const rows = this.store.listOutbox({
+      limit: Math.min(Math.max(a.limit ?? 50, 1), 1000), ...filter, ...(a.before !== undefined ? { before: a.before } : {}),
+    });
     return rows.map((r) => ({ ...r, text: this.outboxText(r, a.reveal ?? false) }));
   }
 

@@ -49,7 +49,8 @@ export interface Store {
   searchJournal(f: JournalFilter): JournalRecord[];
 
   enqueueSms(m: OutboxInsert): number;
-  listOutbox(f: { limit: number; state?: string }): OutboxRow[];
+  /** Newest first; `before` pages back by id; `duplicateRisk` keeps only messages that may have gone out twice. */
+  listOutbox(f: { limit: number; state?: string; duplicateRisk?: boolean; before?: number }): OutboxRow[];
 
   insertLedger(l: { clientId: number; amount: number; kind: 'payment' | 'charge' | 'refund'; ref: string; note: string | null; at: string }): number;
 
@@ -80,7 +81,7 @@ export interface Store {
   /** Stores a monitoring event once per source id; a repeat returns the stored one. */
   insertMonitoringEvent(e: MonitoringEventInsert): { row: MonitoringEventRow; duplicate: boolean };
   setEventResult(id: number, result: string, at: string, zoneKey: string | null): void;
-  /** Alarms of this object and zone after `since` that were sent to clients (for grouping). */
+  /** Alarms of this object and zone received after `since` that were sent to clients (for grouping). */
   recentAlarm(objectCode: string, zoneKey: string, since: string, exceptId: number): boolean;
   /** The last alarm of the object that was told to clients and not yet followed by a restore. */
   openAlarm(objectCode: string): MonitoringEventRow | undefined;

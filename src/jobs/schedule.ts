@@ -1,10 +1,10 @@
-import { mkdirSync, readdirSync, statSync, unlinkSync } from 'node:fs';
+import { readdirSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import cron from 'node-cron';
 import type { Core } from '../core/core.ts';
 import type { Logger } from '../logger.ts';
 import type { Db } from '../store/db.ts';
-import { integrityCheck, openDb } from '../store/db.ts';
+import { integrityCheck, openDb, privateDir, privateFile } from '../store/db.ts';
 
 /**
  * Scheduled jobs. Each body is a plain function (runnable by hand and in tests); node-cron
@@ -44,10 +44,11 @@ export function housekeepingJob(d: JobDeps, at = new Date()): Record<string, num
   return tx.immediate();
 }
 
-/** An online backup (SQLite's backup API, consistent while writes go on), checked, old ones pruned. */
+/** An online backup (SQLite's backup API, consistent while writes go on), 0600 in a 0700 folder, checked, old ones pruned. */
 export async function backupJob(d: JobDeps, at = new Date()): Promise<{ file: string; integrity: string; removed: number }> {
-  mkdirSync(d.backupDir, { recursive: true });
+  privateDir(d.backupDir);
   const file = join(d.backupDir, `zhedel-${at.toISOString().slice(0, 19).replace(/[:T]/g, '-')}.db`);
+  privateFile(file);
   await d.db.backup(file);
   const copy = openDb(file, { migrate: false });
   const integrity = integrityCheck(copy);

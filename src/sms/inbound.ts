@@ -15,6 +15,22 @@ export interface InboundOptions {
   onReceipt: (r: Receipt) => void;
   /** Commands a trusted number may send per window; more are dropped without an answer. */
   rateLimit?: { count: number; windowMs: number };
+  /**
+   * Senders that are not a client's number (unknown numbers, foreign numbers, short codes):
+   * per window at most `count` of their messages in all, and `perSender` from any one, are
+   * handled and journalled one by one; the rest are dropped and journalled as one record
+   * with their count when the window ends.
+   */
+  strangerLimit?: { count: number; perSender: number; windowMs: number };
+}
+
+interface StrangerWindow {
+  start: number;
+  handled: Map<string, number>;
+  handledTotal: number;
+  dropped: number;
+  droppedFrom: Set<string>;
+  timer: NodeJS.Timeout | null;
 }
 
 /** SMPP command_status values we answer deliver_sm with. */
@@ -32,11 +48,32 @@ export class SmsInbound {
   private readonly assembler: ConcatAssembler;
   private readonly recent = new Map<string, number[]>();
   private readonly rate: { count: number; windowMs: number };
+  private readonly strangerRate: { count: number; perSender: number; windowMs: number };
+  private strangers: StrangerWindow = { start: 0, handled: new Map(), handledTotal: 0, dropped: 0, droppedFrom: new Set(), timer: null };
 
   constructor(opts: InboundOptions) {
     this.o = opts;
     this.assembler = new ConcatAssembler();
     this.rate = opts.rateLimit ?? { count: 10, windowMs: 10 * 60_000 };
+    this.strangerRate = opts.strangerLimit ?? { count: 20, perSender: 3, windowMs: 10 * 60_000 };
+  }
+
+  /** Journals what the current window dropped (at the window's end, and when the channel stops). */
+  flush(): void {
+    const w = this.strangers;
+    if (w.timer) clearTimeout(w.timer);
+    w.timer = null;
+    if (w.dropped === 0) return;
+    const count = w.dropped;
+    const senders = w.droppedFrom.size;
+    w.dropped = 0;
+    w.droppedFrom = new Set();
+    try {
+      this.o.core.noteInboundFlood({ channel: 'sms', count, senders, since: new Date(w.start).toISOString() });
+    } catch (e) {
+      this.o.logger.error({ err: e }, 'a flood of SMS from unknown senders could not be journalled');
+    }
+    this.o.logger.warn({ count, senders }, 'SMS from unknown senders beyond the limit dropped; journalled as one record');
   }
 
   handle(d: InboundDeliver): number {
@@ -71,14 +108,19 @@ export class SmsInbound {
       }
       text = joined;
     }
+    // Anyone can put any sender on an SMS: senders that are no client's number share one
+    // limit of their own, so their flood never costs a client's command its turn.
+    const who = sender ? this.o.core.identify(sender) : null;
+    if (!sender || (who && !who.ok && who.reason === 'unknown')) {
+      if (!this.admitStranger(sender ?? d.sourceAddr.slice(0, 32), now)) return;
+    } else if (!this.allow(sender, now)) {
+      log.warn('SMS commands from this number are coming too fast; ignored');
+      return;
+    }
     if (!sender) {
       // Not a Kazakhstan number: never a trusted one. Journalled as refused, no answer.
       this.o.core.inquiry({ channel: 'sms', phone: d.sourceAddr, action: 'unrecognised' });
       log.info('SMS from a number that is not a Kazakhstan number ignored');
-      return;
-    }
-    if (!this.allow(sender, now)) {
-      log.warn('SMS commands from this number are coming too fast; ignored');
       return;
     }
     // Binary or undecodable content is treated as an unrecognised command (a short help for
@@ -92,6 +134,30 @@ export class SmsInbound {
         text: answer.reply, secret: false, expiresAt: null,
       });
     }
+  }
+
+  /** Whether a message from a sender that is no client's number is handled (and journalled) on its own. */
+  private admitStranger(source: string, now: number): boolean {
+    const w = this.strangers;
+    if (now - w.start >= this.strangerRate.windowMs || now < w.start) {
+      this.flush();
+      w.start = now;
+      w.handled.clear();
+      w.handledTotal = 0;
+    }
+    const mine = w.handled.get(source) ?? 0;
+    if (w.handledTotal < this.strangerRate.count && mine < this.strangerRate.perSender) {
+      w.handled.set(source, mine + 1);
+      w.handledTotal++;
+      return true;
+    }
+    w.dropped++;
+    if (w.droppedFrom.size < 10_000) w.droppedFrom.add(source);
+    if (!w.timer) {
+      w.timer = setTimeout(() => this.flush(), Math.max(0, w.start + this.strangerRate.windowMs - now));
+      w.timer.unref();
+    }
+    return false;
   }
 
   private allow(sender: string, now: number): boolean {

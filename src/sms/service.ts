@@ -51,6 +51,7 @@ export function startSms(a: { config: Config; db: Db; core: Core; clock: Clock; 
     async stop() {
       // what waits unsent goes back to the queue; what is in flight gets its answer; then unbind
       await Promise.all([dispatcher.stop(), session.stop()]);
+      inbound.flush();
     },
   };
 }

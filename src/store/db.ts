@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -13,14 +13,39 @@ export interface OpenOptions {
   readonly?: boolean;
 }
 
+/** The mode of the folders that hold databases and backups: the service's user only. */
+export const PRIVATE_DIR_MODE = 0o700;
+/** The mode of a database, its -wal and -shm, and of every backup. */
+export const PRIVATE_FILE_MODE = 0o600;
+
+/** Creates a folder (and its parents) readable by the service's user only. */
+export function privateDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
+}
+
+/**
+ * Makes sure `path` exists with mode 0600 (an empty file is a valid new database or backup
+ * target); SQLite gives the -wal and -shm files the mode of their database.
+ */
+export function privateFile(path: string): void {
+  if (!existsSync(path)) closeSync(openSync(path, 'a', PRIVATE_FILE_MODE));
+  chmodSync(path, PRIVATE_FILE_MODE);
+}
+
 /**
  * Opens the database with the pragmas every process must use: WAL so readers never block the
  * writer, synchronous=FULL so a commit survives power loss (arm/disarm, codes and the journal
  * must), a busy timeout so the service and the CLI can write the same file, foreign keys on.
+ * The database, its -wal and -shm are 0600; a folder created for it is 0700.
  */
 export function openDb(path: string, opts: OpenOptions = {}): Db {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-  const db = new Database(path, { readonly: opts.readonly ?? false });
+  const readonly = opts.readonly ?? false;
+  if (path !== ':memory:' && !readonly) {
+    privateDir(dirname(path));
+    privateFile(path);
+    for (const suffix of ['-wal', '-shm']) if (existsSync(path + suffix)) chmodSync(path + suffix, PRIVATE_FILE_MODE);
+  }
+  const db = new Database(path, { readonly });
   db.pragma('busy_timeout = 10000');
   if (!opts.readonly) {
     db.pragma('journal_mode = WAL');

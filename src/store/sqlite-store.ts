@@ -313,10 +313,19 @@ export class SqliteStore implements Store {
     return Number(r.lastInsertRowid);
   }
 
-  listOutbox(f: { limit: number; state?: string }): OutboxRow[] {
-    const rows = f.state
-      ? this.st('SELECT * FROM outbox WHERE state = ? ORDER BY id DESC LIMIT ?').all(f.state, f.limit)
-      : this.st('SELECT * FROM outbox ORDER BY id DESC LIMIT ?').all(f.limit);
+  listOutbox(f: { limit: number; state?: string; duplicateRisk?: boolean; before?: number }): OutboxRow[] {
+    const where: string[] = [];
+    const args: Array<string | number> = [];
+    if (f.state) {
+      where.push('state = ?');
+      args.push(f.state);
+    }
+    if (f.duplicateRisk) where.push('duplicate_risk = 1');
+    if (f.before !== undefined) {
+      where.push('id < ?');
+      args.push(f.before);
+    }
+    const rows = this.st(`SELECT * FROM outbox${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`).all(...args, f.limit);
     const ids = this.st('SELECT message_id FROM outbox_parts WHERE outbox_id = ? ORDER BY seq');
     return (rows as Row[]).map((r) => ({
       ...outboxFrom(r),
@@ -453,7 +462,7 @@ export class SqliteStore implements Store {
 
   recentAlarm(objectCode: string, zoneKey: string, since: string, exceptId: number): boolean {
     return this.st(`SELECT 1 FROM monitoring_events WHERE object_code = ? AND zone_key = ? AND type = 'alarm'
-      AND result IN ('alarm', 'grouped') AND event_at > ? AND id <> ? LIMIT 1`).get(objectCode, zoneKey, since, exceptId) !== undefined;
+      AND result IN ('alarm', 'grouped') AND received_at > ? AND id <> ? LIMIT 1`).get(objectCode, zoneKey, since, exceptId) !== undefined;
   }
 
   openAlarm(objectCode: string): MonitoringEventRow | undefined {

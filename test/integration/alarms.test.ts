@@ -95,6 +95,65 @@ describe('monitoring events and alarms', () => {
   });
 });
 
+describe('a panel\'s clock never silences an alarm', () => {
+  const alarmsSent = (fx: Fixture): number => fx.core.listOutbox({ limit: 100 }).filter((m) => m.kind === 'alarm').length;
+
+  it('an event dated a day ahead is stored at its receipt, the skew journalled; the next real alarm goes out', () => {
+    const fx = fixture();
+    seedClient(fx);
+    const received = fx.clock.now().toISOString();
+    const tomorrow = new Date(fx.clock.now().getTime() + 86_400_000).toISOString();
+    expect(ev(fx, 'ahead-arm', 'arm', { at: tomorrow }).row.eventAt).toBe(received);
+    expect(fx.core.getObject('1234')).toMatchObject({ status: 'armed', statusSince: received });
+    const doc = fx.core.searchJournal({ action: 'event-arm', limit: 1 })[0];
+    expect(doc?.detail).toContain('clock-ahead=86400s');
+    fx.clock.advance(1_000);
+    const alarm = fx.core.recordMonitoringEvent({ sourceId: 'real-alarm', objectCode: '1234', type: 'alarm', kind: 'burglary', zone: 1, eventAt: null });
+    expect(alarm.row.result).toBe('alarm');
+    expect(alarmsSent(fx)).toBe(1);
+    expect(fx.core.getObject('1234').status).toBe('alarm');
+    // the year 9999 is no better: never stored in the future
+    fx.clock.advance(1_000);
+    expect(ev(fx, 'far-ahead', 'test', { at: '9999-12-31T23:59:59Z' }).row.eventAt).toBe(fx.clock.now().toISOString());
+    const future = fx.db.prepare('SELECT COUNT(*) AS n FROM monitoring_events WHERE event_at > ?').get(fx.clock.now().toISOString());
+    expect(future).toEqual({ n: 0 });
+    // a few minutes ahead is ordinary drift and kept as sent
+    const soon = new Date(fx.clock.now().getTime() + 120_000).toISOString();
+    expect(ev(fx, 'slightly-ahead', 'test', { at: soon }).row.eventAt).toBe(soon);
+  });
+
+  it('an alarm dated far in the past (a panel whose clock is behind) is delivered; the status is left as it is', () => {
+    const fx = fixture();
+    seedClient(fx);
+    fx.clock.advance(60_000);
+    fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
+    fx.clock.advance(1_000);
+    const r = ev(fx, 'behind', 'alarm', { kind: 'fire', at: '2001-01-01T00:00:00Z' });
+    expect(r.row.result).toBe('alarm');
+    expect(alarmsSent(fx)).toBe(1);
+    expect(fx.events).toContainEqual(expect.objectContaining({ type: 'alarm', objectCode: '1234', kind: 'fire' }));
+    expect(fx.core.getObject('1234').status).toBe('armed');
+    expect(fx.core.searchJournal({ action: 'event-alarm', limit: 1 })[0]).toMatchObject({ reason: 'alarm', detail: expect.stringContaining('late-status-kept') });
+    // each kind, each time: a panel's old clock never makes people miss one
+    for (const [i, kind] of ['burglary', 'panic', 'flood', 'tamper'].entries()) {
+      fx.clock.advance(1_000);
+      expect(ev(fx, `behind-${kind}`, 'alarm', { kind, at: new Date(Date.UTC(2001, 0, 1, 0, i)).toISOString() }).row.result).toBe('alarm');
+    }
+    expect(alarmsSent(fx)).toBe(5);
+  });
+
+  it('alarms are grouped by when they were received, not by the times panels put on them', () => {
+    const fx = fixture();
+    seedClient(fx);
+    const ahead = new Date(fx.clock.now().getTime() + 4 * 60_000).toISOString();
+    expect(ev(fx, 'g1', 'alarm', { zone: 2, at: ahead }).row.result).toBe('alarm');
+    fx.clock.advance(6 * 60_000);
+    // six minutes later by the receiver's clock: a new alarm, whatever the first one claimed
+    expect(ev(fx, 'g2', 'alarm', { zone: 2 }).row.result).toBe('alarm');
+    expect(alarmsSent(fx)).toBe(2);
+  });
+});
+
 describe('alarm call-outs', () => {
   async function rig(outcomes: Record<string, 'answer' | 'busy' | 'no-answer' | 'reject'>, keys: Record<string, string | null>) {
     const fx = fixture(true);

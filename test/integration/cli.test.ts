@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { openDb } from '../../src/store/db.ts';
 import { tempDir } from '../support/core-fixture.ts';
 import { zhedel } from '../support/cli.ts';
 
@@ -9,14 +10,14 @@ beforeAll(() => {
   env = { ZHEDEL_DB: join(tempDir(), 'data', 'zhedel.db') };
 });
 
-async function ok(args: string[]): Promise<string> {
-  const r = await zhedel(args, env);
+async function ok(args: string[], e = env): Promise<string> {
+  const r = await zhedel(args, e);
   if (r.code !== 0) throw new Error(`zhedel ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
   return r.stdout;
 }
 
-async function json<T>(args: string[]): Promise<T> {
-  return JSON.parse(await ok([...args, '--json'])) as T;
+async function json<T>(args: string[], e = env): Promise<T> {
+  return JSON.parse(await ok([...args, '--json'], e)) as T;
 }
 
 describe('zhedel command line', () => {
@@ -79,6 +80,42 @@ describe('zhedel command line', () => {
       expect(r.stderr).toMatch(/^zhedel: /);
     }
   });
+
+  it('outbox pages back past the newest thousand and finds the messages flagged as possible duplicates', async () => {
+    const own = { ZHEDEL_DB: join(tempDir(), 'data', 'zhedel.db') };
+    const db = openDb(own.ZHEDEL_DB);
+    const ins = db.prepare(`INSERT INTO outbox (priority, kind, phone, body, secret, state, created_at, not_before, updated_at, duplicate_risk)
+      VALUES (2, 'notice', '+77011234567', ?, 0, ?, '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z', ?)`);
+    db.transaction(() => {
+      for (let i = 1; i <= 1205; i++) ins.run(`notice ${i}`, i % 2 ? 'submitted' : 'delivered', i % 100 === 0 ? 1 : 0);
+    })();
+    db.close();
+    type Msg = { id: number; duplicateRisk: boolean };
+    const page1 = await json<Msg[]>(['outbox', '--limit', '1000'], own);
+    expect([page1.length, page1[0]?.id, page1.at(-1)?.id]).toEqual([1000, 1205, 206]);
+    const page2 = await json<Msg[]>(['outbox', '--before', '206', '--limit', '1000'], own);
+    expect([page2.length, page2[0]?.id, page2.at(-1)?.id]).toEqual([205, 205, 1]);
+    const text = await ok(['outbox', '--before', '1000', '--limit', '3'], own);
+    expect(text.trim().split('\n')).toHaveLength(4);
+    expect(text).toContain('older messages: --before 997');
+    const dups = await json<Msg[]>(['outbox', '--state', 'possible-duplicate'], own);
+    expect(dups.map((m) => m.id)).toEqual([1200, 1100, 1000, 900, 800, 700, 600, 500, 400, 300, 200, 100]);
+    expect(dups.every((m) => m.duplicateRisk)).toBe(true);
+    expect(await ok(['outbox', '--state', 'possible-duplicate', '--before', '300'], own)).toMatch(/^\s+200 .*possible-duplicate.*\n\s+100 /);
+    const bad = await zhedel(['outbox', '--limit', '5000'], own);
+    expect([bad.code, bad.stderr]).toEqual([2, expect.stringContaining('--limit')]);
+  }, 180_000);
+
+  it('event: a time far ahead is replaced by the receive time, and the next alarm goes out', async () => {
+    const own = { ZHEDEL_DB: join(tempDir(), 'data', 'zhedel.db') };
+    const client = await json<{ id: number }>(['client', 'add', '--name', 'Panel Test'], own);
+    await ok(['object', 'add', '--client', String(client.id), '--code', '5050', '--address', 'Алматы'], own);
+    const t0 = Date.now();
+    const arm = await json<{ row: { eventAt: string; result: string } }>(['event', '--object', '5050', '--type', 'arm', '--at', '9999-12-31T23:59:59Z'], own);
+    expect(Date.parse(arm.row.eventAt)).toBeGreaterThanOrEqual(t0 - 1_000);
+    expect(Date.parse(arm.row.eventAt)).toBeLessThanOrEqual(Date.now());
+    expect(await ok(['event', '--object', '5050', '--type', 'alarm', '--kind', 'fire'], own)).toContain('event recorded: alarm');
+  }, 180_000);
 
   it('a bad environment value stops it with the variable named', async () => {
     const r = await zhedel(['status'], { ...env, ZHEDEL_TZ: 'Nowhere/Land' });

@@ -239,6 +239,24 @@ describe('HTTP API', () => {
     expect(r.fx.db.prepare('SELECT COUNT(*) AS n FROM monitoring_events').get()).toEqual({ n: 1 });
   });
 
+  it('monitoring intake: a panel dated in the future is stored at its receipt and cannot silence the next alarm', async () => {
+    const r = await rig();
+    seedClient(r.fx);
+    const k = { 'x-api-key': 'monitoring-key-123' };
+    const tomorrow = new Date(Date.now() + 86_400_000).toISOString();
+    const arm = await r.app.inject({ method: 'POST', url: '/v1/monitoring/events', headers: k, payload: { id: 'mc-a', object: '1234', type: 'arm', at: tomorrow } });
+    expect(arm.statusCode).toBe(201);
+    const far = await r.app.inject({ method: 'POST', url: '/v1/monitoring/events', headers: k, payload: { id: 'mc-b', object: '1234', type: 'test', at: '9999-12-31T23:59:59Z' } });
+    expect(far.statusCode).toBe(201);
+    const alarm = await r.app.inject({ method: 'POST', url: '/v1/monitoring/events', headers: k, payload: { id: 'mc-c', object: '1234', type: 'alarm', kind: 'burglary' } });
+    expect(alarm.statusCode).toBe(201);
+    expect(alarm.json()).toMatchObject({ result: 'alarm' });
+    expect(r.fx.core.listOutbox({ limit: 10 }).filter((m) => m.kind === 'alarm')).toHaveLength(1);
+    const latest = (r.fx.db.prepare('SELECT MAX(event_at) AS t FROM monitoring_events').get() as { t: string }).t;
+    expect(Date.parse(latest)).toBeLessThanOrEqual(Date.now());
+    expect(Date.parse(r.fx.core.getObject('1234').statusSince)).toBeLessThanOrEqual(Date.now());
+  });
+
   it('limits requests per address when configured', async () => {
     const r = await rig({ rateLimitPerMinute: 5 });
     const codes: number[] = [];

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openDb } from '../../src/store/db.ts';
@@ -98,11 +99,16 @@ describe('backup and restore', () => {
     await zhedel(['object', 'add', '--client', '1', '--code', '1234', '--address', 'x'], env);
     const b = await zhedel(['backup', '--to', join(dir, 'copy.db')], env);
     expect(b.stdout).toContain('integrity ok');
+    // the data folder, the database and the copy are for the service's user only
+    const mode = (p: string): string => (statSync(p).mode & 0o777).toString(8);
+    expect([mode(join(dir, 'live')), mode(join(dir, 'live', 'zhedel.db')), mode(join(dir, 'copy.db'))]).toEqual(['700', '600', '600']);
     await zhedel(['arm', '--object', '1234'], env);
     const again = await zhedel(['backup', '--to', join(dir, 'copy.db')], env);
     expect(again.code).toBe(1); // never overwrites a file
     const r = await zhedel(['restore', '--from', join(dir, 'copy.db')], env);
     expect(r.stdout).toMatch(/integrity ok; journal intact \(\d+ records\); the previous database is kept as/);
+    const kept = /kept as (\S+)/.exec(r.stdout)?.[1] as string;
+    expect([mode(join(dir, 'live', 'zhedel.db')), mode(kept)]).toEqual(['600', '600']);
     expect((await zhedel(['status', '--object', '1234'], env)).stdout).toMatch(/1234\s+disarmed/);
     // a service runs on the data folder: restore refuses
     const svc = serve({ ...env, ZHEDEL_HTTP_PORT: '0', ZHEDEL_SMPP_URL: 'smpp://127.0.0.1:1', ZHEDEL_ARI_URL: 'http://127.0.0.1:1', ZHEDEL_AMI_PORT: '1' });

@@ -130,6 +130,37 @@ describe('SMS over SMPP against the SMSC simulator', () => {
     expect(fx.core.searchJournal({ outcome: 'refused' }).map((r) => r.reason)).toEqual(['unknown', 'unknown', 'blocked']);
   });
 
+  it('a flood from a short code and a foreign number is journalled as one record with its count; a client is still answered', async () => {
+    const fx = fixture();
+    const h = await harness(fx, { inbound: { strangerLimit: { count: 20, perSender: 3, windowMs: 2_000 } } });
+    seedClient(fx);
+    fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
+    await h.sim.waitFor(() => h.sim.boundCount === 1, 5_000, 'bind');
+    for (let i = 0; i < 100; i++) {
+      h.sim.sendMo({ from: '7777', text: `PRIZE ${i}` });
+      h.sim.sendMo({ from: '4915112345678', text: 'HELP' });
+      if (i === 50) h.sim.sendMo({ from: '77011234567', text: 'СТАТУС' });
+    }
+    await h.sim.waitFor(() => h.sim.deliverResps.length === 201, 30_000, 'every message answered by the SMPP layer');
+    expect(h.sim.deliverResps.every((r) => r.status === 0)).toBe(true);
+    // the client's command, sent in the middle of the flood, is carried out
+    const status = await h.sim.waitFor(() => h.sim.textsTo('77011234567')[0], 10_000, 'status reply');
+    expect(status).toMatch(/^1234: под охраной с /);
+    const strangers = (): Array<{ action: string; detail: string | null }> => fx.db.prepare(
+      "SELECT action, detail FROM journal WHERE channel = 'sms' AND (phone IS NULL OR phone <> '+77011234567')",
+    ).all() as Array<{ action: string; detail: string | null }>;
+    const accounted = (): number => strangers().reduce((n, r) => n + (r.action === 'inbound-flood' ? Number(/count=(\d+)/.exec(r.detail ?? '')?.[1]) : 1), 0);
+    // the rest is journalled as one record per window, with its count
+    await until(() => accounted() === 200, 20_000, 'the flood journalled with its count');
+    const rows = strangers();
+    const floods = rows.filter((r) => r.action === 'inbound-flood');
+    expect(floods.length).toBeGreaterThanOrEqual(1);
+    expect(floods[0]?.detail).toMatch(/^count=\d+ senders=2 since=/);
+    expect(rows.length).toBeLessThan(30);
+    expect(fx.core.verifyJournal().ok).toBe(true);
+    expect(h.sim.textsTo('7777')).toEqual([]);
+  });
+
   it('joins multi-part commands sent with UDH or SAR in any order; binary and garbage get help or nothing', async () => {
     const fx = fixture();
     const h = await harness(fx);

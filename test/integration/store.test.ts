@@ -1,9 +1,12 @@
 import { spawn } from 'node:child_process';
+import { chmodSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { backupJob } from '../../src/jobs/schedule.ts';
 import { integrityCheck, loadMigrations, migrate, openDb, schemaVersion } from '../../src/store/db.ts';
 import { makeFixture, seedClient, tempDir } from '../support/core-fixture.ts';
 import type { Fixture } from '../support/core-fixture.ts';
+import { quietLogger } from '../support/sms-harness.ts';
 
 const fixtures: Fixture[] = [];
 afterEach(() => {
@@ -37,6 +40,32 @@ describe('database', () => {
     expect(schemaVersion(db)).toBe(good.length);
     expect(db.prepare("SELECT COUNT(*) AS n FROM sqlite_master WHERE name = 'x'").get()).toEqual({ n: 0 });
     db.close();
+  });
+
+  it('the database, its -wal and -shm, their folder and backups are for the service\'s user only', async () => {
+    const mode = (p: string): string => (statSync(p).mode & 0o777).toString(8);
+    const before = process.umask(0o022);
+    try {
+      const dir = join(tempDir(), 'data');
+      const path = join(dir, 'zhedel.db');
+      const db = openDb(path);
+      db.prepare('INSERT INTO services (code, name_ru, name_kk, monthly_fee, sms_fee) VALUES (?, ?, ?, ?, ?)').run('x', 'x', 'x', 1, 1);
+      expect(mode(dir)).toBe('700');
+      for (const f of [path, `${path}-wal`, `${path}-shm`]) expect([f.slice(dir.length), mode(f)]).toEqual([f.slice(dir.length), '600']);
+      db.close();
+      // a database left readable by others is tightened when opened
+      chmodSync(path, 0o644);
+      openDb(path).close();
+      expect(mode(path)).toBe('600');
+      const fx = fixture();
+      const backups = join(fx.dir, 'backups');
+      const r = await backupJob({ core: fx.core, db: fx.db, dbPath: fx.dbPath, backupDir: backups, backupKeepDays: 2, reminderDays: 3, logger: quietLogger });
+      expect(r.integrity).toBe('ok');
+      expect(mode(backups)).toBe('700');
+      expect(mode(r.file)).toBe('600');
+    } finally {
+      process.umask(before);
+    }
   });
 
   it('enforces foreign keys and checks', () => {

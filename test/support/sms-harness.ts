@@ -2,6 +2,7 @@ import pino from 'pino';
 import { Dispatcher } from '../../src/sms/dispatcher.ts';
 import type { DispatcherOptions } from '../../src/sms/dispatcher.ts';
 import { SmsInbound } from '../../src/sms/inbound.ts';
+import type { InboundOptions } from '../../src/sms/inbound.ts';
 import { SmppSession } from '../../src/sms/session.ts';
 import type { SessionOptions } from '../../src/sms/session.ts';
 import { OutboxStore } from '../../src/store/outbox-store.ts';
@@ -25,6 +26,7 @@ export interface SmsHarness {
 /** The SMS channel of a fixture's core, wired to a fresh SMSC simulator over TCP. */
 export async function smsHarness(fx: Fixture, o: {
   sim?: SmscOptions; session?: Partial<SessionOptions>; dispatcher?: Partial<DispatcherOptions>; existingSim?: SmscSim;
+  inbound?: Pick<InboundOptions, 'rateLimit' | 'strangerLimit'>;
 } = {}): Promise<SmsHarness> {
   const sim = o.existingSim ?? await SmscSim.start({ systemId: 'zhedel', password: 'secret', ...o.sim });
   const outbox = new OutboxStore(fx.db);
@@ -37,7 +39,7 @@ export async function smsHarness(fx: Fixture, o: {
     openText: (m) => fx.core.outboxText({ body: m.body, bodyEnc: m.bodyEnc, secret: m.secret, phone: m.phone }, true) ?? '',
     retryDelaysMs: [100, 200, 400], pollMs: 100, ...o.dispatcher,
   });
-  const inbound = new SmsInbound({ core: fx.core, clock: { now: () => new Date() }, logger: quietLogger, onReceipt: (r) => dispatcher.onReceipt(r) });
+  const inbound = new SmsInbound({ core: fx.core, clock: { now: () => new Date() }, logger: quietLogger, onReceipt: (r) => dispatcher.onReceipt(r), ...o.inbound });
   session.onDeliver((d) => inbound.handle(d));
   session.on('bound', () => dispatcher.wake());
   session.start();
@@ -48,6 +50,7 @@ export async function smsHarness(fx: Fixture, o: {
     ours = false;
     await dispatcher.stop(2_000);
     await session.stop(1_000);
+    inbound.flush();
   };
   return {
     sim, session, dispatcher, inbound, outbox, stopOurs,
