@@ -49,7 +49,7 @@ export interface Store {
   codeFloodSince(phone: string, cls: CodeClass, since: string): boolean;
   recordCodeFlood(phone: string, cls: CodeClass, at: string, alertId: number | null): void;
 
-  /** Operators' settings shared by every process (see `SETTINGS` in the core). */
+  /** Operators' settings shared by every process (e.g. `SETTING_OTP_CEILING` in the core). */
   getSetting(key: string): string | undefined;
   setSetting(key: string, value: string, at: string, by: string | null): void;
 
