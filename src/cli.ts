@@ -49,6 +49,7 @@ const USAGE = `usage: zhedel <command> [options]   (add --json for JSON output)
   billing remind [--at ISO-TIME]          low-balance reminders
   tariff set --service S [--monthly KZT] [--sms KZT]   applies from the next period
   alerts [--all]                          operators' alerts;  alerts ack --id N
+  otp ceiling [--per-hour N]              the ceiling on code SMS per number per hour: show, or set
   backup --to FILE                        an online, consistent copy (also while the service runs)
   restore --from FILE                     replaces the database (refused while the service runs)
   operator add --name N --role operator|admin   prints the operator's token once and its expiry
@@ -428,6 +429,14 @@ async function run(argv: string[], out: Out, cfg: () => Config): Promise<number>
       if (monthlyFee === undefined && smsFee === undefined) throw new UsageError('give --monthly or --sms');
       withCore(({ core }) => core.setTariff({ service: req(f, 'service'), operator: operatorName(f), ...(monthlyFee !== undefined ? { monthlyFee } : {}), ...(smsFee !== undefined ? { smsFee } : {}) }));
       out.print(`tariff of ${req(f, 'service')} changed; it applies from the next billing period`, { ok: true });
+      return 0;
+    }
+
+    case 'otp': {
+      if (sub !== 'ceiling') throw new UsageError('otp: expected ceiling');
+      const f = parse(rest, { 'per-hour': { type: 'string' } });
+      const l = withCore(({ core }) => (f['per-hour'] === undefined ? core.otpLimits() : core.setOtpCeiling({ perHour: intArg(f, 'per-hour'), operator: operatorName(f) })));
+      out.print(`code SMS per number per hour: ${l.ceilingPerHour} (sign-in ${l.budgets['sign-in']}, actions ${l.budgets.action}); a new code for a pending one after ${l.resendPauseSeconds} s`, l);
       return 0;
     }
 

@@ -60,7 +60,7 @@ export function answerText(core: Core, ctx: TextContext): TextAnswer {
 }
 
 /** Unknown and blocked senders get no SMS back (no cost, no enumeration); the chat says why. */
-function refusalText(reason: RefusalReason, lang: Lang, channel: 'sms' | 'chat', retryAfterMs = 60_000): string | null {
+function refusalText(reason: RefusalReason, lang: Lang, channel: 'sms' | 'chat', retry: { ms?: number | undefined; limit?: 'pause' | 'budget' | undefined } = {}): string | null {
   switch (reason) {
     case 'unknown':
     case 'blocked':
@@ -69,8 +69,12 @@ function refusalText(reason: RefusalReason, lang: Lang, channel: 'sms' | 'chat',
       return t('numberPending', lang);
     case 'suspended':
       return t('suspended', lang);
-    case 'rate-limited':
-      return t('sendLimit', lang, { sec: Math.max(1, Math.ceil(retryAfterMs / 1000)) });
+    case 'rate-limited': {
+      const ms = retry.ms ?? 60_000;
+      return retry.limit === 'budget'
+        ? t('codeBudget', lang, { min: Math.max(1, Math.ceil(ms / 60_000)) })
+        : t('sendLimit', lang, { sec: Math.max(1, Math.ceil(ms / 1000)) });
+    }
     case 'no-object':
     case 'object-not-allowed':
       return t('noObject', lang);
@@ -92,7 +96,7 @@ function requestAnswer(core: Core, r: RequestResult, channel: 'sms' | 'chat'): O
       return { reply: t('codeSent', lang), lang, challengeId: r.challengeId };
     case 'refused':
       if (r.reason === 'object-ambiguous') return { reply: t('chooseObject', lang, { codes: (r.objectCodes ?? []).join(', ') }), lang };
-      return { reply: refusalText(r.reason, lang, channel, r.retryAfterMs), lang };
+      return { reply: refusalText(r.reason, lang, channel, { ms: r.retryAfterMs, limit: r.limit }), lang };
   }
 }
 

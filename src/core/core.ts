@@ -3,9 +3,10 @@ import type { Keys } from '../domain/crypto.ts';
 import { open, seal } from '../domain/crypto.ts';
 import { JournalVerifier } from '../domain/journal.ts';
 import type { JournalContent, JournalRecord, VerifyResult } from '../domain/journal.ts';
-import { OTP_POLICY, codeMatches, generateCode, hashCode, maySendCode, normaliseCode } from '../domain/otp.ts';
+import { CEILING_RANGE, OTP_POLICY, budgets, codeClass, codeMatches, decideSend, generateCode, hashCode, normaliseCode } from '../domain/otp.ts';
+import type { CodeClass } from '../domain/otp.ts';
 import { formatKzt } from '../domain/money.ts';
-import { parseMobile, tryParsePhone } from '../domain/phone.ts';
+import { maskPhone, parseMobile, tryParsePhone } from '../domain/phone.ts';
 import { DEFAULT_POLICY, needsOtp } from '../domain/policy.ts';
 import type { AuthPolicy } from '../domain/policy.ts';
 import { BILLING_TEXT, alarmText, otpText, restoredText } from '../domain/texts.ts';
@@ -52,7 +53,11 @@ export type Identity =
   };
 
 export type RequestResult =
-  | { kind: 'refused'; reason: RefusalReason; lang: Lang; seq: number; retryAfterMs?: number; objectCodes?: string[] }
+  | {
+    kind: 'refused'; reason: RefusalReason; lang: Lang; seq: number; objectCodes?: string[];
+    /** For `rate-limited`: when a code can be sent, and why not now (a pending code, or the budget). */
+    retryAfterMs?: number; limit?: 'pause' | 'budget';
+  }
   | { kind: 'status'; objects: ObjectView[]; lang: Lang; seq: number }
   | { kind: 'done'; action: 'arm' | 'disarm'; object: ObjectView; changed: boolean; lang: Lang; seq: number }
   | { kind: 'challenge'; challengeId: string; expiresAt: string; object: ObjectView; action: ObjectAction; lang: Lang; seq: number };
@@ -93,6 +98,9 @@ export const POSSIBLE_DUPLICATE = 'possible-duplicate';
 
 /** How far ahead of its receipt a monitoring event may be dated before the receive time is used instead. */
 export const MAX_CLOCK_AHEAD_MS = 5 * 60_000;
+
+/** The operators' ceiling on code SMS per number per hour (settings table). */
+export const SETTING_OTP_CEILING = 'otp.ceiling_per_hour';
 
 /**
  * The use cases every channel calls. Each public method runs in one transaction and writes
@@ -247,8 +255,11 @@ export class Core {
           number: id.number, client: id.client, purpose: req.action, object, channel: req.channel, operator: null,
         });
         if (!ch.ok) {
-          const rec = this.journal({ ...base, objectCode: object.code, action: req.action, outcome: 'refused', reason: 'rate-limited' });
-          return { kind: 'refused', reason: 'rate-limited', lang, seq: rec.seq, retryAfterMs: ch.retryAfterMs };
+          const rec = this.journal({
+            ...base, objectCode: object.code, action: req.action, outcome: 'refused', reason: 'rate-limited',
+            detail: joinDetail(detail, `limit=${ch.why} retry-after=${Math.ceil(ch.retryAfterMs / 1000)}s`),
+          });
+          return { kind: 'refused', reason: 'rate-limited', lang, seq: rec.seq, retryAfterMs: ch.retryAfterMs, limit: ch.why };
         }
         const rec = this.journal({
           ...base, objectCode: object.code, action: req.action, outcome: 'challenged', challengeId: ch.challengeId,
@@ -307,28 +318,85 @@ export class Core {
 
   // ---------------------------------------------------------------- dynamic authentication
 
+  /**
+   * A code for a document, sent by SMS when the sending policy (`decideSend`) allows it. A
+   * refusal because a class's budget is used up notes a code flood (once per number, class
+   * and window).
+   */
   private createChallenge(a: {
     number: NumberView; client: ClientView; purpose: string; object: ObjectView | null; channel: string; operator: string | null;
-  }): { ok: true; challengeId: string; expiresAt: string } | { ok: false; retryAfterMs: number } {
+  }): { ok: true; challengeId: string; expiresAt: string } | { ok: false; why: 'pause' | 'budget'; retryAfterMs: number } {
     const now = this.clock.now();
-    const sends = this.store.otpSendsSince(a.number.phone, new Date(now.getTime() - 3_600_000).toISOString())
-      .map((s) => Date.parse(s));
-    const may = maySendCode(sends, now.getTime());
-    if (!may.ok) return { ok: false, retryAfterMs: may.retryAfterMs };
+    const cls = codeClass(a.purpose);
+    const objectId = a.object?.id ?? null;
+    const pendingSame = this.store.pendingChallenges(a.number.id)
+      .filter((c) => c.purpose === a.purpose && c.objectId === objectId && c.channel === a.channel)
+      .map((c) => ({ createdAt: Date.parse(c.createdAt), expiresAt: Date.parse(c.expiresAt) }));
+    const sentAt: Record<CodeClass, number[]> = { 'sign-in': [], action: [] };
+    for (const s of this.store.otpSendsSince(a.number.phone, new Date(now.getTime() - OTP_POLICY.windowMs).toISOString())) {
+      sentAt[s.cls].push(Date.parse(s.at));
+    }
+    const may = decideSend({ now: now.getTime(), cls, pendingSame, sentAt, ceilingPerHour: this.otpCeiling() });
+    if (!may.ok) {
+      if (may.why === 'budget') this.codeFlood(a.number, a.client, cls, may.budget);
+      return { ok: false, why: may.why, retryAfterMs: may.retryAfterMs };
+    }
     const challengeId = this.random.bytes(12).toString('base64url');
     const code = generateCode((max) => this.random.int(max));
     const expiresAt = new Date(now.getTime() + OTP_POLICY.ttlMs).toISOString();
     this.store.insertChallenge({
-      id: challengeId, purpose: a.purpose, numberId: a.number.id, objectId: a.object?.id ?? null, channel: a.channel,
+      id: challengeId, purpose: a.purpose, numberId: a.number.id, objectId, channel: a.channel,
       codeHash: hashCode(this.keys.otp, challengeId, code), createdAt: now.toISOString(), expiresAt,
       attempts: 0, state: 'pending', operator: a.operator,
     });
-    this.store.recordOtpSend(a.number.phone, now.toISOString());
+    this.store.recordOtpSend(a.number.phone, cls, now.toISOString());
     this.enqueue({
       priority: 'otp', kind: 'otp', phone: a.number.phone, clientId: a.client.id,
       text: otpText(a.client.lang, code, a.purpose, a.object?.code ?? null), secret: true, expiresAt,
     });
     return { ok: true, challengeId, expiresAt };
+  }
+
+  /**
+   * A number's code budget of one class is used up: one operator alert and one journal record
+   * per number, class and window, however many requests keep coming.
+   */
+  private codeFlood(number: NumberView, client: ClientView, cls: CodeClass, budget: number): void {
+    const now = this.clock.now();
+    if (this.store.codeFloodSince(number.phone, cls, new Date(now.getTime() - OTP_POLICY.windowMs).toISOString())) return;
+    const alertId = this.raiseAlertInTx({
+      kind: 'code-flood', clientId: client.id, objectCode: null, phone: number.phone,
+      detail: `code flood on ${maskPhone(number.phone)}: ${cls} codes used up (${budget} an hour)`,
+    });
+    this.store.recordCodeFlood(number.phone, cls, now.toISOString(), alertId);
+  }
+
+  // ---------------------------------------------------------------- operators' settings
+
+  /** The ceiling on code SMS per number per hour: the operators' setting, or the default. */
+  otpCeiling(): number {
+    const v = Number(this.store.getSetting(SETTING_OTP_CEILING));
+    return Number.isSafeInteger(v) && v >= CEILING_RANGE.min && v <= CEILING_RANGE.max ? v : OTP_POLICY.defaultCeilingPerHour;
+  }
+
+  /** The ceiling and how it is shared between the classes. */
+  otpLimits(): { ceilingPerHour: number; budgets: Record<CodeClass, number>; resendPauseSeconds: number } {
+    const ceilingPerHour = this.otpCeiling();
+    return { ceilingPerHour, budgets: budgets(ceilingPerHour), resendPauseSeconds: OTP_POLICY.resendPauseMs / 1000 };
+  }
+
+  /** An operator changes the ceiling on code SMS per number per hour; journalled; every process sees it at once. */
+  setOtpCeiling(a: { perHour: number; operator: string }): ReturnType<Core['otpLimits']> {
+    checkOperator(a.operator);
+    if (!Number.isSafeInteger(a.perHour) || a.perHour < CEILING_RANGE.min || a.perHour > CEILING_RANGE.max) {
+      throw new AppError('BAD_INPUT', `the ceiling must be an integer from ${CEILING_RANGE.min} to ${CEILING_RANGE.max} (the sign-in budget is ${OTP_POLICY.signInPerHour}, the rest is for actions)`);
+    }
+    return this.run(() => {
+      const before = this.otpCeiling();
+      this.store.setSetting(SETTING_OTP_CEILING, String(a.perHour), this.nowIso(), a.operator);
+      this.journal({ channel: 'operator', action: 'setting-change', auth: 'operator', operator: a.operator, outcome: 'executed', detail: `${SETTING_OTP_CEILING}=${a.perHour} was=${before}` });
+      return this.otpLimits();
+    });
   }
 
   /**
@@ -438,7 +506,7 @@ export class Core {
 
   /** Sign-in by dynamic authentication (app, chat): a code to an active trusted number. */
   requestSignIn(a: { channel: 'app' | 'chat'; phone: string; ref?: string }):
-    { kind: 'sent'; challengeId: string; expiresAt: string } | { kind: 'refused'; reason: RefusalReason; retryAfterMs?: number } {
+    { kind: 'sent'; challengeId: string; expiresAt: string } | { kind: 'refused'; reason: RefusalReason; retryAfterMs?: number; limit?: 'pause' | 'budget' } {
     return this.run(() => {
       const id = this.identify(a.phone);
       if (!id.ok) {
@@ -446,10 +514,9 @@ export class Core {
         return { kind: 'refused', reason: id.reason };
       }
       const ch = this.createChallenge({ number: id.number, client: id.client, purpose: 'sign-in', object: null, channel: a.channel, operator: null });
-      if (!ch.ok) {
-        this.journal({ channel: a.channel, phone: id.phone, clientId: id.client.id, action: 'sign-in', auth: 'none', outcome: 'refused', reason: 'rate-limited', detail: a.ref ?? null });
-        return { kind: 'refused', reason: 'rate-limited', retryAfterMs: ch.retryAfterMs };
-      }
+      // Anyone can ask for a sign-in code: a refused one is not a document of the client's (a
+      // stranger could fill the journal); a used-up budget is noted once per window (codeFlood).
+      if (!ch.ok) return { kind: 'refused', reason: 'rate-limited', retryAfterMs: ch.retryAfterMs, limit: ch.why };
       this.journal({ channel: a.channel, phone: id.phone, clientId: id.client.id, action: 'sign-in', auth: 'none', outcome: 'challenged', challengeId: ch.challengeId, detail: a.ref ?? null });
       return { kind: 'sent', challengeId: ch.challengeId, expiresAt: ch.expiresAt };
     });

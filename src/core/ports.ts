@@ -1,4 +1,5 @@
 import type { JournalContent, JournalRecord } from '../domain/journal.ts';
+import type { CodeClass } from '../domain/otp.ts';
 import type {
   ClientView, Lang, NumberState, NumberView, ObjectStatus, ObjectView,
 } from '../domain/types.ts';
@@ -41,8 +42,16 @@ export interface Store {
   /** Marks every pending challenge of the number revoked; returns how many. */
   revokeChallenges(numberId: number): number;
 
-  recordOtpSend(phone: string, at: string): void;
-  otpSendsSince(phone: string, since: string): string[];
+  /** One code SMS to this number, counted in its class's budget. */
+  recordOtpSend(phone: string, cls: CodeClass, at: string): void;
+  otpSendsSince(phone: string, since: string): Array<{ cls: CodeClass; at: string }>;
+  /** Whether a code flood of this class was noted for this number after `since`. */
+  codeFloodSince(phone: string, cls: CodeClass, since: string): boolean;
+  recordCodeFlood(phone: string, cls: CodeClass, at: string, alertId: number | null): void;
+
+  /** Operators' settings shared by every process (e.g. `SETTING_OTP_CEILING` in the core). */
+  getSetting(key: string): string | undefined;
+  setSetting(key: string, value: string, at: string, by: string | null): void;
 
   appendJournal(c: JournalContent): JournalRecord;
   journalPage(afterSeq: number, limit: number): JournalRecord[];

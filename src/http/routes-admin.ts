@@ -167,6 +167,20 @@ export async function adminRoutes(app: FastifyInstance, d: {
     return { services: core.services() };
   });
 
+  app.get('/v1/admin/otp/ceiling', { schema: { ...sec, summary: 'The ceiling on code SMS per number per hour and how it is shared', response: ok } }, async (req) => {
+    op(req);
+    return core.otpLimits();
+  });
+  app.put('/v1/admin/otp/ceiling', {
+    schema: {
+      ...sec, summary: 'Change the ceiling on code SMS per number per hour (admin)', response: ok,
+      body: { type: 'object', additionalProperties: false, required: ['perHour'], properties: { perHour: { type: 'integer', minimum: 1, maximum: 1000 } } },
+    },
+  }, async (req) => {
+    const o = admin(req);
+    return core.setOtpCeiling({ perHour: (req.body as { perHour: number }).perHour, operator: o.name });
+  });
+
   app.get('/v1/admin/journal', {
     schema: {
       ...sec, response: ok,

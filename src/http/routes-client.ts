@@ -61,6 +61,15 @@ const REFUSAL_ERRORS: Record<string, { code: ConstructorParameters<typeof AppErr
 
 const SIGN_IN_REFUSED = 'the code is wrong, expired or already used; a code dies after 3 wrong tries: ask for a new one';
 
+/** A refused request as an HTTP error; a send limit says when to try again and why. */
+function requestRefusal(r: Extract<RequestResult, { kind: 'refused' }>): AppError {
+  if (r.reason !== 'rate-limited' || r.retryAfterMs === undefined) return refusal(r.reason);
+  const retryAfterSeconds = Math.max(1, Math.ceil(r.retryAfterMs / 1000));
+  return r.limit === 'budget'
+    ? new AppError('RATE_LIMITED', `too many codes for this number this hour; try in ${retryAfterSeconds} s`, { retryAfterSeconds, limit: 'budget' })
+    : new AppError('RATE_LIMITED', `a code for this request was sent and is still valid; a new one in ${retryAfterSeconds} s`, { retryAfterSeconds, limit: 'pause' });
+}
+
 export function refusal(reason: string, extra?: Record<string, unknown>): AppError {
   const e = REFUSAL_ERRORS[reason] ?? { code: 'FORBIDDEN' as const, message: 'refused' };
   return new AppError(e.code, e.message, extra);
@@ -145,7 +154,7 @@ export async function clientRoutes(app: FastifyInstance, d: { core: Core; access
   app.post('/v1/objects/:code/arm', { schema: actionSchema('Arm an object') }, async (req) => {
     const s = session(req);
     const r = requestAs(s, 'arm', (req.params as { code: string }).code);
-    if (r.kind === 'refused') throw refusal(r.reason);
+    if (r.kind === 'refused') throw requestRefusal(r);
     if (r.kind === 'challenge') return { documentId: r.challengeId, expiresAt: r.expiresAt, document: r.seq };
     if (r.kind !== 'done') throw refusal('no-object');
     return { object: objectOut(r.object), changed: r.changed, document: r.seq };
@@ -154,7 +163,7 @@ export async function clientRoutes(app: FastifyInstance, d: { core: Core; access
   app.post('/v1/objects/:code/disarm', { schema: actionSchema('Disarm an object: answers 202 with a document that waits for the code sent by SMS') }, async (req, reply) => {
     const s = session(req);
     const r = requestAs(s, 'disarm', (req.params as { code: string }).code);
-    if (r.kind === 'refused') throw refusal(r.reason, r.retryAfterMs ? { retryAfterSeconds: Math.ceil(r.retryAfterMs / 1000) } : undefined);
+    if (r.kind === 'refused') throw requestRefusal(r);
     if (r.kind === 'challenge') return reply.code(202).send({ documentId: r.challengeId, expiresAt: r.expiresAt, document: r.seq });
     if (r.kind !== 'done') throw refusal('no-object');
     return reply.code(200).send({ object: objectOut(r.object), changed: r.changed, document: r.seq });

@@ -40,6 +40,7 @@ export function housekeepingJob(d: JobDeps, at = new Date()): Record<string, num
     staleSms: d.db.prepare(`UPDATE outbox SET state = 'expired', body = CASE WHEN secret = 1 THEN NULL ELSE body END, body_enc = NULL, done_at = ?, updated_at = ?
       WHERE state = 'queued' AND created_at < ?`).run(now, now, new Date(at.getTime() - 2 * 86_400_000).toISOString()).changes,
     otpSends: d.db.prepare('DELETE FROM otp_sends WHERE sent_at < ?').run(new Date(at.getTime() - 86_400_000).toISOString()).changes,
+    codeFloods: d.db.prepare('DELETE FROM otp_floods WHERE at < ?').run(new Date(at.getTime() - 86_400_000).toISOString()).changes,
   }));
   return tx.immediate();
 }

@@ -4,6 +4,7 @@ import type {
 } from '../core/ports.ts';
 import { GENESIS_HASH, recordHash } from '../domain/journal.ts';
 import type { JournalContent, JournalRecord } from '../domain/journal.ts';
+import type { CodeClass } from '../domain/otp.ts';
 import type {
   ClientView, Lang, NumberState, NumberView, ObjectStatus, ObjectView,
 } from '../domain/types.ts';
@@ -252,13 +253,30 @@ export class SqliteStore implements Store {
     return this.st("UPDATE challenges SET state = 'revoked' WHERE number_id = ? AND state = 'pending'").run(numberId).changes;
   }
 
-  recordOtpSend(phone: string, at: string): void {
-    this.st('INSERT INTO otp_sends (phone, sent_at) VALUES (?, ?)').run(phone, at);
+  recordOtpSend(phone: string, cls: CodeClass, at: string): void {
+    this.st('INSERT INTO otp_sends (phone, class, sent_at) VALUES (?, ?, ?)').run(phone, cls, at);
   }
 
-  otpSendsSince(phone: string, since: string): string[] {
-    return (this.st('SELECT sent_at FROM otp_sends WHERE phone = ? AND sent_at > ? ORDER BY sent_at').all(phone, since) as Array<{ sent_at: string }>)
-      .map((r) => r.sent_at);
+  otpSendsSince(phone: string, since: string): Array<{ cls: CodeClass; at: string }> {
+    return (this.st('SELECT class, sent_at FROM otp_sends WHERE phone = ? AND sent_at > ? ORDER BY sent_at').all(phone, since) as Array<{ class: CodeClass; sent_at: string }>)
+      .map((r) => ({ cls: r.class, at: r.sent_at }));
+  }
+
+  codeFloodSince(phone: string, cls: CodeClass, since: string): boolean {
+    return this.st('SELECT 1 FROM otp_floods WHERE phone = ? AND class = ? AND at > ? LIMIT 1').get(phone, cls, since) !== undefined;
+  }
+
+  recordCodeFlood(phone: string, cls: CodeClass, at: string, alertId: number | null): void {
+    this.st('INSERT INTO otp_floods (phone, class, at, alert_id) VALUES (?, ?, ?, ?)').run(phone, cls, at, alertId);
+  }
+
+  getSetting(key: string): string | undefined {
+    return (this.st('SELECT value FROM settings WHERE key = ?').get(key) as { value: string } | undefined)?.value;
+  }
+
+  setSetting(key: string, value: string, at: string, by: string | null): void {
+    this.st(`INSERT INTO settings (key, value, updated_at, updated_by) VALUES (?, ?, ?, ?)
+      ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at, updated_by = excluded.updated_by`).run(key, value, at, by);
   }
 
   appendJournal(c: JournalContent): JournalRecord {

@@ -60,6 +60,17 @@ describe('zhedel command line', () => {
     expect(list.map((c) => c.name)).toContain('Асель Нурланова');
   });
 
+  it('shows and sets the ceiling on code SMS per number per hour', async () => {
+    expect(await ok(['otp', 'ceiling'])).toMatch(/code SMS per number per hour: 10 \(sign-in 3, actions 7\)/);
+    expect(await json(['otp', 'ceiling', '--per-hour', '14', '--operator', 'Aigerim'])).toEqual({ ceilingPerHour: 14, budgets: { 'sign-in': 3, action: 11 }, resendPauseSeconds: 60 });
+    expect(await json(['otp', 'ceiling'])).toMatchObject({ ceilingPerHour: 14 });
+    const low = await zhedel(['otp', 'ceiling', '--per-hour', '5'], env);
+    expect(low.code).toBe(1);
+    expect(low.stderr).toMatch(/^zhedel: BAD_INPUT: the ceiling must be an integer from 6 to 100/);
+    const j = await json<Array<{ action: string; operator: string; detail: string }>>(['journal', '--limit', '1']);
+    expect(j[0]).toMatchObject({ action: 'setting-change', operator: 'Aigerim', detail: 'otp.ceiling_per_hour=14 was=10' });
+  });
+
   it('refuses bad input with one line on stderr and a non-zero exit', async () => {
     const cases: Array<[string[], number, RegExp]> = [
       [['frobnicate'], 2, /unknown command/],

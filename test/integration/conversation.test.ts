@@ -26,6 +26,32 @@ describe('text commands (SMS and chat)', () => {
     expect(sms('77011234567', code).reply).toBe('Нет операции, ожидающей кода.');
   });
 
+  it('chat: sign-in then a disarm at once; a repeat says when a new code can come; a used-up budget says when, in ru and kk', () => {
+    seedClient(fx, { codes: ['1234'] });
+    fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
+    const chat = (text: string, challengeId?: string) => answerText(fx.core, { channel: 'chat', phone: '77011234567', text, ...(challengeId ? { challengeId } : {}) });
+    const s = fx.core.requestSignIn({ channel: 'chat', phone: '77011234567' });
+    if (s.kind !== 'sent') throw new Error('expected a sign-in code');
+    expect(fx.core.confirm({ channel: 'chat', phone: '77011234567', code: fx.lastCode('+77011234567'), challengeId: s.challengeId })).toMatchObject({ kind: 'done' });
+    fx.clock.advance(3_000);
+    const ch = chat('СНЯТЬ 1234');
+    expect(ch.reply).toContain('Код подтверждения отправлен');
+    fx.clock.advance(15_000);
+    expect(chat('СНЯТЬ 1234').reply).toBe('Код уже отправлен и действует. Новый — через 45 с.');
+    expect(chat(fx.lastCode('+77011234567'), ch.challengeId).reply).toBe('Объект 1234 снят с охраны.');
+    // the action budget (7 an hour at the default ceiling): each code used at once, the 8th waits
+    // until the first leaves the hour (sent at 3 s, asked at 378 s: 3,225 s, told as 54 min)
+    for (let i = 0; i < 6; i++) {
+      const r = chat('СНЯТЬ 1234');
+      expect(r.reply).toContain('Код подтверждения отправлен');
+      chat(fx.lastCode('+77011234567'), r.challengeId);
+      fx.clock.advance(60_000);
+    }
+    expect(chat('СНЯТЬ 1234').reply).toBe('Слишком много кодов за час. Повторите через 54 мин.');
+    fx.core.setLanguage(1, 'kk', 'chat', '+77011234567');
+    expect(chat('АЛУ 1234').reply).toBe('Бір сағатта кодтар тым көп. 54 минуттан кейін қайталаңыз.');
+  });
+
   it('answers in Kazakh for a Kazakh-speaking client', () => {
     seedClient(fx, { lang: 'kk' });
     expect(sms('87011234567', 'КҮЙ').reply).toMatch(/^1234: күзеттен алынған, .* бастап$/);

@@ -184,19 +184,88 @@ describe('status, arm and disarm', () => {
     expect(fx.core.getObject('1234').status).toBe('armed');
   });
 
-  it('limits code sends: 60 s apart and 5 per hour', () => {
+  it('pauses a re-send only while the same document\'s code is pending; a used code never delays', () => {
+    seedClient(fx, { codes: ['1111', '2222'] });
+    const phone = '87011234567';
+    expect(fx.core.request({ channel: 'sms', phone, action: 'disarm', objectCode: '1111' }).kind).toBe('challenge');
+    const soon = fx.core.request({ channel: 'sms', phone, action: 'disarm', objectCode: '1111' });
+    expect(soon).toMatchObject({ kind: 'refused', reason: 'rate-limited', limit: 'pause', retryAfterMs: 60_000 });
+    // another object, or the same one on another channel, is another request: no pause
+    expect(fx.core.request({ channel: 'sms', phone, action: 'disarm', objectCode: '2222' }).kind).toBe('challenge');
+    expect(fx.core.request({ channel: 'phone', phone, action: 'disarm', objectCode: '1111' }).kind).toBe('challenge');
+    fx.clock.advance(5_000);
+    expect(fx.core.confirm({ channel: 'phone', phone, code: fx.lastCode('+77011234567') })).toMatchObject({ kind: 'done' });
+    // the phone code was used: the next phone disarm gets its code at once
+    expect(fx.core.request({ channel: 'phone', phone, action: 'disarm', objectCode: '1111' }).kind).toBe('challenge');
+    fx.clock.advance(55_000);
+    expect(fx.core.request({ channel: 'sms', phone, action: 'disarm', objectCode: '1111' }).kind).toBe('challenge');
+    expect(fx.core.listAlerts()).toEqual([]);
+  });
+
+  it('sign-in codes and action codes have separate budgets; a flood is alerted and journalled once per window', () => {
     seedClient(fx);
-    expect(fx.core.request({ channel: 'sms', phone: '87011234567', action: 'disarm' }).kind).toBe('challenge');
-    const soon = fx.core.request({ channel: 'sms', phone: '87011234567', action: 'disarm' });
-    expect(soon).toMatchObject({ kind: 'refused', reason: 'rate-limited' });
-    expect(soon.kind === 'refused' && soon.retryAfterMs).toBeGreaterThan(0);
-    for (let i = 0; i < 4; i++) {
+    const phone = '87011234567';
+    const sent = (): number => fx.core.listOutbox({ limit: 1000 }).filter((r) => r.kind === 'otp').length;
+    const before = journalCount();
+    // a stranger asks for 20 sign-in codes, one a minute (each previous one still pending)
+    const answers = Array.from({ length: 20 }, () => {
+      const r = fx.core.requestSignIn({ channel: 'app', phone });
       fx.clock.advance(61_000);
-      expect(fx.core.request({ channel: 'sms', phone: '87011234567', action: 'disarm' }).kind).toBe('challenge');
+      return r.kind === 'sent' ? 'sent' : r.limit;
+    });
+    expect(answers.filter((a) => a === 'sent')).toHaveLength(3);
+    expect(answers.filter((a) => a === 'budget')).toHaveLength(17);
+    expect(sent()).toBe(3);
+    // one alert, one journal record for the flood, none for each refused request
+    expect(fx.core.listAlerts()).toEqual([expect.objectContaining({ kind: 'code-flood', phone: '+77011234567', detail: expect.stringMatching(/^code flood on \+7701\*+67: sign-in/) })]);
+    const floods = fx.core.searchJournal({ action: 'operator-alert' });
+    expect(floods).toHaveLength(1);
+    expect(floods[0]).toMatchObject({ reason: 'code-flood', phone: '+77011234567' });
+    expect(journalCount()).toBe(before + 3 + 1);
+    // the client's disarms all get their codes: the action budget is whole (ceiling 10 - sign-in 3)
+    for (let i = 0; i < 7; i++) {
+      const r = fx.core.request({ channel: 'sms', phone, action: 'disarm' });
+      expect(r.kind).toBe('challenge');
+      fx.core.confirm({ channel: 'sms', phone, code: fx.lastCode('+77011234567') });
+      fx.clock.advance(5_000);
     }
-    fx.clock.advance(61_000);
-    expect(fx.core.request({ channel: 'sms', phone: '87011234567', action: 'disarm' })).toMatchObject({ reason: 'rate-limited' });
-    expect(fx.core.listOutbox({ limit: 100 }).filter((r) => r.kind === 'otp')).toHaveLength(5);
+    expect(sent()).toBe(10);
+    // the 8th action is over its budget: refused with the time to wait, and a second flood (action) alert
+    const over = fx.core.request({ channel: 'sms', phone, action: 'disarm' });
+    expect(over).toMatchObject({ kind: 'refused', reason: 'rate-limited', limit: 'budget' });
+    expect(over.kind === 'refused' && over.retryAfterMs).toBeGreaterThan(0);
+    fx.core.request({ channel: 'sms', phone, action: 'disarm' });
+    expect(fx.core.listAlerts().map((a) => a.detail?.replace(/^code flood on \S+: (\S+).*$/, '$1'))).toEqual(['action', 'sign-in']);
+    // a new window: the flood is noted again
+    fx.clock.advance(3_600_000);
+    for (let i = 0; i < 4; i++) fx.core.requestSignIn({ channel: 'app', phone });
+    expect(fx.core.listAlerts().filter((a) => a.kind === 'code-flood')).toHaveLength(2);
+    fx.clock.advance(61_000 * 3);
+    for (let i = 0; i < 4; i++) {
+      fx.core.requestSignIn({ channel: 'app', phone });
+      fx.clock.advance(61_000);
+    }
+    expect(fx.core.listAlerts().filter((a) => a.kind === 'code-flood')).toHaveLength(3);
+  });
+
+  it('the ceiling on code SMS per number per hour is an operator setting, journalled and bounded', () => {
+    seedClient(fx);
+    const phone = '87011234567';
+    expect(fx.core.otpLimits()).toEqual({ ceilingPerHour: 10, budgets: { 'sign-in': 3, action: 7 }, resendPauseSeconds: 60 });
+    expect(() => fx.core.setOtpCeiling({ perHour: 5, operator: 'admin' })).toThrow(/from 6 to 100/);
+    expect(fx.core.setOtpCeiling({ perHour: 6, operator: 'admin' })).toMatchObject({ ceilingPerHour: 6, budgets: { 'sign-in': 3, action: 3 } });
+    expect(fx.core.searchJournal({ action: 'setting-change' })[0]).toMatchObject({ operator: 'admin', detail: 'otp.ceiling_per_hour=6 was=10' });
+    // every process sees it: it is in the database
+    expect(fx.db.prepare('SELECT value FROM settings WHERE key = ?').get('otp.ceiling_per_hour')).toEqual({ value: '6' });
+    const kinds: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const r = fx.core.request({ channel: 'sms', phone, action: 'disarm' });
+      kinds.push(r.kind);
+      if (r.kind === 'challenge') fx.core.confirm({ channel: 'sms', phone, code: fx.lastCode('+77011234567') });
+    }
+    expect(kinds).toEqual(['challenge', 'challenge', 'challenge', 'refused', 'refused']);
+    fx.core.setOtpCeiling({ perHour: 12, operator: 'admin' });
+    expect(fx.core.request({ channel: 'sms', phone, action: 'disarm' }).kind).toBe('challenge');
   });
 
   it('blocking a number kills its pending codes at once', () => {

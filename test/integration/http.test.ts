@@ -171,6 +171,67 @@ describe('HTTP API', () => {
     expect(r.fx.core.searchJournal({ action: 'disarm', outcome: 'executed' })[0]).toMatchObject({ channel: 'chat', auth: 'otp' });
   });
 
+  it('sign-in then a disarm within 5 s gets its code, in the app and in the chat', async () => {
+    const r = await rig();
+    seedClient(r.fx, { codes: ['1234', '5678'] });
+    r.fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
+    r.fx.core.operatorRequest({ action: 'arm', objectCode: '5678', operator: 'op' });
+    const app = await signIn(r);
+    r.fx.clock.advance(4_000);
+    const dis = await r.app.inject({ method: 'POST', url: '/v1/objects/1234/disarm', headers: auth(app) });
+    expect(dis.statusCode).toBe(202);
+    const conf = await r.app.inject({ method: 'POST', url: `/v1/documents/${dis.json().documentId as string}/confirm`, headers: auth(app), payload: { code: r.fx.lastCode('+77011234567') } });
+    expect(conf.json()).toMatchObject({ action: 'disarm', object: { status: 'disarmed' } });
+    r.fx.clock.advance(4_000);
+    const chat = await signIn(r, '87011234567', 'chat');
+    r.fx.clock.advance(4_000);
+    const say = async (text: string): Promise<string> => (await r.app.inject({ method: 'POST', url: '/v1/chat', headers: auth(chat), payload: { text } })).json().reply as string;
+    expect(await say('СНЯТЬ 5678')).toContain('Код подтверждения отправлен');
+    expect(await say(r.fx.lastCode('+77011234567'))).toBe('Объект 5678 снят с охраны.');
+    // a second disarm request while its code is pending: told the code is valid and when a new one can come
+    r.fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
+    const again = await r.app.inject({ method: 'POST', url: '/v1/objects/1234/disarm', headers: auth(app) });
+    expect(again.statusCode).toBe(202);
+    const twice = await r.app.inject({ method: 'POST', url: '/v1/objects/1234/disarm', headers: auth(app) });
+    expect(twice.statusCode).toBe(429);
+    expect(twice.json().error).toMatchObject({ code: 'RATE_LIMITED', details: { retryAfterSeconds: 60, limit: 'pause' } });
+  });
+
+  it('twenty sign-in requests by a stranger leave the client\'s disarm alone; one flood alert', async () => {
+    const r = await rig();
+    seedClient(r.fx);
+    r.fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
+    const t = await signIn(r);
+    const statuses: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      r.fx.clock.advance(61_000);
+      // from twenty addresses: the per-address limit does not save the number
+      statuses.push((await r.app.inject({ method: 'POST', url: '/v1/auth/otp', remoteAddress: `198.51.100.${i + 1}`, payload: { phone: '87011234567' } })).statusCode);
+    }
+    expect(statuses.every((x) => x === 202)).toBe(true);
+    expect(r.fx.core.listOutbox({ limit: 100 }).filter((m) => m.kind === 'otp')).toHaveLength(3);
+    const dis = await r.app.inject({ method: 'POST', url: '/v1/objects/1234/disarm', headers: auth(t) });
+    expect(dis.statusCode).toBe(202);
+    const conf = await r.app.inject({ method: 'POST', url: `/v1/documents/${dis.json().documentId as string}/confirm`, headers: auth(t), payload: { code: r.fx.lastCode('+77011234567') } });
+    expect(conf.json()).toMatchObject({ object: { status: 'disarmed' } });
+    const flood = r.fx.core.listAlerts().filter((a) => a.kind === 'code-flood');
+    expect(flood).toHaveLength(1);
+    expect(flood[0]?.detail).toMatch(/^code flood on \+7701\*{5}67: sign-in codes used up/);
+    expect(r.fx.core.searchJournal({ action: 'operator-alert' })).toHaveLength(1);
+    expect(r.fx.core.searchJournal({ action: 'sign-in', outcome: 'refused' })).toHaveLength(0);
+  });
+
+  it('the ceiling on code SMS is read by operators and changed by admins', async () => {
+    const r = await rig();
+    const get = await r.app.inject({ url: '/v1/admin/otp/ceiling', headers: auth(r.operator) });
+    expect(get.json()).toEqual({ ceilingPerHour: 10, budgets: { 'sign-in': 3, action: 7 }, resendPauseSeconds: 60 });
+    expect((await r.app.inject({ method: 'PUT', url: '/v1/admin/otp/ceiling', headers: auth(r.operator), payload: { perHour: 20 } })).statusCode).toBe(403);
+    expect((await r.app.inject({ method: 'PUT', url: '/v1/admin/otp/ceiling', headers: auth(r.admin), payload: { perHour: 4 } })).json().error.code).toBe('BAD_INPUT');
+    const put = await r.app.inject({ method: 'PUT', url: '/v1/admin/otp/ceiling', headers: auth(r.admin), payload: { perHour: 20 } });
+    expect(put.json()).toEqual({ ceilingPerHour: 20, budgets: { 'sign-in': 3, action: 17 }, resendPauseSeconds: 60 });
+    expect(r.fx.core.searchJournal({ action: 'setting-change' })[0]).toMatchObject({ operator: 'Admin Aigerim', detail: 'otp.ceiling_per_hour=20 was=10' });
+  });
+
   it('account and the public catalogue', async () => {
     const r = await rig();
     seedClient(r.fx);

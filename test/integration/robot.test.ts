@@ -154,6 +154,36 @@ describe('phone robot against the Asterisk simulator', () => {
     call.hangup();
   });
 
+  it('signed in to the app, then a call within 5 s disarms; twenty sign-in requests by a stranger change nothing', async () => {
+    const { fx, sim } = await setupSeeded();
+    fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
+    const signIn = fx.core.requestSignIn({ channel: 'app', phone: '87011234567' });
+    if (signIn.kind !== 'sent') throw new Error('expected a sign-in code');
+    expect(fx.core.confirm({ channel: 'app', phone: '87011234567', code: fx.lastCode('+77011234567'), challengeId: signIn.challengeId })).toMatchObject({ kind: 'done' });
+    fx.clock.advance(4_000);
+    const disarm = async (): Promise<void> => {
+      const call = sim.call({ number: '87011234567' });
+      await menu(call);
+      const n = call.prompts.length;
+      await call.press('2');
+      await call.waitForPrompt('code-sent', 5_000, n);
+      await call.press(`${fx.lastCode('+77011234567')}#`, { gapMs: 20 });
+      await call.waitForPrompt('disarmed-ok', 5_000, n);
+      expect(ids(call)).not.toContain('code-send-limit');
+      call.hangup();
+    };
+    await disarm();
+    expect(fx.core.getObject('1234').status).toBe('disarmed');
+    for (let i = 0; i < 20; i++) {
+      fx.core.requestSignIn({ channel: 'chat', phone: '87011234567' });
+      fx.clock.advance(61_000);
+    }
+    fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
+    await disarm();
+    expect(fx.core.getObject('1234').status).toBe('disarmed');
+    expect(fx.core.listAlerts().filter((a) => a.kind === 'code-flood')).toHaveLength(1);
+  });
+
   it('three wrong codes end the attempt and the object stays armed', async () => {
     const { fx, sim } = await setupSeeded();
     fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });

@@ -114,6 +114,54 @@ describe('SMS over SMPP against the SMSC simulator', () => {
     expect(executed).toMatchObject({ channel: 'sms', auth: 'otp', phone: '+77011234567' });
   });
 
+  it('a number confirmed by SMS, or a sign-in in the app, then СНЯТЬ within 5 s: the disarm gets its code', async () => {
+    const fx = fixture();
+    // the dispatcher keeps the core's clock: the codes are queued at the advanced time
+    const h = await harness(fx, { dispatcher: { clock: fx.clock } });
+    const { clientId } = seedClient(fx, { phone: '+77021234567', codes: ['1234', '5678'] });
+    fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
+    fx.core.operatorRequest({ action: 'arm', objectCode: '5678', operator: 'op' });
+    await h.sim.waitFor(() => h.sim.boundCount === 1, 5_000, 'bind');
+    const codeFor = (what: RegExp) => async (): Promise<string> => h.sim.waitFor(
+      () => h.sim.textsTo('77011234567').map((t) => (what.test(t) ? /^Код (\d{6})/.exec(t)?.[1] : undefined)).find(Boolean), 5_000, `code SMS ${String(what)}`,
+    ) as Promise<string>;
+    fx.core.addNumber({ clientId, phone: '87011234567', operator: 'op' });
+    h.sim.sendMo({ from: '77011234567', text: await codeFor(/номера/)() });
+    await h.sim.waitFor(() => h.sim.textsTo('77011234567').some((t) => t.startsWith('Номер подтверждён')), 5_000, 'confirmed');
+    fx.clock.advance(4_000);
+    h.sim.sendMo({ from: '77011234567', text: 'СНЯТЬ 1234' });
+    h.sim.sendMo({ from: '77011234567', text: await codeFor(/объекта 1234/)() });
+    await h.sim.waitFor(() => h.sim.textsTo('77011234567').includes('Объект 1234 снят с охраны.'), 5_000, 'disarmed 1234');
+    expect(fx.core.requestSignIn({ channel: 'app', phone: '87011234567' }).kind).toBe('sent');
+    fx.clock.advance(4_000);
+    h.sim.sendMo({ from: '77011234567', text: 'СНЯТЬ 5678' });
+    h.sim.sendMo({ from: '77011234567', text: await codeFor(/объекта 5678/)() });
+    await h.sim.waitFor(() => h.sim.textsTo('77011234567').includes('Объект 5678 снят с охраны.'), 5_000, 'disarmed 5678');
+    expect(h.sim.textsTo('77011234567').some((t) => t.startsWith('Код уже отправлен'))).toBe(false);
+  });
+
+  it('after twenty sign-in requests by anyone, the number\'s SMS disarm still gets its code', async () => {
+    const fx = fixture();
+    // the dispatcher keeps the core's clock: the codes are queued at the advanced time
+    const h = await harness(fx, { dispatcher: { clock: fx.clock } });
+    seedClient(fx, { lang: 'kk' });
+    fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
+    await h.sim.waitFor(() => h.sim.boundCount === 1, 5_000, 'bind');
+    for (let i = 0; i < 20; i++) {
+      fx.core.requestSignIn({ channel: i % 2 ? 'chat' : 'app', phone: '+77011234567', ref: `ip:203.0.113.${i}` });
+      fx.clock.advance(61_000);
+    }
+    h.sim.sendMo({ from: '77011234567', text: 'АЛУ 1234' });
+    const code = await h.sim.waitFor(() => h.sim.textsTo('77011234567').map((t) => (t.includes('күзеттен алу') ? /^Код (\d{6})/.exec(t)?.[1] : undefined)).find(Boolean), 5_000, 'disarm code');
+    h.sim.sendMo({ from: '77011234567', text: code as string });
+    await h.sim.waitFor(() => h.sim.textsTo('77011234567').includes('1234 нысаны күзеттен алынды.'), 5_000, 'disarmed');
+    expect(fx.core.getObject('1234').status).toBe('disarmed');
+    // three sign-in codes were queued (those not sent within their five minutes expired), then the budget closed; one flood alert
+    expect(fx.core.searchJournal({ action: 'sign-in', outcome: 'challenged' })).toHaveLength(3);
+    expect(fx.core.searchJournal({ action: 'disarm', outcome: 'refused' })).toHaveLength(0);
+    expect(fx.core.listAlerts().filter((a) => a.kind === 'code-flood')).toHaveLength(1);
+  });
+
   it('a forged or unknown sender gets nothing back and is journalled as refused', async () => {
     const fx = fixture();
     const h = await harness(fx);
