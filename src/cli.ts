@@ -9,8 +9,8 @@ import { AppError, isAppError } from './domain/errors.ts';
 import { formatKzt, parseKzt } from './domain/money.ts';
 import { ALARM_KINDS, BLOCK_REASONS, LANGS, MONITORING_TYPES } from './domain/types.ts';
 import type { BlockReason, Lang, ObjectView } from './domain/types.ts';
-import { formatLocal } from './domain/texts.ts';
 import type { CoreContext } from './context.ts';
+import { localTime } from './local-time.ts';
 
 /**
  * `zhedel`: the operators' command line and the service's entry point. Prints one clear
@@ -111,7 +111,7 @@ interface Out {
 }
 
 function objectLine(o: ObjectView, tz: string): string {
-  return `${o.code}  ${o.status.padEnd(8)}  since ${formatLocal(o.statusSince, tz)}  client ${o.clientId}  ${o.address}`;
+  return `${o.code}  ${o.status.padEnd(8)}  since ${localTime(o.statusSince, tz)}  client ${o.clientId}  ${o.address}`;
 }
 
 function requestLine(r: RequestResult, tz: string): string {
