@@ -14,7 +14,7 @@ wait $a; ra=$?
 wait $b; rb=$?
 for run in a b; do
   echo "== run $run"
-  grep -E 'Test Files|Tests  |FAIL|✗|×' "$out/$run.log" | sed 's/\x1b\[[0-9;]*m//g' | head -40
+  grep -E 'Test Files|Tests |FAIL|✗|×' "$out/$run.log" | sed 's/\x1b\[[0-9;]*m//g' | head -40
 done
 rm -rf "$out"
 if [ $ra -ne 0 ] || [ $rb -ne 0 ]; then
