@@ -2,6 +2,7 @@ import { tokenHash } from '../domain/crypto.ts';
 import type { Keys } from '../domain/crypto.ts';
 import { AppError } from '../domain/errors.ts';
 import type { ClientView, NumberView } from '../domain/types.ts';
+import { isDuplicate } from './context.ts';
 import type { Core } from './core.ts';
 import type { Clock, OperatorRow, Random, SessionRow, Store } from './ports.ts';
 
@@ -119,7 +120,7 @@ export class Access {
         this.journalOperator({ action: 'operator-add', by: a.by ?? name, at: now.toISOString(), detail: `operator=${name} role=${a.role} expires=${expiresAt}` });
       });
     } catch (e) {
-      if (String((e as Error).message).includes('UNIQUE')) throw new AppError('CONFLICT', `an operator named ${name} exists`);
+      if (isDuplicate(e)) throw new AppError('CONFLICT', `an operator named ${name} exists`);
       throw e;
     }
     return { operator: this.operatorNamed(name), token };

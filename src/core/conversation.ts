@@ -3,7 +3,9 @@ import type { Command } from '../domain/commands.ts';
 import { formatKzt } from '../domain/money.ts';
 import { objectLine, t } from '../domain/texts.ts';
 import type { Lang, RefusalReason } from '../domain/types.ts';
-import type { ConfirmResult, Core, RequestResult } from './core.ts';
+import type { ConfirmResult } from './challenges.ts';
+import type { TextCore } from './channels.ts';
+import type { RequestResult } from './client-requests.ts';
 
 /**
  * Text channels (SMS, online chat): a line of text from a trusted number becomes a command to
@@ -28,7 +30,7 @@ export interface TextContext {
   ref?: string;
 }
 
-export function answerText(core: Core, ctx: TextContext): TextAnswer {
+export function answerText(core: TextCore, ctx: TextContext): TextAnswer {
   const command = parseCommand(ctx.text);
   const base = { channel: ctx.channel, phone: ctx.phone, ...(ctx.ref ? { ref: ctx.ref } : {}) };
   switch (command.cmd) {
@@ -83,7 +85,7 @@ function refusalText(reason: RefusalReason, lang: Lang, channel: 'sms' | 'chat',
   }
 }
 
-function requestAnswer(core: Core, r: RequestResult, channel: 'sms' | 'chat'): Omit<TextAnswer, 'command'> {
+function requestAnswer(core: TextCore, r: RequestResult, channel: 'sms' | 'chat'): Omit<TextAnswer, 'command'> {
   const lang = r.lang;
   switch (r.kind) {
     case 'status':

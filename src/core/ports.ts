@@ -270,3 +270,11 @@ export interface LiveEvents {
 export interface OutboxSignal {
   queued(): void;
 }
+
+/** A write refused because a unique key is taken; `key` names what was duplicated. */
+export class DuplicateKeyError extends Error {
+  constructor(readonly key: string) {
+    super(`duplicate key: ${key}`);
+    this.name = 'DuplicateKeyError';
+  }
+}

@@ -1,8 +1,10 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Access, ClientSession } from '../core/access.ts';
 import { answerText } from '../core/conversation.ts';
-import type { ConfirmResult, Core, RequestResult } from '../core/core.ts';
+import type { ClientHttpCore } from '../core/channels.ts';
+import type { ConfirmResult, RequestResult } from '../core/core.ts';
 import { AppError } from '../domain/errors.ts';
+import { SlidingWindowLimiter } from '../domain/limiter.ts';
 import { parsePhone } from '../domain/phone.ts';
 import type { ObjectView } from '../domain/types.ts';
 import { ERROR_RESPONSES, bearer, streamToken } from './common.ts';
@@ -26,21 +28,8 @@ export function objectOut(o: ObjectView): { code: string; address: string; statu
 }
 
 /** Per-address limiter for sign-in: codes asked and codes tried. */
-class Attempts {
-  private readonly hits = new Map<string, number[]>();
-  constructor(private readonly max: number, private readonly windowMs: number) {}
-  take(key: string): boolean {
-    const now = Date.now();
-    const list = (this.hits.get(key) ?? []).filter((t) => now - t < this.windowMs);
-    if (list.length >= this.max) {
-      this.hits.set(key, list);
-      return false;
-    }
-    list.push(now);
-    this.hits.set(key, list);
-    if (this.hits.size > 50_000) this.hits.clear();
-    return true;
-  }
+function attempts(max: number, windowMs: number): SlidingWindowLimiter {
+  return new SlidingWindowLimiter({ max, windowMs, maxKeys: 50_000, overflow: 'clear' });
 }
 
 const REFUSAL_ERRORS: Record<string, { code: ConstructorParameters<typeof AppError>[0]; message: string }> = {
@@ -75,14 +64,14 @@ export function refusal(reason: string, extra?: Record<string, unknown>): AppErr
   return new AppError(e.code, e.message, extra);
 }
 
-export async function clientRoutes(app: FastifyInstance, d: { core: Core; access: Access; hub: LiveHub; watcher: StatusWatcher | null; streams: StreamRegistry }): Promise<void> {
+export async function clientRoutes(app: FastifyInstance, d: { core: ClientHttpCore; access: Access; hub: LiveHub; watcher: StatusWatcher | null; streams: StreamRegistry }): Promise<void> {
   const { core, access } = d;
   // Sign-in limits are per client address only (req.ip: the real client behind a trusted proxy).
   // There is deliberately no per-number lockout: anyone could trigger it from many addresses and
   // lock the real client out. Guessing one number is bounded by the core instead: a code dies
   // after 3 wrong tries and only a few codes per hour are sent to a number.
-  const otpPerIp = new Attempts(10, 10 * 60_000);
-  const verifyPerIp = new Attempts(20, 10 * 60_000);
+  const otpPerIp = attempts(10, 10 * 60_000);
+  const verifyPerIp = attempts(20, 10 * 60_000);
 
   const session = (req: FastifyRequest): ClientSession => access.authenticate(bearer(req));
   const requestAs = (s: ClientSession, action: 'status' | 'arm' | 'disarm', objectCode: string): RequestResult =>
@@ -97,7 +86,7 @@ export async function clientRoutes(app: FastifyInstance, d: { core: Core; access
   }, async (req, reply) => {
     const body = req.body as { phone: string; channel?: 'app' | 'chat' };
     parsePhone(body.phone); // a malformed number is a 400; whether it is registered is never said
-    if (!otpPerIp.take(req.ip)) throw new AppError('RATE_LIMITED', 'too many sign-in attempts from this address; try later');
+    if (!otpPerIp.take(req.ip, Date.now())) throw new AppError('RATE_LIMITED', 'too many sign-in attempts from this address; try later');
     core.requestSignIn({ channel: body.channel ?? 'app', phone: body.phone, ref: `ip:${req.ip}` });
     return reply.code(202).send({ sent: true, message: 'If the number is an active trusted number, a code was sent to it.' });
   });
@@ -111,7 +100,7 @@ export async function clientRoutes(app: FastifyInstance, d: { core: Core; access
   }, async (req) => {
     const body = req.body as { phone: string; code: string; channel?: 'app' | 'chat' };
     const phone = parsePhone(body.phone).e164;
-    if (!verifyPerIp.take(req.ip)) throw new AppError('RATE_LIMITED', 'too many attempts from this address; try later');
+    if (!verifyPerIp.take(req.ip, Date.now())) throw new AppError('RATE_LIMITED', 'too many attempts from this address; try later');
     const r = access.verifySignIn({ channel: body.channel ?? 'app', phone, code: body.code, ref: `ip:${req.ip}` });
     // Every refusal is the same answer, whether the number is a client's or not, the code wrong,
     // expired, used or never sent: nothing tells a stranger who is a client or how many tries are left.

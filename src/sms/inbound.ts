@@ -1,6 +1,7 @@
 import { answerText } from '../core/conversation.ts';
-import type { Core } from '../core/core.ts';
+import type { SmsCore } from '../core/channels.ts';
 import type { Clock } from '../core/ports.ts';
+import { SlidingWindowLimiter } from '../domain/limiter.ts';
 import { maskPhone, tryParsePhone } from '../domain/phone.ts';
 import type { Logger } from '../logger.ts';
 import { decodeInbound, parseReceipt } from './codec.ts';
@@ -9,7 +10,7 @@ import type { Receipt } from './dispatcher.ts';
 import type { InboundDeliver } from './session.ts';
 
 export interface InboundOptions {
-  core: Core;
+  core: SmsCore;
   clock: Clock;
   logger: Logger;
   onReceipt: (r: Receipt) => void;
@@ -46,15 +47,15 @@ const ESME_ROK = 0;
 export class SmsInbound {
   private readonly o: InboundOptions;
   private readonly assembler: ConcatAssembler;
-  private readonly recent = new Map<string, number[]>();
-  private readonly rate: { count: number; windowMs: number };
+  private readonly perNumber: SlidingWindowLimiter;
   private readonly strangerRate: { count: number; perSender: number; windowMs: number };
   private strangers: StrangerWindow = { start: 0, handled: new Map(), handledTotal: 0, dropped: 0, droppedFrom: new Set(), timer: null };
 
   constructor(opts: InboundOptions) {
     this.o = opts;
     this.assembler = new ConcatAssembler();
-    this.rate = opts.rateLimit ?? { count: 10, windowMs: 10 * 60_000 };
+    const rate = opts.rateLimit ?? { count: 10, windowMs: 10 * 60_000 };
+    this.perNumber = new SlidingWindowLimiter({ max: rate.count, windowMs: rate.windowMs, maxKeys: 10_000, overflow: 'drop-idle' });
     this.strangerRate = opts.strangerLimit ?? { count: 20, perSender: 3, windowMs: 10 * 60_000 };
   }
 
@@ -113,7 +114,7 @@ export class SmsInbound {
     const who = sender ? this.o.core.identify(sender) : null;
     if (!sender || (who && !who.ok && who.reason === 'unknown')) {
       if (!this.admitStranger(sender ?? d.sourceAddr.slice(0, 32), now)) return;
-    } else if (!this.allow(sender, now)) {
+    } else if (!this.perNumber.take(sender, now)) {
       log.warn('SMS commands from this number are coming too fast; ignored');
       return;
     }
@@ -158,19 +159,5 @@ export class SmsInbound {
       w.timer.unref();
     }
     return false;
-  }
-
-  private allow(sender: string, now: number): boolean {
-    const times = (this.recent.get(sender) ?? []).filter((t) => now - t < this.rate.windowMs);
-    if (times.length >= this.rate.count) {
-      this.recent.set(sender, times);
-      return false;
-    }
-    times.push(now);
-    this.recent.set(sender, times);
-    if (this.recent.size > 10_000) {
-      for (const [k, v] of this.recent) if (v.every((t) => now - t >= this.rate.windowMs)) this.recent.delete(k);
-    }
-    return true;
   }
 }

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import smpp from 'smpp';
+import { backoffDelay } from '../domain/backoff.ts';
 import type { Logger } from '../logger.ts';
 import type { Address, DeliverSm } from './codec.ts';
 import { parseDeliverSm } from './codec.ts';
@@ -369,10 +370,9 @@ export class SmppSession extends EventEmitter {
 
   private scheduleReconnect(): void {
     if (this.stopping || this.reconnectTimer) return;
-    const base = this.o.reconnectDelaysMs[Math.min(this.attempt, this.o.reconnectDelaysMs.length - 1)] ?? 30_000;
+    const delay = backoffDelay(this.attempt, this.o.reconnectDelaysMs, Math.random, { jitter: 0.2, fallbackMs: 30_000 });
     this.attempt++;
     this.counters.reconnects++;
-    const delay = Math.round(base * (0.8 + Math.random() * 0.4));
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
       this.connect();

@@ -1,9 +1,10 @@
-import type { CalloutPlan, Core } from '../core/core.ts';
+import type { TelephonyCore } from '../core/channels.ts';
+import type { CalloutPlan } from '../core/core.ts';
 import type { Logger } from '../logger.ts';
 import type { CalloutRequest, CalloutResult } from './service.ts';
 
 export interface AlarmCallOptions {
-  core: Core;
+  core: TelephonyCore;
   callOut: (r: CalloutRequest) => Promise<CalloutResult>;
   logger: Logger;
   /** Rounds down the contact list. */

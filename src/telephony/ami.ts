@@ -1,6 +1,7 @@
 import AsteriskManager from 'asterisk-manager';
 import type { ReadinessCheck } from '../http/build-app.ts';
 import type { Logger } from '../logger.ts';
+import { backoffDelay } from '../domain/backoff.ts';
 
 /**
  * Asterisk Manager Interface, for health only: is Asterisk there, and is the SIP trunk
@@ -149,12 +150,12 @@ export class AmiMonitor {
     }
     this.manager = null;
     if (this.stopped) return;
-    const base = this.o.retryDelaysMs[Math.min(this.attempt, this.o.retryDelaysMs.length - 1)] ?? 30_000;
+    const delay = backoffDelay(this.attempt, this.o.retryDelaysMs, Math.random, { jitter: 0.2, fallbackMs: 30_000 });
     this.attempt++;
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
       this.connect();
-    }, Math.round(base * (0.8 + Math.random() * 0.4)));
+    }, delay);
     this.retryTimer.unref();
   }
 }

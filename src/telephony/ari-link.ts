@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import ari from 'ari-client';
+import { backoffDelay } from '../domain/backoff.ts';
 import type { Logger } from '../logger.ts';
 
 /**
@@ -144,9 +145,8 @@ export class AriLink extends EventEmitter implements AriOps {
 
   private scheduleRetry(): void {
     if (this.stopped) return;
-    const base = this.o.retryDelaysMs[Math.min(this.attempt, this.o.retryDelaysMs.length - 1)] ?? 30_000;
+    const delay = backoffDelay(this.attempt, this.o.retryDelaysMs, Math.random, { jitter: 0.2, fallbackMs: 30_000 });
     this.attempt++;
-    const delay = Math.round(base * (0.8 + Math.random() * 0.4));
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
       void this.connect();

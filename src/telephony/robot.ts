@@ -1,4 +1,4 @@
-import type { Core } from '../core/core.ts';
+import type { TelephonyCore } from '../core/channels.ts';
 import type { Clock } from '../core/ports.ts';
 import type { Lang, ObjectView } from '../domain/types.ts';
 import type { Logger } from '../logger.ts';
@@ -35,7 +35,7 @@ export interface CallState {
 }
 
 export interface RobotDeps {
-  core: Core;
+  core: TelephonyCore;
   clock: Clock;
   timeZone: string;
   logger: Logger;

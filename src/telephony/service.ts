@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Core } from '../core/core.ts';
+import type { TelephonyCore } from '../core/channels.ts';
 import type { Clock } from '../core/ports.ts';
 import type { Lang } from '../domain/types.ts';
 import type { ReadinessCheck } from '../http/build-app.ts';
@@ -30,7 +30,7 @@ export interface TelephonyOptions {
   password: string;
   app: string;
   calloutEndpoint: string;
-  core: Core;
+  core: TelephonyCore;
   clock: Clock;
   timeZone: string;
   logger: Logger;

@@ -1,0 +1,220 @@
+import { AppError } from '../domain/errors.ts';
+import { BILLING_TEXT, alarmText, restoredText } from '../domain/texts.ts';
+import type { ClientView, Lang, NumberView, ObjectStatus, ObjectView } from '../domain/types.ts';
+import { applyStatus, checkOperator, mustClient, mustObject } from './context.ts';
+import type { CoreContext, Tx } from './context.ts';
+import type { AlertRow, MonitoringEventRow } from './ports.ts';
+
+/** Who to call about an alarm, in the order of the client's trusted numbers. */
+export interface CalloutPlan {
+  eventId: number;
+  objectCode: string;
+  clientId: number;
+  kind: string;
+  zone: number | null;
+  contacts: Array<{ phone: string; lang: Lang }>;
+}
+
+/** How far ahead of its receipt a monitoring event may be dated before the receive time is used instead. */
+export const MAX_CLOCK_AHEAD_MS = 5 * 60_000;
+
+export interface AlertInput {
+  kind: string;
+  clientId: number | null;
+  objectCode: string | null;
+  phone: string | null;
+  detail: string | null;
+}
+
+/** An alert for the operators (console, log, metric), journalled in the caller's transaction. */
+export function raiseAlertIn(tx: Tx, a: AlertInput): number {
+  const id = tx.store.insertAlert({ ...a, at: tx.nowIso() });
+  tx.journal({ channel: 'system', clientId: a.clientId, phone: a.phone, objectCode: a.objectCode, action: 'operator-alert', auth: 'none', outcome: 'accepted', reason: a.kind, detail: a.detail });
+  tx.emit({ type: 'operator-alert', id, kind: a.kind, objectCode: a.objectCode, detail: a.detail });
+  return id;
+}
+
+/**
+ * Suspected unauthorised access (agreement 5.9): tell the operators and the client — by SMS
+ * to the client's other active numbers, or to this number when it is the only one, never to
+ * an unregistered number — at most once an hour per number, with nothing that helps an
+ * attacker (no codes, no which-check-failed).
+ */
+export function accessAlert(tx: Tx, number: NumberView, client: ClientView, why: string): void {
+  const since = new Date(tx.now().getTime() - 3_600_000).toISOString();
+  if (tx.store.recentAlert('access', number.phone, since)) return;
+  raiseAlertIn(tx, { kind: 'access', clientId: client.id, objectCode: null, phone: number.phone, detail: why });
+  const others = tx.store.listNumbers(client.id).filter((n) => n.state === 'active' && n.id !== number.id);
+  const targets = others.length > 0 ? others.map((n) => n.phone) : [number.phone];
+  for (const phone of targets) {
+    tx.enqueue({ priority: 'alarm', kind: 'access-alert', phone, clientId: client.id, text: BILLING_TEXT.accessAlert[client.lang], secret: false, expiresAt: null });
+  }
+}
+
+/** Monitoring events, alarms told to clients, call-outs and operators' alerts. */
+export class Alarms {
+  constructor(private readonly ctx: CoreContext) {}
+
+  /**
+   * An event from the monitoring centre, stored once per sender's id (a repeat returns the
+   * stored one and changes nothing) and journalled. A panel's clock is not trusted to be in
+   * the future: an event dated more than `MAX_CLOCK_AHEAD_MS` after its receipt is stored
+   * with the receive time, and the skew is journalled.
+   */
+  recordMonitoringEvent(e: { sourceId: string; objectCode: string; type: string; kind: string | null; zone: number | null; eventAt: string | null }):
+    { row: MonitoringEventRow; duplicate: boolean; callout: CalloutPlan | null } {
+    return this.ctx.run((tx) => {
+      const object = mustObject(tx.store, e.objectCode);
+      const now = tx.nowIso();
+      const claimed = e.eventAt ? Date.parse(e.eventAt) : Number.NaN;
+      if (e.eventAt && Number.isNaN(claimed)) throw new AppError('BAD_INPUT', 'the event time must be an ISO time');
+      const ahead = Number.isNaN(claimed) ? 0 : claimed - Date.parse(now);
+      const clamped = ahead > MAX_CLOCK_AHEAD_MS;
+      const eventAt = Number.isNaN(claimed) || clamped ? now : new Date(claimed).toISOString();
+      const r = tx.store.insertMonitoringEvent({
+        sourceId: e.sourceId, objectCode: object.code, type: e.type, kind: e.kind, zone: e.zone, eventAt, receivedAt: now,
+      });
+      if (r.duplicate) return { ...r, callout: null };
+      const out = this.processEvent(tx, r.row, object);
+      tx.journal({
+        channel: 'monitoring', clientId: object.clientId, objectCode: object.code, action: `event-${e.type}`, auth: 'api-key', outcome: 'accepted',
+        reason: out.result,
+        detail: `id=${e.sourceId.slice(0, 100)}${e.kind ? ` kind=${e.kind}` : ''}${e.zone !== null ? ` zone=${e.zone}` : ''}`
+          + `${clamped ? ` clock-ahead=${Math.round(ahead / 1000)}s time-set-to-receipt` : ''}${out.late ? ' late-status-kept' : ''}`,
+      });
+      return { row: { ...r.row, result: out.result, processedAt: now }, duplicate: false, callout: out.callout };
+    });
+  }
+
+  /**
+   * What an event does to its object: status (never rolled back by an event older than the
+   * current status), the alarm SMS to the object's active trusted numbers (grouped within
+   * `alarmGroupMs` of receipt per object, kind and zone), one "restored" SMS after an alarm,
+   * and a call-out plan when the object has call-outs enabled. The event time decides only
+   * the status: an alarm older than the current status is still delivered (`late`), it just
+   * leaves the status as it is.
+   */
+  private processEvent(tx: Tx, ev: MonitoringEventRow, object: ObjectView): { result: string; callout: CalloutPlan | null; late: boolean } {
+    const { store } = tx;
+    const now = tx.nowIso();
+    const stale = Date.parse(ev.eventAt) < Date.parse(object.statusSince);
+    let late = false;
+    const finish = (result: string, zoneKey: string | null = null, callout: CalloutPlan | null = null): { result: string; callout: CalloutPlan | null; late: boolean } => {
+      store.setEventResult(ev.id, result, now, zoneKey);
+      return { result, callout, late };
+    };
+    const client = mustClient(store, object.clientId);
+    const contacts = store.listNumbers(client.id)
+      .filter((n) => n.state === 'active' && (n.allObjects || n.objectCodes.includes(object.code)));
+    switch (ev.type) {
+      case 'alarm': {
+        const kind = ev.kind ?? 'burglary';
+        const zoneKey = `${kind}:${ev.zone ?? '-'}`;
+        if (stale) {
+          // an alarm always reaches people, whatever the times of earlier events
+          late = true;
+        } else {
+          if (object.status !== 'alarm') store.setPriorStatus(object.id, object.status);
+          applyStatus(tx, object, 'alarm', `alarm:${kind}`, ev.eventAt);
+        }
+        // grouped by when alarms were received, never by the panel's clock
+        const since = new Date(Date.parse(ev.receivedAt) - this.ctx.alarmGroupMs).toISOString();
+        if (store.recentAlarm(object.code, zoneKey, since, ev.id)) return finish('grouped', zoneKey);
+        for (const n of contacts) {
+          tx.enqueue({
+            priority: 'alarm', kind: 'alarm', phone: n.phone, clientId: client.id, secret: false, expiresAt: null,
+            text: alarmText(client.lang, { code: object.code, address: object.address, kind, zone: ev.zone, at: ev.eventAt, timeZone: this.ctx.timeZone }),
+          });
+        }
+        tx.emit({ type: 'alarm', clientId: client.id, objectCode: object.code, kind, zone: ev.zone, at: ev.eventAt });
+        const plan: CalloutPlan | null = object.calloutEnabled && contacts.length > 0
+          ? { eventId: ev.id, objectCode: object.code, clientId: client.id, kind, zone: ev.zone, contacts: contacts.map((n) => ({ phone: n.phone, lang: client.lang })) }
+          : null;
+        if (contacts.length === 0) raiseAlertIn(tx, { kind: 'alarm-no-contact', clientId: client.id, objectCode: object.code, phone: null, detail: `alarm ${kind}` });
+        if (plan) store.setCalloutState(ev.id, 'pending');
+        return finish('alarm', zoneKey, plan);
+      }
+      case 'restore': {
+        if (stale) return finish('stale');
+        const open = store.openAlarm(object.code);
+        if (object.status === 'alarm') {
+          const prior = (store.getPriorStatus(object.id) ?? 'armed') as ObjectStatus;
+          applyStatus(tx, object, prior === 'alarm' ? 'armed' : prior, 'restore', ev.eventAt);
+        }
+        if (!open) return finish('restore');
+        for (const n of contacts) {
+          tx.enqueue({ priority: 'alarm', kind: 'restore', phone: n.phone, clientId: client.id, secret: false, expiresAt: null, text: restoredText(client.lang, object.code, ev.eventAt, this.ctx.timeZone) });
+        }
+        return finish('restored');
+      }
+      case 'arm':
+      case 'disarm':
+        if (stale) return finish('stale');
+        applyStatus(tx, object, ev.type === 'arm' ? 'armed' : 'disarmed', `panel-${ev.type}`, ev.eventAt);
+        return finish('status');
+      case 'link-lost':
+        if (stale) return finish('stale');
+        if (object.status !== 'no-link') store.setPriorStatus(object.id, object.status);
+        applyStatus(tx, object, 'no-link', 'link-lost', ev.eventAt);
+        return finish('status');
+      case 'link-restored': {
+        if (stale) return finish('stale');
+        if (object.status === 'no-link') {
+          const prior = (store.getPriorStatus(object.id) ?? 'disarmed') as ObjectStatus;
+          applyStatus(tx, object, prior === 'no-link' ? 'disarmed' : prior, 'link-restored', ev.eventAt);
+        }
+        return finish('status');
+      }
+      default:
+        return finish('noted');
+    }
+  }
+
+  /**
+   * Call-outs waiting for the service: alarms recorded by any process (HTTP intake, the CLI),
+   * or cut short by a stop. Taking one marks it running; `finishCallouts` marks it done.
+   */
+  takeCallouts(): CalloutPlan[] {
+    return this.ctx.run((tx) => tx.store.calloutsWaiting().map((ev) => {
+      tx.store.setCalloutState(ev.id, 'running');
+      const object = mustObject(tx.store, ev.objectCode);
+      const client = mustClient(tx.store, object.clientId);
+      const contacts = tx.store.listNumbers(client.id).filter((n) => n.state === 'active' && (n.allObjects || n.objectCodes.includes(object.code)));
+      return { eventId: ev.id, objectCode: object.code, clientId: client.id, kind: ev.kind ?? 'burglary', zone: ev.zone, contacts: contacts.map((n) => ({ phone: n.phone, lang: client.lang })) };
+    }));
+  }
+
+  finishCallouts(eventId: number): void {
+    this.ctx.run((tx) => tx.store.setCalloutState(eventId, 'done'));
+  }
+
+  /** An alert for the operators (console, log, metric), journalled. */
+  raiseAlert(a: AlertInput): number {
+    return this.ctx.run((tx) => raiseAlertIn(tx, a));
+  }
+
+  listAlerts(openOnly = true, limit = 100): AlertRow[] {
+    return this.ctx.store.listAlerts(openOnly, Math.min(Math.max(limit, 1), 1000));
+  }
+
+  ackAlert(a: { id: number; operator: string }): void {
+    checkOperator(a.operator);
+    this.ctx.run((tx) => {
+      if (!tx.store.ackAlert(a.id, a.operator, tx.nowIso())) throw new AppError('NOT_FOUND', `no open alert ${a.id}`);
+      tx.journal({ channel: 'operator', action: 'alert-ack', auth: 'operator', operator: a.operator, outcome: 'executed', detail: `alert=${a.id}` });
+    });
+  }
+
+  /** One attempt of an alarm call-out, with its result, journalled. */
+  noteCallout(a: { eventId: number; objectCode: string; clientId: number; phone: string; round: number; result: string; startedAt: string }): void {
+    this.ctx.run((tx) => {
+      const id = tx.store.insertCallout({ eventId: a.eventId, objectCode: a.objectCode, phone: a.phone, round: a.round, at: a.startedAt });
+      tx.store.endCallout(id, a.result, tx.nowIso());
+      tx.journal({
+        channel: 'phone', phone: a.phone, clientId: a.clientId, objectCode: a.objectCode, action: a.result === 'acknowledged' ? 'alarm-ack' : 'callout',
+        auth: a.result === 'acknowledged' ? 'caller-id' : 'none', outcome: a.result === 'acknowledged' ? 'executed' : 'noted', reason: a.result,
+        detail: `event=${a.eventId} round=${a.round}`,
+      });
+    });
+  }
+}
