@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { isIP } from 'node:net';
 import type { Socket } from 'node:net';
 import smpp from 'smpp';
 import { backoffDelay } from '../domain/backoff.ts';
@@ -262,7 +263,9 @@ export class SmppSession extends EventEmitter {
     const tls = url.protocol === 'ssmpp:';
     const s = lib.connect({
       host: url.hostname, port: Number(url.port || (tls ? 3550 : 2775)), tls, connectTimeout: 10_000,
-      ...(tls ? { rejectUnauthorized: this.o.tlsRejectUnauthorized, servername: url.hostname, ...(this.o.tlsCa ? { ca: this.o.tlsCa } : {}) } : {}),
+      ...(tls ? { rejectUnauthorized: this.o.tlsRejectUnauthorized,
+        // SNI carries host names only (RFC 6066); an address is still checked against the certificate
+        ...(isIP(url.hostname) ? {} : { servername: url.hostname }), ...(this.o.tlsCa ? { ca: this.o.tlsCa } : {}) } : {}),
     });
     this.lib = s;
     s.on('error', (e: Error) => {
