@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
-import { dirname, join, resolve as resolvePath } from 'node:path';
+import { join, resolve as resolvePath } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
 import type { Config } from './config.ts';
@@ -136,7 +136,7 @@ function confirmLine(r: ConfirmResult): string {
 async function run(argv: string[], out: Out, cfg: () => Config): Promise<number> {
   const [cmd, sub, ...rest] = argv;
   // loaded here, not at the top, so that `zhedel help` starts at once
-  const [{ openCore }, { integrityCheck, openDb, privateDir, privateFile }] = await Promise.all([import('./context.ts'), import('./store/db.ts')]);
+  const [{ openCore }, { openStore, restoreStore }] = await Promise.all([import('./context.ts'), import('./store/index.ts')]);
   const withCore = <T>(fn: (ctx: CoreContext) => T): T => {
     const ctx = openCore(cfg());
     try {
@@ -334,22 +334,13 @@ async function run(argv: string[], out: Out, cfg: () => Config): Promise<number>
       const f = parse([sub, ...rest].filter((x): x is string => x !== undefined), { to: { type: 'string' } });
       const to = resolvePath(req(f, 'to'));
       if (existsSync(to)) throw new AppError('CONFLICT', `${to} exists; choose a new file`);
-      const config = cfg();
-      const db = openDb(config.dbPath);
+      const { admin } = openStore(cfg());
+      let integrity: string;
       try {
-        // the copy holds what the database holds: 0600 from the start
-        privateDir(dirname(to));
-        privateFile(to);
-        await db.backup(to);
-      } catch (e) {
-        if (existsSync(to)) unlinkSync(to);
-        throw e;
+        ({ integrity } = await admin.backup(to));
       } finally {
-        db.close();
+        admin.close();
       }
-      const copy = openDb(to, { migrate: false });
-      const integrity = integrityCheck(copy);
-      copy.close();
       if (integrity !== 'ok') throw new AppError('INTERNAL', `the copy failed its integrity check: ${integrity}`);
       out.print(`backup written to ${to} (integrity ok)`, { file: to, integrity });
       return 0;
@@ -362,26 +353,10 @@ async function run(argv: string[], out: Out, cfg: () => Config): Promise<number>
       const config = cfg();
       const running = runningServicePid(config.dataDir);
       if (running) throw new AppError('CONFLICT', `the service (pid ${running}) is using ${config.dbPath}; stop it first`);
-      const check = openDb(from, { migrate: false, readonly: true });
-      const integrity = integrityCheck(check);
-      check.close();
-      if (integrity !== 'ok') throw new AppError('BAD_INPUT', `${from} fails its integrity check: ${integrity}`);
-      // the old database is kept beside the new one, never overwritten in place
-      const keep = `${config.dbPath}.before-restore-${Date.now()}`;
-      if (existsSync(config.dbPath)) {
-        const old = openDb(config.dbPath, { migrate: false });
-        privateFile(keep);
-        await old.backup(keep);
-        old.close();
-        for (const suffix of ['', '-wal', '-shm']) if (existsSync(config.dbPath + suffix)) unlinkSync(config.dbPath + suffix);
-      }
-      const src = openDb(from, { migrate: false, readonly: true });
-      privateDir(dirname(config.dbPath));
-      privateFile(config.dbPath);
-      await src.backup(config.dbPath);
-      src.close();
-      const v = withCore(({ core, db }) => ({ journal: core.verifyJournal(), integrity: integrityCheck(db) }));
-      out.print(`restored ${from} into ${config.dbPath}; integrity ${v.integrity}; journal ${v.journal.ok ? `intact (${v.journal.checked} records)` : `BROKEN at ${v.journal.problem?.seq}`}${existsSync(keep) ? `; the previous database is kept as ${keep}` : ''}`, v);
+      const r = await restoreStore(config, from);
+      if (!r.restored) throw new AppError('BAD_INPUT', `${from} fails its integrity check: ${r.integrity}`);
+      const v = withCore(({ core, admin }) => ({ journal: core.verifyJournal(), integrity: admin.verifyIntegrity() }));
+      out.print(`restored ${from} into ${config.dbPath}; integrity ${v.integrity}; journal ${v.journal.ok ? `intact (${v.journal.checked} records)` : `BROKEN at ${v.journal.problem?.seq}`}${r.kept ? `; the previous database is kept as ${r.kept}` : ''}`, v);
       return v.journal.ok && v.integrity === 'ok' ? 0 : 3;
     }
 

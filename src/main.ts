@@ -1,12 +1,10 @@
 import type { Config } from './config.ts';
 import { openCore } from './context.ts';
 import type { CoreContext } from './context.ts';
+import type { ReadinessCheck, StoreAdmin } from './core/ports.ts';
 import { systemClock } from './core/system.ts';
 import { buildApp } from './http/build-app.ts';
-import type { ReadinessCheck } from './http/build-app.ts';
 import type { Logger } from './logger.ts';
-import { schemaVersion } from './store/db.ts';
-import type { Db } from './store/db.ts';
 import { startSms } from './sms/service.ts';
 import { startSchedules } from './jobs/schedule.ts';
 import { AmiMonitor } from './telephony/ami.ts';
@@ -21,8 +19,8 @@ export type { CoreContext } from './context.ts';
  * the database — a blocked number, a revoked session among them. This connection's own changes
  * reach the event streams through the event hub. With another store this becomes a notification.
  */
-export function revocationMarker(db: Db): number {
-  return db.pragma('data_version', { simple: true }) as number;
+export function revocationMarker(admin: StoreAdmin): number | string {
+  return admin.changeMarker();
 }
 
 export interface RunningService {
@@ -40,8 +38,8 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   // The core tells the SMS dispatcher when it queued something; the dispatcher exists later.
   let wakeSms: () => void = () => undefined;
   const ctx = openCore(config, { outboxSignal: { queued: () => wakeSms() } });
-  logger.info({ db: config.dbPath, schema: schemaVersion(ctx.db), secret: config.secretSource }, 'database open');
-  const sms = startSms({ config, db: ctx.db, core: ctx.core, clock: systemClock, logger });
+  logger.info({ db: config.dbPath, schema: ctx.admin.schemaVersion(), secret: config.secretSource }, 'database open');
+  const sms = startSms({ config, outbox: ctx.outbox, core: ctx.core, clock: systemClock, logger });
   wakeSms = () => sms.wake();
   const telephony = new Telephony({
     url: config.ari.url, user: config.ari.user, password: config.ari.password, app: config.ari.app,
@@ -77,7 +75,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   calloutTimer.unref();
 
   const schedules = startSchedules({
-    core: ctx.core, db: ctx.db, dbPath: config.dbPath, backupDir: config.backup.dir, backupKeepDays: config.backup.keepDays,
+    core: ctx.core, admin: ctx.admin, backupDir: config.backup.dir, backupKeepDays: config.backup.keepDays,
     reminderDays: config.billing.remindDays, logger: logger.child({ channel: 'jobs' }),
   }, config.timeZone);
   const checks: ReadinessCheck[] = [
@@ -86,7 +84,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       required: true,
       check: () => {
         try {
-          ctx.db.prepare('SELECT 1').get();
+          ctx.admin.ping();
           return { ok: true };
         } catch (e) {
           return { ok: false, detail: (e as Error).message };
@@ -100,7 +98,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   const app = await buildApp({
     logger, checks, core: ctx.core, access: ctx.access, hub: ctx.events, monitoringKey: config.monitoringKey,
     rateLimitPerMinute: config.http.rateLimitPerMinute, trustProxy: config.http.trustProxy, metricsToken: config.metricsToken,
-    revocationMarker: () => revocationMarker(ctx.db),
+    revocationMarker: () => revocationMarker(ctx.admin),
     metrics: { ...ctx.metrics, calls: () => ({ active: telephony.activeCalls, total: telephony.stats.incoming + telephony.stats.callouts }) },
   });
   const address = await app.listen({ host: config.http.host, port: config.http.port });

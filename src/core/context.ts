@@ -206,11 +206,7 @@ export function joinDetail(a: string | null, b: string | null): string | null {
   return a ?? b;
 }
 
-/**
- * Whether the store refused a write because its unique key is taken. The message test is a
- * fallback for a store that does not yet report duplicates as `DuplicateKeyError`; it goes
- * once every store does.
- */
+/** Whether the store refused a write because its unique key is taken (a typed result, never message text). */
 export function isDuplicate(e: unknown): boolean {
-  return e instanceof DuplicateKeyError || (e instanceof Error && /UNIQUE constraint failed/.test(e.message));
+  return e instanceof DuplicateKeyError;
 }

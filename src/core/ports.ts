@@ -5,8 +5,21 @@ import type {
 } from '../domain/types.ts';
 
 /**
+ * A write refused because a row with the same unique key exists (an object code, a ledger
+ * reference, an operator's name). Every engine throws this, never its own error, so callers
+ * test `instanceof` and never an engine's message text; `key` names the violated key.
+ */
+export class DuplicateKeyError extends Error {
+  constructor(readonly key: string) {
+    super(`duplicate ${key}`);
+    this.name = 'DuplicateKeyError';
+  }
+}
+
+/**
  * What the core needs from storage. All methods are synchronous (SQLite in-process); they
- * throw on constraint violations. `tx` runs `fn` in one IMMEDIATE transaction: everything in
+ * throw `DuplicateKeyError` when a unique key is taken and other errors on other constraint
+ * violations. `tx` runs `fn` in one IMMEDIATE transaction: everything in
  * it commits durably together or not at all.
  */
 export interface Store {
@@ -271,10 +284,154 @@ export interface OutboxSignal {
   queued(): void;
 }
 
-/** A write refused because a unique key is taken; `key` names what was duplicated. */
-export class DuplicateKeyError extends Error {
-  constructor(readonly key: string) {
-    super(`duplicate key: ${key}`);
-    this.name = 'DuplicateKeyError';
-  }
+/** The answer of one readiness check. */
+export interface ReadinessResult {
+  ok: boolean;
+  detail?: string;
+}
+
+/** A named dependency the service needs, for /ready. */
+export interface ReadinessCheck {
+  name: string;
+  /** Resolves quickly; never throws. `required` checks make /ready fail when down. */
+  check(): ReadinessResult;
+  required: boolean;
+}
+
+/** A message claimed for sending, with the parts the SMSC already accepted. */
+export interface ClaimedSms {
+  id: number;
+  priority: number;
+  kind: string;
+  phone: string;
+  body: string | null;
+  bodyEnc: Buffer | null;
+  secret: boolean;
+  expiresAt: string | null;
+  attempts: number;
+  concatRef: number;
+  duplicateRisk: boolean;
+  /** Part numbers (1-based) already accepted by the SMSC: never sent again. */
+  acceptedParts: number[];
+}
+
+/** A part the SMSC accepted, with the keys its delivery receipt may carry. */
+export interface PartAccepted {
+  outboxId: number;
+  seq: number;
+  total: number;
+  messageId: string;
+  keys: string[];
+}
+
+export type MessageOutcome =
+  | { outboxId: number; state: 'submitted'; eraseBody: boolean; total: number }
+  | { outboxId: number; state: 'retry'; notBefore: string; error: string; duplicateRisk: boolean }
+  | { outboxId: number; state: 'failed'; error: string; duplicateRisk: boolean; eraseBody: boolean }
+  | { outboxId: number; state: 'expired' };
+
+export type PartState = 'delivered' | 'undeliverable' | 'expired' | 'deleted' | 'rejected' | 'unknown' | 'accepted';
+
+export interface OutboxCounts {
+  [state: string]: number;
+}
+
+/**
+ * The outbox as the SMS dispatcher sees it. Every method is synchronous: it returns once its
+ * change is committed (durably) and throws only when storage fails (disk, a lost database);
+ * a method that throws changed nothing. Several processes may use one outbox: a message is
+ * claimed by one of them only.
+ */
+export interface Outbox {
+  /**
+   * After a restart: messages caught mid-send ('sending') go back to the queue, marked as
+   * possibly duplicated (a part may have reached the SMSC without its answer being stored).
+   * Returns how many.
+   */
+  recoverSending(at: string): number;
+  /**
+   * Expires queued messages past their lifetime (codes are never sent late), then claims up
+   * to `limit` due messages, most urgent first (priority, then age), marking them 'sending'
+   * and counting the attempt. Returns the claimed messages in that order and how many expired.
+   */
+  claim(now: string, limit: number): { claimed: ClaimedSms[]; expired: number };
+  /**
+   * Records accepted parts (with their receipt keys) and message outcomes, all in one
+   * transaction. A part recorded twice is kept once. Does nothing when both lists are empty.
+   */
+  record(parts: PartAccepted[], outcomes: MessageOutcome[], at: string): void;
+  /**
+   * A delivery receipt: finds the part by any of its keys (exact ones first, newest part
+   * first) and settles it; when every part of the message is settled the message takes its
+   * final state (`messageState`, else null). Returns null when no part matches (yet).
+   */
+  applyReceipt(keys: { exact: string[]; cross: string[] }, state: PartState, error: string | null, at: string): { outboxId: number; messageState: string | null } | null;
+  /** Messages by state. */
+  counts(): OutboxCounts;
+  /** The parts of one message in part order, with the SMSC's ids and their states. */
+  parts(outboxId: number): Array<{ seq: number; total: number; messageId: string; state: string; error: string | null }>;
+  /** When the next queued message becomes due (for the dispatcher's timer), or null. */
+  nextDue(): string | null;
+}
+
+/** What housekeeping changed, by kind. */
+export interface HousekeepingFigures {
+  /** Pending codes past their lifetime, now expired. */
+  codes: number;
+  /** Live sessions past their life, now ended. */
+  sessions: number;
+  /** Sessions ended more than 30 days ago, deleted. */
+  oldSessions: number;
+  /** SMS queued for more than two days, expired (their texts erased). */
+  staleSms: number;
+  /** Code sends older than a day (past every budget window), deleted. */
+  otpSends: number;
+  /** Code flood notes older than a day, deleted. */
+  codeFloods: number;
+}
+
+/** Figures read from storage each time one is asked for (a /metrics scrape, the status watcher). */
+export interface StoreFigures {
+  outboxByState(): Record<string, number>;
+  /** Documents in the journal (its last sequence number). */
+  documents(): number;
+  /** Code SMS sent in the hour before now. */
+  otpSendsLastHour(): number;
+  /** Refused code confirmations in the journal. */
+  codeFailures(): number;
+  /** Operators' alerts not yet acknowledged. */
+  openAlerts(): number;
+  objectStatuses(): Array<{ code: string; clientId: number; status: string; since: string }>;
+}
+
+/**
+ * Storage as the operations side sees it: scheduled housekeeping and backups, /metrics,
+ * /ready, the command line. Synchronous methods return when done and throw when storage fails.
+ */
+export interface StoreAdmin {
+  /** Expires and deletes what outlived its use as of `at`, in one transaction; returns the figures. */
+  housekeeping(at: Date): HousekeepingFigures;
+  /** Live figures; each read runs when called. */
+  metrics(): StoreFigures;
+  /** Returns when the database answers a trivial query; throws (with the reason) when it cannot. */
+  ping(): void;
+  /**
+   * An online, consistent copy into the new file `to` (writes go on meanwhile), private to the
+   * service's user (file 0600; a folder created for it 0700), then checked. Resolves with the
+   * copy's integrity check ('ok', or the problems found); rejects when the copy could not be
+   * written, leaving no file behind.
+   */
+  backup(to: string): Promise<{ integrity: string }>;
+  /** The database's own integrity check: 'ok', or the problems found. */
+  verifyIntegrity(): string;
+  /** The schema version the database is at. */
+  schemaVersion(): number;
+  /**
+   * A value that moves whenever another process committed a change (a revoked session, a
+   * blocked number); this connection's own changes need not move it. Cheap: read several
+   * times a second while event streams are open.
+   */
+  changeMarker(): number | string;
+  /** Closes the database; later calls do nothing. */
+  close(): void;
 }

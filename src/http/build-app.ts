@@ -6,6 +6,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import { Registry, collectDefaultMetrics, Counter, Gauge } from 'prom-client';
 import type { Access } from '../core/access.ts';
 import type { Core } from '../core/core.ts';
+import type { ReadinessCheck } from '../core/ports.ts';
 import { isAppError } from '../domain/errors.ts';
 import type { AppError } from '../domain/errors.ts';
 import type { Logger } from '../logger.ts';
@@ -16,9 +17,9 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { StatusWatcher, StreamRegistry } from './live.ts';
 import { SAFE_REQUEST_ID, safeUrl, sameSecret } from './common.ts';
-import type { ErrorBody, LiveHub, MetricsSource, ReadinessCheck, RevocationMarker } from './common.ts';
+import type { ErrorBody, LiveHub, MetricsSource, RevocationMarker } from './common.ts';
 
-export type { LiveHub, MetricsSource, ReadinessCheck, RevocationMarker } from './common.ts';
+export type { LiveHub, MetricsSource, ReadinessCheck, ReadinessResult, RevocationMarker } from './common.ts';
 
 export interface AppDeps {
   logger: Logger;

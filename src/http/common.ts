@@ -2,13 +2,8 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { LiveEvent } from '../core/ports.ts';
 
-/** A named dependency the service needs, for /ready. */
-export interface ReadinessCheck {
-  name: string;
-  /** Resolves quickly; never throws. `required` checks make /ready fail when down. */
-  check(): { ok: boolean; detail?: string };
-  required: boolean;
-}
+/** Readiness checks are a port of the service: defined with the other ports. */
+export type { ReadinessCheck, ReadinessResult } from '../core/ports.ts';
 
 /**
  * A value that changes whenever another process may have revoked a session or changed a

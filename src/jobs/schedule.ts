@@ -2,9 +2,8 @@ import { readdirSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import cron from 'node-cron';
 import type { Core } from '../core/core.ts';
+import type { HousekeepingFigures, StoreAdmin } from '../core/ports.ts';
 import type { Logger } from '../logger.ts';
-import type { Db } from '../store/db.ts';
-import { integrityCheck, openDb, privateDir, privateFile } from '../store/db.ts';
 
 /**
  * Scheduled jobs. Each body is a plain function (runnable by hand and in tests); node-cron
@@ -13,8 +12,7 @@ import { integrityCheck, openDb, privateDir, privateFile } from '../store/db.ts'
  */
 export interface JobDeps {
   core: Core;
-  db: Db;
-  dbPath: string;
+  admin: StoreAdmin;
   backupDir: string;
   backupKeepDays: number;
   reminderDays: number;
@@ -30,30 +28,14 @@ export function reminderJob(d: JobDeps, at = new Date()): number {
 }
 
 /** Expires codes past their lifetime, sessions past their life, and old queued SMS. */
-export function housekeepingJob(d: JobDeps, at = new Date()): Record<string, number> {
-  const now = at.toISOString();
-  const old = new Date(at.getTime() - 30 * 86_400_000).toISOString();
-  const tx = d.db.transaction(() => ({
-    codes: d.db.prepare("UPDATE challenges SET state = 'expired' WHERE state = 'pending' AND expires_at <= ?").run(now).changes,
-    sessions: d.db.prepare('UPDATE sessions SET revoked_at = ? WHERE revoked_at IS NULL AND expires_at <= ?').run(now, now).changes,
-    oldSessions: d.db.prepare('DELETE FROM sessions WHERE (revoked_at IS NOT NULL AND revoked_at < ?) OR expires_at < ?').run(old, old).changes,
-    staleSms: d.db.prepare(`UPDATE outbox SET state = 'expired', body = CASE WHEN secret = 1 THEN NULL ELSE body END, body_enc = NULL, done_at = ?, updated_at = ?
-      WHERE state = 'queued' AND created_at < ?`).run(now, now, new Date(at.getTime() - 2 * 86_400_000).toISOString()).changes,
-    otpSends: d.db.prepare('DELETE FROM otp_sends WHERE sent_at < ?').run(new Date(at.getTime() - 86_400_000).toISOString()).changes,
-    codeFloods: d.db.prepare('DELETE FROM otp_floods WHERE at < ?').run(new Date(at.getTime() - 86_400_000).toISOString()).changes,
-  }));
-  return tx.immediate();
+export function housekeepingJob(d: JobDeps, at = new Date()): HousekeepingFigures {
+  return d.admin.housekeeping(at);
 }
 
-/** An online backup (SQLite's backup API, consistent while writes go on), 0600 in a 0700 folder, checked, old ones pruned. */
+/** An online backup (consistent while writes go on), 0600 in a 0700 folder, checked, old ones pruned. */
 export async function backupJob(d: JobDeps, at = new Date()): Promise<{ file: string; integrity: string; removed: number }> {
-  privateDir(d.backupDir);
   const file = join(d.backupDir, `zhedel-${at.toISOString().slice(0, 19).replace(/[:T]/g, '-')}.db`);
-  privateFile(file);
-  await d.db.backup(file);
-  const copy = openDb(file, { migrate: false });
-  const integrity = integrityCheck(copy);
-  copy.close();
+  const { integrity } = await d.admin.backup(file);
   if (integrity !== 'ok') d.core.raiseAlert({ kind: 'backup-failed', clientId: null, objectCode: null, phone: null, detail: integrity.slice(0, 200) });
   let removed = 0;
   for (const f of readdirSync(d.backupDir)) {

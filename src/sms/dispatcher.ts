@@ -1,6 +1,5 @@
-import type { Clock } from '../core/ports.ts';
+import type { ClaimedSms, Clock, MessageOutcome, Outbox, PartAccepted, PartState } from '../core/ports.ts';
 import type { Logger } from '../logger.ts';
-import type { ClaimedSms, MessageOutcome, OutboxStore, PartAccepted, PartState } from '../store/outbox-store.ts';
 import { destAddress, encodeSms, messageIdKeys, receiptLookupKeys, sourceAddress, validityPeriod } from './codec.ts';
 import type { SubmitOutcome, SubmitParams } from './session.ts';
 
@@ -12,7 +11,7 @@ export interface SmsLink {
 }
 
 export interface DispatcherOptions {
-  store: OutboxStore;
+  store: Outbox;
   link: SmsLink;
   clock: Clock;
   logger: Logger;

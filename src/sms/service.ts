@@ -1,10 +1,7 @@
 import type { Config } from '../config.ts';
 import type { Core } from '../core/core.ts';
-import type { Clock } from '../core/ports.ts';
-import type { ReadinessCheck } from '../http/build-app.ts';
+import type { Clock, Outbox, ReadinessCheck } from '../core/ports.ts';
 import type { Logger } from '../logger.ts';
-import type { Db } from '../store/db.ts';
-import { OutboxStore } from '../store/outbox-store.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { SmsInbound } from './inbound.ts';
 import { SmppSession } from './session.ts';
@@ -13,7 +10,7 @@ export interface SmsChannel {
   session: SmppSession;
   dispatcher: Dispatcher;
   inbound: SmsInbound;
-  outbox: OutboxStore;
+  outbox: Outbox;
   readiness: ReadinessCheck;
   /** Tell the dispatcher that something was queued. */
   wake(): void;
@@ -24,9 +21,9 @@ export interface SmsChannel {
  * The SMS channel: an SMPP session to the SMSC (reconnecting until it appears), the outbox
  * dispatcher and the inbound handler. Starting never fails because the SMSC is away.
  */
-export function startSms(a: { config: Config; db: Db; core: Core; clock: Clock; logger: Logger }): SmsChannel {
+export function startSms(a: { config: Config; outbox: Outbox; core: Core; clock: Clock; logger: Logger }): SmsChannel {
   const logger = a.logger.child({ channel: 'sms' });
-  const outbox = new OutboxStore(a.db);
+  const outbox = a.outbox;
   const s = a.config.smpp;
   const session = new SmppSession({
     url: s.url, systemId: s.systemId, password: s.password, systemType: s.systemType, window: s.window, tps: s.tps,

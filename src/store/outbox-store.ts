@@ -1,49 +1,13 @@
 import type { Statement } from 'better-sqlite3';
+import type { ClaimedSms, MessageOutcome, Outbox, OutboxCounts, PartAccepted, PartState } from '../core/ports.ts';
 import type { Db } from './db.ts';
 import { Statements } from './statements.ts';
 
-/** A message claimed for sending, with the parts the SMSC already accepted. */
-export interface ClaimedSms {
-  id: number;
-  priority: number;
-  kind: string;
-  phone: string;
-  body: string | null;
-  bodyEnc: Buffer | null;
-  secret: boolean;
-  expiresAt: string | null;
-  attempts: number;
-  concatRef: number;
-  duplicateRisk: boolean;
-  /** Part numbers (1-based) already accepted by the SMSC: never sent again. */
-  acceptedParts: number[];
-}
-
-export interface PartAccepted {
-  outboxId: number;
-  seq: number;
-  total: number;
-  messageId: string;
-  keys: string[];
-}
-
-export type MessageOutcome =
-  | { outboxId: number; state: 'submitted'; eraseBody: boolean; total: number }
-  | { outboxId: number; state: 'retry'; notBefore: string; error: string; duplicateRisk: boolean }
-  | { outboxId: number; state: 'failed'; error: string; duplicateRisk: boolean; eraseBody: boolean }
-  | { outboxId: number; state: 'expired' };
-
-export type PartState = 'delivered' | 'undeliverable' | 'expired' | 'deleted' | 'rejected' | 'unknown' | 'accepted';
-
-export interface OutboxCounts {
-  [state: string]: number;
-}
-
 /**
- * The outbox as the SMS dispatcher sees it. State changes are applied in batches, one
+ * The outbox on SQLite, as the SMS dispatcher sees it. State changes are applied in batches, one
  * transaction per batch, so a busy SMSC link costs few fsyncs.
  */
-export class OutboxStore {
+export class OutboxStore implements Outbox {
   private readonly db: Db;
   private readonly stmts: Statements;
 

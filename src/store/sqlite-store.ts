@@ -1,4 +1,5 @@
 import type { Statement } from 'better-sqlite3';
+import { DuplicateKeyError } from '../core/ports.ts';
 import type {
   AlertRow, ChallengeRow, JournalFilter, MonitoringEventInsert, ServiceRow, MonitoringEventRow, OperatorRow, OutboxInsert, OutboxRow, SessionRow, Store,
 } from '../core/ports.ts';
@@ -12,6 +13,27 @@ import type { Db } from './db.ts';
 import { Statements } from './statements.ts';
 
 type Row = Record<string, unknown>;
+
+const DUPLICATE_CODES = new Set(['SQLITE_CONSTRAINT_UNIQUE', 'SQLITE_CONSTRAINT_PRIMARYKEY']);
+
+/**
+ * Runs one write whose unique keys callers rely on; SQLite's unique or primary key violation
+ * becomes a `DuplicateKeyError` whose key names the constraint and its columns as SQLite
+ * reports them (e.g. `ledger.ref`). Only that statement is undone: an enclosing
+ * transaction goes on.
+ */
+function uniqueWrite<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    const code = (e as { code?: unknown } | null)?.code;
+    if (typeof code === 'string' && DUPLICATE_CODES.has(code)) {
+      const target = /constraint failed: (.+)$/.exec((e as Error).message)?.[1] ?? 'key';
+      throw new DuplicateKeyError(target);
+    }
+    throw e;
+  }
+}
 
 function clientFrom(r: Row): ClientView {
   return {
@@ -151,9 +173,11 @@ export class SqliteStore implements Store {
   }
 
   insertObject(o: { clientId: number; code: string; address: string; at: string; calloutEnabled: boolean }): number {
-    const r = this.st(`INSERT INTO objects (client_id, code, address, status, status_since, callout_enabled, created_at)
-      VALUES (?, ?, ?, 'disarmed', ?, ?, ?)`).run(o.clientId, o.code, o.address, o.at, o.calloutEnabled ? 1 : 0, o.at);
-    return Number(r.lastInsertRowid);
+    return uniqueWrite(() => {
+      const r = this.st(`INSERT INTO objects (client_id, code, address, status, status_since, callout_enabled, created_at)
+        VALUES (?, ?, ?, 'disarmed', ?, ?, ?)`).run(o.clientId, o.code, o.address, o.at, o.calloutEnabled ? 1 : 0, o.at);
+      return Number(r.lastInsertRowid);
+    });
   }
 
   getObjectByCode(code: string): ObjectView | undefined {
@@ -178,13 +202,15 @@ export class SqliteStore implements Store {
   }
 
   insertNumber(n: { clientId: number; phone: string; state: NumberState; allObjects: boolean; objectIds: number[]; at: string }): number {
-    const pos = this.st('SELECT COALESCE(MAX(position), 0) + 1 AS p FROM numbers WHERE client_id = ?').get(n.clientId) as { p: number };
-    const r = this.st(`INSERT INTO numbers (client_id, phone, state, all_objects, position, created_at, updated_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?)`).run(n.clientId, n.phone, n.state, n.allObjects ? 1 : 0, pos.p, n.at, n.at);
-    const id = Number(r.lastInsertRowid);
-    const link = this.st('INSERT INTO number_objects (number_id, object_id) VALUES (?, ?)');
-    for (const oid of n.objectIds) link.run(id, oid);
-    return id;
+    return uniqueWrite(() => {
+      const pos = this.st('SELECT COALESCE(MAX(position), 0) + 1 AS p FROM numbers WHERE client_id = ?').get(n.clientId) as { p: number };
+      const r = this.st(`INSERT INTO numbers (client_id, phone, state, all_objects, position, created_at, updated_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?)`).run(n.clientId, n.phone, n.state, n.allObjects ? 1 : 0, pos.p, n.at, n.at);
+      const id = Number(r.lastInsertRowid);
+      const link = this.st('INSERT INTO number_objects (number_id, object_id) VALUES (?, ?)');
+      for (const oid of n.objectIds) link.run(id, oid);
+      return id;
+    });
   }
 
   private numberFrom(r: Row): NumberView {
@@ -229,10 +255,12 @@ export class SqliteStore implements Store {
   }
 
   insertChallenge(c: ChallengeRow): void {
-    this.st(`INSERT INTO challenges (id, purpose, number_id, object_id, channel, code_hash, created_at, expires_at, attempts, state, operator)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
-      c.id, c.purpose, c.numberId, c.objectId, c.channel, c.codeHash, c.createdAt, c.expiresAt, c.attempts, c.state, c.operator,
-    );
+    return uniqueWrite(() => {
+      this.st(`INSERT INTO challenges (id, purpose, number_id, object_id, channel, code_hash, created_at, expires_at, attempts, state, operator)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+        c.id, c.purpose, c.numberId, c.objectId, c.channel, c.codeHash, c.createdAt, c.expiresAt, c.attempts, c.state, c.operator,
+      );
+    });
   }
 
   getChallenge(id: string): ChallengeRow | undefined {
@@ -360,9 +388,11 @@ export class SqliteStore implements Store {
   }
 
   insertLedger(l: { clientId: number; amount: number; kind: 'payment' | 'charge' | 'refund'; ref: string; note: string | null; at: string }): number {
-    const r = this.st('INSERT INTO ledger (client_id, amount, kind, ref, note, at) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(l.clientId, l.amount, l.kind, l.ref, l.note, l.at);
-    return Number(r.lastInsertRowid);
+    return uniqueWrite(() => {
+      const r = this.st('INSERT INTO ledger (client_id, amount, kind, ref, note, at) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(l.clientId, l.amount, l.kind, l.ref, l.note, l.at);
+      return Number(r.lastInsertRowid);
+    });
   }
 
   listServices(): ServiceRow[] {
@@ -383,8 +413,10 @@ export class SqliteStore implements Store {
   }
 
   insertSession(x: { tokenHash: string; numberId: number; clientId: number; channel: 'app' | 'chat'; at: string; expiresAt: string }): void {
-    this.st(`INSERT INTO sessions (token_hash, number_id, client_id, channel, created_at, expires_at, last_seen_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?)`).run(x.tokenHash, x.numberId, x.clientId, x.channel, x.at, x.expiresAt, x.at);
+    return uniqueWrite(() => {
+      this.st(`INSERT INTO sessions (token_hash, number_id, client_id, channel, created_at, expires_at, last_seen_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?)`).run(x.tokenHash, x.numberId, x.clientId, x.channel, x.at, x.expiresAt, x.at);
+    });
   }
 
   getSession(tokenHash: string): SessionRow | undefined {
@@ -415,8 +447,10 @@ export class SqliteStore implements Store {
   }
 
   insertOperator(o: { name: string; role: 'operator' | 'admin'; tokenHash: string; at: string; expiresAt: string }): number {
-    return Number(this.st('INSERT INTO operators (name, role, token_hash, created_at, token_issued_at, token_expires_at) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(o.name, o.role, o.tokenHash, o.at, o.at, o.expiresAt).lastInsertRowid);
+    return uniqueWrite(() => {
+      return Number(this.st('INSERT INTO operators (name, role, token_hash, created_at, token_issued_at, token_expires_at) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(o.name, o.role, o.tokenHash, o.at, o.at, o.expiresAt).lastInsertRowid);
+    });
   }
 
   private operatorFrom(r: Row): OperatorRow {
@@ -449,7 +483,9 @@ export class SqliteStore implements Store {
   }
 
   setOperatorToken(id: number, tokenHash: string, at: string, expiresAt: string): void {
-    this.st('UPDATE operators SET token_hash = ?, token_issued_at = ?, token_expires_at = ? WHERE id = ?').run(tokenHash, at, expiresAt, id);
+    return uniqueWrite(() => {
+      this.st('UPDATE operators SET token_hash = ?, token_issued_at = ?, token_expires_at = ? WHERE id = ?').run(tokenHash, at, expiresAt, id);
+    });
   }
 
   touchOperator(id: number, at: string): void {

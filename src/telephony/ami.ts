@@ -1,5 +1,5 @@
 import AsteriskManager from 'asterisk-manager';
-import type { ReadinessCheck } from '../http/build-app.ts';
+import type { ReadinessCheck } from '../core/ports.ts';
 import type { Logger } from '../logger.ts';
 import { backoffDelay } from '../domain/backoff.ts';
 

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { TelephonyCore } from '../core/channels.ts';
 import type { Clock } from '../core/ports.ts';
 import type { Lang } from '../domain/types.ts';
-import type { ReadinessCheck } from '../http/build-app.ts';
+import type { ReadinessCheck } from '../core/ports.ts';
 import type { Logger } from '../logger.ts';
 import type { AriEvent } from './ari-link.ts';
 import { AriLink } from './ari-link.ts';

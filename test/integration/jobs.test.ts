@@ -14,7 +14,7 @@ afterEach(() => {
 });
 
 function deps(fx: Fixture, backupDir = join(fx.dir, 'backups')): JobDeps {
-  return { core: fx.core, db: fx.db, dbPath: fx.dbPath, backupDir, backupKeepDays: 2, reminderDays: 3, logger: quietLogger };
+  return { core: fx.core, admin: fx.admin, backupDir, backupKeepDays: 2, reminderDays: 3, logger: quietLogger };
 }
 
 describe('scheduled jobs', () => {

@@ -59,7 +59,7 @@ describe('database', () => {
       expect(mode(path)).toBe('600');
       const fx = fixture();
       const backups = join(fx.dir, 'backups');
-      const r = await backupJob({ core: fx.core, db: fx.db, dbPath: fx.dbPath, backupDir: backups, backupKeepDays: 2, reminderDays: 3, logger: quietLogger });
+      const r = await backupJob({ core: fx.core, admin: fx.admin, backupDir: backups, backupKeepDays: 2, reminderDays: 3, logger: quietLogger });
       expect(r.integrity).toBe('ok');
       expect(mode(backups)).toBe('700');
       expect(mode(r.file)).toBe('600');

@@ -2,11 +2,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Core } from '../../src/core/core.ts';
-import type { LiveEvent } from '../../src/core/ports.ts';
+import type { LiveEvent, StoreAdmin } from '../../src/core/ports.ts';
 import { cryptoRandom } from '../../src/core/system.ts';
 import { deriveKeys } from '../../src/domain/crypto.ts';
 import { openDb } from '../../src/store/db.ts';
 import type { Db } from '../../src/store/db.ts';
+import { SqliteAdmin } from '../../src/store/sqlite-admin.ts';
 import { SqliteStore } from '../../src/store/sqlite-store.ts';
 
 /** A clock tests move by hand. */
@@ -29,8 +30,10 @@ export const TEST_SECRET = 'test-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
 export interface Fixture {
   dir: string;
   dbPath: string;
+  /** The store's own connection, for tests that set up or inspect rows directly. */
   db: Db;
   store: SqliteStore;
+  admin: StoreAdmin;
   core: Core;
   clock: TestClock;
   events: LiveEvent[];
@@ -52,7 +55,7 @@ export function makeFixture(opts: { dir?: string; realClock?: boolean; events?: 
   const clock = new TestClock(opts.realClock ? 'real' : undefined);
   const events: LiveEvent[] = [];
   const fx: Fixture = {
-    dir, dbPath, db, store, clock, events, signals: 0,
+    dir, dbPath, db, store, admin: new SqliteAdmin(db), clock, events, signals: 0,
     core: undefined as unknown as Core,
     lastCode(phone: string): string {
       const rows = fx.core.listOutbox({ limit: 1000, reveal: true }).filter((r) => r.phone === phone && r.kind === 'otp');

@@ -1,0 +1,34 @@
+import type { Config } from '../config.ts';
+import type { Outbox, Store, StoreAdmin } from '../core/ports.ts';
+import { openDb } from './db.ts';
+import { OutboxStore } from './outbox-store.ts';
+import { restoreSqlite, SqliteAdmin } from './sqlite-admin.ts';
+import type { RestoreResult } from './sqlite-admin.ts';
+import { SqliteStore } from './sqlite-store.ts';
+
+export type { RestoreResult } from './sqlite-admin.ts';
+
+/** The store behind its ports: the core's, the SMS dispatcher's and the operations side's. */
+export interface OpenStore {
+  store: Store;
+  outbox: Outbox;
+  admin: StoreAdmin;
+}
+
+/**
+ * Opens the database named by `ZHEDEL_DB` (migrating it to the latest schema) and returns its
+ * ports. The only place that picks an engine: today SQLite (better-sqlite3) on one file; all
+ * ports share one connection, closed by `admin.close()`.
+ */
+export function openStore(config: Pick<Config, 'dbPath'>): OpenStore {
+  const db = openDb(config.dbPath);
+  return { store: new SqliteStore(db), outbox: new OutboxStore(db), admin: new SqliteAdmin(db) };
+}
+
+/**
+ * Replaces the database with a copy made by `admin.backup` (the command line's `restore`); no
+ * service may be using the database. A copy that fails its integrity check changes nothing.
+ */
+export function restoreStore(config: Pick<Config, 'dbPath'>, from: string): Promise<RestoreResult> {
+  return restoreSqlite(config.dbPath, from);
+}

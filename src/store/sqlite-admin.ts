@@ -1,0 +1,122 @@
+import { existsSync, unlinkSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { HousekeepingFigures, StoreAdmin, StoreFigures } from '../core/ports.ts';
+import { integrityCheck, openDb, privateDir, privateFile, schemaVersion } from './db.ts';
+import type { Db } from './db.ts';
+
+const DAY_MS = 86_400_000;
+
+/** Backs `db` up into `to` (0600, its folder 0700); a failed copy leaves no file behind. */
+async function backupInto(db: Db, to: string): Promise<void> {
+  try {
+    // the copy holds what the database holds: 0600 from the start
+    privateDir(dirname(to));
+    privateFile(to);
+    await db.backup(to);
+  } catch (e) {
+    if (existsSync(to)) unlinkSync(to);
+    throw e;
+  }
+}
+
+/** Opens a copy without changing it and runs SQLite's integrity check on it. */
+function integrityOf(path: string, readonly = false): string {
+  const copy = openDb(path, { migrate: false, readonly });
+  try {
+    return integrityCheck(copy);
+  } finally {
+    copy.close();
+  }
+}
+
+/** The operations side of the SQLite store, over the service's connection. */
+export class SqliteAdmin implements StoreAdmin {
+  constructor(private readonly db: Db) {}
+
+  housekeeping(at: Date): HousekeepingFigures {
+    const db = this.db;
+    const now = at.toISOString();
+    const old = new Date(at.getTime() - 30 * DAY_MS).toISOString();
+    const dayAgo = new Date(at.getTime() - DAY_MS).toISOString();
+    const tx = db.transaction((): HousekeepingFigures => ({
+      codes: db.prepare("UPDATE challenges SET state = 'expired' WHERE state = 'pending' AND expires_at <= ?").run(now).changes,
+      sessions: db.prepare('UPDATE sessions SET revoked_at = ? WHERE revoked_at IS NULL AND expires_at <= ?').run(now, now).changes,
+      oldSessions: db.prepare('DELETE FROM sessions WHERE (revoked_at IS NOT NULL AND revoked_at < ?) OR expires_at < ?').run(old, old).changes,
+      staleSms: db.prepare(`UPDATE outbox SET state = 'expired', body = CASE WHEN secret = 1 THEN NULL ELSE body END, body_enc = NULL, done_at = ?, updated_at = ?
+        WHERE state = 'queued' AND created_at < ?`).run(now, now, new Date(at.getTime() - 2 * DAY_MS).toISOString()).changes,
+      otpSends: db.prepare('DELETE FROM otp_sends WHERE sent_at < ?').run(dayAgo).changes,
+      codeFloods: db.prepare('DELETE FROM otp_floods WHERE at < ?').run(dayAgo).changes,
+    }));
+    return tx.immediate();
+  }
+
+  metrics(): StoreFigures {
+    const db = this.db;
+    const count = (sql: string, ...args: unknown[]): number => (db.prepare(sql).get(...args) as { n: number }).n;
+    return {
+      outboxByState: () => Object.fromEntries((db.prepare('SELECT state, COUNT(*) AS n FROM outbox GROUP BY state').all() as Array<{ state: string; n: number }>).map((r) => [r.state, r.n])),
+      documents: () => count('SELECT COALESCE(MAX(seq), 0) AS n FROM journal'),
+      otpSendsLastHour: () => count('SELECT COUNT(*) AS n FROM otp_sends WHERE sent_at > ?', new Date(Date.now() - 3_600_000).toISOString()),
+      codeFailures: () => count("SELECT COUNT(*) AS n FROM journal WHERE action = 'confirm' AND outcome = 'refused'"),
+      openAlerts: () => count('SELECT COUNT(*) AS n FROM alerts WHERE acknowledged_at IS NULL'),
+      objectStatuses: () => (db.prepare('SELECT code, client_id, status, status_since FROM objects').all() as Array<Record<string, unknown>>)
+        .map((r) => ({ code: r.code as string, clientId: r.client_id as number, status: r.status as string, since: r.status_since as string })),
+    };
+  }
+
+  ping(): void {
+    this.db.prepare('SELECT 1').get();
+  }
+
+  /** SQLite's online backup API: consistent while writes go on. */
+  async backup(to: string): Promise<{ integrity: string }> {
+    await backupInto(this.db, to);
+    return { integrity: integrityOf(to) };
+  }
+
+  verifyIntegrity(): string {
+    return integrityCheck(this.db);
+  }
+
+  schemaVersion(): number {
+    return schemaVersion(this.db);
+  }
+
+  /** The database's data_version: it moves when another connection commits. */
+  changeMarker(): number {
+    return this.db.pragma('data_version', { simple: true }) as number;
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
+
+export type RestoreResult =
+  | { restored: true; kept: string | null }
+  | { restored: false; integrity: string };
+
+/**
+ * Replaces the database at `dbPath` with the copy at `from`, which must pass its integrity
+ * check (else nothing changes). The old database is kept beside the new one
+ * (`<dbPath>.before-restore-<ms>`), never overwritten in place. No other process may have
+ * the database open meanwhile.
+ */
+export async function restoreSqlite(dbPath: string, from: string): Promise<RestoreResult> {
+  const integrity = integrityOf(from, true);
+  if (integrity !== 'ok') return { restored: false, integrity };
+  const keep = `${dbPath}.before-restore-${Date.now()}`;
+  if (existsSync(dbPath)) {
+    const old = openDb(dbPath, { migrate: false });
+    privateFile(keep);
+    await old.backup(keep);
+    old.close();
+    for (const suffix of ['', '-wal', '-shm']) if (existsSync(dbPath + suffix)) unlinkSync(dbPath + suffix);
+  }
+  const src = openDb(from, { migrate: false, readonly: true });
+  privateDir(dirname(dbPath));
+  privateFile(dbPath);
+  await src.backup(dbPath);
+  src.close();
+  return { restored: true, kept: existsSync(keep) ? keep : null };
+}
