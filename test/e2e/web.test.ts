@@ -28,8 +28,8 @@ beforeAll(async () => {
   const access = new Access({ store: fx.store, clock: fx.clock, random: cryptoRandom, keys: deriveKeys(TEST_SECRET), core: fx.core });
   app = await buildApp({ logger: createLogger('silent'), checks: [], core: fx.core, access, hub, rateLimitPerMinute: 0 });
   base = await app.listen({ host: '127.0.0.1', port: 0 });
-  operatorToken = access.addOperator({ name: 'Console Operator', role: 'operator' }).token;
-  seedClient(fx, { lang: 'ru' });
+  operatorToken = (await access.addOperator({ name: 'Console Operator', role: 'operator' })).token;
+  await seedClient(fx, { lang: 'ru' });
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
@@ -49,7 +49,7 @@ describe('web chat and operator console in headless Chromium', () => {
     await chat.fill('#phone', '8 701 123 45 67');
     await chat.click('#phoneForm button');
     await chat.waitForSelector('#codeForm:not([hidden])');
-    await chat.fill('#code', fx.lastCode('+77011234567'));
+    await chat.fill('#code', await fx.lastCode('+77011234567'));
     await chat.click('#codeForm button');
     await chat.waitForSelector('#chat:not([hidden])');
 
@@ -68,9 +68,9 @@ describe('web chat and operator console in headless Chromium', () => {
     fx.clock.advance(61_000);
     await send('снять 1234');
     expect(await chat.locator('.msg.bot').last().textContent()).toContain('Код подтверждения отправлен');
-    await send(fx.lastCode('+77011234567'));
+    await send(await fx.lastCode('+77011234567'));
     expect(await chat.locator('.msg.bot').last().textContent()).toBe('Объект 1234 снят с охраны.');
-    expect(fx.core.getObject('1234').status).toBe('disarmed');
+    expect((await fx.core.getObject('1234')).status).toBe('disarmed');
     if (process.env.E2E_SCREENSHOTS) await chat.screenshot({ path: `${process.env.E2E_SCREENSHOTS}/chat.png` });
 
     const consolePage = await browser.newPage();
@@ -81,7 +81,7 @@ describe('web chat and operator console in headless Chromium', () => {
     await consolePage.waitForSelector('#obj-1234');
     expect(await consolePage.locator('#obj-1234 td').nth(3).textContent()).toBe('снят с охраны');
     // a change made elsewhere shows up live on the console
-    fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'someone' });
+    await fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'someone' });
     await consolePage.locator('#obj-1234 td:nth-child(4) span.armed').waitFor({ timeout: 3_000 });
     await consolePage.waitForSelector('button[data-phone="+77011234567"]');
     await consolePage.click('button[data-phone="+77011234567"]');
@@ -91,6 +91,6 @@ describe('web chat and operator console in headless Chromium', () => {
     // the chat's stream is told; the page goes back to sign-in
     await chat.waitForSelector('#signin:not([hidden])', { timeout: 5_000 });
     expect(await chat.textContent('#signinError')).toContain('Сеанс завершён');
-    expect(fx.core.searchJournal({ action: 'number-block' })[0]).toMatchObject({ operator: 'Console Operator' });
+    expect((await fx.core.searchJournal({ action: 'number-block' }))[0]).toMatchObject({ operator: 'Console Operator' });
   });
 });

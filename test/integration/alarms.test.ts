@@ -18,25 +18,25 @@ function fixture(realClock = false): Fixture {
   return fx;
 }
 
-const ev = (fx: Fixture, id: string, type: string, extra: { kind?: string; zone?: number; at?: string; object?: string } = {}) =>
-  fx.core.recordMonitoringEvent({
+const ev = async (fx: Fixture, id: string, type: string, extra: { kind?: string; zone?: number; at?: string; object?: string } = {}) =>
+  await fx.core.recordMonitoringEvent({
     sourceId: id, objectCode: extra.object ?? '1234', type, kind: extra.kind ?? (type === 'alarm' ? 'burglary' : null), zone: extra.zone ?? null,
     eventAt: extra.at ?? fx.clock.now().toISOString(),
   });
 
 describe('monitoring events and alarms', () => {
-  it('an alarm sets the status, sends one concise SMS to each active number, and a live event; a restore says so once', () => {
+  it('an alarm sets the status, sends one concise SMS to each active number, and a live event; a restore says so once', async () => {
     const fx = fixture();
-    const { clientId } = seedClient(fx, { lang: 'kk' });
-    fx.core.addNumber({ clientId, phone: '87051112233', signed: true, operator: 'op' });
-    fx.core.addNumber({ clientId, phone: '87771112233', operator: 'op' }); // pending: not told
+    const { clientId } = await seedClient(fx, { lang: 'kk' });
+    await fx.core.addNumber({ clientId, phone: '87051112233', signed: true, operator: 'op' });
+    await fx.core.addNumber({ clientId, phone: '87771112233', operator: 'op' }); // pending: not told
     fx.db.prepare("UPDATE objects SET address = 'Алматы қ., Достық даңғылы 123, 45-пәтер, 3-кіреберіс' WHERE code = '1234'").run();
-    fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
+    await fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
     fx.clock.advance(1_000);
-    const r = ev(fx, 'mc-1', 'alarm', { zone: 3 });
+    const r = await ev(fx, 'mc-1', 'alarm', { zone: 3 });
     expect(r).toMatchObject({ duplicate: false, row: { result: 'alarm' } });
-    expect(fx.core.getObject('1234').status).toBe('alarm');
-    const alarms = fx.core.listOutbox({ limit: 20 }).filter((m) => m.kind === 'alarm');
+    expect((await fx.core.getObject('1234')).status).toBe('alarm');
+    const alarms = (await fx.core.listOutbox({ limit: 20 })).filter((m) => m.kind === 'alarm');
     expect(alarms.map((m) => m.phone).sort()).toEqual(['+77011234567', '+77051112233']);
     for (const m of alarms) {
       expect(m.priority).toBe(1);
@@ -45,112 +45,112 @@ describe('monitoring events and alarms', () => {
     }
     expect(fx.events).toContainEqual(expect.objectContaining({ type: 'alarm', objectCode: '1234', kind: 'burglary', zone: 3 }));
     // the same event again changes nothing
-    expect(ev(fx, 'mc-1', 'alarm', { zone: 3 })).toMatchObject({ duplicate: true });
+    expect(await ev(fx, 'mc-1', 'alarm', { zone: 3 })).toMatchObject({ duplicate: true });
     // the same zone again within the window: grouped, no SMS
     fx.clock.advance(60_000);
-    expect(ev(fx, 'mc-2', 'alarm', { zone: 3 }).row.result).toBe('grouped');
-    expect(fx.core.listOutbox({ limit: 20 }).filter((m) => m.kind === 'alarm')).toHaveLength(2);
+    expect((await ev(fx, 'mc-2', 'alarm', { zone: 3 })).row.result).toBe('grouped');
+    expect((await fx.core.listOutbox({ limit: 20 })).filter((m) => m.kind === 'alarm')).toHaveLength(2);
     // another zone is a new alarm
-    expect(ev(fx, 'mc-3', 'alarm', { zone: 4 }).row.result).toBe('alarm');
+    expect((await ev(fx, 'mc-3', 'alarm', { zone: 4 })).row.result).toBe('alarm');
     fx.clock.advance(60_000);
-    expect(ev(fx, 'mc-4', 'restore').row.result).toBe('restored');
-    expect(fx.core.getObject('1234').status).toBe('armed');
-    expect(fx.core.listOutbox({ limit: 20 }).filter((m) => m.kind === 'restore').map((m) => m.text)).toEqual([
+    expect((await ev(fx, 'mc-4', 'restore')).row.result).toBe('restored');
+    expect((await fx.core.getObject('1234')).status).toBe('armed');
+    expect((await fx.core.listOutbox({ limit: 20 })).filter((m) => m.kind === 'restore').map((m) => m.text)).toEqual([
       expect.stringMatching(/^1234 нысаны: дабыл тоқтады/), expect.stringMatching(/^1234 нысаны: дабыл тоқтады/),
     ]);
     fx.clock.advance(1_000);
-    expect(ev(fx, 'mc-5', 'restore').row.result).toBe('restore');
-    expect(fx.core.listOutbox({ limit: 20 }).filter((m) => m.kind === 'restore')).toHaveLength(2);
+    expect((await ev(fx, 'mc-5', 'restore')).row.result).toBe('restore');
+    expect((await fx.core.listOutbox({ limit: 20 })).filter((m) => m.kind === 'restore')).toHaveLength(2);
     // after the window the same zone alarms again
     fx.clock.advance(10 * 60_000);
-    expect(ev(fx, 'mc-6', 'alarm', { zone: 3 }).row.result).toBe('alarm');
-    expect(fx.core.searchJournal({ channel: 'monitoring', limit: 10 }).map((d) => d.action)).toContain('event-alarm');
+    expect((await ev(fx, 'mc-6', 'alarm', { zone: 3 })).row.result).toBe('alarm');
+    expect((await fx.core.searchJournal({ channel: 'monitoring', limit: 10 })).map((d) => d.action)).toContain('event-alarm');
   });
 
-  it('events older than the current status are stored but do not roll it back', () => {
+  it('events older than the current status are stored but do not roll it back', async () => {
     const fx = fixture();
-    seedClient(fx);
+    await seedClient(fx);
     fx.clock.advance(60_000);
-    fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
+    await fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
     const old = new Date(fx.clock.now().getTime() - 30_000).toISOString();
-    expect(ev(fx, 'late-disarm', 'disarm', { at: old }).row.result).toBe('stale');
-    expect(fx.core.getObject('1234').status).toBe('armed');
+    expect((await ev(fx, 'late-disarm', 'disarm', { at: old })).row.result).toBe('stale');
+    expect((await fx.core.getObject('1234')).status).toBe('armed');
     expect(fx.db.prepare("SELECT result FROM monitoring_events WHERE source_id = 'late-disarm'").get()).toEqual({ result: 'stale' });
     fx.clock.advance(1_000);
-    expect(ev(fx, 'panel-disarm', 'disarm').row.result).toBe('status');
-    expect(fx.core.getObject('1234').status).toBe('disarmed');
+    expect((await ev(fx, 'panel-disarm', 'disarm')).row.result).toBe('status');
+    expect((await fx.core.getObject('1234')).status).toBe('disarmed');
   });
 
-  it('link lost and restored', () => {
+  it('link lost and restored', async () => {
     const fx = fixture();
-    seedClient(fx);
-    fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
+    await seedClient(fx);
+    await fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
     fx.clock.advance(1_000);
-    ev(fx, 'l1', 'link-lost');
-    expect(fx.core.getObject('1234').status).toBe('no-link');
+    await ev(fx, 'l1', 'link-lost');
+    expect((await fx.core.getObject('1234')).status).toBe('no-link');
     fx.clock.advance(1_000);
-    ev(fx, 'l2', 'link-restored');
-    expect(fx.core.getObject('1234').status).toBe('armed');
-    expect(ev(fx, 't1', 'test').row.result).toBe('noted');
+    await ev(fx, 'l2', 'link-restored');
+    expect((await fx.core.getObject('1234')).status).toBe('armed');
+    expect((await ev(fx, 't1', 'test')).row.result).toBe('noted');
   });
 });
 
 describe('a panel\'s clock never silences an alarm', () => {
-  const alarmsSent = (fx: Fixture): number => fx.core.listOutbox({ limit: 100 }).filter((m) => m.kind === 'alarm').length;
+  const alarmsSent = async (fx: Fixture): Promise<number> => (await fx.core.listOutbox({ limit: 100 })).filter((m) => m.kind === 'alarm').length;
 
-  it('an event dated a day ahead is stored at its receipt, the skew journalled; the next real alarm goes out', () => {
+  it('an event dated a day ahead is stored at its receipt, the skew journalled; the next real alarm goes out', async () => {
     const fx = fixture();
-    seedClient(fx);
+    await seedClient(fx);
     const received = fx.clock.now().toISOString();
     const tomorrow = new Date(fx.clock.now().getTime() + 86_400_000).toISOString();
-    expect(ev(fx, 'ahead-arm', 'arm', { at: tomorrow }).row.eventAt).toBe(received);
-    expect(fx.core.getObject('1234')).toMatchObject({ status: 'armed', statusSince: received });
-    const doc = fx.core.searchJournal({ action: 'event-arm', limit: 1 })[0];
+    expect((await ev(fx, 'ahead-arm', 'arm', { at: tomorrow })).row.eventAt).toBe(received);
+    expect(await fx.core.getObject('1234')).toMatchObject({ status: 'armed', statusSince: received });
+    const doc = (await fx.core.searchJournal({ action: 'event-arm', limit: 1 }))[0];
     expect(doc?.detail).toContain('clock-ahead=86400s');
     fx.clock.advance(1_000);
-    const alarm = fx.core.recordMonitoringEvent({ sourceId: 'real-alarm', objectCode: '1234', type: 'alarm', kind: 'burglary', zone: 1, eventAt: null });
+    const alarm = await fx.core.recordMonitoringEvent({ sourceId: 'real-alarm', objectCode: '1234', type: 'alarm', kind: 'burglary', zone: 1, eventAt: null });
     expect(alarm.row.result).toBe('alarm');
-    expect(alarmsSent(fx)).toBe(1);
-    expect(fx.core.getObject('1234').status).toBe('alarm');
+    expect(await alarmsSent(fx)).toBe(1);
+    expect((await fx.core.getObject('1234')).status).toBe('alarm');
     // the year 9999 is no better: never stored in the future
     fx.clock.advance(1_000);
-    expect(ev(fx, 'far-ahead', 'test', { at: '9999-12-31T23:59:59Z' }).row.eventAt).toBe(fx.clock.now().toISOString());
+    expect((await ev(fx, 'far-ahead', 'test', { at: '9999-12-31T23:59:59Z' })).row.eventAt).toBe(fx.clock.now().toISOString());
     const future = fx.db.prepare('SELECT COUNT(*) AS n FROM monitoring_events WHERE event_at > ?').get(fx.clock.now().toISOString());
     expect(future).toEqual({ n: 0 });
     // a few minutes ahead is ordinary drift and kept as sent
     const soon = new Date(fx.clock.now().getTime() + 120_000).toISOString();
-    expect(ev(fx, 'slightly-ahead', 'test', { at: soon }).row.eventAt).toBe(soon);
+    expect((await ev(fx, 'slightly-ahead', 'test', { at: soon })).row.eventAt).toBe(soon);
   });
 
-  it('an alarm dated far in the past (a panel whose clock is behind) is delivered; the status is left as it is', () => {
+  it('an alarm dated far in the past (a panel whose clock is behind) is delivered; the status is left as it is', async () => {
     const fx = fixture();
-    seedClient(fx);
+    await seedClient(fx);
     fx.clock.advance(60_000);
-    fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
+    await fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
     fx.clock.advance(1_000);
-    const r = ev(fx, 'behind', 'alarm', { kind: 'fire', at: '2001-01-01T00:00:00Z' });
+    const r = await ev(fx, 'behind', 'alarm', { kind: 'fire', at: '2001-01-01T00:00:00Z' });
     expect(r.row.result).toBe('alarm');
-    expect(alarmsSent(fx)).toBe(1);
+    expect(await alarmsSent(fx)).toBe(1);
     expect(fx.events).toContainEqual(expect.objectContaining({ type: 'alarm', objectCode: '1234', kind: 'fire' }));
-    expect(fx.core.getObject('1234').status).toBe('armed');
-    expect(fx.core.searchJournal({ action: 'event-alarm', limit: 1 })[0]).toMatchObject({ reason: 'alarm', detail: expect.stringContaining('late-status-kept') });
+    expect((await fx.core.getObject('1234')).status).toBe('armed');
+    expect((await fx.core.searchJournal({ action: 'event-alarm', limit: 1 }))[0]).toMatchObject({ reason: 'alarm', detail: expect.stringContaining('late-status-kept') });
     // each kind, each time: a panel's old clock never makes people miss one
     for (const [i, kind] of ['burglary', 'panic', 'flood', 'tamper'].entries()) {
       fx.clock.advance(1_000);
-      expect(ev(fx, `behind-${kind}`, 'alarm', { kind, at: new Date(Date.UTC(2001, 0, 1, 0, i)).toISOString() }).row.result).toBe('alarm');
+      expect((await ev(fx, `behind-${kind}`, 'alarm', { kind, at: new Date(Date.UTC(2001, 0, 1, 0, i)).toISOString() })).row.result).toBe('alarm');
     }
-    expect(alarmsSent(fx)).toBe(5);
+    expect(await alarmsSent(fx)).toBe(5);
   });
 
-  it('alarms are grouped by when they were received, not by the times panels put on them', () => {
+  it('alarms are grouped by when they were received, not by the times panels put on them', async () => {
     const fx = fixture();
-    seedClient(fx);
+    await seedClient(fx);
     const ahead = new Date(fx.clock.now().getTime() + 4 * 60_000).toISOString();
-    expect(ev(fx, 'g1', 'alarm', { zone: 2, at: ahead }).row.result).toBe('alarm');
+    expect((await ev(fx, 'g1', 'alarm', { zone: 2, at: ahead })).row.result).toBe('alarm');
     fx.clock.advance(6 * 60_000);
     // six minutes later by the receiver's clock: a new alarm, whatever the first one claimed
-    expect(ev(fx, 'g2', 'alarm', { zone: 2 }).row.result).toBe('alarm');
-    expect(alarmsSent(fx)).toBe(2);
+    expect((await ev(fx, 'g2', 'alarm', { zone: 2 })).row.result).toBe('alarm');
+    expect(await alarmsSent(fx)).toBe(2);
   });
 });
 
@@ -178,119 +178,117 @@ describe('alarm call-outs', () => {
       }
     }, 20);
     cleanups.push(() => clearInterval(answerer));
-    const { clientId } = seedClient(fx);
-    fx.core.addNumber({ clientId, phone: '87051112233', signed: true, operator: 'op' });
-    fx.core.addNumber({ clientId, phone: '87771112233', signed: true, operator: 'op' });
+    const { clientId } = await seedClient(fx);
+    await fx.core.addNumber({ clientId, phone: '87051112233', signed: true, operator: 'op' });
+    await fx.core.addNumber({ clientId, phone: '87771112233', signed: true, operator: 'op' });
     fx.db.prepare('UPDATE objects SET callout_enabled = 1').run();
     return { fx, sim, tel };
   }
 
   it('calls down the list until someone presses 1, after the SMS went out; each attempt journalled', async () => {
     const { fx, sim, tel } = await rig({ '77011234567': 'no-answer', '77051112233': 'answer', '77771112233': 'answer' }, { '77051112233': '1' });
-    const r = ev(fx, 'a1', 'alarm', { zone: 2 });
+    const r = await ev(fx, 'a1', 'alarm', { zone: 2 });
     expect(r.callout?.contacts.map((c) => c.phone)).toEqual(['+77011234567', '+77051112233', '+77771112233']);
-    expect(fx.core.listOutbox({ limit: 10 }).filter((m) => m.kind === 'alarm')).toHaveLength(3);
-    const [plan] = fx.core.takeCallouts();
+    expect((await fx.core.listOutbox({ limit: 10 })).filter((m) => m.kind === 'alarm')).toHaveLength(3);
+    const [plan] = await fx.core.takeCallouts();
     const out = await runAlarmCalls(plan as NonNullable<typeof plan>, { core: fx.core, callOut: (q) => tel.callOut({ ...q, ringSec: 1 }), logger: quietLogger, roundPauseMs: 50, ackTimeoutMs: 10_000 });
-    fx.core.finishCallouts(r.row.id);
+    await fx.core.finishCallouts(r.row.id);
     expect(out).toEqual({ acknowledgedBy: '+77051112233', attempts: 2 });
     expect(sim.originated.map((o) => o.endpoint)).toEqual(['PJSIP/77011234567@trunk', 'PJSIP/77051112233@trunk']);
-    const docs = fx.core.searchJournal({ channel: 'phone', limit: 10 }).reverse();
+    const docs = (await fx.core.searchJournal({ channel: 'phone', limit: 10 })).reverse();
     expect(docs.map((d) => [d.action, d.reason, d.phone])).toEqual([
       ['callout', 'no-answer', '+77011234567'], ['alarm-ack', 'acknowledged', '+77051112233'],
     ]);
-    expect(fx.core.listAlerts()).toHaveLength(0);
-    expect(fx.core.takeCallouts()).toHaveLength(0);
+    expect(await fx.core.listAlerts()).toHaveLength(0);
+    expect(await fx.core.takeCallouts()).toHaveLength(0);
   });
 
   it('nobody acknowledges: rounds with a pause, no redial of a number that rejected, then an operator alert', async () => {
     const { fx, sim, tel } = await rig({ '77011234567': 'reject', '77051112233': 'answer', '77771112233': 'busy' }, {});
-    ev(fx, 'a2', 'alarm');
-    const [plan] = fx.core.takeCallouts();
+    await ev(fx, 'a2', 'alarm');
+    const [plan] = await fx.core.takeCallouts();
     const out = await runAlarmCalls(plan as NonNullable<typeof plan>, { core: fx.core, callOut: (q) => tel.callOut({ ...q, ringSec: 1 }), logger: quietLogger, rounds: 2, roundPauseMs: 50, ackTimeoutMs: 10_000 });
     expect(out.acknowledgedBy).toBeNull();
     const dialled = sim.originated.map((o) => o.endpoint.replace(/\D/g, '').slice(0, 11));
     expect(dialled.filter((n) => n === '77011234567')).toHaveLength(1); // rejected once, never again
     expect(dialled.filter((n) => n === '77051112233')).toHaveLength(2); // answered without a key: called again
-    expect(fx.core.searchJournal({ action: 'callout', limit: 10 }).map((d) => d.reason)).toContain('no-key');
-    expect(fx.core.listAlerts()).toEqual([expect.objectContaining({ kind: 'alarm-unacknowledged', objectCode: '1234' })]);
+    expect((await fx.core.searchJournal({ action: 'callout', limit: 10 })).map((d) => d.reason)).toContain('no-key');
+    expect(await fx.core.listAlerts()).toEqual([expect.objectContaining({ kind: 'alarm-unacknowledged', objectCode: '1234' })]);
   });
 
   it('a fire is not silenced by a client: everyone is called and the operators are alerted', async () => {
     const { fx, tel, sim } = await rig({ '77011234567': 'answer', '77051112233': 'answer', '77771112233': 'answer' }, { '77011234567': '1', '77051112233': '1', '77771112233': '1' });
-    ev(fx, 'f1', 'alarm', { kind: 'fire' });
-    const [plan] = fx.core.takeCallouts();
+    await ev(fx, 'f1', 'alarm', { kind: 'fire' });
+    const [plan] = await fx.core.takeCallouts();
     const out = await runAlarmCalls(plan as NonNullable<typeof plan>, { core: fx.core, callOut: (q) => tel.callOut({ ...q, ringSec: 1 }), logger: quietLogger, roundPauseMs: 50, ackTimeoutMs: 10_000 });
     expect(out.acknowledgedBy).toBe('+77011234567');
     expect(sim.originated).toHaveLength(3);
-    expect(fx.core.listAlerts()).toEqual([expect.objectContaining({ kind: 'alarm-unacknowledged' })]);
+    expect(await fx.core.listAlerts()).toEqual([expect.objectContaining({ kind: 'alarm-unacknowledged' })]);
   });
 });
 
 describe('billing', () => {
-  it('charges each period once, across a month end in the company time zone; suspends when it cannot; a payment resumes at once', () => {
+  it('charges each period once, across a month end in the company time zone; suspends when it cannot; a payment resumes at once', async () => {
     const fx = fixture();
     // 20:30 UTC on 31 January is already 1 February in Almaty
     const at = new Date('2026-01-31T20:30:00Z');
     fx.clock.t = at.getTime() - 3_600_000;
-    const rich = fx.core.addClient({ name: 'Rich', lang: 'ru', balance: 1_000_000, services: ['robot', 'sms'], operator: 'op' });
-    const poor = fx.core.addClient({ name: 'Poor', lang: 'kk', balance: 10_000, services: ['robot', 'sms'], operator: 'op' });
-    fx.core.addObject({ clientId: poor.id, code: '5555', address: 'x', operator: 'op' });
-    fx.core.addNumber({ clientId: poor.id, phone: '87021234567', signed: true, operator: 'op' });
-    expect(fx.core.periodOf(at)).toBe('2026-02');
+    const rich = await fx.core.addClient({ name: 'Rich', lang: 'ru', balance: 1_000_000, services: ['robot', 'sms'], operator: 'op' });
+    const poor = await fx.core.addClient({ name: 'Poor', lang: 'kk', balance: 10_000, services: ['robot', 'sms'], operator: 'op' });
+    await fx.core.addObject({ clientId: poor.id, code: '5555', address: 'x', operator: 'op' });
+    await fx.core.addNumber({ clientId: poor.id, phone: '87021234567', signed: true, operator: 'op' });
+    expect(await fx.core.periodOf(at)).toBe('2026-02');
     fx.clock.t = at.getTime();
-    expect(fx.core.runBilling(at)).toEqual({ period: '2026-02', charged: 2, suspended: 2, already: 0 });
-    expect(fx.core.runBilling(at)).toEqual({ period: '2026-02', charged: 0, suspended: 2, already: 2 });
-    expect(fx.core.getClient(rich.id).balance).toBe(1_000_000 - 50_000 - 30_000);
+    expect(await fx.core.runBilling(at)).toEqual({ period: '2026-02', charged: 2, suspended: 2, already: 0 });
+    expect(await fx.core.runBilling(at)).toEqual({ period: '2026-02', charged: 0, suspended: 2, already: 2 });
+    expect((await fx.core.getClient(rich.id)).balance).toBe(1_000_000 - 50_000 - 30_000);
     const charges = fx.db.prepare("SELECT ref, amount FROM ledger WHERE kind = 'charge' ORDER BY ref").all();
     expect(charges).toEqual([
       { ref: `charge:${rich.id}:robot:2026-02`, amount: -50_000 }, { ref: `charge:${rich.id}:sms:2026-02`, amount: -30_000 },
     ]);
-    expect(fx.core.getClient(poor.id).suspendedAt).not.toBeNull();
-    const notices = fx.core.listOutbox({ limit: 20 }).filter((m) => m.kind === 'billing');
+    expect((await fx.core.getClient(poor.id)).suspendedAt).not.toBeNull();
+    const notices = (await fx.core.listOutbox({ limit: 20 })).filter((m) => m.kind === 'billing');
     expect(notices).toHaveLength(1); // one SMS, however often the job runs
     expect(notices[0]?.text).toContain('тоқтатылды');
     // every client channel refuses a suspended client
-    expect(fx.core.identify('87021234567')).toMatchObject({ ok: false, reason: 'suspended' });
-    expect(fx.core.request({ channel: 'sms', phone: '87021234567', action: 'status' })).toMatchObject({ reason: 'suspended' });
+    expect(await fx.core.identify('87021234567')).toMatchObject({ ok: false, reason: 'suspended' });
+    expect(await fx.core.request({ channel: 'sms', phone: '87021234567', action: 'status' })).toMatchObject({ reason: 'suspended' });
     // but a real alarm still reaches the client
-    ev(fx, 'poor-alarm', 'alarm', { object: '5555' });
-    expect(fx.core.listOutbox({ limit: 20 }).filter((m) => m.kind === 'alarm').map((m) => m.phone)).toEqual(['+77021234567']);
-    fx.core.pay({ clientId: poor.id, amount: 100_000, operator: 'cashier' });
-    expect(fx.core.getClient(poor.id)).toMatchObject({ suspendedAt: null, balance: 10_000 + 100_000 - 80_000 });
-    expect(fx.core.identify('87021234567').ok).toBe(true);
-    expect(fx.core.listOutbox({ limit: 20 }).filter((m) => m.kind === 'billing').map((m) => m.text)).toEqual([
+    await ev(fx, 'poor-alarm', 'alarm', { object: '5555' });
+    expect((await fx.core.listOutbox({ limit: 20 })).filter((m) => m.kind === 'alarm').map((m) => m.phone)).toEqual(['+77021234567']);
+    await fx.core.pay({ clientId: poor.id, amount: 100_000, operator: 'cashier' });
+    expect(await fx.core.getClient(poor.id)).toMatchObject({ suspendedAt: null, balance: 10_000 + 100_000 - 80_000 });
+    expect((await fx.core.identify('87021234567')).ok).toBe(true);
+    expect((await fx.core.listOutbox({ limit: 20 })).filter((m) => m.kind === 'billing').map((m) => m.text)).toEqual([
       expect.stringContaining('қайта қосылды'), expect.stringContaining('тоқтатылды'),
     ]);
-    expect(fx.core.runBilling(at)).toMatchObject({ charged: 0, suspended: 0, already: 4 });
+    expect(await fx.core.runBilling(at)).toMatchObject({ charged: 0, suspended: 0, already: 4 });
   });
 
-  it('a tariff change applies from the next period', () => {
+  it('a tariff change applies from the next period', async () => {
     const fx = fixture();
-    const c = fx.core.addClient({ name: 'A', balance: 1_000_000, services: ['robot'], operator: 'op' });
-    fx.core.setTariff({ service: 'robot', monthlyFee: 70_000, operator: 'admin' });
-    fx.core.runBilling(fx.clock.now()); // November 2026: the old tariff
-    fx.core.runBilling(new Date('2026-12-15T12:00:00Z')); // December: the new one
+    const c = await fx.core.addClient({ name: 'A', balance: 1_000_000, services: ['robot'], operator: 'op' });
+    await fx.core.setTariff({ service: 'robot', monthlyFee: 70_000, operator: 'admin' });
+    await fx.core.runBilling(fx.clock.now()); // November 2026: the old tariff
+    await fx.core.runBilling(new Date('2026-12-15T12:00:00Z')); // December: the new one
     expect(fx.db.prepare("SELECT amount FROM ledger WHERE kind = 'charge' ORDER BY id").all()).toEqual([{ amount: -50_000 }, { amount: -70_000 }]);
-    expect(fx.core.getClient(c.id).balance).toBe(1_000_000 - 120_000);
-    expect(fx.core.searchJournal({ action: 'tariff-change' })[0]).toMatchObject({ operator: 'admin' });
+    expect((await fx.core.getClient(c.id)).balance).toBe(1_000_000 - 120_000);
+    expect((await fx.core.searchJournal({ action: 'tariff-change' }))[0]).toMatchObject({ operator: 'admin' });
   });
 
-  it('a low-balance reminder goes once, a few days before the next charge', () => {
+  it('a low-balance reminder goes once, a few days before the next charge', async () => {
     const fx = fixture();
-    const c = fx.core.addClient({ name: 'A', balance: 1_000, services: ['robot'], operator: 'op' });
-    fx.core.addNumber({ clientId: c.id, phone: '87011234567', signed: true, operator: 'op' });
-    expect(fx.core.runReminders(new Date('2026-11-20T06:00:00Z'), 3)).toBe(0);
-    expect(fx.core.runReminders(new Date('2026-11-28T06:00:00Z'), 3)).toBe(1);
-    expect(fx.core.runReminders(new Date('2026-11-29T06:00:00Z'), 3)).toBe(0);
-    expect(fx.core.listOutbox({ limit: 5 })[0]?.text).toMatch(/01\.12 спишется 500 тг, на счёте 10 тг/);
+    const c = await fx.core.addClient({ name: 'A', balance: 1_000, services: ['robot'], operator: 'op' });
+    await fx.core.addNumber({ clientId: c.id, phone: '87011234567', signed: true, operator: 'op' });
+    expect(await fx.core.runReminders(new Date('2026-11-20T06:00:00Z'), 3)).toBe(0);
+    expect(await fx.core.runReminders(new Date('2026-11-28T06:00:00Z'), 3)).toBe(1);
+    expect(await fx.core.runReminders(new Date('2026-11-29T06:00:00Z'), 3)).toBe(0);
+    expect((await fx.core.listOutbox({ limit: 5 }))[0]?.text).toMatch(/01\.12 спишется 500 тг, на счёте 10 тг/);
   });
 
   it('a billing run killed mid-way and run again charges everyone exactly once', async () => {
     const fx = fixture();
-    fx.store.tx(() => {
-      for (let i = 0; i < 400; i++) fx.core.addClient({ name: `C${i}`, balance: 100_000, services: ['robot', 'sms'], operator: 'op' });
-    });
+    for (let i = 0; i < 400; i++) await fx.core.addClient({ name: `C${i}`, balance: 100_000, services: ['robot', 'sms'], operator: 'op' });
     const env = { PATH: process.env.PATH ?? '', ZHEDEL_DB: fx.dbPath, ZHEDEL_SECRET: 's'.repeat(40) };
     const child = spawn(process.execPath, ['bin/zhedel.js', 'billing', 'run', '--at', '2026-12-05T10:00:00Z'], { env, stdio: 'ignore' });
     // kill it as soon as the first charges are committed

@@ -48,15 +48,15 @@ async function rig(o: Partial<Pick<AppDeps, 'rateLimitPerMinute' | 'trustProxy' 
     },
   });
   cleanups.push(() => app.close());
-  const admin = access.addOperator({ name: 'Admin Aigerim', role: 'admin' }).token;
-  const operator = access.addOperator({ name: 'Operator Dias', role: 'operator' }).token;
+  const admin = (await access.addOperator({ name: 'Admin Aigerim', role: 'admin' })).token;
+  const operator = (await access.addOperator({ name: 'Operator Dias', role: 'operator' })).token;
   return { fx, app, access, hub, logs, admin, operator };
 }
 
 async function signIn(r: Rig, phone = '87011234567', channel: 'app' | 'chat' = 'app'): Promise<string> {
   const otp = await r.app.inject({ method: 'POST', url: '/v1/auth/otp', payload: { phone, channel } });
   expect(otp.statusCode).toBe(202);
-  const code = r.fx.lastCode(r.fx.core.identify(phone).phone as string);
+  const code = await r.fx.lastCode((await r.fx.core.identify(phone)).phone as string);
   const v = await r.app.inject({ method: 'POST', url: '/v1/auth/verify', payload: { phone, code, channel } });
   expect(v.statusCode).toBe(200);
   return v.json().token as string;
@@ -79,20 +79,20 @@ describe('HTTP API', () => {
 
   it('sign-in answers the same for unknown numbers and sends no SMS to them', async () => {
     const r = await rig();
-    seedClient(r.fx);
+    await seedClient(r.fx);
     const unknown = await r.app.inject({ method: 'POST', url: '/v1/auth/otp', payload: { phone: '87019999999' } });
     const known = await r.app.inject({ method: 'POST', url: '/v1/auth/otp', payload: { phone: '87011234567' } });
     expect(unknown.statusCode).toBe(202);
     expect(unknown.json()).toEqual(known.json());
-    expect(r.fx.core.listOutbox({ limit: 10 }).map((m) => m.phone)).toEqual(['+77011234567']);
+    expect((await r.fx.core.listOutbox({ limit: 10 })).map((m) => m.phone)).toEqual(['+77011234567']);
     expect((await r.app.inject({ method: 'POST', url: '/v1/auth/otp', payload: { phone: 'hello' } })).json().error.code).toBe('BAD_PHONE');
   });
 
   it('a wrong code is refused; the right one gives a token; it cannot be used twice', async () => {
     const r = await rig();
-    seedClient(r.fx);
+    await seedClient(r.fx);
     await r.app.inject({ method: 'POST', url: '/v1/auth/otp', payload: { phone: '87011234567' } });
-    const code = r.fx.lastCode('+77011234567');
+    const code = await r.fx.lastCode('+77011234567');
     const wrong = await r.app.inject({ method: 'POST', url: '/v1/auth/verify', payload: { phone: '87011234567', code: code === '000000' ? '111111' : '000000' } });
     expect(wrong.statusCode).toBe(401);
     expect(wrong.json().error).toEqual({ code: 'UNAUTHENTICATED', message: expect.stringContaining('ask for a new one') });
@@ -107,22 +107,22 @@ describe('HTTP API', () => {
 
   it('objects: list, own only, arm, disarm confirmed by the code, replays refused', async () => {
     const r = await rig();
-    seedClient(r.fx);
-    seedClient(r.fx, { phone: '+77021234567', codes: ['9999'] });
+    await seedClient(r.fx);
+    await seedClient(r.fx, { phone: '+77021234567', codes: ['9999'] });
     const t = await signIn(r);
     expect((await r.app.inject({ url: '/v1/objects', headers: auth(t) })).json().objects.map((o: { code: string }) => o.code)).toEqual(['1234']);
     expect((await r.app.inject({ url: '/v1/objects/9999', headers: auth(t) })).statusCode).toBe(404);
     expect((await r.app.inject({ url: '/v1/objects/4444', headers: auth(t) })).statusCode).toBe(404);
     expect((await r.app.inject({ method: 'POST', url: '/v1/objects/9999/arm', headers: auth(t) })).statusCode).toBe(404);
-    expect(r.fx.core.getObject('9999').status).toBe('disarmed');
+    expect((await r.fx.core.getObject('9999')).status).toBe('disarmed');
     const arm = await r.app.inject({ method: 'POST', url: '/v1/objects/1234/arm', headers: auth(t) });
     expect(arm.json()).toMatchObject({ changed: true, object: { code: '1234', status: 'armed' } });
     r.fx.clock.advance(61_000);
     const dis = await r.app.inject({ method: 'POST', url: '/v1/objects/1234/disarm', headers: auth(t) });
     expect(dis.statusCode).toBe(202);
     const docId = dis.json().documentId as string;
-    expect(r.fx.core.getObject('1234').status).toBe('armed');
-    const code = r.fx.lastCode('+77011234567');
+    expect((await r.fx.core.getObject('1234')).status).toBe('armed');
+    const code = await r.fx.lastCode('+77011234567');
     const wrong = await r.app.inject({ method: 'POST', url: `/v1/documents/${docId}/confirm`, headers: auth(t), payload: { code: code === '000000' ? '111111' : '000000' } });
     expect(wrong.json().error.code).toBe('CODE_WRONG');
     const conf = await r.app.inject({ method: 'POST', url: `/v1/documents/${docId}/confirm`, headers: auth(t), payload: { code } });
@@ -133,13 +133,13 @@ describe('HTTP API', () => {
     const docs = (await r.app.inject({ url: '/v1/documents', headers: auth(t) })).json().documents as Array<{ action: string; auth: string }>;
     expect(docs.map((d) => d.action)).toContain('disarm');
     expect(docs.every((d) => d.action !== 'client-add' || true)).toBe(true);
-    const other = r.fx.core.searchJournal({ clientId: 2 }).map((d) => d.seq);
+    const other = (await r.fx.core.searchJournal({ clientId: 2 })).map((d) => d.seq);
     expect(docs.map((d) => (d as unknown as { seq: number }).seq).some((s) => other.includes(s))).toBe(false);
   });
 
   it('bad input: malformed JSON, unknown fields, huge bodies, wrong types, missing tokens', async () => {
     const r = await rig();
-    seedClient(r.fx);
+    await seedClient(r.fx);
     const t = await signIn(r);
     const before = (r.fx.db.prepare('SELECT COUNT(*) AS n FROM journal').get() as { n: number }).n;
     const bad = async (opts: InjectOptions, status: number, code: string): Promise<void> => {
@@ -160,36 +160,36 @@ describe('HTTP API', () => {
 
   it('the chat speaks the client\'s language and carries a disarm through its code', async () => {
     const r = await rig();
-    seedClient(r.fx, { lang: 'kk' });
-    r.fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
+    await seedClient(r.fx, { lang: 'kk' });
+    await r.fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
     const t = await signIn(r, '87011234567', 'chat');
     r.fx.clock.advance(61_000);
     const say = async (text: string): Promise<string> => (await r.app.inject({ method: 'POST', url: '/v1/chat', headers: auth(t), payload: { text } })).json().reply as string;
     expect(await say('КҮЙ')).toMatch(/^1234: күзетте/);
     expect(await say('АЛУ')).toContain('Растау коды');
-    expect(await say(r.fx.lastCode('+77011234567'))).toBe('1234 нысаны күзеттен алынды.');
-    expect(r.fx.core.searchJournal({ action: 'disarm', outcome: 'executed' })[0]).toMatchObject({ channel: 'chat', auth: 'otp' });
+    expect(await say(await r.fx.lastCode('+77011234567'))).toBe('1234 нысаны күзеттен алынды.');
+    expect((await r.fx.core.searchJournal({ action: 'disarm', outcome: 'executed' }))[0]).toMatchObject({ channel: 'chat', auth: 'otp' });
   });
 
   it('sign-in then a disarm within 5 s gets its code, in the app and in the chat', async () => {
     const r = await rig();
-    seedClient(r.fx, { codes: ['1234', '5678'] });
-    r.fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
-    r.fx.core.operatorRequest({ action: 'arm', objectCode: '5678', operator: 'op' });
+    await seedClient(r.fx, { codes: ['1234', '5678'] });
+    await r.fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
+    await r.fx.core.operatorRequest({ action: 'arm', objectCode: '5678', operator: 'op' });
     const app = await signIn(r);
     r.fx.clock.advance(4_000);
     const dis = await r.app.inject({ method: 'POST', url: '/v1/objects/1234/disarm', headers: auth(app) });
     expect(dis.statusCode).toBe(202);
-    const conf = await r.app.inject({ method: 'POST', url: `/v1/documents/${dis.json().documentId as string}/confirm`, headers: auth(app), payload: { code: r.fx.lastCode('+77011234567') } });
+    const conf = await r.app.inject({ method: 'POST', url: `/v1/documents/${dis.json().documentId as string}/confirm`, headers: auth(app), payload: { code: await r.fx.lastCode('+77011234567') } });
     expect(conf.json()).toMatchObject({ action: 'disarm', object: { status: 'disarmed' } });
     r.fx.clock.advance(4_000);
     const chat = await signIn(r, '87011234567', 'chat');
     r.fx.clock.advance(4_000);
     const say = async (text: string): Promise<string> => (await r.app.inject({ method: 'POST', url: '/v1/chat', headers: auth(chat), payload: { text } })).json().reply as string;
     expect(await say('СНЯТЬ 5678')).toContain('Код подтверждения отправлен');
-    expect(await say(r.fx.lastCode('+77011234567'))).toBe('Объект 5678 снят с охраны.');
+    expect(await say(await r.fx.lastCode('+77011234567'))).toBe('Объект 5678 снят с охраны.');
     // a second disarm request while its code is pending: told the code is valid and when a new one can come
-    r.fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
+    await r.fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
     const again = await r.app.inject({ method: 'POST', url: '/v1/objects/1234/disarm', headers: auth(app) });
     expect(again.statusCode).toBe(202);
     const twice = await r.app.inject({ method: 'POST', url: '/v1/objects/1234/disarm', headers: auth(app) });
@@ -199,8 +199,8 @@ describe('HTTP API', () => {
 
   it('twenty sign-in requests by a stranger leave the client\'s disarm alone; one flood alert', async () => {
     const r = await rig();
-    seedClient(r.fx);
-    r.fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
+    await seedClient(r.fx);
+    await r.fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
     const t = await signIn(r);
     const statuses: number[] = [];
     for (let i = 0; i < 20; i++) {
@@ -209,16 +209,16 @@ describe('HTTP API', () => {
       statuses.push((await r.app.inject({ method: 'POST', url: '/v1/auth/otp', remoteAddress: `198.51.100.${i + 1}`, payload: { phone: '87011234567' } })).statusCode);
     }
     expect(statuses.every((x) => x === 202)).toBe(true);
-    expect(r.fx.core.listOutbox({ limit: 100 }).filter((m) => m.kind === 'otp')).toHaveLength(3);
+    expect((await r.fx.core.listOutbox({ limit: 100 })).filter((m) => m.kind === 'otp')).toHaveLength(3);
     const dis = await r.app.inject({ method: 'POST', url: '/v1/objects/1234/disarm', headers: auth(t) });
     expect(dis.statusCode).toBe(202);
-    const conf = await r.app.inject({ method: 'POST', url: `/v1/documents/${dis.json().documentId as string}/confirm`, headers: auth(t), payload: { code: r.fx.lastCode('+77011234567') } });
+    const conf = await r.app.inject({ method: 'POST', url: `/v1/documents/${dis.json().documentId as string}/confirm`, headers: auth(t), payload: { code: await r.fx.lastCode('+77011234567') } });
     expect(conf.json()).toMatchObject({ object: { status: 'disarmed' } });
-    const flood = r.fx.core.listAlerts().filter((a) => a.kind === 'code-flood');
+    const flood = (await r.fx.core.listAlerts()).filter((a) => a.kind === 'code-flood');
     expect(flood).toHaveLength(1);
     expect(flood[0]?.detail).toMatch(/^code flood on \+7701\*{5}67: sign-in codes used up/);
-    expect(r.fx.core.searchJournal({ action: 'operator-alert' })).toHaveLength(1);
-    expect(r.fx.core.searchJournal({ action: 'sign-in', outcome: 'refused' })).toHaveLength(0);
+    expect(await r.fx.core.searchJournal({ action: 'operator-alert' })).toHaveLength(1);
+    expect(await r.fx.core.searchJournal({ action: 'sign-in', outcome: 'refused' })).toHaveLength(0);
   });
 
   it('the ceiling on code SMS is read by operators and changed by admins', async () => {
@@ -229,12 +229,12 @@ describe('HTTP API', () => {
     expect((await r.app.inject({ method: 'PUT', url: '/v1/admin/otp/ceiling', headers: auth(r.admin), payload: { perHour: 4 } })).json().error.code).toBe('BAD_INPUT');
     const put = await r.app.inject({ method: 'PUT', url: '/v1/admin/otp/ceiling', headers: auth(r.admin), payload: { perHour: 20 } });
     expect(put.json()).toEqual({ ceilingPerHour: 20, budgets: { 'sign-in': 3, action: 17 }, resendPauseSeconds: 60 });
-    expect(r.fx.core.searchJournal({ action: 'setting-change' })[0]).toMatchObject({ operator: 'Admin Aigerim', detail: 'otp.ceiling_per_hour=20 was=10' });
+    expect((await r.fx.core.searchJournal({ action: 'setting-change' }))[0]).toMatchObject({ operator: 'Admin Aigerim', detail: 'otp.ceiling_per_hour=20 was=10' });
   });
 
   it('account and the public catalogue', async () => {
     const r = await rig();
-    seedClient(r.fx);
+    await seedClient(r.fx);
     const t = await signIn(r);
     expect((await r.app.inject({ url: '/v1/account', headers: auth(t) })).json()).toMatchObject({ name: 'Test Client', balance: 0, suspended: false });
     const services = (await r.app.inject('/v1/services')).json().services as Array<{ code: string; name: { ru: string; kk: string } }>;
@@ -244,13 +244,13 @@ describe('HTTP API', () => {
 
   it('blocking a number from the operators\' API ends its sessions at once', async () => {
     const r = await rig();
-    seedClient(r.fx);
+    await seedClient(r.fx);
     const t = await signIn(r);
     expect((await r.app.inject({ url: '/v1/objects', headers: auth(t) })).statusCode).toBe(200);
     const b = await r.app.inject({ method: 'POST', url: '/v1/admin/numbers/87011234567/block', headers: auth(r.operator), payload: { reason: 'stolen' } });
     expect(b.json().number.state).toBe('blocked');
     expect((await r.app.inject({ url: '/v1/objects', headers: auth(t) })).statusCode).toBe(401);
-    expect(r.fx.core.searchJournal({ action: 'number-block' })[0]).toMatchObject({ operator: 'Operator Dias', reason: 'stolen' });
+    expect((await r.fx.core.searchJournal({ action: 'number-block' }))[0]).toMatchObject({ operator: 'Operator Dias', reason: 'stolen' });
     await r.app.inject({ method: 'POST', url: '/v1/admin/numbers/87011234567/unblock', headers: auth(r.operator) });
     expect((await r.app.inject({ url: '/v1/objects', headers: auth(t) })).statusCode).toBe(401);
   });
@@ -267,7 +267,7 @@ describe('HTTP API', () => {
     expect(n.json().number.state).toBe('pending');
     const outbox = (await r.app.inject({ url: '/v1/admin/outbox', headers: h })).json().messages as Array<{ text: string }>;
     expect(outbox[0]?.text).toBe('[code hidden]');
-    const code = r.fx.lastCode('+77771234567');
+    const code = await r.fx.lastCode('+77771234567');
     expect((await r.app.inject({ method: 'POST', url: '/v1/admin/numbers/87771234567/confirm', headers: h, payload: { code } })).json()).toMatchObject({ confirmed: true });
     expect((await r.app.inject({ method: 'POST', url: '/v1/admin/objects/7001/arm', headers: h })).json()).toMatchObject({ changed: true });
     expect((await r.app.inject({ method: 'POST', url: '/v1/admin/payments', headers: h, payload: { clientId: c.id, amount: 5_000, ref: 'bank-77' } })).json()).toMatchObject({ balance: 105_000, duplicate: false });
@@ -284,7 +284,7 @@ describe('HTTP API', () => {
 
   it('monitoring intake: API key, idempotent by the sender\'s id', async () => {
     const r = await rig();
-    seedClient(r.fx);
+    await seedClient(r.fx);
     const ev = { id: 'mc-1001', object: '1234', type: 'alarm', kind: 'burglary', zone: 3 };
     expect((await r.app.inject({ method: 'POST', url: '/v1/monitoring/events', payload: ev })).statusCode).toBe(401);
     expect((await r.app.inject({ method: 'POST', url: '/v1/monitoring/events', headers: { 'x-api-key': 'wrong-key-1234567' }, payload: ev })).statusCode).toBe(401);
@@ -302,7 +302,7 @@ describe('HTTP API', () => {
 
   it('monitoring intake: a panel dated in the future is stored at its receipt and cannot silence the next alarm', async () => {
     const r = await rig();
-    seedClient(r.fx);
+    await seedClient(r.fx);
     const k = { 'x-api-key': 'monitoring-key-123' };
     const tomorrow = new Date(Date.now() + 86_400_000).toISOString();
     const arm = await r.app.inject({ method: 'POST', url: '/v1/monitoring/events', headers: k, payload: { id: 'mc-a', object: '1234', type: 'arm', at: tomorrow } });
@@ -312,10 +312,10 @@ describe('HTTP API', () => {
     const alarm = await r.app.inject({ method: 'POST', url: '/v1/monitoring/events', headers: k, payload: { id: 'mc-c', object: '1234', type: 'alarm', kind: 'burglary' } });
     expect(alarm.statusCode).toBe(201);
     expect(alarm.json()).toMatchObject({ result: 'alarm' });
-    expect(r.fx.core.listOutbox({ limit: 10 }).filter((m) => m.kind === 'alarm')).toHaveLength(1);
+    expect((await r.fx.core.listOutbox({ limit: 10 })).filter((m) => m.kind === 'alarm')).toHaveLength(1);
     const latest = (r.fx.db.prepare('SELECT MAX(event_at) AS t FROM monitoring_events').get() as { t: string }).t;
     expect(Date.parse(latest)).toBeLessThanOrEqual(Date.now());
-    expect(Date.parse(r.fx.core.getObject('1234').statusSince)).toBeLessThanOrEqual(Date.now());
+    expect(Date.parse((await r.fx.core.getObject('1234')).statusSince)).toBeLessThanOrEqual(Date.now());
   });
 
   it('limits requests per address when configured', async () => {
@@ -328,7 +328,7 @@ describe('HTTP API', () => {
 
   it('sign-in attempts are limited per address', async () => {
     const r = await rig();
-    seedClient(r.fx);
+    await seedClient(r.fx);
     const statuses: number[] = [];
     for (let i = 0; i < 12; i++) statuses.push((await r.app.inject({ method: 'POST', url: '/v1/auth/otp', payload: { phone: `8701000${String(1000 + i)}` } })).statusCode);
     expect(statuses.filter((s) => s === 429).length).toBe(2);
@@ -336,7 +336,7 @@ describe('HTTP API', () => {
 
   it('no code, token or password in any log line', async () => {
     const r = await rig();
-    seedClient(r.fx);
+    await seedClient(r.fx);
     const t = await signIn(r);
     await r.app.inject({ url: '/v1/objects', headers: auth(t) });
     const address = await r.app.listen({ host: '127.0.0.1', port: 0 });
@@ -357,7 +357,7 @@ describe('HTTP API', () => {
 
   it('SSE delivers a status change within a second and ends when the number is blocked', async () => {
     const r = await rig();
-    seedClient(r.fx);
+    await seedClient(r.fx);
     const t = await signIn(r);
     const address = await r.app.listen({ host: '127.0.0.1', port: 0 });
     const ctl = new AbortController();
@@ -378,20 +378,20 @@ describe('HTTP API', () => {
       return Date.now() - start;
     };
     await readUntil('event: hello', 2_000);
-    r.fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
+    await r.fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
     await readUntil('"status":"armed"', 5_000);
     // a change made by another process (plain SQL here) is found by the watcher
     r.fx.db.prepare("UPDATE objects SET status = 'alarm', status_since = ? WHERE code = '1234'").run(new Date().toISOString());
     await readUntil('"status":"alarm"', 5_000);
-    r.fx.core.blockNumber({ phone: '87011234567', reason: 'lost', operator: 'op' });
+    await r.fx.core.blockNumber({ phone: '87011234567', reason: 'lost', operator: 'op' });
     await readUntil('event: revoked', 5_000);
     ctl.abort();
   });
 });
 
 async function signInClient(r: Rig): Promise<string> {
-  seedClient(r.fx, { phone: '+77051112233', codes: ['5151'] });
-  return signIn(r, '87051112233');
+  await seedClient(r.fx, { phone: '+77051112233', codes: ['5151'] });
+  return await signIn(r, '87051112233');
 }
 
 describe('HTTP edges', () => {
@@ -417,9 +417,9 @@ describe('HTTP edges', () => {
 
   it('/v1/auth/verify answers an unknown number exactly like a client\'s number with a wrong code', async () => {
     const r = await rig();
-    seedClient(r.fx);
+    await seedClient(r.fx);
     await r.app.inject({ method: 'POST', url: '/v1/auth/otp', payload: { phone: '87011234567' } });
-    const code = r.fx.lastCode('+77011234567');
+    const code = await r.fx.lastCode('+77011234567');
     const wrongCode = code === '000000' ? '111111' : '000000';
     const known = await r.app.inject({ method: 'POST', url: '/v1/auth/verify', payload: { phone: '87011234567', code: wrongCode } });
     const unknown = await r.app.inject({ method: 'POST', url: '/v1/auth/verify', payload: { phone: '87019998877', code: wrongCode } });
@@ -436,14 +436,14 @@ describe('HTTP edges', () => {
 
   it('wrong codes from many addresses cannot lock the real client out of signing in', async () => {
     const r = await rig();
-    seedClient(r.fx);
+    await seedClient(r.fx);
     for (let i = 1; i <= 30; i++) {
       const res = await r.app.inject({ method: 'POST', url: '/v1/auth/verify', remoteAddress: `198.51.100.${i}`, payload: { phone: '87011234567', code: String(100_000 + i) } });
       expect(res.statusCode).toBe(401);
     }
     const otp = await r.app.inject({ method: 'POST', url: '/v1/auth/otp', remoteAddress: '192.0.2.10', payload: { phone: '87011234567' } });
     expect(otp.statusCode).toBe(202);
-    const ok = await r.app.inject({ method: 'POST', url: '/v1/auth/verify', remoteAddress: '192.0.2.10', payload: { phone: '87011234567', code: r.fx.lastCode('+77011234567') } });
+    const ok = await r.app.inject({ method: 'POST', url: '/v1/auth/verify', remoteAddress: '192.0.2.10', payload: { phone: '87011234567', code: await r.fx.lastCode('+77011234567') } });
     expect(ok.statusCode).toBe(200);
     // one address still cannot guess on: 20 tries per 10 minutes
     const mine: number[] = [];
@@ -453,7 +453,7 @@ describe('HTTP edges', () => {
 
   it('a monitoring key with any bytes or length is a 401, never a 500', async () => {
     const r = await rig();
-    seedClient(r.fx);
+    await seedClient(r.fx);
     const ev = { id: 'mc-1', object: '1234', type: 'test' };
     for (const key of ['monitoring-key-12é', 'мониторинг-ключ-1', 'k'.repeat(5_000), '']) {
       const res = await r.app.inject({ method: 'POST', url: '/v1/monitoring/events', headers: { 'x-api-key': key }, payload: ev });
@@ -507,14 +507,14 @@ describe('HTTP edges', () => {
 
   it('GET /v1/documents lists only what the number may see', async () => {
     const r = await rig();
-    const { clientId } = seedClient(r.fx, { codes: ['1234', '5678'] });
-    r.fx.core.addNumber({ clientId, phone: '+77021112233', objectCodes: ['1234'], signed: true, operator: 'op' });
-    seedClient(r.fx, { phone: '+77051112233', codes: ['9999'] });
+    const { clientId } = await seedClient(r.fx, { codes: ['1234', '5678'] });
+    await r.fx.core.addNumber({ clientId, phone: '+77021112233', objectCodes: ['1234'], signed: true, operator: 'op' });
+    await seedClient(r.fx, { phone: '+77051112233', codes: ['9999'] });
     const full = await signIn(r, '87011234567');
     const restricted = await signIn(r, '87021112233');
     expect((await r.app.inject({ method: 'POST', url: '/v1/objects/5678/arm', headers: auth(full) })).statusCode).toBe(200);
     expect((await r.app.inject({ method: 'POST', url: '/v1/objects/1234/arm', headers: auth(full) })).statusCode).toBe(200);
-    r.fx.core.operatorRequest({ action: 'arm', objectCode: '9999', operator: 'op' });
+    await r.fx.core.operatorRequest({ action: 'arm', objectCode: '9999', operator: 'op' });
     r.fx.clock.advance(61_000);
     expect((await r.app.inject({ method: 'POST', url: '/v1/objects/1234/disarm', headers: auth(restricted) })).statusCode).toBe(202);
     type Doc = { phone: string | null; object: string | null; action: string };
@@ -531,8 +531,8 @@ describe('HTTP edges', () => {
 
   it('event streams are capped per session and per address', async () => {
     const r = await rig({ streamsPerSession: 2, streamsPerAddress: 3 });
-    seedClient(r.fx);
-    seedClient(r.fx, { phone: '+77051112233', codes: ['5151'] });
+    await seedClient(r.fx);
+    await seedClient(r.fx, { phone: '+77051112233', codes: ['5151'] });
     const t1 = await signIn(r);
     const t2 = await signIn(r, '87051112233');
     const address = await r.app.listen({ host: '127.0.0.1', port: 0 });

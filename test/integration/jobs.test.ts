@@ -8,9 +8,9 @@ import { makeFixture, seedClient } from '../support/core-fixture.ts';
 import type { Fixture } from '../support/core-fixture.ts';
 import { quietLogger } from '../support/sms-harness.ts';
 
-const cleanups: Array<() => void> = [];
-afterEach(() => {
-  while (cleanups.length) cleanups.pop()?.();
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()?.();
 });
 
 function deps(fx: Fixture, backupDir = join(fx.dir, 'backups')): JobDeps {
@@ -18,15 +18,15 @@ function deps(fx: Fixture, backupDir = join(fx.dir, 'backups')): JobDeps {
 }
 
 describe('scheduled jobs', () => {
-  it('housekeeping expires codes, sessions and SMS that waited too long', () => {
+  it('housekeeping expires codes, sessions and SMS that waited too long', async () => {
     const fx = makeFixture();
     cleanups.push(() => fx.close());
-    seedClient(fx);
-    fx.core.request({ channel: 'sms', phone: '87011234567', action: 'disarm' });
-    const r = housekeepingJob(deps(fx), new Date(fx.clock.now().getTime() + 10 * 60_000));
+    await seedClient(fx);
+    await fx.core.request({ channel: 'sms', phone: '87011234567', action: 'disarm' });
+    const r = await housekeepingJob(deps(fx), new Date(fx.clock.now().getTime() + 10 * 60_000));
     expect(r.codes).toBe(1);
     expect(fx.db.prepare('SELECT state FROM challenges').get()).toEqual({ state: 'expired' });
-    const later = housekeepingJob(deps(fx), new Date(fx.clock.now().getTime() + 3 * 86_400_000));
+    const later = await housekeepingJob(deps(fx), new Date(fx.clock.now().getTime() + 3 * 86_400_000));
     expect(later.staleSms).toBe(1);
     expect(fx.db.prepare('SELECT state, body_enc FROM outbox').get()).toEqual({ state: 'expired', body_enc: null });
   });
@@ -34,11 +34,11 @@ describe('scheduled jobs', () => {
   it('an online backup taken while writes go on is consistent; old backups are pruned', async () => {
     const fx = makeFixture({ realClock: true });
     cleanups.push(() => fx.close());
-    seedClient(fx);
+    await seedClient(fx);
     let writes = 0;
-    const writer = setInterval(() => {
+    const writer = setInterval(async () => {
       for (let i = 0; i < 20; i++) {
-        fx.core.operatorRequest({ action: i % 2 ? 'arm' : 'disarm', objectCode: '1234', operator: 'w' });
+        await fx.core.operatorRequest({ action: i % 2 ? 'arm' : 'disarm', objectCode: '1234', operator: 'w' });
         writes++;
       }
     }, 1);
@@ -57,13 +57,13 @@ describe('scheduled jobs', () => {
     expect(existsSync(again.file)).toBe(true);
   });
 
-  it('the journal check alerts the operators when the chain is broken', () => {
+  it('the journal check alerts the operators when the chain is broken', async () => {
     const fx = makeFixture();
     cleanups.push(() => fx.close());
-    seedClient(fx);
-    expect(journalJob(deps(fx)).ok).toBe(true);
+    await seedClient(fx);
+    expect((await journalJob(deps(fx))).ok).toBe(true);
     fx.db.exec("DROP TRIGGER journal_no_update; UPDATE journal SET outcome = 'refused' WHERE seq = 2;");
-    expect(journalJob(deps(fx)).ok).toBe(false);
-    expect(fx.core.listAlerts()).toEqual([expect.objectContaining({ kind: 'journal-broken', detail: 'record 2: hash-mismatch' })]);
+    expect((await journalJob(deps(fx))).ok).toBe(false);
+    expect(await fx.core.listAlerts()).toEqual([expect.objectContaining({ kind: 'journal-broken', detail: 'record 2: hash-mismatch' })]);
   });
 });

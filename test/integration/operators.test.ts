@@ -45,8 +45,8 @@ async function rig(): Promise<Rig> {
     logger: createLogger('info', sink), checks: [], core: fx.core, access, hub, monitoringKey: null, rateLimitPerMinute: 0,
   });
   cleanups.push(() => app.close());
-  const admin = access.addOperator({ name: 'Admin Aigerim', role: 'admin', by: 'setup' }).token;
-  const operator = access.addOperator({ name: 'Operator Dias', role: 'operator', by: 'setup' }).token;
+  const admin = (await access.addOperator({ name: 'Admin Aigerim', role: 'admin', by: 'setup' })).token;
+  const operator = (await access.addOperator({ name: 'Operator Dias', role: 'operator', by: 'setup' })).token;
   const env = { ZHEDEL_DB: fx.dbPath, ZHEDEL_SECRET: TEST_SECRET };
   const cli = async (args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; exitedAt: number }> => {
     const r = await zhedel(args, env, 60_000);
@@ -133,14 +133,14 @@ describe('operators\' credentials over HTTP', () => {
     expect((await r.app.inject({ method: 'POST', url: '/v1/admin/operators/Operator%20Dias/enable', headers: auth(r.admin) })).json()).toMatchObject({ changed: true, operator: { state: 'active' } });
     expect((await r.app.inject({ url: '/v1/admin/clients', headers: auth(r.operator) })).statusCode).toBe(200);
 
-    const docs = r.fx.core.searchJournal({ limit: 20 }).filter((x) => x.action.startsWith('operator-'));
+    const docs = (await r.fx.core.searchJournal({ limit: 20 })).filter((x) => x.action.startsWith('operator-'));
     expect(docs.map((x) => [x.action, x.operator, x.detail])).toEqual([
       ['operator-enable', 'Admin Aigerim', 'operator=Operator Dias'],
       ['operator-disable', 'Admin Aigerim', 'operator=Operator Dias'],
       ['operator-add', 'setup', expect.stringContaining('operator=Operator Dias role=operator expires=')],
       ['operator-add', 'setup', expect.stringContaining('operator=Admin Aigerim role=admin expires=')],
     ]);
-    expect(r.fx.core.verifyJournal().ok).toBe(true);
+    expect((await r.fx.core.verifyJournal()).ok).toBe(true);
   });
 
   it('the last enabled admin cannot be disabled, not even by themselves', async () => {
@@ -150,7 +150,7 @@ describe('operators\' credentials over HTTP', () => {
     expect(self.json().error.code).toBe('CONFLICT');
     expect((await r.app.inject({ url: '/v1/admin/operators', headers: auth(r.admin) })).statusCode).toBe(200);
     // with a second admin it is allowed
-    const second = r.access.addOperator({ name: 'Admin Two', role: 'admin', by: 'Admin Aigerim' }).token;
+    const second = (await r.access.addOperator({ name: 'Admin Two', role: 'admin', by: 'Admin Aigerim' })).token;
     expect((await r.app.inject({ method: 'POST', url: '/v1/admin/operators/Admin%20Aigerim/disable', headers: auth(second) })).statusCode).toBe(200);
     expect((await r.app.inject({ url: '/v1/admin/operators', headers: auth(r.admin) })).statusCode).toBe(401);
     expect((await r.app.inject({ method: 'POST', url: '/v1/admin/operators/Admin%20Two/disable', headers: auth(second) })).statusCode).toBe(409);
@@ -166,9 +166,9 @@ describe('operators\' credentials over HTTP', () => {
     expect(Date.parse(rot.json().expiresAt as string) - Date.now()).toBeGreaterThan(29 * DAY);
     expect((await r.app.inject({ url: '/v1/admin/clients', headers: auth(r.operator) })).statusCode).toBe(401);
     expect((await r.app.inject({ url: '/v1/admin/clients', headers: auth(fresh) })).statusCode).toBe(200);
-    expect(r.fx.core.searchJournal({ action: 'operator-rotate' })[0]).toMatchObject({ operator: 'Admin Aigerim', detail: expect.stringContaining('operator=Operator Dias') });
+    expect((await r.fx.core.searchJournal({ action: 'operator-rotate' }))[0]).toMatchObject({ operator: 'Admin Aigerim', detail: expect.stringContaining('operator=Operator Dias') });
     // stored only hashed, never in a log or the journal
-    const dump = JSON.stringify(r.fx.db.prepare('SELECT * FROM operators').all()) + JSON.stringify(r.fx.core.searchJournal({ limit: 100 }));
+    const dump = JSON.stringify(r.fx.db.prepare('SELECT * FROM operators').all()) + JSON.stringify(await r.fx.core.searchJournal({ limit: 100 }));
     expect(dump).not.toContain(fresh);
     expect(r.logs.join('')).not.toContain(fresh);
     expect(findSecrets(r.logs.join(''))).toEqual([]);
@@ -183,26 +183,26 @@ describe('operators\' credentials over HTTP', () => {
     expect(expired.json().error).toMatchObject({ code: 'TOKEN_EXPIRED', message: expect.stringContaining('expired') });
     // an unknown token stays a plain refusal
     expect((await r.app.inject({ url: '/v1/admin/clients', headers: auth('not-a-token-at-all') })).json().error.code).toBe('UNAUTHENTICATED');
-    const list = r.access.listOperators();
+    const list = await r.access.listOperators();
     expect(list.find((o) => o.name === 'Operator Dias')?.state).toBe('expired');
     // the admin's token expired too: a second, fresh admin renews the operator's
-    const fresh = r.access.addOperator({ name: 'Admin Fresh', role: 'admin', by: 'setup' }).token;
+    const fresh = (await r.access.addOperator({ name: 'Admin Fresh', role: 'admin', by: 'setup' })).token;
     const rot = await r.app.inject({ method: 'POST', url: '/v1/admin/operators/Operator%20Dias/rotate', headers: auth(fresh) });
     expect((await r.app.inject({ url: '/v1/admin/clients', headers: auth(rot.json().token as string) })).statusCode).toBe(200);
   });
 
   it('last use is recorded at most once a minute', async () => {
     const r = await rig();
-    const lastUse = (): string | null => r.access.listOperators().find((o) => o.name === 'Operator Dias')?.lastUsedAt ?? null;
-    expect(lastUse()).toBeNull();
+    const lastUse = async (): Promise<string | null> => (await r.access.listOperators()).find((o) => o.name === 'Operator Dias')?.lastUsedAt ?? null;
+    expect(await lastUse()).toBeNull();
     await r.app.inject({ url: '/v1/admin/clients', headers: auth(r.operator) });
-    const first = lastUse();
+    const first = await lastUse();
     expect(first).not.toBeNull();
     await r.app.inject({ url: '/v1/admin/clients', headers: auth(r.operator) });
-    expect(lastUse()).toBe(first);
+    expect(await lastUse()).toBe(first);
     r.fx.clock.advance(61_000);
     await r.app.inject({ url: '/v1/admin/clients', headers: auth(r.operator) });
-    expect(Date.parse(lastUse() as string)).toBeGreaterThan(Date.parse(first as string));
+    expect(Date.parse(await lastUse() as string)).toBeGreaterThan(Date.parse(first as string));
   });
 
   it('the new routes are in the OpenAPI document', async () => {
@@ -213,7 +213,7 @@ describe('operators\' credentials over HTTP', () => {
 
   it('disabling over HTTP ends that operator\'s open console stream at once, not the others\'', async () => {
     const r = await rig();
-    seedClient(r.fx);
+    await seedClient(r.fx);
     const address = await r.app.listen({ host: '127.0.0.1', port: 0 });
     const op = await openEvents(address, r.operator);
     const adm = await openEvents(address, r.admin);
@@ -223,7 +223,7 @@ describe('operators\' credentials over HTTP', () => {
     expect(await endsWithin(op, 5_000)).toBe(true);
     expect(op.text()).toContain('event: revoked');
     // the admin's stream lives on and still gets events
-    r.fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'Admin Aigerim' });
+    await r.fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'Admin Aigerim' });
     await adm.waitFor('"status":"armed"', 5_000);
     expect(await endsWithin(adm, 300)).toBe(false);
   });
@@ -247,7 +247,7 @@ describe('operators\' credentials from the command line', { timeout: 180_000 }, 
     expect(op.text()).toContain('event: revoked');
     expect(await endsWithin(adm, 300)).toBe(false);
     expect((await r.app.inject({ url: '/v1/admin/clients', headers: auth(r.operator) })).statusCode).toBe(401);
-    expect(r.fx.core.searchJournal({ action: 'operator-disable' })[0]).toMatchObject({ operator: 'Admin Aigerim', detail: 'operator=Operator Dias' });
+    expect((await r.fx.core.searchJournal({ action: 'operator-disable' }))[0]).toMatchObject({ operator: 'Admin Aigerim', detail: 'operator=Operator Dias' });
   });
 
   it('`operator rotate` prints a new token once; the old one stops at once, its stream too; list, add, enable, last admin', async () => {

@@ -27,13 +27,13 @@ describe('event stream revocation across processes', () => {
     const svc: RunningService = await startService(loadConfig(env), createLogger('warn', sink));
     cleanups.push(() => svc.stop('test'));
     const { core, access } = svc.ctx;
-    const client = core.addClient({ name: 'Test Client', balance: 0, operator: 'op' });
-    core.addObject({ clientId: client.id, code: '4021', address: 'Almaty', calloutEnabled: false, operator: 'op' });
-    core.addNumber({ clientId: client.id, phone: '+77015551234', objectCodes: null, signed: true, operator: 'op' });
-    core.requestSignIn({ channel: 'app', phone: '+77015551234' });
-    const sms = core.listOutbox({ limit: 10, reveal: true }).find((m) => m.kind === 'otp');
+    const client = await core.addClient({ name: 'Test Client', balance: 0, operator: 'op' });
+    await core.addObject({ clientId: client.id, code: '4021', address: 'Almaty', calloutEnabled: false, operator: 'op' });
+    await core.addNumber({ clientId: client.id, phone: '+77015551234', objectCodes: null, signed: true, operator: 'op' });
+    await core.requestSignIn({ channel: 'app', phone: '+77015551234' });
+    const sms = (await core.listOutbox({ limit: 10, reveal: true })).find((m) => m.kind === 'otp');
     const code = /(\d{6})/.exec(sms?.text ?? '')?.[1] ?? '';
-    const signed = access.verifySignIn({ channel: 'app', phone: '+77015551234', code });
+    const signed = await access.verifySignIn({ channel: 'app', phone: '+77015551234', code });
     if (signed.kind !== 'session') throw new Error(`sign-in refused: ${signed.reason}`);
 
     const ctl = new AbortController();

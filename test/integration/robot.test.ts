@@ -61,22 +61,22 @@ describe('phone robot against the Asterisk simulator', () => {
     await call.waitForEnd();
     expect(call.prompts).toEqual(['ru/unknown-number', 'kk/unknown-number']);
     expect(call.answered).toBe(true);
-    expect(fx.core.searchJournal({ action: 'call' })[0]).toMatchObject({ channel: 'phone', outcome: 'refused', reason: 'unknown', phone: '+77019999999' });
+    expect((await fx.core.searchJournal({ action: 'call' }))[0]).toMatchObject({ channel: 'phone', outcome: 'refused', reason: 'unknown', phone: '+77019999999' });
     await until(() => tel.activeCalls === 0, 2_000, 'no call state left');
   });
 
   it('tells pending, blocked and suspended callers why, in their language', async () => {
     const { fx, sim } = await rig();
-    const { clientId } = seedClient(fx, { lang: 'kk' });
-    fx.core.addNumber({ clientId, phone: '87021112233', operator: 'op' });
+    const { clientId } = await seedClient(fx, { lang: 'kk' });
+    await fx.core.addNumber({ clientId, phone: '87021112233', operator: 'op' });
     const pending = sim.call({ number: '7021112233' });
     await pending.waitForEnd();
     expect(pending.prompts).toEqual(['kk/number-pending']);
-    fx.core.blockNumber({ phone: '87011234567', reason: 'lost', operator: 'op' });
+    await fx.core.blockNumber({ phone: '87011234567', reason: 'lost', operator: 'op' });
     const blocked = sim.call({ number: '+77011234567' });
     await blocked.waitForEnd();
     expect(blocked.prompts).toEqual(['kk/number-blocked']);
-    fx.core.unblockNumber({ phone: '87011234567', operator: 'op' });
+    await fx.core.unblockNumber({ phone: '87011234567', operator: 'op' });
     fx.store.setSuspended(clientId, new Date().toISOString());
     const suspended = sim.call({ number: '77011234567' });
     await suspended.waitForEnd();
@@ -85,17 +85,17 @@ describe('phone robot against the Asterisk simulator', () => {
 
   it('a first-time caller chooses Kazakh; the choice is remembered; status and arm with one confirmation key', async () => {
     const { fx, sim } = await rig();
-    const c = fx.core.addClient({ name: 'New caller', operator: 'op' }); // no language recorded
+    const c = await fx.core.addClient({ name: 'New caller', operator: 'op' }); // no language recorded
     const clientId = c.id;
-    fx.core.addObject({ clientId, code: '1234', address: 'x', operator: 'op' });
-    fx.core.addNumber({ clientId, phone: '87011234567', signed: true, operator: 'op' });
-    expect(fx.core.getClient(clientId).langChosen).toBe(false);
+    await fx.core.addObject({ clientId, code: '1234', address: 'x', operator: 'op' });
+    await fx.core.addNumber({ clientId, phone: '87011234567', signed: true, operator: 'op' });
+    expect((await fx.core.getClient(clientId)).langChosen).toBe(false);
     const call = sim.call({ number: '87011234567' });
     await call.waitForPrompt('choose-language');
     await call.press('2');
     await menu(call);
     expect(langs(call)).toEqual(['ru', 'kk']);
-    expect(fx.core.getClient(clientId)).toMatchObject({ lang: 'kk', langChosen: true });
+    expect(await fx.core.getClient(clientId)).toMatchObject({ lang: 'kk', langChosen: true });
     const statusIds = ids(call).slice(ids(call).indexOf('choose-language') + 1);
     expect(statusIds.slice(0, 6)).toEqual(['object', 'digit-1', 'digit-2', 'digit-3', 'digit-4', 'status-disarmed']);
     expect(statusIds).toContain('changed-at');
@@ -105,13 +105,13 @@ describe('phone robot against the Asterisk simulator', () => {
     await call.waitForPrompt('confirm-arm', 5_000, n);
     await call.press('1');
     await call.waitForPrompt('armed-ok', 5_000, n);
-    expect(fx.core.getObject('1234').status).toBe('armed');
+    expect((await fx.core.getObject('1234')).status).toBe('armed');
     const m = call.prompts.length;
     await menu(call, m - 1);
     await call.press('9');
     await call.waitForEnd();
     expect(ids(call).at(-1)).toBe('goodbye');
-    expect(fx.core.searchJournal({ action: 'arm' })[0]).toMatchObject({ channel: 'phone', auth: 'caller-id', outcome: 'executed', objectCode: '1234' });
+    expect((await fx.core.searchJournal({ action: 'arm' }))[0]).toMatchObject({ channel: 'phone', auth: 'caller-id', outcome: 'executed', objectCode: '1234' });
 
     const again = sim.call({ number: '87011234567' });
     await menu(again);
@@ -140,26 +140,26 @@ describe('phone robot against the Asterisk simulator', () => {
 
   it('disarms with the code sent by SMS, typed with #', async () => {
     const { fx, sim } = await setupSeeded();
-    fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
+    await fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
     const call = sim.call({ number: '87011234567' });
     await menu(call);
     const n = call.prompts.length;
     await call.press('2');
     await call.waitForPrompt('code-sent', 5_000, n);
-    const code = fx.lastCode('+77011234567');
+    const code = await fx.lastCode('+77011234567');
     await call.press(`${code}#`, { gapMs: 20 });
     await call.waitForPrompt('disarmed-ok', 5_000, n);
-    expect(fx.core.getObject('1234').status).toBe('disarmed');
-    expect(fx.core.searchJournal({ action: 'disarm', outcome: 'executed' })[0]).toMatchObject({ channel: 'phone', auth: 'otp' });
+    expect((await fx.core.getObject('1234')).status).toBe('disarmed');
+    expect((await fx.core.searchJournal({ action: 'disarm', outcome: 'executed' }))[0]).toMatchObject({ channel: 'phone', auth: 'otp' });
     call.hangup();
   });
 
   it('signed in to the app, then a call within 5 s disarms; twenty sign-in requests by a stranger change nothing', async () => {
     const { fx, sim } = await setupSeeded();
-    fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
-    const signIn = fx.core.requestSignIn({ channel: 'app', phone: '87011234567' });
+    await fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
+    const signIn = await fx.core.requestSignIn({ channel: 'app', phone: '87011234567' });
     if (signIn.kind !== 'sent') throw new Error('expected a sign-in code');
-    expect(fx.core.confirm({ channel: 'app', phone: '87011234567', code: fx.lastCode('+77011234567'), challengeId: signIn.challengeId })).toMatchObject({ kind: 'done' });
+    expect(await fx.core.confirm({ channel: 'app', phone: '87011234567', code: await fx.lastCode('+77011234567'), challengeId: signIn.challengeId })).toMatchObject({ kind: 'done' });
     fx.clock.advance(4_000);
     const disarm = async (): Promise<void> => {
       const call = sim.call({ number: '87011234567' });
@@ -167,32 +167,32 @@ describe('phone robot against the Asterisk simulator', () => {
       const n = call.prompts.length;
       await call.press('2');
       await call.waitForPrompt('code-sent', 5_000, n);
-      await call.press(`${fx.lastCode('+77011234567')}#`, { gapMs: 20 });
+      await call.press(`${await fx.lastCode('+77011234567')}#`, { gapMs: 20 });
       await call.waitForPrompt('disarmed-ok', 5_000, n);
       expect(ids(call)).not.toContain('code-send-limit');
       call.hangup();
     };
     await disarm();
-    expect(fx.core.getObject('1234').status).toBe('disarmed');
+    expect((await fx.core.getObject('1234')).status).toBe('disarmed');
     for (let i = 0; i < 20; i++) {
-      fx.core.requestSignIn({ channel: 'chat', phone: '87011234567' });
+      await fx.core.requestSignIn({ channel: 'chat', phone: '87011234567' });
       fx.clock.advance(61_000);
     }
-    fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
+    await fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
     await disarm();
-    expect(fx.core.getObject('1234').status).toBe('disarmed');
-    expect(fx.core.listAlerts().filter((a) => a.kind === 'code-flood')).toHaveLength(1);
+    expect((await fx.core.getObject('1234')).status).toBe('disarmed');
+    expect((await fx.core.listAlerts()).filter((a) => a.kind === 'code-flood')).toHaveLength(1);
   });
 
   it('three wrong codes end the attempt and the object stays armed', async () => {
     const { fx, sim } = await setupSeeded();
-    fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
+    await fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
     const call = sim.call({ number: '87011234567' });
     await menu(call);
     const n = call.prompts.length;
     await call.press('2');
     await call.waitForPrompt('code-sent', 5_000, n);
-    const wrong = fx.lastCode('+77011234567') === '000000' ? '111111' : '000000';
+    const wrong = await fx.lastCode('+77011234567') === '000000' ? '111111' : '000000';
     // keys pressed while an error prompt plays are dropped: the caller types after it
     await call.press(`${wrong}#`, { gapMs: 10 });
     await call.waitForPlayback('code-wrong', 'finished');
@@ -201,7 +201,7 @@ describe('phone robot against the Asterisk simulator', () => {
     await call.press(`${wrong}#`, { gapMs: 10 });
     await call.waitForPrompt('code-attempts-exhausted', 5_000, n);
     await menu(call, call.prompts.length - 1);
-    expect(fx.core.getObject('1234').status).toBe('armed');
+    expect((await fx.core.getObject('1234')).status).toBe('armed');
     call.hangup();
   });
 
@@ -239,7 +239,7 @@ describe('phone robot against the Asterisk simulator', () => {
 
   it.each(['welcome', 'object', 'main-menu', 'confirm-arm', 'code-sent'])('a hang-up while "%s" plays leaves nothing behind', async (prompt) => {
     const { fx, sim, tel } = await setupSeeded();
-    fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
+    await fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
     const call = sim.call({ number: '87011234567' });
     call.hangupWhenPlaying(`/${prompt}`);
     if (prompt === 'confirm-arm' || prompt === 'code-sent') {
@@ -268,7 +268,7 @@ describe('phone robot against the Asterisk simulator', () => {
 
   it('two calls at once arm the same object once', async () => {
     const { fx, sim } = await setupSeeded();
-    fx.core.addNumber({ clientId: 1, phone: '87057654321', signed: true, operator: 'op' });
+    await fx.core.addNumber({ clientId: 1, phone: '87057654321', signed: true, operator: 'op' });
     const a = sim.call({ number: '87011234567' });
     const b = sim.call({ number: '87057654321' });
     await Promise.all([menu(a), menu(b)]);
@@ -278,7 +278,7 @@ describe('phone robot against the Asterisk simulator', () => {
     await Promise.all([a.waitFor(() => ids(a).some((p) => p.includes('armed-ok') || p === 'already-armed')), b.waitFor(() => ids(b).some((p) => p.includes('armed-ok') || p === 'already-armed'))]);
     const results = [ids(a), ids(b)].map((l) => (l.includes('armed-ok') ? 'armed' : 'already'));
     expect(results.sort()).toEqual(['already', 'armed']);
-    expect(fx.core.searchJournal({ action: 'arm', outcome: 'executed' })).toHaveLength(2);
+    expect(await fx.core.searchJournal({ action: 'arm', outcome: 'executed' })).toHaveLength(2);
     a.hangup();
     b.hangup();
   });
@@ -346,8 +346,8 @@ describe('keys typed ahead and keys dropped after an error', () => {
     // the first 1 is already waiting when the status and the menu come: they are skipped
     expect(beforeArmed.filter((p) => p !== 'confirm-arm')).toEqual(['welcome']);
     expect(langs(call)).toEqual([lang]);
-    expect(fx.core.getObject('1234').status).toBe('armed');
-    expect(fx.core.searchJournal({ action: 'arm' })).toHaveLength(1);
+    expect((await fx.core.getObject('1234')).status).toBe('armed');
+    expect(await fx.core.searchJournal({ action: 'arm' })).toHaveLength(1);
     call.hangup();
   });
 
@@ -369,7 +369,7 @@ describe('keys typed ahead and keys dropped after an error', () => {
     expect(idsFrom(call, confirm)).toEqual(['armed-ok', 'goodbye']);
     expect(ids(call)).not.toContain('main-menu');
     expect(langs(call)).toEqual(['kk']);
-    expect(fx.core.getObject('1234').status).toBe('armed');
+    expect((await fx.core.getObject('1234')).status).toBe('armed');
   });
 
   it('keys typed right before and during "invalid entry" are dropped; the menu is asked again from scratch', async () => {
@@ -387,17 +387,17 @@ describe('keys typed ahead and keys dropped after an error', () => {
     await call.waitForEnd(10_000);
     expect(idsFrom(call, ids(call).indexOf('invalid-entry'))).toEqual(['invalid-entry', 'main-menu', 'goodbye']);
     expect(ids(call)).not.toContain('menu-other-object'); // one object: no "another object" in the menu
-    expect(fx.core.getObject('1234').status).toBe('disarmed');
+    expect((await fx.core.getObject('1234')).status).toBe('disarmed');
   });
 
   it.each(['ru', 'kk'] as const)('%s: after exhausted code attempts the digits the caller is still typing do not arm', async (lang) => {
     const { fx, sim } = await setupSeeded({ lang }, { timings: LOADED });
-    fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
+    await fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
     const call = sim.call({ number: '87011234567' });
     await call.waitForPrompt('main-menu', 10_000);
     await call.press('2');
     await call.waitForPrompt('code-sent', 10_000);
-    const wrong = fx.lastCode('+77011234567') === '111111' ? '222222' : '111111';
+    const wrong = await fx.lastCode('+77011234567') === '111111' ? '222222' : '111111';
     call.holdWhenPlaying('/code-attempts-exhausted');
     await call.press(`${wrong}#`, { gapMs: 10 });
     await call.waitForPlayback('code-wrong', 'finished', 10_000);
@@ -414,8 +414,8 @@ describe('keys typed ahead and keys dropped after an error', () => {
     await call.waitForEnd(10_000);
     expect(exhausted.stoppedByApp).toBe(false);
     expect(idsFrom(call, from)).toEqual(['code-attempts-exhausted', 'main-menu', 'goodbye']);
-    expect(fx.core.getObject('1234').status).toBe('armed');
-    expect(fx.core.searchJournal({ channel: 'phone', action: 'arm' })).toHaveLength(0);
+    expect((await fx.core.getObject('1234')).status).toBe('armed');
+    expect(await fx.core.searchJournal({ channel: 'phone', action: 'arm' })).toHaveLength(0);
   });
 
   it('a caller with several objects hears "another object: star" after the menu; one object does not', async () => {
@@ -432,6 +432,6 @@ describe('keys typed ahead and keys dropped after an error', () => {
 
 async function setupSeeded(seed: Parameters<typeof seedClient>[1] = {}, o: RigOptions = {}): Promise<Rig> {
   const r = await rig(o);
-  seedClient(r.fx, seed);
+  await seedClient(r.fx, seed);
   return r;
 }

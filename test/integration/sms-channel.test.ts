@@ -34,8 +34,8 @@ describe('SMS over SMPP against the SMSC simulator', () => {
   it('binds as transceiver and sends a confirmation code as UCS-2 with its validity, then erases the body', async () => {
     const fx = fixture();
     const h = await harness(fx);
-    const c = fx.core.addClient({ name: 'A', operator: 'op' });
-    fx.core.addNumber({ clientId: c.id, phone: '87011234567', operator: 'op' });
+    const c = await fx.core.addClient({ name: 'A', operator: 'op' });
+    await fx.core.addNumber({ clientId: c.id, phone: '87011234567', operator: 'op' });
     h.dispatcher.wake();
     const s = await h.sim.waitFor(() => h.sim.submitsTo('77011234567')[0], 5_000, 'the code SMS');
     expect(h.sim.pdusIn.some((p) => p.commandId === 0x09)).toBe(true);
@@ -54,16 +54,16 @@ describe('SMS over SMPP against the SMSC simulator', () => {
     expect(row.body).toBeNull();
     h.sim.sendReceipt(s.messageId as string, 'DELIVRD');
     await until(() => outboxRow(fx, 1).state === 'delivered', 3_000, 'delivered state');
-    expect(fx.core.listOutbox({ limit: 1 })[0]).toMatchObject({ state: 'delivered', messageIds: [s.messageId], text: null });
+    expect((await fx.core.listOutbox({ limit: 1 }))[0]).toMatchObject({ state: 'delivered', messageIds: [s.messageId], text: null });
   });
 
   it('a 200-character Kazakh notice arrives as three numbered UCS-2 parts', async () => {
     const fx = fixture();
     const h = await harness(fx);
-    const { clientId } = seedClient(fx);
+    const { clientId } = await seedClient(fx);
     const text = KK_NOTICE.slice(0, 200);
     expect(text.length).toBe(200);
-    fx.core.queueSms({ priority: 'info', kind: 'notice', phone: '+77011234567', clientId, text, secret: false, expiresAt: null });
+    await fx.core.queueSms({ priority: 'info', kind: 'notice', phone: '+77011234567', clientId, text, secret: false, expiresAt: null });
     h.dispatcher.wake();
     const parts = await h.sim.waitFor(() => {
       const p = h.sim.submitsTo('77011234567');
@@ -76,18 +76,18 @@ describe('SMS over SMPP against the SMSC simulator', () => {
     expect(h.sim.textsTo('77011234567')).toEqual([text]);
     for (const p of parts) h.sim.sendReceipt(p.messageId as string, 'DELIVRD');
     await until(() => outboxRow(fx, 1).state === 'delivered', 3_000, 'delivered');
-    expect(h.outbox.parts(1).map((p) => p.state)).toEqual(['delivered', 'delivered', 'delivered']);
+    expect((await h.outbox.parts(1)).map((p) => p.state)).toEqual(['delivered', 'delivered', 'delivered']);
   });
 
   it('sends codes before alarms before notices', async () => {
     const fx = fixture();
-    const { clientId } = seedClient(fx);
-    const q = (priority: 'otp' | 'alarm' | 'info', text: string): number => fx.core.queueSms({ priority, kind: priority, phone: '+77011234567', clientId, text, secret: false, expiresAt: null });
-    q('info', 'info 1');
-    q('alarm', 'alarm 1');
-    q('info', 'info 2');
-    q('otp', 'otp 1');
-    q('alarm', 'alarm 2');
+    const { clientId } = await seedClient(fx);
+    const q = async (priority: 'otp' | 'alarm' | 'info', text: string): Promise<number> => await fx.core.queueSms({ priority, kind: priority, phone: '+77011234567', clientId, text, secret: false, expiresAt: null });
+    await q('info', 'info 1');
+    await q('alarm', 'alarm 1');
+    await q('info', 'info 2');
+    await q('otp', 'otp 1');
+    await q('alarm', 'alarm 2');
     const h = await harness(fx, { session: { window: 1 } });
     await h.sim.waitFor(() => h.sim.submits.length === 5, 5_000, 'five submits');
     expect(h.sim.submits.map((s) => s.text)).toEqual(['otp 1', 'alarm 1', 'alarm 2', 'info 1', 'info 2']);
@@ -96,21 +96,21 @@ describe('SMS over SMPP against the SMSC simulator', () => {
   it('answers СТАТУС from the trusted number and carries out СНЯТЬ confirmed by the code by SMS', async () => {
     const fx = fixture();
     const h = await harness(fx);
-    seedClient(fx);
-    fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
+    await seedClient(fx);
+    await fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
     await h.sim.waitFor(() => h.sim.boundCount === 1, 5_000, 'bind');
     h.sim.sendMo({ from: '77011234567', text: 'СТАТУС' });
     const status = await h.sim.waitFor(() => h.sim.textsTo('77011234567')[0], 5_000, 'status reply');
     expect(status).toMatch(/^1234: под охраной с /);
     h.sim.sendMo({ from: '77011234567', text: 'снять 1234' });
     const code = await h.sim.waitFor(() => h.sim.textsTo('77011234567').map((t) => /^Код (\d{6})/.exec(t)?.[1]).find(Boolean), 5_000, 'code SMS');
-    expect(fx.core.getObject('1234').status).toBe('armed');
+    expect((await fx.core.getObject('1234')).status).toBe('armed');
     h.sim.sendMo({ from: '77011234567', text: code as string });
     await h.sim.waitFor(() => h.sim.textsTo('77011234567').includes('Объект 1234 снят с охраны.'), 5_000, 'disarmed reply');
-    expect(fx.core.getObject('1234').status).toBe('disarmed');
+    expect((await fx.core.getObject('1234')).status).toBe('disarmed');
     expect(h.sim.deliverResps.every((r) => r.status === 0)).toBe(true);
     expect(h.sim.deliverResps.length).toBeGreaterThanOrEqual(3);
-    const executed = fx.core.searchJournal({ action: 'disarm', outcome: 'executed' })[0];
+    const executed = (await fx.core.searchJournal({ action: 'disarm', outcome: 'executed' }))[0];
     expect(executed).toMatchObject({ channel: 'sms', auth: 'otp', phone: '+77011234567' });
   });
 
@@ -118,21 +118,21 @@ describe('SMS over SMPP against the SMSC simulator', () => {
     const fx = fixture();
     // the dispatcher keeps the core's clock: the codes are queued at the advanced time
     const h = await harness(fx, { dispatcher: { clock: fx.clock } });
-    const { clientId } = seedClient(fx, { phone: '+77021234567', codes: ['1234', '5678'] });
-    fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
-    fx.core.operatorRequest({ action: 'arm', objectCode: '5678', operator: 'op' });
+    const { clientId } = await seedClient(fx, { phone: '+77021234567', codes: ['1234', '5678'] });
+    await fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
+    await fx.core.operatorRequest({ action: 'arm', objectCode: '5678', operator: 'op' });
     await h.sim.waitFor(() => h.sim.boundCount === 1, 5_000, 'bind');
     const codeFor = (what: RegExp) => async (): Promise<string> => h.sim.waitFor(
       () => h.sim.textsTo('77011234567').map((t) => (what.test(t) ? /^Код (\d{6})/.exec(t)?.[1] : undefined)).find(Boolean), 5_000, `code SMS ${String(what)}`,
     ) as Promise<string>;
-    fx.core.addNumber({ clientId, phone: '87011234567', operator: 'op' });
+    await fx.core.addNumber({ clientId, phone: '87011234567', operator: 'op' });
     h.sim.sendMo({ from: '77011234567', text: await codeFor(/номера/)() });
     await h.sim.waitFor(() => h.sim.textsTo('77011234567').some((t) => t.startsWith('Номер подтверждён')), 5_000, 'confirmed');
     fx.clock.advance(4_000);
     h.sim.sendMo({ from: '77011234567', text: 'СНЯТЬ 1234' });
     h.sim.sendMo({ from: '77011234567', text: await codeFor(/объекта 1234/)() });
     await h.sim.waitFor(() => h.sim.textsTo('77011234567').includes('Объект 1234 снят с охраны.'), 5_000, 'disarmed 1234');
-    expect(fx.core.requestSignIn({ channel: 'app', phone: '87011234567' }).kind).toBe('sent');
+    expect((await fx.core.requestSignIn({ channel: 'app', phone: '87011234567' })).kind).toBe('sent');
     fx.clock.advance(4_000);
     h.sim.sendMo({ from: '77011234567', text: 'СНЯТЬ 5678' });
     h.sim.sendMo({ from: '77011234567', text: await codeFor(/объекта 5678/)() });
@@ -144,29 +144,29 @@ describe('SMS over SMPP against the SMSC simulator', () => {
     const fx = fixture();
     // the dispatcher keeps the core's clock: the codes are queued at the advanced time
     const h = await harness(fx, { dispatcher: { clock: fx.clock } });
-    seedClient(fx, { lang: 'kk' });
-    fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
+    await seedClient(fx, { lang: 'kk' });
+    await fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
     await h.sim.waitFor(() => h.sim.boundCount === 1, 5_000, 'bind');
     for (let i = 0; i < 20; i++) {
-      fx.core.requestSignIn({ channel: i % 2 ? 'chat' : 'app', phone: '+77011234567', ref: `ip:203.0.113.${i}` });
+      await fx.core.requestSignIn({ channel: i % 2 ? 'chat' : 'app', phone: '+77011234567', ref: `ip:203.0.113.${i}` });
       fx.clock.advance(61_000);
     }
     h.sim.sendMo({ from: '77011234567', text: 'АЛУ 1234' });
     const code = await h.sim.waitFor(() => h.sim.textsTo('77011234567').map((t) => (t.includes('күзеттен алу') ? /^Код (\d{6})/.exec(t)?.[1] : undefined)).find(Boolean), 5_000, 'disarm code');
     h.sim.sendMo({ from: '77011234567', text: code as string });
     await h.sim.waitFor(() => h.sim.textsTo('77011234567').includes('1234 нысаны күзеттен алынды.'), 5_000, 'disarmed');
-    expect(fx.core.getObject('1234').status).toBe('disarmed');
+    expect((await fx.core.getObject('1234')).status).toBe('disarmed');
     // three sign-in codes were queued (those not sent within their five minutes expired), then the budget closed; one flood alert
-    expect(fx.core.searchJournal({ action: 'sign-in', outcome: 'challenged' })).toHaveLength(3);
-    expect(fx.core.searchJournal({ action: 'disarm', outcome: 'refused' })).toHaveLength(0);
-    expect(fx.core.listAlerts().filter((a) => a.kind === 'code-flood')).toHaveLength(1);
+    expect(await fx.core.searchJournal({ action: 'sign-in', outcome: 'challenged' })).toHaveLength(3);
+    expect(await fx.core.searchJournal({ action: 'disarm', outcome: 'refused' })).toHaveLength(0);
+    expect((await fx.core.listAlerts()).filter((a) => a.kind === 'code-flood')).toHaveLength(1);
   });
 
   it('a forged or unknown sender gets nothing back and is journalled as refused', async () => {
     const fx = fixture();
     const h = await harness(fx);
-    seedClient(fx);
-    fx.core.blockNumber({ phone: '87011234567', reason: 'stolen', operator: 'op' });
+    await seedClient(fx);
+    await fx.core.blockNumber({ phone: '87011234567', reason: 'stolen', operator: 'op' });
     await h.sim.waitFor(() => h.sim.boundCount === 1, 5_000, 'bind');
     h.sim.sendMo({ from: '77011234567', text: 'СНЯТЬ 1234' });
     h.sim.sendMo({ from: '77019999999', text: 'СТАТУС' });
@@ -175,14 +175,14 @@ describe('SMS over SMPP against the SMSC simulator', () => {
     await new Promise((r) => setTimeout(r, 300));
     // no answer to any of them; the client is told once that the blocked number was used
     expect(h.sim.textsTo('77011234567')).toEqual([expect.stringContaining('подозрительные попытки')]);
-    expect(fx.core.searchJournal({ outcome: 'refused' }).map((r) => r.reason)).toEqual(['unknown', 'unknown', 'blocked']);
+    expect((await fx.core.searchJournal({ outcome: 'refused' })).map((r) => r.reason)).toEqual(['unknown', 'unknown', 'blocked']);
   });
 
   it('a flood from a short code and a foreign number is journalled as one record with its count; a client is still answered', async () => {
     const fx = fixture();
     const h = await harness(fx, { inbound: { strangerLimit: { count: 20, perSender: 3, windowMs: 2_000 } } });
-    seedClient(fx);
-    fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
+    await seedClient(fx);
+    await fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
     await h.sim.waitFor(() => h.sim.boundCount === 1, 5_000, 'bind');
     for (let i = 0; i < 100; i++) {
       h.sim.sendMo({ from: '7777', text: `PRIZE ${i}` });
@@ -205,14 +205,14 @@ describe('SMS over SMPP against the SMSC simulator', () => {
     expect(floods.length).toBeGreaterThanOrEqual(1);
     expect(floods[0]?.detail).toMatch(/^count=\d+ senders=2 since=/);
     expect(rows.length).toBeLessThan(30);
-    expect(fx.core.verifyJournal().ok).toBe(true);
+    expect((await fx.core.verifyJournal()).ok).toBe(true);
     expect(h.sim.textsTo('7777')).toEqual([]);
   });
 
   it('joins multi-part commands sent with UDH or SAR in any order; binary and garbage get help or nothing', async () => {
     const fx = fixture();
     const h = await harness(fx);
-    seedClient(fx, { lang: 'kk' });
+    await seedClient(fx, { lang: 'kk' });
     await h.sim.waitFor(() => h.sim.boundCount === 1, 5_000, 'bind');
     h.sim.sendLongMo({ from: '77011234567', text: 'күзетке қою 1234', partChars: 6, order: [3, 1, 2] });
     await h.sim.waitFor(() => h.sim.textsTo('77011234567').includes('1234 нысаны күзетке қойылды.'), 5_000, 'arm reply');
@@ -221,15 +221,15 @@ describe('SMS over SMPP against the SMSC simulator', () => {
     h.sim.sendMo({ from: '77011234567', bytes: Buffer.from([0xde, 0xad, 0xbe, 0xef]), dataCoding: 4 });
     h.sim.sendMo({ from: '77011234567', text: 'x'.repeat(150) });
     await h.sim.waitFor(() => h.sim.textsTo('77011234567').filter((t) => t.startsWith('Командалар')).length === 2, 5_000, 'two help replies');
-    expect(fx.core.getObject('1234').status).toBe('armed');
+    expect((await fx.core.getObject('1234')).status).toBe('armed');
   });
 
   it('matches receipts whose ids come back in another base, from the text form or the TLVs', async () => {
     const fx = fixture();
     const h = await harness(fx, { sim: { behaviour: { idFormat: 'hex', receiptIdOtherBase: true, receiptTlvs: false } } });
-    const { clientId } = seedClient(fx);
-    fx.core.queueSms({ priority: 'info', kind: 'notice', phone: '+77011234567', clientId, text: 'hello', secret: false, expiresAt: null });
-    fx.core.queueSms({ priority: 'info', kind: 'notice', phone: '+77011234567', clientId, text: 'world', secret: false, expiresAt: null });
+    const { clientId } = await seedClient(fx);
+    await fx.core.queueSms({ priority: 'info', kind: 'notice', phone: '+77011234567', clientId, text: 'hello', secret: false, expiresAt: null });
+    await fx.core.queueSms({ priority: 'info', kind: 'notice', phone: '+77011234567', clientId, text: 'world', secret: false, expiresAt: null });
     h.dispatcher.wake();
     const [a, b] = await h.sim.waitFor(() => {
       const s = h.sim.submitsTo('77011234567');
@@ -246,10 +246,10 @@ describe('SMS over SMPP against the SMSC simulator', () => {
   it('rides out throttling, a full queue, nacks and a permanent refusal', async () => {
     const fx = fixture();
     const h = await harness(fx, { sim: { behaviour: { throttleNext: 2 } }, session: { throttlePauseMs: 1_000, queueFullPauseMs: 1_500 } });
-    const { clientId } = seedClient(fx);
+    const { clientId } = await seedClient(fx);
     await h.sim.waitFor(() => h.sim.boundCount === 1, 5_000, 'bind');
     const t0 = Date.now();
-    fx.core.queueSms({ priority: 'info', kind: 'n', phone: '+77011234567', clientId, text: 'throttled', secret: false, expiresAt: null });
+    await fx.core.queueSms({ priority: 'info', kind: 'n', phone: '+77011234567', clientId, text: 'throttled', secret: false, expiresAt: null });
     h.dispatcher.wake();
     await until(() => outboxRow(fx, 1).state === 'submitted', 8_000, 'sent after throttling');
     const throttledAt = h.sim.submits.filter((s) => s.answered === 0x58).map((s) => s.at);
@@ -259,19 +259,19 @@ describe('SMS over SMPP against the SMSC simulator', () => {
     expect(Date.now() - t0).toBeGreaterThanOrEqual(1_000);
 
     h.sim.behave({ queueFullNext: 1 });
-    fx.core.queueSms({ priority: 'info', kind: 'n', phone: '+77011234567', clientId, text: 'queue full', secret: false, expiresAt: null });
+    await fx.core.queueSms({ priority: 'info', kind: 'n', phone: '+77011234567', clientId, text: 'queue full', secret: false, expiresAt: null });
     h.dispatcher.wake();
     await until(() => outboxRow(fx, 2).state === 'submitted', 8_000, 'sent after queue full');
     const qf = h.sim.submits.filter((s) => s.text === 'queue full');
     expect((qf[1]?.at ?? 0) - (qf[0]?.at ?? 0)).toBeGreaterThanOrEqual(1_400);
 
     h.sim.behave({ nackNext: 1 });
-    fx.core.queueSms({ priority: 'info', kind: 'n', phone: '+77011234567', clientId, text: 'nacked', secret: false, expiresAt: null });
+    await fx.core.queueSms({ priority: 'info', kind: 'n', phone: '+77011234567', clientId, text: 'nacked', secret: false, expiresAt: null });
     h.dispatcher.wake();
     await until(() => outboxRow(fx, 3).state === 'submitted', 8_000, 'sent after a nack');
 
     h.sim.behave({ errorNext: 1, errorStatus: 0x0b });
-    fx.core.queueSms({ priority: 'info', kind: 'n', phone: '+77011234567', clientId, text: 'bad dest', secret: false, expiresAt: null });
+    await fx.core.queueSms({ priority: 'info', kind: 'n', phone: '+77011234567', clientId, text: 'bad dest', secret: false, expiresAt: null });
     h.dispatcher.wake();
     await until(() => outboxRow(fx, 4).state === 'failed', 5_000, 'failed at once');
     expect(outboxRow(fx, 4)).toMatchObject({ error: 'smsc:0x0b', attempts: 1 });
@@ -280,9 +280,9 @@ describe('SMS over SMPP against the SMSC simulator', () => {
   it('never has more submits in flight than the window, and keeps to the throughput limit', async () => {
     const fx = fixture();
     const h = await harness(fx, { sim: { behaviour: { responseDelayMs: 40 } }, session: { window: 4, tps: 40 } });
-    const { clientId } = seedClient(fx);
+    const { clientId } = await seedClient(fx);
     await h.sim.waitFor(() => h.sim.boundCount === 1, 5_000, 'bind');
-    for (let i = 0; i < 60; i++) fx.core.queueSms({ priority: 'info', kind: 'n', phone: '+77011234567', clientId, text: `m${i}`, secret: false, expiresAt: null });
+    for (let i = 0; i < 60; i++) await fx.core.queueSms({ priority: 'info', kind: 'n', phone: '+77011234567', clientId, text: `m${i}`, secret: false, expiresAt: null });
     h.dispatcher.wake();
     await until(() => (fx.db.prepare("SELECT COUNT(*) AS n FROM outbox WHERE state = 'submitted'").get() as { n: number }).n === 60, 10_000, 'all sent');
     expect(h.sim.maxOutstanding).toBeLessThanOrEqual(4);
@@ -296,8 +296,8 @@ describe('SMS over SMPP against the SMSC simulator', () => {
   it('a submit never answered is retried and marked as a possible duplicate', async () => {
     const fx = fixture();
     const h = await harness(fx, { sim: { behaviour: { swallowSubmits: true } }, session: { responseTimeoutMs: 300 } });
-    const { clientId } = seedClient(fx);
-    fx.core.queueSms({ priority: 'alarm', kind: 'alarm', phone: '+77011234567', clientId, text: 'ALARM', secret: false, expiresAt: null });
+    const { clientId } = await seedClient(fx);
+    await fx.core.queueSms({ priority: 'alarm', kind: 'alarm', phone: '+77011234567', clientId, text: 'ALARM', secret: false, expiresAt: null });
     h.dispatcher.wake();
     await h.sim.waitFor(() => h.sim.submits.length >= 1, 5_000, 'first try');
     await until(() => outboxRow(fx, 1).duplicate_risk === 1, 3_000, 'duplicate risk recorded');
@@ -310,8 +310,8 @@ describe('SMS over SMPP against the SMSC simulator', () => {
   it('the link dropped mid-window loses nothing: every message ends submitted, once where acknowledged', async () => {
     const fx = fixture();
     const h = await harness(fx, { sim: { behaviour: { dropAfterSubmits: 7, responseDelayMs: 30 } }, session: { window: 10 } });
-    const { clientId } = seedClient(fx);
-    for (let i = 0; i < 30; i++) fx.core.queueSms({ priority: 'info', kind: 'n', phone: '+77011234567', clientId, text: `msg ${i}`, secret: false, expiresAt: null });
+    const { clientId } = await seedClient(fx);
+    for (let i = 0; i < 30; i++) await fx.core.queueSms({ priority: 'info', kind: 'n', phone: '+77011234567', clientId, text: `msg ${i}`, secret: false, expiresAt: null });
     h.dispatcher.wake();
     await until(() => (fx.db.prepare("SELECT COUNT(*) AS n FROM outbox WHERE state = 'submitted'").get() as { n: number }).n === 30, 15_000, 'all submitted');
     expect(h.sim.binds).toBeGreaterThanOrEqual(2);
@@ -325,11 +325,11 @@ describe('SMS over SMPP against the SMSC simulator', () => {
   it('reconnects after the SMSC goes away and sends what was queued meanwhile', async () => {
     const fx = fixture();
     const h = await harness(fx);
-    const { clientId } = seedClient(fx);
+    const { clientId } = await seedClient(fx);
     await h.sim.waitFor(() => h.sim.boundCount === 1, 5_000, 'bind');
     await h.sim.stop();
     await until(() => !h.session.isBound(), 3_000, 'unbound');
-    fx.core.queueSms({ priority: 'info', kind: 'n', phone: '+77011234567', clientId, text: 'while away', secret: false, expiresAt: null });
+    await fx.core.queueSms({ priority: 'info', kind: 'n', phone: '+77011234567', clientId, text: 'while away', secret: false, expiresAt: null });
     h.dispatcher.wake();
     await new Promise((r) => setTimeout(r, 300));
     expect(outboxRow(fx, 1).state).toBe('queued');
@@ -361,7 +361,7 @@ describe('SMS over SMPP against the SMSC simulator', () => {
   it('copes with PDUs split across TCP segments', async () => {
     const fx = fixture();
     const h = await harness(fx, { sim: { behaviour: { fragmentBytes: 3 } } });
-    seedClient(fx);
+    await seedClient(fx);
     await h.sim.waitFor(() => h.sim.boundCount === 1, 5_000, 'bind');
     h.sim.sendMo({ from: '77011234567', text: 'STATUS' });
     await h.sim.waitFor(() => h.sim.textsTo('77011234567').some((t) => t.startsWith('1234:')), 5_000, 'reply');
@@ -369,8 +369,8 @@ describe('SMS over SMPP against the SMSC simulator', () => {
 
   it('a code that outlived its five minutes is never sent late', async () => {
     const fx = fixture();
-    const c = fx.core.addClient({ name: 'A', operator: 'op' });
-    fx.core.addNumber({ clientId: c.id, phone: '87011234567', operator: 'op' });
+    const c = await fx.core.addClient({ name: 'A', operator: 'op' });
+    await fx.core.addNumber({ clientId: c.id, phone: '87011234567', operator: 'op' });
     // the SMSC was away while the code expired
     fx.db.prepare("UPDATE outbox SET expires_at = ? WHERE id = 1").run(new Date(Date.now() - 1000).toISOString());
     const h = await harness(fx);
@@ -382,13 +382,13 @@ describe('SMS over SMPP against the SMSC simulator', () => {
 
   it('a restart with messages in every state sends what was queued and never what was accepted', async () => {
     const fx = fixture();
-    const { clientId } = seedClient(fx);
-    const q = (text: string): number => fx.core.queueSms({ priority: 'info', kind: 'n', phone: '+77011234567', clientId, text, secret: false, expiresAt: null });
+    const { clientId } = await seedClient(fx);
+    const q = async (text: string): Promise<number> => await fx.core.queueSms({ priority: 'info', kind: 'n', phone: '+77011234567', clientId, text, secret: false, expiresAt: null });
     const long = 'Ж'.repeat(150); // three parts
-    const queued = q('queued one');
-    const midSend = q(long);
-    const submitted = q('already submitted');
-    const failed = q('already failed');
+    const queued = await q('queued one');
+    const midSend = await q(long);
+    const submitted = await q('already submitted');
+    const failed = await q('already failed');
     const now = new Date().toISOString();
     // as the process left them when it was killed: one message caught after its first part was accepted
     fx.db.prepare("UPDATE outbox SET state = 'sending', attempts = 1, concat_ref = 9 WHERE id = ?").run(midSend);

@@ -11,9 +11,9 @@ import type { OpenStore } from '../../src/store/index.ts';
 import { TEST_SECRET, TestClock, tempDir } from '../support/core-fixture.ts';
 
 const PHONE = '+77011234567';
-const cleanups: Array<() => void> = [];
-afterEach(() => {
-  while (cleanups.length) cleanups.pop()?.();
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()?.();
 });
 
 interface Rig extends OpenStore {
@@ -28,47 +28,47 @@ function rig(clock = new TestClock()): Rig {
   const dir = tempDir('zhedel-admin-');
   const dbPath = join(dir, 'data', 'zhedel.db');
   const opened = openStore({ dbPath });
-  cleanups.push(() => opened.admin.close());
+  cleanups.push(async () => await opened.admin.close());
   const core = new Core({ store: opened.store, clock, random: cryptoRandom, keys: deriveKeys(TEST_SECRET), timeZone: 'Asia/Almaty', events: { emit: () => undefined } });
   return { ...opened, dir, dbPath, core, clock };
 }
 
-function seed(r: Rig): { clientId: number } {
-  const c = r.core.addClient({ name: 'Client', lang: 'ru', operator: 'test' });
-  r.core.addObject({ clientId: c.id, code: '1234', address: 'Addr 1234', operator: 'test' });
-  r.core.addNumber({ clientId: c.id, phone: PHONE, signed: true, operator: 'test' });
+async function seed(r: Rig): Promise<{ clientId: number }> {
+  const c = await r.core.addClient({ name: 'Client', lang: 'ru', operator: 'test' });
+  await r.core.addObject({ clientId: c.id, code: '1234', address: 'Addr 1234', operator: 'test' });
+  await r.core.addNumber({ clientId: c.id, phone: PHONE, signed: true, operator: 'test' });
   return { clientId: c.id };
 }
 
 const mode = (p: string): string => (statSync(p).mode & 0o777).toString(8);
 
 describe('store administration port (SQLite)', () => {
-  it('housekeeping expires codes and stale SMS, and forgets old code sends', () => {
+  it('housekeeping expires codes and stale SMS, and forgets old code sends', async () => {
     const r = rig();
-    seed(r);
-    r.core.request({ channel: 'sms', phone: PHONE, action: 'disarm' });
+    await seed(r);
+    await r.core.request({ channel: 'sms', phone: PHONE, action: 'disarm' });
     const number = r.store.getLiveNumber(PHONE);
     expect(number && r.store.pendingChallenges(number.id)).toHaveLength(1);
 
-    const soon = r.admin.housekeeping(new Date(r.clock.now().getTime() + 10 * 60_000));
+    const soon = await r.admin.housekeeping(new Date(r.clock.now().getTime() + 10 * 60_000));
     expect(soon).toEqual({ codes: 1, sessions: 0, oldSessions: 0, staleSms: 0, otpSends: 0, codeFloods: 0 });
     expect(number && r.store.pendingChallenges(number.id)).toHaveLength(0);
 
-    const later = r.admin.housekeeping(new Date(r.clock.now().getTime() + 3 * 86_400_000));
+    const later = await r.admin.housekeeping(new Date(r.clock.now().getTime() + 3 * 86_400_000));
     expect(later).toMatchObject({ codes: 0, staleSms: 1, otpSends: 1 });
     expect(r.store.listOutbox({ limit: 10 }).map((m) => [m.state, m.bodyEnc])).toEqual([['expired', null]]);
-    expect(r.admin.housekeeping(new Date(r.clock.now().getTime() + 3 * 86_400_000))).toMatchObject({ staleSms: 0, otpSends: 0 });
+    expect(await r.admin.housekeeping(new Date(r.clock.now().getTime() + 3 * 86_400_000))).toMatchObject({ staleSms: 0, otpSends: 0 });
   });
 
-  it('metrics read the figures /metrics shows, each when asked', () => {
+  it('metrics read the figures /metrics shows, each when asked', async () => {
     const r = rig(new TestClock('real'));
-    seed(r);
-    const m = r.admin.metrics();
+    await seed(r);
+    const m = await r.admin.metrics();
     expect(m.documents()).toBe(3);
     expect(m.outboxByState()).toEqual({});
-    r.core.request({ channel: 'sms', phone: PHONE, action: 'disarm' });
-    r.core.confirm({ channel: 'sms', phone: PHONE, code: '000000' });
-    r.core.raiseAlert({ kind: 'test', clientId: null, objectCode: null, phone: null, detail: null });
+    await r.core.request({ channel: 'sms', phone: PHONE, action: 'disarm' });
+    await r.core.confirm({ channel: 'sms', phone: PHONE, code: '000000' });
+    await r.core.raiseAlert({ kind: 'test', clientId: null, objectCode: null, phone: null, detail: null });
     expect(m.outboxByState()).toEqual({ queued: 1 });
     expect(m.otpSendsLastHour()).toBe(1);
     expect(m.codeFailures()).toBe(1);
@@ -77,21 +77,21 @@ describe('store administration port (SQLite)', () => {
     expect(m.objectStatuses()).toEqual([{ code: '1234', clientId: 1, status: 'disarmed', since: expect.any(String) }]);
   });
 
-  it('ping answers while the database is open and throws once it is closed', () => {
+  it('ping answers while the database is open and throws once it is closed', async () => {
     const r = rig();
-    expect(() => r.admin.ping()).not.toThrow();
-    r.admin.close();
-    expect(() => r.admin.ping()).toThrow();
-    expect(() => r.admin.close()).not.toThrow();
+    await r.admin.ping();
+    await r.admin.close();
+    await expect(async () => r.admin.ping()).rejects.toThrow();
+    await r.admin.close();
   });
 
   it('backup writes a checked, private copy; restore brings it back and keeps the replaced database', async () => {
     const before = process.umask(0o022);
     try {
       const r = rig();
-      seed(r);
-      expect(r.admin.verifyIntegrity()).toBe('ok');
-      expect(r.admin.schemaVersion()).toBe(loadMigrations().length);
+      await seed(r);
+      expect(await r.admin.verifyIntegrity()).toBe('ok');
+      expect(await r.admin.schemaVersion()).toBe(loadMigrations().length);
       const to = join(r.dir, 'backups', 'copy.db');
       expect(await r.admin.backup(to)).toEqual({ integrity: 'ok' });
       expect([mode(join(r.dir, 'backups')), mode(to)]).toEqual(['700', '600']);
@@ -100,18 +100,18 @@ describe('store administration port (SQLite)', () => {
       copy.close();
 
       // a copy that cannot be written leaves no file behind
-      r.admin.close();
+      await r.admin.close();
       await expect(r.admin.backup(join(r.dir, 'backups', 'after-close.db'))).rejects.toThrow();
       expect(existsSync(join(r.dir, 'backups', 'after-close.db'))).toBe(false);
 
       const again = openStore({ dbPath: r.dbPath });
       again.store.tx(() => again.store.insertClient({ name: 'Later', lang: 'kk', balance: 0, at: new Date().toISOString() }));
-      again.admin.close();
+      await again.admin.close();
       const restored = await restoreStore({ dbPath: r.dbPath }, to);
       expect(restored).toEqual({ restored: true, kept: expect.stringContaining('.before-restore-') });
       expect(mode(r.dbPath)).toBe('600');
       const after = openStore({ dbPath: r.dbPath });
-      cleanups.push(() => after.admin.close());
+      cleanups.push(async () => await after.admin.close());
       expect(after.store.listClients().map((c) => c.name)).toEqual(['Client']);
       expect(readdirSync(join(r.dir, 'data')).some((f) => f.startsWith('zhedel.db.before-restore-'))).toBe(true);
     } finally {
@@ -121,7 +121,7 @@ describe('store administration port (SQLite)', () => {
 
   it('restore refuses a copy that fails its integrity check and changes nothing', async () => {
     const r = rig();
-    seed(r);
+    await seed(r);
     const bad = join(r.dir, 'bad.db');
     const db = openDb(bad, { migrate: false });
     db.exec('CREATE TABLE t (a INTEGER, b TEXT); CREATE INDEX ti ON t(b);');
@@ -132,29 +132,29 @@ describe('store administration port (SQLite)', () => {
     const bytes = readFileSync(bad);
     for (let page = 2; page < 7; page++) bytes.fill(0x41, 4096 * page + 3000, 4096 * page + 4000);
     writeFileSync(bad, bytes);
-    r.admin.close();
+    await r.admin.close();
     const res = await restoreStore({ dbPath: r.dbPath }, bad);
     expect(res).toMatchObject({ restored: false, integrity: expect.stringContaining('out of order') });
     expect(readdirSync(join(r.dir, 'data')).filter((f) => f.includes('before-restore'))).toEqual([]);
     const after = openStore({ dbPath: r.dbPath });
-    cleanups.push(() => after.admin.close());
+    cleanups.push(async () => await after.admin.close());
     expect(after.store.listClients().map((c) => c.name)).toEqual(['Client']);
   });
 
-  it('the change marker moves when another connection commits', () => {
+  it('the change marker moves when another connection commits', async () => {
     const r = rig();
-    seed(r);
-    const m0 = r.admin.changeMarker();
-    expect(r.admin.changeMarker()).toBe(m0);
+    await seed(r);
+    const m0 = await r.admin.changeMarker();
+    expect(await r.admin.changeMarker()).toBe(m0);
     const other = openDb(r.dbPath);
     other.prepare("UPDATE objects SET status = 'armed' WHERE code = '1234'").run();
     other.close();
-    expect(r.admin.changeMarker()).not.toBe(m0);
+    expect(await r.admin.changeMarker()).not.toBe(m0);
   });
 
-  it('a taken object code or ledger reference is a DuplicateKeyError; the transaction goes on', () => {
+  it('a taken object code or ledger reference is a DuplicateKeyError; the transaction goes on', async () => {
     const r = rig();
-    const { clientId } = seed(r);
+    const { clientId } = await seed(r);
     const at = new Date().toISOString();
     let err: unknown;
     try {
@@ -183,6 +183,6 @@ describe('store administration port (SQLite)', () => {
     expect(dup).toBeInstanceOf(DuplicateKeyError);
     expect((dup as DuplicateKeyError).key).toContain('ledger.ref');
     // the core still tells a repeated payment from a new one
-    expect(r.core.pay({ clientId, amount: 500, operator: 'op', ref: 'bank-1' })).toMatchObject({ duplicate: true });
+    expect(await r.core.pay({ clientId, amount: 500, operator: 'op', ref: 'bank-1' })).toMatchObject({ duplicate: true });
   });
 });

@@ -68,48 +68,48 @@ describe('database', () => {
     }
   });
 
-  it('enforces foreign keys and checks', () => {
+  it('enforces foreign keys and checks', async () => {
     const fx = fixture();
     expect(() => fx.db.prepare("INSERT INTO objects (client_id, code, address, status_since, created_at) VALUES (99, '555', 'x', 'now', 'now')").run()).toThrow(/FOREIGN KEY/);
-    seedClient(fx);
+    await seedClient(fx);
     expect(() => fx.db.prepare("UPDATE objects SET status = 'open'").run()).toThrow(/CHECK/);
     expect(() => fx.db.prepare("UPDATE numbers SET phone = '87011234567'").run()).toThrow(/CHECK/);
   });
 });
 
 describe('journal tamper detection with plain SQL', () => {
-  function tamperable(): Fixture {
+  async function tamperable(): Promise<Fixture> {
     const fx = fixture();
-    seedClient(fx);
-    for (let i = 0; i < 5; i++) fx.core.request({ channel: 'sms', phone: '87011234567', action: i % 2 ? 'arm' : 'status' });
-    expect(fx.core.verifyJournal().ok).toBe(true);
+    await seedClient(fx);
+    for (let i = 0; i < 5; i++) await fx.core.request({ channel: 'sms', phone: '87011234567', action: i % 2 ? 'arm' : 'status' });
+    expect((await fx.core.verifyJournal()).ok).toBe(true);
     // what an attacker with the file would do first
     fx.db.exec('DROP TRIGGER journal_no_update; DROP TRIGGER journal_no_delete;');
     return fx;
   }
 
-  it('finds an edited field', () => {
-    const fx = tamperable();
+  it('finds an edited field', async () => {
+    const fx = await tamperable();
     fx.db.prepare("UPDATE journal SET outcome = 'refused' WHERE seq = 5").run();
-    expect(fx.core.verifyJournal()).toMatchObject({ ok: false, checked: 4, problem: { seq: 5, kind: 'hash-mismatch' } });
+    expect(await fx.core.verifyJournal()).toMatchObject({ ok: false, checked: 4, problem: { seq: 5, kind: 'hash-mismatch' } });
   });
 
-  it('finds an edited phone', () => {
-    const fx = tamperable();
+  it('finds an edited phone', async () => {
+    const fx = await tamperable();
     fx.db.prepare("UPDATE journal SET phone = '+77779999999' WHERE seq = 6").run();
-    expect(fx.core.verifyJournal()).toMatchObject({ ok: false, problem: { seq: 6 } });
+    expect(await fx.core.verifyJournal()).toMatchObject({ ok: false, problem: { seq: 6 } });
   });
 
-  it('finds a removed record', () => {
-    const fx = tamperable();
+  it('finds a removed record', async () => {
+    const fx = await tamperable();
     fx.db.prepare('DELETE FROM journal WHERE seq = 3').run();
-    expect(fx.core.verifyJournal()).toMatchObject({ ok: false, problem: { seq: 4, kind: 'sequence-gap' } });
+    expect(await fx.core.verifyJournal()).toMatchObject({ ok: false, problem: { seq: 4, kind: 'sequence-gap' } });
   });
 
-  it('finds records swapped', () => {
-    const fx = tamperable();
+  it('finds records swapped', async () => {
+    const fx = await tamperable();
     fx.db.exec(`UPDATE journal SET seq = -1 WHERE seq = 4; UPDATE journal SET seq = 4 WHERE seq = 5; UPDATE journal SET seq = 5 WHERE seq = -1;`);
-    expect(fx.core.verifyJournal()).toMatchObject({ ok: false, problem: { seq: 4 } });
+    expect(await fx.core.verifyJournal()).toMatchObject({ ok: false, problem: { seq: 4 } });
   });
 });
 
@@ -132,17 +132,17 @@ describe('two processes on one database', () => {
   it('concurrent writers lose nothing and keep the chain intact', async () => {
     const dir = tempDir();
     const fx = fixture(dir);
-    seedClient(fx);
-    seedClient(fx, { phone: '+77021234567', codes: ['5678'] });
+    await seedClient(fx);
+    await seedClient(fx, { phone: '+77021234567', codes: ['5678'] });
     const start = (fx.db.prepare('SELECT MAX(seq) AS s FROM journal').get() as { s: number }).s;
     const [a, b] = await Promise.all([runWriter(fx.dbPath, '+77011234567', 150), runWriter(fx.dbPath, '+77021234567', 150)]);
     // meanwhile this process writes too
-    for (let i = 0; i < 50; i++) fx.core.operatorRequest({ action: 'status', objectCode: '5678', operator: 'parent' });
+    for (let i = 0; i < 50; i++) await fx.core.operatorRequest({ action: 'status', objectCode: '5678', operator: 'parent' });
     const seqs = [...a.lines, ...b.lines].map((l) => Number(l.split(' ')[0]));
     expect(new Set(seqs).size).toBe(300);
     const total = (fx.db.prepare('SELECT COUNT(*) AS n FROM journal').get() as { n: number }).n;
     expect(total).toBe(start + 350);
-    expect(fx.core.verifyJournal()).toMatchObject({ ok: true, checked: total });
+    expect(await fx.core.verifyJournal()).toMatchObject({ ok: true, checked: total });
     expect(integrityCheck(fx.db)).toBe('ok');
   });
 });
@@ -151,7 +151,7 @@ describe('crash', () => {
   it('a writer killed with SIGKILL mid-stream loses nothing it reported done', async () => {
     const dir = tempDir();
     const setup = fixture(dir);
-    seedClient(setup);
+    await seedClient(setup);
     const dbPath = setup.dbPath;
     setup.db.close();
 
@@ -185,6 +185,6 @@ describe('crash', () => {
     }
     db.close();
     const fx = fixture(dir);
-    expect(fx.core.verifyJournal().ok).toBe(true);
+    expect((await fx.core.verifyJournal()).ok).toBe(true);
   });
 });

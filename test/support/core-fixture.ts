@@ -39,7 +39,7 @@ export interface Fixture {
   events: LiveEvent[];
   signals: number;
   /** The newest code sent to a number, read back from the sealed outbox. */
-  lastCode(phone: string): string;
+  lastCode(phone: string): Promise<string>;
   close(): void;
 }
 
@@ -57,8 +57,8 @@ export function makeFixture(opts: { dir?: string; realClock?: boolean; events?: 
   const fx: Fixture = {
     dir, dbPath, db, store, admin: new SqliteAdmin(db), clock, events, signals: 0,
     core: undefined as unknown as Core,
-    lastCode(phone: string): string {
-      const rows = fx.core.listOutbox({ limit: 1000, reveal: true }).filter((r) => r.phone === phone && r.kind === 'otp');
+    async lastCode(phone: string): Promise<string> {
+      const rows = (await fx.core.listOutbox({ limit: 1000, reveal: true })).filter((r) => r.phone === phone && r.kind === 'otp');
       const text = rows[0]?.text ?? '';
       const m = /(\d{6})/.exec(text);
       if (!m) throw new Error(`no code in the outbox for ${phone}`);
@@ -78,11 +78,11 @@ export function makeFixture(opts: { dir?: string; realClock?: boolean; events?: 
 }
 
 /** A client with objects and an active trusted number. */
-export function seedClient(fx: Fixture, o: { phone?: string; codes?: string[]; lang?: 'ru' | 'kk'; name?: string } = {}): { clientId: number; phone: string; codes: string[] } {
+export async function seedClient(fx: Fixture, o: { phone?: string; codes?: string[]; lang?: 'ru' | 'kk'; name?: string } = {}): Promise<{ clientId: number; phone: string; codes: string[] }> {
   const phone = o.phone ?? '+77011234567';
   const codes = o.codes ?? ['1234'];
-  const c = fx.core.addClient({ name: o.name ?? 'Test Client', lang: o.lang ?? 'ru', operator: 'test' });
-  for (const code of codes) fx.core.addObject({ clientId: c.id, code, address: `Addr ${code}`, operator: 'test' });
-  fx.core.addNumber({ clientId: c.id, phone, signed: true, operator: 'test' });
+  const c = await fx.core.addClient({ name: o.name ?? 'Test Client', lang: o.lang ?? 'ru', operator: 'test' });
+  for (const code of codes) await fx.core.addObject({ clientId: c.id, code, address: `Addr ${code}`, operator: 'test' });
+  await fx.core.addNumber({ clientId: c.id, phone, signed: true, operator: 'test' });
   return { clientId: c.id, phone, codes };
 }

@@ -61,10 +61,10 @@ export async function smsHarness(fx: Fixture, o: {
   };
 }
 
-export async function until<T>(fn: () => T | undefined | null | false, timeoutMs = 5_000, what = 'condition'): Promise<T> {
+export async function until<T>(fn: () => T | undefined | null | false | Promise<T | undefined | null | false>, timeoutMs = 5_000, what = 'condition'): Promise<T> {
   const start = Date.now();
   for (;;) {
-    const v = fn();
+    const v = await fn();
     if (v) return v;
     if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));

@@ -24,10 +24,10 @@ let out = '';
 for (let i = 0; count === 0 || i < count; i++) {
   const action = i % 3 === 0 ? 'status' : i % 3 === 1 ? 'arm' : 'disarm';
   if (action === 'disarm') {
-    const r = core.operatorRequest({ action: 'disarm', objectCode: '1234', operator: `writer-${process.pid}` });
+    const r = await core.operatorRequest({ action: 'disarm', objectCode: '1234', operator: `writer-${process.pid}` });
     out = `${r.seq} disarm\n`;
   } else {
-    const r = core.request({ channel: 'sms', phone, action: action as 'status' | 'arm' });
+    const r = await core.request({ channel: 'sms', phone, action: action as 'status' | 'arm' });
     out = `${r.seq} ${action}\n`;
   }
   // Synchronous write: the line leaves the process only after the commit above.
