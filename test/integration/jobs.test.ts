@@ -57,13 +57,13 @@ describe('scheduled jobs', () => {
     expect(existsSync(again.file)).toBe(true);
   });
 
-  it('the journal check alerts the operators when the chain is broken', () => {
+  it('the journal check alerts the operators when the chain is broken', async () => {
     const fx = makeFixture();
     cleanups.push(() => fx.close());
     seedClient(fx);
-    expect(journalJob(deps(fx)).ok).toBe(true);
+    expect((await journalJob(deps(fx))).ok).toBe(true);
     fx.db.exec("DROP TRIGGER journal_no_update; UPDATE journal SET outcome = 'refused' WHERE seq = 2;");
-    expect(journalJob(deps(fx)).ok).toBe(false);
+    expect((await journalJob(deps(fx))).ok).toBe(false);
     expect(fx.core.listAlerts()).toEqual([expect.objectContaining({ kind: 'journal-broken', detail: 'record 2: hash-mismatch' })]);
   });
 });
