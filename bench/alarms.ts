@@ -11,7 +11,7 @@ import { openDb } from '../src/store/db.ts';
 import { OutboxStore } from '../src/store/outbox-store.ts';
 import { SqliteStore } from '../src/store/sqlite-store.ts';
 import { SmscSim } from '../test/sim/smsc.ts';
-import { figure, fmt, summary } from './stats.ts';
+import { figure, fmt, seed, summary } from './stats.ts';
 
 const silent = pino({ level: 'silent' });
 
@@ -29,9 +29,9 @@ function rig(dir: string, name: string, url: string) {
   wake = () => dispatcher.wake();
   return {
     db, core, outbox,
-    start: () => {
+    start: async () => {
       session.start();
-      dispatcher.start();
+      await dispatcher.start();
     },
     close: async () => {
       await dispatcher.stop(5_000);
@@ -51,21 +51,21 @@ export async function benchAlarms(): Promise<void> {
     {
       const r = rig(dir, 'latency', sim.url);
       const N = 1_000;
-      r.db.transaction(() => {
+      await seed(r.db, async () => {
         for (let i = 0; i < N; i++) {
-          const c = r.core.addClient({ name: `C${i}`, lang: 'ru', services: [], operator: 'bench' });
-          r.core.addObject({ clientId: c.id, code: String(100000 + i), address: `Улица ${i}`, operator: 'bench' });
-          for (let k = 0; k < 5; k++) r.core.addNumber({ clientId: c.id, phone: phone(i * 5 + k), signed: true, operator: 'bench' });
+          const c = await r.core.addClient({ name: `C${i}`, lang: 'ru', services: [], operator: 'bench' });
+          await r.core.addObject({ clientId: c.id, code: String(100000 + i), address: `Улица ${i}`, operator: 'bench' });
+          for (let k = 0; k < 5; k++) await r.core.addNumber({ clientId: c.id, phone: phone(i * 5 + k), signed: true, operator: 'bench' });
         }
-      })();
-      r.start();
+      });
+      await r.start();
       await new Promise((res) => setTimeout(res, 300));
       const before = sim.submits.length;
       const sentAt = new Map<string, number>();
       for (let i = 0; i < N; i++) {
         const code = String(100000 + i);
         sentAt.set(code, Date.now());
-        r.core.recordMonitoringEvent({ sourceId: `lat-${i}`, objectCode: code, type: 'alarm', kind: 'burglary', zone: 1, eventAt: null });
+        await r.core.recordMonitoringEvent({ sourceId: `lat-${i}`, objectCode: code, type: 'alarm', kind: 'burglary', zone: 1, eventAt: null });
         if (i % 10 === 9) await new Promise((res) => setTimeout(res, 10)); // about 100 alarms/s
       }
       while (sim.submits.length - before < N * 5) await new Promise((res) => setTimeout(res, 20));
@@ -82,22 +82,21 @@ export async function benchAlarms(): Promise<void> {
     {
       const r = rig(dir, 'burst', sim.url);
       const N = 10_000;
-      r.db.transaction(() => {
+      await seed(r.db, async () => {
         for (let i = 0; i < N; i++) {
-          const c = r.core.addClient({ name: `C${i}`, lang: 'kk', services: [], operator: 'bench' });
-          r.core.addObject({ clientId: c.id, code: String(200000 + i), address: `Көше ${i}`, operator: 'bench' });
-          r.core.addNumber({ clientId: c.id, phone: phone(100_000 + i), signed: true, operator: 'bench' });
+          const c = await r.core.addClient({ name: `C${i}`, lang: 'kk', services: [], operator: 'bench' });
+          await r.core.addObject({ clientId: c.id, code: String(200000 + i), address: `Көше ${i}`, operator: 'bench' });
+          await r.core.addNumber({ clientId: c.id, phone: phone(100_000 + i), signed: true, operator: 'bench' });
         }
         // notices already waiting when the power cut comes
-        for (let i = 0; i < N; i++) r.core.queueSms({ priority: 'info', kind: 'notice', phone: phone(100_000 + i), clientId: null, text: `Notice ${i}`, secret: false, expiresAt: null });
-      })();
+        for (let i = 0; i < N; i++) await r.core.queueSms({ priority: 'info', kind: 'notice', phone: phone(100_000 + i), clientId: null, text: `Notice ${i}`, secret: false, expiresAt: null });
+      });
       const before = sim.submits.length;
       const t0 = Date.now();
-      r.db.transaction(() => {
-        for (let i = 0; i < N; i++) r.core.recordMonitoringEvent({ sourceId: `cut-${i}`, objectCode: String(200000 + i), type: 'alarm', kind: 'tamper', zone: null, eventAt: null });
-      })();
+      // each event in its own durable transaction, one after the other, as the intake takes them
+      for (let i = 0; i < N; i++) await r.core.recordMonitoringEvent({ sourceId: `cut-${i}`, objectCode: String(200000 + i), type: 'alarm', kind: 'tamper', zone: null, eventAt: null });
       const intake = Date.now() - t0;
-      r.start();
+      await r.start();
       while (sim.submits.length - before < 2 * N) await new Promise((res) => setTimeout(res, 50));
       const drained = Date.now() - t0;
       const sub = sim.submits.slice(before);

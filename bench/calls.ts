@@ -10,7 +10,7 @@ import { SqliteStore } from '../src/store/sqlite-store.ts';
 import { Telephony } from '../src/telephony/service.ts';
 import { AsteriskSim } from '../test/sim/asterisk.ts';
 import type { SimCall } from '../test/sim/asterisk.ts';
-import { figure, fmt, summary } from './stats.ts';
+import { figure, fmt, seed, summary } from './stats.ts';
 
 const CALLS = 500;
 
@@ -29,11 +29,11 @@ export async function benchCalls(): Promise<void> {
     core, clock: systemClock, timeZone: 'Asia/Almaty', logger: createLogger('silent'),
   });
   try {
-    core['store'].tx(() => {
+    await seed(db, async () => {
       for (let i = 0; i < CALLS; i++) {
-        const c = core.addClient({ name: `Client ${i}`, lang: i % 2 ? 'kk' : 'ru', operator: 'bench' });
-        core.addObject({ clientId: c.id, code: String(100000 + i), address: `Street ${i}`, operator: 'bench' });
-        core.addNumber({ clientId: c.id, phone: `+7701${String(1000000 + i).padStart(7, '0')}`, signed: true, operator: 'bench' });
+        const c = await core.addClient({ name: `Client ${i}`, lang: i % 2 ? 'kk' : 'ru', operator: 'bench' });
+        await core.addObject({ clientId: c.id, code: String(100000 + i), address: `Street ${i}`, operator: 'bench' });
+        await core.addNumber({ clientId: c.id, phone: `+7701${String(1000000 + i).padStart(7, '0')}`, signed: true, operator: 'bench' });
       }
     });
     tel.start();
@@ -103,7 +103,7 @@ export async function benchCalls(): Promise<void> {
     figure('calls: StasisStart → answer request p50 / p99', `${fmt(s0.p50, 1)} / ${fmt(s0.p99, 1)}`, 'ms');
     const s1 = summary(starts);
     const s2 = summary(afterKey);
-    const armed = core.listObjects().filter((o) => o.status === 'armed').length;
+    const armed = (await core.listObjects()).filter((o) => o.status === 'armed').length;
     figure(`calls: ${CALLS} calls (identify, status, arm) arriving over 2 s, all done in`, fmt(elapsed / 1000, 1), 's');
     figure('calls: most calls in progress at once', peakCalls);
     figure('calls: StasisStart → first playback request p50 / p99', `${fmt(s1.p50, 1)} / ${fmt(s1.p99, 1)}`, 'ms');

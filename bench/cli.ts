@@ -42,11 +42,11 @@ export async function benchCli(): Promise<void> {
   try {
     const db = openDb(dbPath);
     const core = new Core({ store: new SqliteStore(db), clock: systemClock, random: cryptoRandom, keys: deriveKeys(SECRET), timeZone: 'Asia/Almaty' });
-    const client = core.addClient({ name: 'Бенч Клиент', operator: 'bench' });
-    core.addObject({ clientId: client.id, code: '4711', address: 'Алматы', operator: 'bench' });
-    core.addNumber({ clientId: client.id, phone: '+77015550101', signed: true, operator: 'bench' });
-    for (let i = 0; i < 10_000; i++) core.request({ channel: 'sms', phone: '+77015550101', action: 'status' });
-    const records = core.verifyJournal().checked;
+    const client = await core.addClient({ name: 'Бенч Клиент', operator: 'bench' });
+    await core.addObject({ clientId: client.id, code: '4711', address: 'Алматы', operator: 'bench' });
+    await core.addNumber({ clientId: client.id, phone: '+77015550101', signed: true, operator: 'bench' });
+    for (let i = 0; i < 10_000; i++) await core.request({ channel: 'sms', phone: '+77015550101', action: 'status' });
+    const records = (await core.verifyJournal()).checked;
     db.close();
 
     const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ZHEDEL_DB: dbPath };

@@ -19,15 +19,15 @@ function setup(dbPath: string): { core: Core; close: () => void } {
 }
 
 /** identify + status + arm, each request a committed (fsynced) journal document. */
-function loop(core: Core, phone: string, iterations: number): { latencies: number[]; seconds: number; requests: number } {
+async function loop(core: Core, phone: string, iterations: number): Promise<{ latencies: number[]; seconds: number; requests: number }> {
   const latencies: number[] = [];
   const t0 = performance.now();
   for (let i = 0; i < iterations; i++) {
     const a = performance.now();
-    core.identify(phone);
-    core.request({ channel: 'sms', phone, action: 'status' });
+    await core.identify(phone);
+    await core.request({ channel: 'sms', phone, action: 'status' });
     const b = performance.now();
-    core.request({ channel: 'sms', phone, action: 'arm' });
+    await core.request({ channel: 'sms', phone, action: 'arm' });
     const c = performance.now();
     latencies.push(b - a, c - b);
   }
@@ -39,13 +39,13 @@ export async function benchCore(): Promise<void> {
   const dbPath = join(dir, 'bench.db');
   try {
     const { core, close } = setup(dbPath);
-    const c = core.addClient({ name: 'Bench', operator: 'bench' });
-    core.addObject({ clientId: c.id, code: '1234', address: 'Bench street', operator: 'bench' });
-    core.addNumber({ clientId: c.id, phone: '+77011234567', signed: true, operator: 'bench' });
-    core.addNumber({ clientId: c.id, phone: '+77021234567', signed: true, operator: 'bench' });
-    loop(core, '+77011234567', 200); // warm-up
+    const c = await core.addClient({ name: 'Bench', operator: 'bench' });
+    await core.addObject({ clientId: c.id, code: '1234', address: 'Bench street', operator: 'bench' });
+    await core.addNumber({ clientId: c.id, phone: '+77011234567', signed: true, operator: 'bench' });
+    await core.addNumber({ clientId: c.id, phone: '+77021234567', signed: true, operator: 'bench' });
+    await loop(core, '+77011234567', 200); // warm-up
 
-    const single = loop(core, '+77011234567', 2000);
+    const single = await loop(core, '+77011234567', 2000);
     const s1 = summary(single.latencies);
     figure('core durable requests/s (single writer)', fmt(single.requests / single.seconds, 0), 'req/s');
     figure('core request latency p50 / p99 / p99.9 / max (single writer)', `${fmt(s1.p50)} / ${fmt(s1.p99)} / ${fmt(s1.p999)} / ${fmt(s1.max)}`, 'ms');
@@ -55,14 +55,14 @@ export async function benchCore(): Promise<void> {
     for (const [label, rate] of [['a second writer at 50 writes/s', 50], ['a second writer flat out', 0]] as const) {
       const other = spawn(process.execPath, ['bin/run-ts.js', 'test/support/writer.ts', dbPath, '+77021234567', '0', String(rate)], { stdio: ['ignore', 'ignore', 'inherit'] });
       await new Promise((r) => setTimeout(r, 800));
-      const conc = loop(core, '+77011234567', 2000);
+      const conc = await loop(core, '+77011234567', 2000);
       other.kill('SIGTERM');
       await new Promise((r) => other.once('exit', r));
       const s2 = summary(conc.latencies);
       figure(`core durable requests/s (with ${label})`, fmt(conc.requests / conc.seconds, 0), 'req/s');
       figure(`core request latency p50 / p99 / p99.9 / max (with ${label})`, `${fmt(s2.p50)} / ${fmt(s2.p99)} / ${fmt(s2.p999)} / ${fmt(s2.max)}`, 'ms');
     }
-    const v = core.verifyJournal();
+    const v = await core.verifyJournal();
     figure('journal after benchmark', v.ok ? `intact (${v.checked} records)` : 'BROKEN');
     close();
   } finally {

@@ -14,17 +14,17 @@ import { figure, fmt } from './stats.ts';
 export async function benchHttp(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'zhedel-bench-http-'));
   const config: Config = loadConfig({ ZHEDEL_DB: join(dir, 'http.db'), ZHEDEL_SECRET: 'bench-secret-'.repeat(4) });
-  const ctx = openCore(config);
+  const ctx = await openCore(config);
   const app = await buildApp({
     logger: createLogger('silent'), checks: [], core: ctx.core, access: ctx.access, hub: ctx.events, metrics: ctx.metrics, rateLimitPerMinute: 0,
   });
   try {
-    const c = ctx.core.addClient({ name: 'Bench', lang: 'ru', operator: 'bench' });
-    for (const code of ['1001', '1002', '1003']) ctx.core.addObject({ clientId: c.id, code, address: `Street ${code}`, operator: 'bench' });
-    ctx.core.addNumber({ clientId: c.id, phone: '+77011234567', signed: true, operator: 'bench' });
-    ctx.core.requestSignIn({ channel: 'app', phone: '+77011234567' });
-    const code = /(\d{6})/.exec(ctx.core.listOutbox({ limit: 1, reveal: true })[0]?.text ?? '')?.[1] ?? '';
-    const session = ctx.access.verifySignIn({ channel: 'app', phone: '+77011234567', code });
+    const c = await ctx.core.addClient({ name: 'Bench', lang: 'ru', operator: 'bench' });
+    for (const code of ['1001', '1002', '1003']) await ctx.core.addObject({ clientId: c.id, code, address: `Street ${code}`, operator: 'bench' });
+    await ctx.core.addNumber({ clientId: c.id, phone: '+77011234567', signed: true, operator: 'bench' });
+    await ctx.core.requestSignIn({ channel: 'app', phone: '+77011234567' });
+    const code = /(\d{6})/.exec((await ctx.core.listOutbox({ limit: 1, reveal: true }))[0]?.text ?? '')?.[1] ?? '';
+    const session = await ctx.access.verifySignIn({ channel: 'app', phone: '+77011234567', code });
     if (session.kind !== 'session') throw new Error('sign-in failed');
     const address = await app.listen({ host: '127.0.0.1', port: 0 });
 
@@ -65,14 +65,14 @@ export async function benchHttp(): Promise<void> {
       }
     });
     const t0 = performance.now();
-    ctx.core.operatorRequest({ action: 'arm', objectCode: '1001', operator: 'bench' });
+    await ctx.core.operatorRequest({ action: 'arm', objectCode: '1001', operator: 'bench' });
     const start = Date.now();
     while (received < N && Date.now() - start < 10_000) await new Promise((r) => setTimeout(r, 5));
     figure(`SSE fan-out of one status change to ${N} connected clients`, `${fmt(lastAt - t0, 1)} ms (${received}/${N} received)`);
     for (const r of reqs) r.destroy();
   } finally {
     await app.close();
-    ctx.close();
+    await ctx.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }

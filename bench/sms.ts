@@ -13,7 +13,7 @@ import { openDb } from '../src/store/db.ts';
 import { OutboxStore } from '../src/store/outbox-store.ts';
 import { SqliteStore } from '../src/store/sqlite-store.ts';
 import { SmscSim } from '../test/sim/smsc.ts';
-import { figure, fmt, summary } from './stats.ts';
+import { figure, fmt, seed, summary } from './stats.ts';
 
 const SECRET = 'bench-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
 const silent = pino({ level: 'silent' });
@@ -60,6 +60,7 @@ async function bareLoop(url: string, count: number, window: number): Promise<num
 }
 
 interface Rig {
+  db: ReturnType<typeof openDb>;
   core: Core;
   outbox: OutboxStore;
   session: SmppSession;
@@ -78,12 +79,12 @@ function rig(dir: string, name: string, url: string, o: { window: number; tps?: 
   const session = new SmppSession({ url, systemId: 'zhedel', password: 'secret', logger: silent, window: o.window, tps: o.tps ?? 0, responseTimeoutMs: 30_000 });
   const dispatcher = new Dispatcher({
     store: outbox, link: session, clock: systemClock, logger: silent, sender: 'ZHEDEL', 
-    openText: (m) => core.outboxText({ body: m.body, bodyEnc: m.bodyEnc, secret: m.secret, phone: m.phone }, true) ?? '',
+    openText: async (m) => (await core.outboxText({ body: m.body, bodyEnc: m.bodyEnc, secret: m.secret, phone: m.phone }, true)) ?? '',
   });
   session.on('bound', () => dispatcher.wake());
   wake = () => dispatcher.wake();
   return {
-    core, outbox, session, dispatcher,
+    db, core, outbox, session, dispatcher,
     async close() {
       await dispatcher.stop(5_000);
       await session.stop(1_000);
@@ -92,15 +93,12 @@ function rig(dir: string, name: string, url: string, o: { window: number; tps?: 
   };
 }
 
-function enqueue(core: Core, n: number, text: (i: number) => string): void {
-  const chunk = 5_000;
-  for (let i = 0; i < n; i += chunk) {
-    core['store'].tx(() => {
-      for (let j = i; j < Math.min(n, i + chunk); j++) {
-        core.queueSms({ priority: j % 3 === 0 ? 'alarm' : 'info', kind: 'bench', phone: '+77011234567', clientId: null, text: text(j), secret: false, expiresAt: null });
-      }
-    });
-  }
+async function enqueue(r: Rig, n: number, text: (i: number) => string): Promise<void> {
+  await seed(r.db, async () => {
+    for (let j = 0; j < n; j++) {
+      await r.core.queueSms({ priority: j % 3 === 0 ? 'alarm' : 'info', kind: 'bench', phone: '+77011234567', clientId: null, text: text(j), secret: false, expiresAt: null });
+    }
+  });
 }
 
 /** Waits until `n` messages were accepted (the dispatcher's own count: no query while measuring). */
@@ -121,11 +119,11 @@ export async function benchSms(): Promise<void> {
     for (const window of [10, 50]) {
       const bare = await bareLoop(sim.url, N, window);
       const r = rig(dir, `w${window}`, sim.url, { window });
-      enqueue(r.core, N, (i) => (i % 10 === 0 ? `Длинное сообщение номер ${i}: ${'Ж'.repeat(80)}` : `Bench message ${i}`));
+      await enqueue(r, N, (i) => (i % 10 === 0 ? `Длинное сообщение номер ${i}: ${'Ж'.repeat(80)}` : `Bench message ${i}`));
       const parts = N + N / 10; // every tenth message has two parts
       const t0 = performance.now();
       r.session.start();
-      r.dispatcher.start();
+      await r.dispatcher.start();
       await waitSubmitted(r, N, 120_000);
       const secs = (performance.now() - t0) / 1000;
       await r.close();
@@ -139,22 +137,32 @@ export async function benchSms(): Promise<void> {
     {
       const r = rig(dir, 'latency', sim.url, { window: 10 });
       r.session.start();
-      r.dispatcher.start();
+      await r.dispatcher.start();
       await new Promise<void>((res) => r.session.once('bound', () => res()));
       const queuedAt = new Map<number, number>();
       const before = sim.submits.length;
       const total = 4_000;
       let made = 0;
-      await new Promise<void>((res) => {
+      await new Promise<void>((res, rej) => {
+        let busy = false;
         const tick = setInterval(() => {
-          for (let k = 0; k < 20 && made < total; k++, made++) {
-            const id = r.core.queueSms({ priority: 'info', kind: 'bench', phone: '+77011234567', clientId: null, text: `lat ${made}`, secret: false, expiresAt: null });
-            queuedAt.set(id, performance.now() + performance.timeOrigin);
-          }
-          if (made >= total) {
+          if (busy) return;
+          busy = true;
+          void (async () => {
+            for (let k = 0; k < 20 && made < total; k++) {
+              const id = await r.core.queueSms({ priority: 'info', kind: 'bench', phone: '+77011234567', clientId: null, text: `lat ${made++}`, secret: false, expiresAt: null });
+              queuedAt.set(id, performance.now() + performance.timeOrigin);
+            }
+            if (made >= total) {
+              clearInterval(tick);
+              res();
+            }
+          })().catch((e: unknown) => {
             clearInterval(tick);
-            res();
-          }
+            rej(e as Error);
+          }).finally(() => {
+            busy = false;
+          });
         }, 10);
       });
       await waitSubmitted(r, total, 60_000);
@@ -174,10 +182,10 @@ export async function benchSms(): Promise<void> {
     // Throughput limit: 100 parts per second for 10 s.
     {
       const r = rig(dir, 'tps', sim.url, { window: 10, tps: 100 });
-      enqueue(r.core, 1_100, (i) => `tps ${i}`);
+      await enqueue(r, 1_100, (i) => `tps ${i}`);
       const before = sim.submits.length;
       r.session.start();
-      r.dispatcher.start();
+      await r.dispatcher.start();
       await new Promise((res) => setTimeout(res, 11_000));
       const sub = sim.submits.slice(before);
       const first = sub[0]?.at ?? 0;
@@ -193,9 +201,9 @@ export async function benchSms(): Promise<void> {
       const r = rig(dir, 'memory', sim.url, { window: 10 });
       global.gc?.();
       const base = process.memoryUsage();
-      enqueue(r.core, 100_000, (i) => `Queued notice ${i}`);
+      await enqueue(r, 100_000, (i) => `Queued notice ${i}`);
       r.session.start();
-      r.dispatcher.start();
+      await r.dispatcher.start();
       await new Promise((res) => setTimeout(res, 3_000));
       global.gc?.();
       const m = process.memoryUsage();

@@ -18,3 +18,16 @@ export function fmt(n: number, digits = 2): string {
 export function figure(name: string, value: string | number, unit = ''): void {
   process.stdout.write(`${name}: ${value}${unit ? ' ' + unit : ''}\n`);
 }
+
+/**
+ * Seeds a benchmark's database: what is seeded is not what is measured, so its commits need
+ * not wait for the disk. Durable commits (synchronous=FULL) again afterwards.
+ */
+export async function seed(db: { pragma(source: string): unknown }, fn: () => Promise<void>): Promise<void> {
+  db.pragma('synchronous = OFF');
+  try {
+    await fn();
+  } finally {
+    db.pragma('synchronous = FULL');
+  }
+}

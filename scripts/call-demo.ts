@@ -49,9 +49,9 @@ async function press(call: SimCall, keys: string, why: string): Promise<void> {
 try {
   tel.start();
   if (!(await tel.link.whenConnected(30_000))) throw new Error('the robot did not connect to the Asterisk simulator');
-  const c = core.addClient({ name: 'Асель Нурланова', lang: 'ru', operator: 'demo' });
-  core.addObject({ clientId: c.id, code: '4021', address: 'Алматы, Достык 5', operator: 'demo' });
-  core.addNumber({ clientId: c.id, phone: '+77015551234', signed: true, operator: 'demo' });
+  const c = await core.addClient({ name: 'Асель Нурланова', lang: 'ru', operator: 'demo' });
+  await core.addObject({ clientId: c.id, code: '4021', address: 'Алматы, Достык 5', operator: 'demo' });
+  await core.addNumber({ clientId: c.id, phone: '+77015551234', signed: true, operator: 'demo' });
   say('A client calls from 8 701 555 12 34 (object 4021, disarmed).');
   const call = sim.call({ number: '87015551234' });
   await until(call, 'main-menu');
@@ -61,7 +61,7 @@ try {
   await until(call, 'main-menu');
   await press(call, '2', 'disarm');
   await until(call, 'code-sent');
-  const sms = core.listOutbox({ limit: 1, reveal: true })[0]?.text ?? '';
+  const sms = (await core.listOutbox({ limit: 1, reveal: true }))[0]?.text ?? '';
   say(`  SMS to +77015551234: ${sms}`);
   const code = /(\d{6})/.exec(sms)?.[1] ?? '';
   await press(call, `${code}#`, 'the code from the SMS');
@@ -69,12 +69,12 @@ try {
   await press(call, '9', 'goodbye');
   await call.waitForEnd(30_000);
   listen(call);
-  say(`Call ended. Object 4021 is now ${core.getObject('4021').status}.`);
+  say(`Call ended. Object 4021 is now ${(await core.getObject('4021')).status}.`);
   say('Journal:');
-  for (const r of core.searchJournal({ limit: 20 }).reverse()) {
+  for (const r of (await core.searchJournal({ limit: 20 })).reverse()) {
     say(`  #${r.seq} ${r.channel} ${r.action} ${r.outcome}${r.reason ? ` (${r.reason})` : ''} auth=${r.auth}`);
   }
-  say(`Journal verification: ${core.verifyJournal().ok ? 'intact' : 'BROKEN'}`);
+  say(`Journal verification: ${(await core.verifyJournal()).ok ? 'intact' : 'BROKEN'}`);
 } finally {
   await tel.stop(1_000);
   await sim.close();

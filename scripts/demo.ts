@@ -21,10 +21,10 @@ const texts = (manifest as { prompts: Record<string, Record<string, string>> }).
 const say = (s = ''): void => {
   process.stdout.write(`${s}\n`);
 };
-const wait = async <T>(what: string, fn: () => T | undefined | null | false, ms = 15_000): Promise<T> => {
+const wait = async <T>(what: string, fn: () => T | undefined | null | false | Promise<T | undefined | null | false>, ms = 15_000): Promise<T> => {
   const start = Date.now();
   for (;;) {
-    const v = fn();
+    const v = await fn();
     if (v) return v;
     if (Date.now() - start > ms) throw new Error(`the demo waited in vain for: ${what}`);
     await new Promise((r) => setTimeout(r, 25));
@@ -86,9 +86,9 @@ try {
   const { core } = svc.ctx;
   say('ZHEDEL ONLINE demo: service, SMSC simulator and Asterisk simulator on 127.0.0.1, temporary database.');
   say();
-  const client = core.addClient({ name: 'Асель Нурланова', lang: 'ru', balance: 500_000, operator: 'demo' });
-  core.addObject({ clientId: client.id, code: '4021', address: 'Алматы, Достык 5', calloutEnabled: true, operator: 'demo' });
-  core.addNumber({ clientId: client.id, phone: PHONE, signed: true, operator: 'demo' });
+  const client = await core.addClient({ name: 'Асель Нурланова', lang: 'ru', balance: 500_000, operator: 'demo' });
+  await core.addObject({ clientId: client.id, code: '4021', address: 'Алматы, Достык 5', calloutEnabled: true, operator: 'demo' });
+  await core.addNumber({ clientId: client.id, phone: PHONE, signed: true, operator: 'demo' });
   say(`Seeded: client ${client.id} "${client.name}", object 4021 (Алматы, Достык 5, call-outs on), trusted number ${PHONE}.`);
   say();
 
@@ -102,7 +102,7 @@ try {
   await press(call, '9', 'goodbye');
   await call.waitForEnd(30_000);
   listen(call);
-  if (core.getObject('4021').status !== 'armed') throw new Error('the object was not armed');
+  if ((await core.getObject('4021')).status !== 'armed') throw new Error('the object was not armed');
   say();
 
   say('2. An SMS command from the trusted number.');
@@ -124,11 +124,11 @@ try {
   phoneSends(code);
   const done = await wait('the disarm reply', () => newSms()[0]);
   say(`    SMS to the phone: ${done}`);
-  if (core.getObject('4021').status !== 'disarmed') throw new Error('the object was not disarmed');
+  if ((await core.getObject('4021')).status !== 'disarmed') throw new Error('the object was not disarmed');
   say();
 
   say('4. The monitoring centre reports a burglary in zone 3.');
-  core.operatorRequest({ action: 'arm', objectCode: '4021', operator: 'demo' });
+  await core.operatorRequest({ action: 'arm', objectCode: '4021', operator: 'demo' });
   const res = await fetch(`${svc.address}/v1/monitoring/events`, {
     method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': 'demo-monitoring-key' },
     body: JSON.stringify({ id: 'mc-demo-1', object: '4021', type: 'alarm', kind: 'burglary', zone: 3 }),
@@ -141,19 +141,19 @@ try {
   await untilPrompt(callee, 'alarm-press-1');
   await press(callee, '1', 'acknowledge');
   await untilPrompt(callee, 'alarm-acknowledged');
-  await wait('the acknowledgement in the journal', () => core.searchJournal({ action: 'alarm-ack', limit: 1 })[0]);
-  say(`    object 4021 is now: ${core.getObject('4021').status}`);
+  await wait('the acknowledgement in the journal', async () => (await core.searchJournal({ action: 'alarm-ack', limit: 1 }))[0]);
+  say(`    object 4021 is now: ${(await core.getObject('4021')).status}`);
   say();
 
   say('The journal of electronic documents:');
-  for (const r of core.searchJournal({ limit: 100 }).reverse()) {
+  for (const r of (await core.searchJournal({ limit: 100 })).reverse()) {
     say(`    #${String(r.seq).padStart(2)} ${r.channel.padEnd(10)} ${r.action.padEnd(14)} ${r.outcome}${r.reason ? ` (${r.reason})` : ''}, auth ${r.auth}`);
   }
-  const v = core.verifyJournal();
+  const v = await core.verifyJournal();
   say(`Journal verification: ${v.ok ? `intact, ${v.checked} records` : 'BROKEN'}`);
   if (!v.ok) throw new Error('journal broken');
-  const states = core.listOutbox({ limit: 100 }).map((m) => m.state);
-  await wait('delivery receipts', () => core.listOutbox({ limit: 100 }).every((m) => m.state === 'delivered'), 10_000);
+  const states = (await core.listOutbox({ limit: 100 })).map((m) => m.state);
+  await wait('delivery receipts', async () => (await core.listOutbox({ limit: 100 })).every((m) => m.state === 'delivered'), 10_000);
   say(`SMS sent: ${states.length}, all delivered.`);
 } catch (e) {
   failed = true;

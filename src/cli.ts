@@ -137,12 +137,12 @@ async function run(argv: string[], out: Out, cfg: () => Config): Promise<number>
   const [cmd, sub, ...rest] = argv;
   // loaded here, not at the top, so that `zhedel help` starts at once
   const [{ openCore }, { openStore, restoreStore }] = await Promise.all([import('./context.ts'), import('./store/index.ts')]);
-  const withCore = <T>(fn: (ctx: CoreContext) => T): T => {
-    const ctx = openCore(cfg());
+  const withCore = async <T>(fn: (ctx: CoreContext) => T | Promise<T>): Promise<T> => {
+    const ctx = await openCore(cfg());
     try {
-      return fn(ctx);
+      return await fn(ctx);
     } finally {
-      ctx.close();
+      await ctx.close();
     }
   };
   const tzOf = (): string => cfg().timeZone;
@@ -196,7 +196,7 @@ async function run(argv: string[], out: Out, cfg: () => Config): Promise<number>
         const lang = (f.lang as string | undefined) ?? 'ru';
         if (!LANGS.includes(lang as Lang)) throw new AppError('BAD_INPUT', `--lang must be one of ${LANGS.join(', ')}`);
         const balance = typeof f.balance === 'string' && f.balance !== '0' ? parseKzt(f.balance) : 0;
-        const c = withCore(({ core }) => core.addClient({
+        const c = await withCore(({ core }) => core.addClient({
           name: req(f, 'name'), balance, operator: operatorName(f), ...(typeof f.lang === 'string' ? { lang: lang as Lang } : {}),
           ...(typeof f.services === 'string' ? { services: f.services.split(',').map((x) => x.trim()).filter(Boolean) } : {}),
         }));
@@ -205,14 +205,14 @@ async function run(argv: string[], out: Out, cfg: () => Config): Promise<number>
       }
       if (sub === 'list') {
         parse(rest, {});
-        const list = withCore(({ core }) => core.listClients());
+        const list = await withCore(({ core }) => core.listClients());
         out.print(list.map((c) => `${c.id}  ${c.name}  ${c.lang}  balance ${formatKzt(c.balance)} KZT${c.suspendedAt ? '  SUSPENDED' : ''}`).join('\n') || 'no clients', list);
         return 0;
       }
       if (sub === 'show') {
         const f = parse(rest, { client: { type: 'string' } });
         const id = intArg(f, 'client');
-        const data = withCore(({ core }) => ({ client: core.getClient(id), objects: core.listObjects(id), numbers: core.listNumbers(id) }));
+        const data = await withCore(async ({ core }) => ({ client: await core.getClient(id), objects: await core.listObjects(id), numbers: await core.listNumbers(id) }));
         const tz = tzOf();
         out.print([
           `${data.client.id}  ${data.client.name}  ${data.client.lang}  balance ${formatKzt(data.client.balance)} KZT${data.client.suspendedAt ? '  SUSPENDED' : ''}`,
@@ -227,7 +227,7 @@ async function run(argv: string[], out: Out, cfg: () => Config): Promise<number>
     case 'object': {
       if (sub !== 'add') throw new UsageError('object: expected add');
       const f = parse(rest, { client: { type: 'string' }, code: { type: 'string' }, address: { type: 'string' }, callout: { type: 'boolean' } });
-      const o = withCore(({ core }) => core.addObject({
+      const o = await withCore(({ core }) => core.addObject({
         clientId: intArg(f, 'client'), code: req(f, 'code'), address: req(f, 'address'), calloutEnabled: f.callout === true, operator: operatorName(f),
       }));
       out.print(`object ${o.code} added for client ${o.clientId}: ${o.address}`, o);
@@ -238,18 +238,18 @@ async function run(argv: string[], out: Out, cfg: () => Config): Promise<number>
       const f = parse([sub, ...rest].filter((x): x is string => x !== undefined), { object: { type: 'string' } });
       const tz = tzOf();
       if (typeof f.object === 'string') {
-        const r = withCore(({ core }) => core.operatorRequest({ action: 'status', objectCode: f.object as string, operator: operatorName(f) }));
+        const r = await withCore(({ core }) => core.operatorRequest({ action: 'status', objectCode: f.object as string, operator: operatorName(f) }));
         out.print(requestLine(r, tz), r);
         return 0;
       }
-      const list = withCore(({ core }) => core.listObjects());
+      const list = await withCore(({ core }) => core.listObjects());
       out.print(list.map((o) => objectLine(o, tz)).join('\n') || 'no objects', list);
       return 0;
     }
 
     case 'identify': {
       const f = parse([sub, ...rest].filter((x): x is string => x !== undefined), { phone: { type: 'string' } });
-      const id = withCore(({ core }) => core.identify(req(f, 'phone')));
+      const id = await withCore(({ core }) => core.identify(req(f, 'phone')));
       out.print(id.ok
         ? `${id.phone}: client ${id.client.id} ${id.client.name}, objects ${id.objects.map((o) => o.code).join(',') || 'none'}`
         : `${id.phone ?? 'not a Kazakhstan number'}: refused (${id.reason})`, id);
@@ -257,12 +257,12 @@ async function run(argv: string[], out: Out, cfg: () => Config): Promise<number>
     }
 
     case 'number':
-      return numberCommand(sub, rest, out, withCore);
+      return await numberCommand(sub, rest, out, withCore);
 
     case 'arm':
     case 'disarm': {
       const f = parse([sub, ...rest].filter((x): x is string => x !== undefined), { object: { type: 'string' } });
-      const r = withCore(({ core }) => core.operatorRequest({ action: cmd, objectCode: req(f, 'object'), operator: operatorName(f) }));
+      const r = await withCore(({ core }) => core.operatorRequest({ action: cmd, objectCode: req(f, 'object'), operator: operatorName(f) }));
       out.print(requestLine(r, tzOf()), r);
       return 0;
     }
@@ -270,7 +270,7 @@ async function run(argv: string[], out: Out, cfg: () => Config): Promise<number>
     case 'pay': {
       const f = parse([sub, ...rest].filter((x): x is string => x !== undefined), { client: { type: 'string' }, amount: { type: 'string' }, ref: { type: 'string' } });
       const amount = parseKzt(req(f, 'amount'));
-      const r = withCore(({ core }) => core.pay({
+      const r = await withCore(({ core }) => core.pay({
         clientId: intArg(f, 'client'), amount, operator: operatorName(f), ...(typeof f.ref === 'string' ? { ref: f.ref } : {}),
       }));
       out.print(r.duplicate
@@ -284,7 +284,7 @@ async function run(argv: string[], out: Out, cfg: () => Config): Promise<number>
         verify: { type: 'boolean' }, client: { type: 'string' }, phone: { type: 'string' }, object: { type: 'string' }, limit: { type: 'string' },
       });
       if (f.verify) {
-        const v = withCore(({ core }) => core.verifyJournal());
+        const v = await withCore(({ core }) => core.verifyJournal());
         out.print(v.ok
           ? `journal intact: ${v.checked} records, head ${v.headHash}`
           : `JOURNAL BROKEN at record ${v.problem?.seq}: ${v.problem?.kind} (${v.checked} records before it are intact)`, v);
@@ -293,9 +293,9 @@ async function run(argv: string[], out: Out, cfg: () => Config): Promise<number>
       const filter: Record<string, unknown> = { limit: typeof f.limit === 'string' ? intArg(f, 'limit') : 50 };
       if (typeof f.client === 'string') filter.clientId = intArg(f, 'client');
       if (typeof f.object === 'string') filter.objectCode = f.object;
-      const rows = withCore(({ core }) => {
+      const rows = await withCore(async ({ core }) => {
         if (typeof f.phone === 'string') {
-          const p = core.identify(f.phone);
+          const p = await core.identify(f.phone);
           filter.phone = p.phone ?? f.phone;
         }
         return core.searchJournal(filter);
@@ -318,7 +318,7 @@ async function run(argv: string[], out: Out, cfg: () => Config): Promise<number>
       if (limit < 1 || limit > 1000) throw new UsageError('--limit must be 1 to 1000');
       const before = typeof f.before === 'string' ? intArg(f, 'before') : undefined;
       if (before !== undefined && before < 1) throw new UsageError('--before must be a message id');
-      const rows = withCore(({ core }) => core.listOutbox({
+      const rows = await withCore(({ core }) => core.listOutbox({
         limit, reveal: f.reveal === true, ...(typeof f.state === 'string' ? { state: f.state } : {}), ...(before !== undefined ? { before } : {}),
       }));
       const data = rows.map(({ bodyEnc: _e, body: _b, ...r }) => r);
@@ -334,12 +334,12 @@ async function run(argv: string[], out: Out, cfg: () => Config): Promise<number>
       const f = parse([sub, ...rest].filter((x): x is string => x !== undefined), { to: { type: 'string' } });
       const to = resolvePath(req(f, 'to'));
       if (existsSync(to)) throw new AppError('CONFLICT', `${to} exists; choose a new file`);
-      const { admin } = openStore(cfg());
+      const { admin } = await openStore(cfg());
       let integrity: string;
       try {
         ({ integrity } = await admin.backup(to));
       } finally {
-        admin.close();
+        await admin.close();
       }
       if (integrity !== 'ok') throw new AppError('INTERNAL', `the copy failed its integrity check: ${integrity}`);
       out.print(`backup written to ${to} (integrity ok)`, { file: to, integrity });
@@ -355,7 +355,7 @@ async function run(argv: string[], out: Out, cfg: () => Config): Promise<number>
       if (running) throw new AppError('CONFLICT', `the service (pid ${running}) is using ${config.dbPath}; stop it first`);
       const r = await restoreStore(config, from);
       if (!r.restored) throw new AppError('BAD_INPUT', `${from} fails its integrity check: ${r.integrity}`);
-      const v = withCore(({ core, admin }) => ({ journal: core.verifyJournal(), integrity: admin.verifyIntegrity() }));
+      const v = await withCore(async ({ core, admin }) => ({ journal: await core.verifyJournal(), integrity: await admin.verifyIntegrity() }));
       out.print(`restored ${from} into ${config.dbPath}; integrity ${v.integrity}; journal ${v.journal.ok ? `intact (${v.journal.checked} records)` : `BROKEN at ${v.journal.problem?.seq}`}${r.kept ? `; the previous database is kept as ${r.kept}` : ''}`, v);
       return v.journal.ok && v.integrity === 'ok' ? 0 : 3;
     }
@@ -371,7 +371,7 @@ async function run(argv: string[], out: Out, cfg: () => Config): Promise<number>
       const zone = typeof f.zone === 'string' ? intArg(f, 'zone') : null;
       const at = typeof f.at === 'string' ? f.at : null;
       if (at && Number.isNaN(Date.parse(at))) throw new UsageError('--at must be an ISO time');
-      const r = withCore(({ core }) => core.recordMonitoringEvent({
+      const r = await withCore(({ core }) => core.recordMonitoringEvent({
         sourceId: typeof f.id === 'string' ? f.id : `cli-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`,
         objectCode: req(f, 'object'), type, kind, zone, eventAt: at,
       }));
@@ -384,12 +384,12 @@ async function run(argv: string[], out: Out, cfg: () => Config): Promise<number>
       const at = typeof f.at === 'string' ? new Date(f.at) : new Date();
       if (Number.isNaN(at.getTime())) throw new UsageError('--at must be an ISO time');
       if (sub === 'run') {
-        const r = withCore(({ core }) => core.runBilling(at));
+        const r = await withCore(({ core }) => core.runBilling(at));
         out.print(`billing ${r.period}: ${r.charged} charged, ${r.suspended} suspended, ${r.already} already charged`, r);
         return 0;
       }
       if (sub === 'remind') {
-        const n = withCore(({ core }) => core.runReminders(at, cfg().billing.remindDays));
+        const n = await withCore(({ core }) => core.runReminders(at, cfg().billing.remindDays));
         out.print(`${n} reminder(s) queued`, { sent: n });
         return 0;
       }
@@ -402,7 +402,7 @@ async function run(argv: string[], out: Out, cfg: () => Config): Promise<number>
       const monthlyFee = typeof f.monthly === 'string' ? parseKzt(f.monthly) : undefined;
       const smsFee = typeof f.sms === 'string' ? parseKzt(f.sms) : undefined;
       if (monthlyFee === undefined && smsFee === undefined) throw new UsageError('give --monthly or --sms');
-      withCore(({ core }) => core.setTariff({ service: req(f, 'service'), operator: operatorName(f), ...(monthlyFee !== undefined ? { monthlyFee } : {}), ...(smsFee !== undefined ? { smsFee } : {}) }));
+      await withCore(({ core }) => core.setTariff({ service: req(f, 'service'), operator: operatorName(f), ...(monthlyFee !== undefined ? { monthlyFee } : {}), ...(smsFee !== undefined ? { smsFee } : {}) }));
       out.print(`tariff of ${req(f, 'service')} changed; it applies from the next billing period`, { ok: true });
       return 0;
     }
@@ -410,7 +410,7 @@ async function run(argv: string[], out: Out, cfg: () => Config): Promise<number>
     case 'otp': {
       if (sub !== 'ceiling') throw new UsageError('otp: expected ceiling');
       const f = parse(rest, { 'per-hour': { type: 'string' } });
-      const l = withCore(({ core }) => (f['per-hour'] === undefined ? core.otpLimits() : core.setOtpCeiling({ perHour: intArg(f, 'per-hour'), operator: operatorName(f) })));
+      const l = await withCore(({ core }) => (f['per-hour'] === undefined ? core.otpLimits() : core.setOtpCeiling({ perHour: intArg(f, 'per-hour'), operator: operatorName(f) })));
       out.print(`code SMS per number per hour: ${l.ceilingPerHour} (sign-in ${l.budgets['sign-in']}, actions ${l.budgets.action}); a new code for a pending one after ${l.resendPauseSeconds} s`, l);
       return 0;
     }
@@ -418,12 +418,12 @@ async function run(argv: string[], out: Out, cfg: () => Config): Promise<number>
     case 'alerts': {
       if (sub === 'ack') {
         const f = parse(rest, { id: { type: 'string' } });
-        withCore(({ core }) => core.ackAlert({ id: intArg(f, 'id'), operator: operatorName(f) }));
+        await withCore(({ core }) => core.ackAlert({ id: intArg(f, 'id'), operator: operatorName(f) }));
         out.print('acknowledged', { ok: true });
         return 0;
       }
       const f = parse([sub, ...rest].filter((x): x is string => x !== undefined), { all: { type: 'boolean' } });
-      const list = withCore(({ core }) => core.listAlerts(f.all !== true));
+      const list = await withCore(({ core }) => core.listAlerts(f.all !== true));
       out.print(list.map((a) => `${String(a.id).padStart(5)}  ${a.createdAt}  ${a.kind}  ${a.objectCode ?? ''} ${a.phone ?? ''}  ${a.detail ?? ''}${a.acknowledgedAt ? `  (ack by ${a.acknowledgedBy})` : ''}`).join('\n') || 'no alerts', list);
       return 0;
     }
@@ -436,14 +436,14 @@ async function run(argv: string[], out: Out, cfg: () => Config): Promise<number>
         const f = parse(rest, { name: { type: 'string' }, role: { type: 'string' } });
         const role = req(f, 'role');
         if (role !== 'operator' && role !== 'admin') throw new UsageError('--role must be operator or admin');
-        const r = withCore(({ access }) => access.addOperator({ name: req(f, 'name'), role, by: operatorName(f) }));
+        const r = await withCore(({ access }) => access.addOperator({ name: req(f, 'name'), role, by: operatorName(f) }));
         out.print(`operator ${r.operator.name} (${r.operator.role}) added; the token expires ${when(r.operator.tokenExpiresAt)}. Token (shown only now, keep it safe):\n${r.token}`,
           { operator: r.operator, token: r.token });
         return 0;
       }
       if (sub === 'list') {
         parse(rest, {});
-        const list = withCore(({ access }) => access.listOperators());
+        const list = await withCore(({ access }) => access.listOperators());
         out.print(list.map((o) => [
           String(o.id).padStart(4), o.name, o.role.padEnd(8), o.state.padEnd(8), `last use ${when(o.lastUsedAt)}`,
           `${o.state === 'expired' ? 'expired' : 'expires'} ${when(o.tokenExpiresAt)}`,
@@ -452,7 +452,7 @@ async function run(argv: string[], out: Out, cfg: () => Config): Promise<number>
       }
       if (sub === 'disable' || sub === 'enable') {
         const f = parse(rest, { name: { type: 'string' } });
-        const r = withCore(({ access }) => (sub === 'disable' ? access.disableOperator : access.enableOperator).call(access, { name: req(f, 'name'), by: operatorName(f) }));
+        const r = await withCore(({ access }) => (sub === 'disable' ? access.disableOperator : access.enableOperator).call(access, { name: req(f, 'name'), by: operatorName(f) }));
         out.print(r.changed
           ? `operator ${r.operator.name} ${sub}d${sub === 'disable' ? ': the token answers 401 at once, open consoles are closed' : ''}`
           : `operator ${r.operator.name} was already ${sub}d`, r);
@@ -460,7 +460,7 @@ async function run(argv: string[], out: Out, cfg: () => Config): Promise<number>
       }
       if (sub === 'rotate') {
         const f = parse(rest, { name: { type: 'string' } });
-        const r = withCore(({ access }) => access.rotateOperator({ name: req(f, 'name'), by: operatorName(f) }));
+        const r = await withCore(({ access }) => access.rotateOperator({ name: req(f, 'name'), by: operatorName(f) }));
         out.print(`operator ${r.operator.name}: the old token no longer works; the new one expires ${when(r.operator.tokenExpiresAt)}. Token (shown only now, keep it safe):\n${r.token}`,
           { operator: r.operator, token: r.token });
         return 0;
@@ -471,7 +471,7 @@ async function run(argv: string[], out: Out, cfg: () => Config): Promise<number>
     case 'sms': {
       if (sub !== 'send') throw new UsageError('sms: expected send');
       const f = parse(rest, { phone: { type: 'string' }, text: { type: 'string' } });
-      const r = withCore(({ core }) => core.sendNotice({ phone: req(f, 'phone'), text: req(f, 'text'), operator: operatorName(f) }));
+      const r = await withCore(({ core }) => core.sendNotice({ phone: req(f, 'phone'), text: req(f, 'text'), operator: operatorName(f) }));
       out.print(`queued as outbox message ${r.outboxId}`, r);
       return 0;
     }
@@ -481,13 +481,13 @@ async function run(argv: string[], out: Out, cfg: () => Config): Promise<number>
   }
 }
 
-function numberCommand(sub: string | undefined, rest: string[], out: Out, withCore: <T>(fn: (ctx: CoreContext) => T) => T): number {
+async function numberCommand(sub: string | undefined, rest: string[], out: Out, withCore: <T>(fn: (ctx: CoreContext) => T | Promise<T>) => Promise<T>): Promise<number> {
   const phoneOpt = { phone: { type: 'string' as const } };
   switch (sub) {
     case 'add': {
       const f = parse(rest, { ...phoneOpt, client: { type: 'string' }, objects: { type: 'string' }, signed: { type: 'boolean' } });
       const objectCodes = typeof f.objects === 'string' ? f.objects.split(',').map((s) => s.trim()).filter(Boolean) : null;
-      const r = withCore(({ core }) => core.addNumber({
+      const r = await withCore(({ core }) => core.addNumber({
         clientId: intArg(f, 'client'), phone: req(f, 'phone'), objectCodes, signed: f.signed === true, operator: operatorName(f),
       }));
       out.print(r.number.state === 'active'
@@ -497,25 +497,25 @@ function numberCommand(sub: string | undefined, rest: string[], out: Out, withCo
     }
     case 'list': {
       const f = parse(rest, { client: { type: 'string' } });
-      const list = withCore(({ core }) => core.listNumbers(intArg(f, 'client')));
+      const list = await withCore(({ core }) => core.listNumbers(intArg(f, 'client')));
       out.print(list.map((n) => `${n.phone}  ${n.state}${n.blockReason ? ` (${n.blockReason})` : ''}  objects ${n.allObjects ? 'all' : n.objectCodes.join(',')}`).join('\n') || 'no numbers', list);
       return 0;
     }
     case 'confirm': {
       const f = parse(rest, { ...phoneOpt, code: { type: 'string' } });
-      const r = withCore(({ core }) => core.confirmNumber({ phone: req(f, 'phone'), code: req(f, 'code'), operator: operatorName(f) }));
+      const r = await withCore(({ core }) => core.confirmNumber({ phone: req(f, 'phone'), code: req(f, 'code'), operator: operatorName(f) }));
       out.print(confirmLine(r), r);
       return 0;
     }
     case 'resend': {
       const f = parse(rest, phoneOpt);
-      const r = withCore(({ core }) => core.resendConfirmation({ phone: req(f, 'phone'), operator: operatorName(f) }));
+      const r = await withCore(({ core }) => core.resendConfirmation({ phone: req(f, 'phone'), operator: operatorName(f) }));
       out.print(`a new confirmation code was sent (document ${r.challengeId})`, r);
       return 0;
     }
     case 'change': {
       const f = parse(rest, { ...phoneOpt, to: { type: 'string' }, signed: { type: 'boolean' } });
-      const r = withCore(({ core }) => core.changeNumber({ phone: req(f, 'phone'), to: req(f, 'to'), signed: f.signed === true, operator: operatorName(f) }));
+      const r = await withCore(({ core }) => core.changeNumber({ phone: req(f, 'phone'), to: req(f, 'to'), signed: f.signed === true, operator: operatorName(f) }));
       out.print(`${req(f, 'phone')} removed; ${r.number.phone} is ${r.number.state}${r.challengeId ? ' (confirmation code sent)' : ''}`, r);
       return 0;
     }
@@ -523,19 +523,19 @@ function numberCommand(sub: string | undefined, rest: string[], out: Out, withCo
       const f = parse(rest, { ...phoneOpt, reason: { type: 'string' } });
       const reason = req(f, 'reason');
       if (!BLOCK_REASONS.includes(reason as BlockReason)) throw new UsageError(`--reason must be one of ${BLOCK_REASONS.join(', ')}`);
-      const n = withCore(({ core }) => core.blockNumber({ phone: req(f, 'phone'), reason: reason as BlockReason, operator: operatorName(f) }));
+      const n = await withCore(({ core }) => core.blockNumber({ phone: req(f, 'phone'), reason: reason as BlockReason, operator: operatorName(f) }));
       out.print(`${n.phone} blocked (${reason}); it is refused on every channel`, n);
       return 0;
     }
     case 'unblock': {
       const f = parse(rest, phoneOpt);
-      const n = withCore(({ core }) => core.unblockNumber({ phone: req(f, 'phone'), operator: operatorName(f) }));
+      const n = await withCore(({ core }) => core.unblockNumber({ phone: req(f, 'phone'), operator: operatorName(f) }));
       out.print(`${n.phone} is active again`, n);
       return 0;
     }
     case 'remove': {
       const f = parse(rest, phoneOpt);
-      const n = withCore(({ core }) => core.removeNumber({ phone: req(f, 'phone'), operator: operatorName(f) }));
+      const n = await withCore(({ core }) => core.removeNumber({ phone: req(f, 'phone'), operator: operatorName(f) }));
       out.print(`${n.phone} removed`, n);
       return 0;
     }

@@ -46,12 +46,12 @@ export interface CoreContext {
   events: EventHub;
   /** Figures read from the database when /metrics is scraped. */
   metrics: StoreFigures;
-  close(): void;
+  close(): Promise<void>;
 }
 
 /** Opens the store (migrating it) and builds the core. Used by the service and the CLI. */
-export function openCore(config: Config, opts: { outboxSignal?: OutboxSignal } = {}): CoreContext {
-  const { store, outbox, admin } = openStore(config);
+export async function openCore(config: Config, opts: { outboxSignal?: OutboxSignal } = {}): Promise<CoreContext> {
+  const { store, outbox, admin } = await openStore(config);
   const events = new EventHub();
   const core = new Core({
     store, clock: systemClock, random: cryptoRandom, keys: deriveKeys(config.secret), timeZone: config.timeZone, events,
@@ -60,8 +60,10 @@ export function openCore(config: Config, opts: { outboxSignal?: OutboxSignal } =
   });
   const access = new Access({ store, clock: systemClock, random: cryptoRandom, keys: deriveKeys(config.secret), core, operatorTokenDays: config.operatorTokenDays });
   return {
-    store, outbox, admin, core, access, events, metrics: admin.metrics(),
-    close: () => admin.close(),
+    store, outbox, admin, core, access, events, metrics: await admin.metrics(),
+    close: async () => {
+      await admin.close();
+    },
   };
 }
 

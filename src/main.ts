@@ -19,7 +19,7 @@ export type { CoreContext } from './context.ts';
  * the database — a blocked number, a revoked session among them. This connection's own changes
  * reach the event streams through the event hub. With another store this becomes a notification.
  */
-export function revocationMarker(admin: StoreAdmin): number | string {
+export async function revocationMarker(admin: StoreAdmin): Promise<number | string> {
   return admin.changeMarker();
 }
 
@@ -37,9 +37,9 @@ export interface RunningService {
 export async function startService(config: Config, logger: Logger): Promise<RunningService> {
   // The core tells the SMS dispatcher when it queued something; the dispatcher exists later.
   let wakeSms: () => void = () => undefined;
-  const ctx = openCore(config, { outboxSignal: { queued: () => wakeSms() } });
-  logger.info({ db: config.dbPath, schema: ctx.admin.schemaVersion(), secret: config.secretSource }, 'database open');
-  const sms = startSms({ config, outbox: ctx.outbox, core: ctx.core, clock: systemClock, logger });
+  const ctx = await openCore(config, { outboxSignal: { queued: () => wakeSms() } });
+  logger.info({ db: config.dbPath, schema: await ctx.admin.schemaVersion(), secret: config.secretSource }, 'database open');
+  const sms = await startSms({ config, outbox: ctx.outbox, core: ctx.core, clock: systemClock, logger });
   wakeSms = () => sms.wake();
   const telephony = new Telephony({
     url: config.ari.url, user: config.ari.user, password: config.ari.password, app: config.ari.app,
@@ -57,20 +57,36 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
 
   // Alarm call-outs recorded by any process are placed by this one, which holds the ARI link.
   const calling = new Set<number>();
-  const calloutTimer = setInterval(() => {
+  const finishCallouts = async (eventId: number): Promise<void> => {
+    try {
+      await ctx.core.finishCallouts(eventId);
+    } finally {
+      calling.delete(eventId);
+    }
+  };
+  const takeCallouts = async (): Promise<void> => {
     if (!telephony.link.isConnected()) return;
-    for (const plan of ctx.core.takeCallouts()) {
+    for (const plan of await ctx.core.takeCallouts()) {
       if (calling.has(plan.eventId)) continue;
       calling.add(plan.eventId);
       void runAlarmCalls(plan, {
         core: ctx.core, callOut: (r) => telephony.callOut(r), logger: logger.child({ channel: 'callout' }),
         rounds: config.alarms.rounds, roundPauseMs: config.alarms.roundPauseMs, ackTimeoutMs: config.alarms.ackTimeoutMs, ringSec: config.alarms.ringSec,
       }).catch((err: unknown) => logger.error({ err }, 'alarm call-outs failed'))
-        .finally(() => {
-          calling.delete(plan.eventId);
-          ctx.core.finishCallouts(plan.eventId);
-        });
+        .then(() => finishCallouts(plan.eventId))
+        .catch((err: unknown) => logger.error({ err, event: plan.eventId }, 'alarm call-outs could not be closed'));
     }
+  };
+  // one look at a time: a slow database never stacks the ticks up
+  let takingCallouts = false;
+  const calloutTimer = setInterval(() => {
+    if (takingCallouts) return;
+    takingCallouts = true;
+    takeCallouts()
+      .catch((err: unknown) => logger.error({ err }, 'waiting alarm call-outs could not be read'))
+      .finally(() => {
+        takingCallouts = false;
+      });
   }, 1_000);
   calloutTimer.unref();
 
@@ -84,7 +100,9 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       required: true,
       check: () => {
         try {
-          ctx.admin.ping();
+          // the ping answers synchronously, so /ready asks the database at each request; were it
+          // to answer later, /ready would have to report the last answer of a periodic ping
+          const _answered: void = ctx.admin.ping();
           return { ok: true };
         } catch (e) {
           return { ok: false, detail: (e as Error).message };
@@ -114,7 +132,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       schedules.stop();
       await Promise.all([telephony.stop(5_000), sms.stop()]);
       ami.stop();
-      ctx.close();
+      await ctx.close();
       logger.info('stopped');
     })();
     return stopping;

@@ -136,16 +136,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const httpRequests = new Counter({ name: 'zhedel_http_requests_total', help: 'HTTP requests', labelNames: ['method', 'route', 'status'], registers: [registry] });
   if (deps.metrics) {
     const m = deps.metrics;
-    new Gauge({ name: 'zhedel_sms', help: 'SMS in the outbox by state', labelNames: ['state'], registers: [registry], collect() {
+    new Gauge({ name: 'zhedel_sms', help: 'SMS in the outbox by state', labelNames: ['state'], registers: [registry], async collect() {
+      const byState = await m.outboxByState();
       this.reset();
-      for (const [state, n] of Object.entries(m.outboxByState())) this.set({ state }, n);
+      for (const [state, n] of Object.entries(byState)) this.set({ state }, n);
     } });
-    new Gauge({ name: 'zhedel_documents', help: 'Electronic documents in the journal', registers: [registry], collect() { this.set(m.documents()); } });
-    new Gauge({ name: 'zhedel_otp_sends_last_hour', help: 'One-time codes sent in the last hour', registers: [registry], collect() { this.set(m.otpSendsLastHour()); } });
-    new Gauge({ name: 'zhedel_code_failures', help: 'Wrong, expired or replayed codes (journal)', registers: [registry], collect() { this.set(m.codeFailures()); } });
+    new Gauge({ name: 'zhedel_documents', help: 'Electronic documents in the journal', registers: [registry], async collect() { this.set(await m.documents()); } });
+    new Gauge({ name: 'zhedel_otp_sends_last_hour', help: 'One-time codes sent in the last hour', registers: [registry], async collect() { this.set(await m.otpSendsLastHour()); } });
+    new Gauge({ name: 'zhedel_code_failures', help: 'Wrong, expired or replayed codes (journal)', registers: [registry], async collect() { this.set(await m.codeFailures()); } });
     if (m.openAlerts) {
       const open = m.openAlerts.bind(m);
-      new Gauge({ name: 'zhedel_operator_alerts_open', help: 'Operator alerts not yet acknowledged', registers: [registry], collect() { this.set(open()); } });
+      new Gauge({ name: 'zhedel_operator_alerts_open', help: 'Operator alerts not yet acknowledged', registers: [registry], async collect() { this.set(await open()); } });
     }
     if (m.calls) {
       const calls = m.calls.bind(m);

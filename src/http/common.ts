@@ -10,21 +10,24 @@ export type { ReadinessCheck, ReadinessResult } from '../core/ports.ts';
  * number (with SQLite: the database's data_version). Cheap: it is read several times a second
  * while event streams are open.
  */
-export type RevocationMarker = () => number | string;
+export type RevocationMarker = () => number | string | Promise<number | string>;
 
 export interface LiveHub {
   subscribe(l: (e: LiveEvent) => void): () => void;
   emit(e: LiveEvent): void;
 }
 
+/** A figure read now, or once the database answers. */
+type Figure<T> = T | Promise<T>;
+
 /** Figures /metrics reads from the database at scrape time. */
 export interface MetricsSource {
-  outboxByState(): Record<string, number>;
-  documents(): number;
-  otpSendsLastHour(): number;
-  codeFailures(): number;
-  openAlerts?(): number;
-  objectStatuses(): Array<{ code: string; clientId: number; status: string; since: string }>;
+  outboxByState(): Figure<Record<string, number>>;
+  documents(): Figure<number>;
+  otpSendsLastHour(): Figure<number>;
+  codeFailures(): Figure<number>;
+  openAlerts?(): Figure<number>;
+  objectStatuses(): Figure<Array<{ code: string; clientId: number; status: string; since: string }>>;
   calls?(): { active: number; total: number };
 }
 

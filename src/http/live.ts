@@ -12,14 +12,16 @@ export class StatusWatcher {
   private timer: NodeJS.Timeout | null = null;
   private listeners = 0;
   private seen = new Map<string, string>();
+  /** A snapshot under way: the next tick waits for the one after. */
+  private reading = false;
 
   constructor(private readonly source: MetricsSource, private readonly hub: LiveHub, private readonly everyMs: number) {}
 
   acquire(): () => void {
     this.listeners++;
     if (!this.timer) {
-      this.snapshot(false);
-      this.timer = setInterval(() => this.snapshot(true), this.everyMs);
+      void this.snapshot(false);
+      this.timer = setInterval(() => void this.snapshot(true), this.everyMs);
       this.timer.unref();
     }
     return () => {
@@ -33,8 +35,18 @@ export class StatusWatcher {
     if (e.type === 'object-status') this.seen.set(e.objectCode, `${e.status}|${e.since}`);
   }
 
-  private snapshot(emit: boolean): void {
-    for (const o of this.source.objectStatuses()) {
+  private async snapshot(emit: boolean): Promise<void> {
+    if (this.reading) return;
+    this.reading = true;
+    let statuses: Awaited<ReturnType<MetricsSource['objectStatuses']>>;
+    try {
+      statuses = await this.source.objectStatuses();
+    } catch {
+      return; // the database is closing; the streams end with the service
+    } finally {
+      this.reading = false;
+    }
+    for (const o of statuses) {
       const key = `${o.status}|${o.since}`;
       const before = this.seen.get(o.code);
       this.seen.set(o.code, key);
@@ -55,7 +67,7 @@ interface OpenStream {
   key: string;
   address: string;
   /** Re-checked whenever the revocation marker moves; false ends the stream. */
-  alive: (() => boolean) | null;
+  alive: (() => boolean | Promise<boolean>) | null;
   revoke(): void;
 }
 
@@ -69,6 +81,8 @@ export class StreamRegistry {
   private readonly open = new Set<OpenStream>();
   private timer: NodeJS.Timeout | null = null;
   private last: number | string | null = null;
+  /** A read of the marker (and its recheck) under way: ticks meanwhile are skipped. */
+  private polling = false;
 
   constructor(private readonly o: { marker: RevocationMarker | null; everyMs: number; perKey: number; perAddress: number }) {}
 
@@ -87,8 +101,8 @@ export class StreamRegistry {
   add(s: OpenStream): () => void {
     this.open.add(s);
     if (s.alive && this.o.marker && !this.timer) {
-      this.last = this.read();
-      this.timer = setInterval(() => this.poll(), this.o.everyMs);
+      void this.first();
+      this.timer = setInterval(() => void this.poll(), this.o.everyMs);
       this.timer.unref();
     }
     return () => {
@@ -101,27 +115,43 @@ export class StreamRegistry {
     return this.open.size;
   }
 
-  private read(): number | string | null {
+  private async read(): Promise<number | string | null> {
     try {
-      return this.o.marker?.() ?? null;
+      return (await this.o.marker?.()) ?? null;
     } catch {
       return null; // the database is closing; the streams end with the service
     }
   }
 
-  private poll(): void {
-    const now = this.read();
-    if (now === null || now === this.last) return;
-    this.last = now;
-    this.recheck();
+  /** The marker as the first revocable stream opened. */
+  private async first(): Promise<void> {
+    this.polling = true;
+    try {
+      this.last = await this.read();
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  private async poll(): Promise<void> {
+    if (this.polling) return;
+    this.polling = true;
+    try {
+      const now = await this.read();
+      if (now === null || now === this.last) return;
+      this.last = now;
+      await this.recheck();
+    } finally {
+      this.polling = false;
+    }
   }
 
   /** Ends every stream whose session is no longer valid. */
-  recheck(): void {
+  async recheck(): Promise<void> {
     for (const s of [...this.open]) {
       let ok = true;
       try {
-        ok = s.alive ? s.alive() : true;
+        ok = s.alive ? await s.alive() : true;
       } catch {
         ok = false;
       }
@@ -147,7 +177,7 @@ export class StreamRegistry {
  * returns what to call when the stream closes.
  */
 export function openStream(req: FastifyRequest, reply: FastifyReply, o: {
-  hub: LiveHub; watcher: StatusWatcher | null; filter: (e: LiveEvent) => Record<string, unknown> | null | 'close'; alive: () => boolean;
+  hub: LiveHub; watcher: StatusWatcher | null; filter: (e: LiveEvent) => Record<string, unknown> | null | 'close'; alive: () => boolean | Promise<boolean>;
   hello: Record<string, unknown>;
   revocation?: (revoke: () => void) => () => void;
   /** The caps, and cross-process revocation when `revocable`. `key` names the session or operator. */
@@ -192,14 +222,27 @@ export function openStream(req: FastifyRequest, reply: FastifyReply, o: {
       write(e.type, out);
     }
   });
-  const beat = setInterval(() => {
-    if (!o.alive()) {
+  let beating = false;
+  const heartbeat = async (): Promise<void> => {
+    if (beating) return;
+    beating = true;
+    let ok: boolean;
+    try {
+      ok = await o.alive();
+    } catch {
+      ok = false;
+    } finally {
+      beating = false;
+    }
+    if (closed) return;
+    if (!ok) {
       write('revoked', { reason: 'the session ended' });
       close();
       return;
     }
     res.write(': keep-alive\n\n');
-  }, 15_000);
+  };
+  const beat = setInterval(() => void heartbeat(), 15_000);
   beat.unref();
   const stopRevocation = o.revocation?.(() => {
     if (closed) return;

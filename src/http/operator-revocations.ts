@@ -11,31 +11,49 @@ export interface CredentialChanges {
   subscribe(changed: () => void): () => void;
 }
 
-/** Reads `revision` every `everyMs` while anyone listens, and reports when it moved. */
-export function pollRevision(revision: () => number, everyMs: number): CredentialChanges {
+/**
+ * Reads `revision` every `everyMs` while anyone listens, and reports when it moved. A read
+ * still under way when the next tick comes is not doubled: that tick is skipped.
+ */
+export function pollRevision(revision: () => number | Promise<number>, everyMs: number): CredentialChanges {
   const listeners = new Set<() => void>();
   let timer: NodeJS.Timeout | null = null;
   let seen = 0;
-  const read = (): number | null => {
+  let reading = false;
+  const read = async (): Promise<number | null> => {
     try {
-      return revision();
+      return await revision();
     } catch {
       // the database is closing: nothing to report
       return null;
     }
   };
-  const tick = (): void => {
-    const now = read();
-    if (now === null || now === seen) return;
-    seen = now;
-    for (const l of [...listeners]) l();
+  const tick = async (): Promise<void> => {
+    if (reading) return;
+    reading = true;
+    try {
+      const now = await read();
+      if (now === null || now === seen || !timer) return;
+      seen = now;
+      for (const l of [...listeners]) l();
+    } finally {
+      reading = false;
+    }
+  };
+  const start = async (): Promise<void> => {
+    reading = true;
+    try {
+      seen = (await read()) ?? 0;
+    } finally {
+      reading = false;
+    }
   };
   return {
     subscribe(changed) {
       listeners.add(changed);
       if (!timer) {
-        seen = read() ?? 0;
-        timer = setInterval(tick, everyMs);
+        void start();
+        timer = setInterval(() => void tick(), everyMs);
         timer.unref();
       }
       return () => {
@@ -50,7 +68,7 @@ export function pollRevision(revision: () => number, everyMs: number): Credentia
 }
 
 interface Watched {
-  stillValid: () => boolean;
+  stillValid: () => boolean | Promise<boolean>;
   revoke: () => void;
 }
 
@@ -62,10 +80,13 @@ export class OperatorRevocations {
   constructor(private readonly changes: CredentialChanges) {}
 
   /** While a stream is open: `revoke` is called once its credentials stop being valid. */
-  watch(stillValid: () => boolean, revoke: () => void): () => void {
+  watch(stillValid: () => boolean | Promise<boolean>, revoke: () => void): () => void {
     const w: Watched = { stillValid, revoke };
     this.open.add(w);
-    this.unsubscribe ??= this.changes.subscribe(() => this.check());
+    this.unsubscribe ??= this.changes.subscribe(() => {
+      // stillValid answers false rather than throw; a stream that fails to end ends with its socket
+      void this.check().catch(() => undefined);
+    });
     return () => {
       this.open.delete(w);
       if (this.open.size === 0) this.release();
@@ -73,9 +94,11 @@ export class OperatorRevocations {
   }
 
   /** A change made in this process: check at once rather than at the next poll. */
-  check(): void {
+  async check(): Promise<void> {
     for (const w of [...this.open]) {
-      if (!w.stillValid()) {
+      const valid = await w.stillValid();
+      // a stream closed, or revoked by a check that overlapped this one, is left alone
+      if (!valid && this.open.has(w)) {
         this.open.delete(w);
         w.revoke();
       }

@@ -31,9 +31,9 @@ export async function adminRoutes(app: FastifyInstance, d: {
   core: Core; access: Access; hub: LiveHub; watcher: StatusWatcher | null; streams: StreamRegistry; monitoringKey: string | null;
 }): Promise<void> {
   const { core, access } = d;
-  const op = (req: FastifyRequest): OperatorRow => access.authenticateOperator(bearer(req));
-  const admin = (req: FastifyRequest): OperatorRow => {
-    const o = op(req);
+  const op = async (req: FastifyRequest): Promise<OperatorRow> => access.authenticateOperator(bearer(req));
+  const admin = async (req: FastifyRequest): Promise<OperatorRow> => {
+    const o = await op(req);
     if (o.role !== 'admin') throw new AppError('FORBIDDEN', 'this needs the admin role');
     return o;
   };
@@ -42,8 +42,8 @@ export async function adminRoutes(app: FastifyInstance, d: {
   app.addHook('onClose', async () => revocations.stop());
 
   app.get('/v1/admin/clients', { schema: { ...sec, response: ok } }, async (req) => {
-    op(req);
-    return { clients: core.listClients() };
+    await op(req);
+    return { clients: await core.listClients() };
   });
   app.post('/v1/admin/clients', {
     schema: {
@@ -51,19 +51,19 @@ export async function adminRoutes(app: FastifyInstance, d: {
       body: { type: 'object', additionalProperties: false, required: ['name'], properties: { name: { type: 'string', minLength: 1, maxLength: 200 }, lang: { type: 'string', enum: ['ru', 'kk'] }, balance: { type: 'integer', minimum: 0 } } },
     },
   }, async (req, reply) => {
-    const o = op(req);
+    const o = await op(req);
     const b = req.body as { name: string; lang?: Lang; balance?: number };
-    return reply.code(201).send(core.addClient({ name: b.name, ...(b.lang ? { lang: b.lang } : {}), balance: b.balance ?? 0, operator: o.name }));
+    return reply.code(201).send(await core.addClient({ name: b.name, ...(b.lang ? { lang: b.lang } : {}), balance: b.balance ?? 0, operator: o.name }));
   });
   app.get('/v1/admin/clients/:id', { schema: { ...sec, params: idParam, response: ok } }, async (req) => {
-    op(req);
+    await op(req);
     const id = Number((req.params as { id: string }).id);
-    return { client: core.getClient(id), objects: core.listObjects(id).map(objectOut), numbers: core.listNumbers(id), services: core.subscriptions(id) };
+    return { client: await core.getClient(id), objects: (await core.listObjects(id)).map(objectOut), numbers: await core.listNumbers(id), services: await core.subscriptions(id) };
   });
 
   app.get('/v1/admin/objects', { schema: { ...sec, response: ok } }, async (req) => {
-    op(req);
-    return { objects: core.listObjects().map((o) => ({ ...objectOut(o), clientId: o.clientId })) };
+    await op(req);
+    return { objects: (await core.listObjects()).map((o) => ({ ...objectOut(o), clientId: o.clientId })) };
   });
   app.post('/v1/admin/objects', {
     schema: {
@@ -71,20 +71,20 @@ export async function adminRoutes(app: FastifyInstance, d: {
       body: { type: 'object', additionalProperties: false, required: ['clientId', 'code', 'address'], properties: { clientId: { type: 'integer', minimum: 1 }, code: { type: 'string', pattern: '^\\d{3,8}$' }, address: { type: 'string', minLength: 1, maxLength: 300 }, callout: { type: 'boolean' } } },
     },
   }, async (req, reply) => {
-    const o = op(req);
+    const o = await op(req);
     const b = req.body as { clientId: number; code: string; address: string; callout?: boolean };
-    return reply.code(201).send(objectOut(core.addObject({ clientId: b.clientId, code: b.code, address: b.address, calloutEnabled: b.callout ?? false, operator: o.name })));
+    return reply.code(201).send(objectOut(await core.addObject({ clientId: b.clientId, code: b.code, address: b.address, calloutEnabled: b.callout ?? false, operator: o.name })));
   });
   app.get('/v1/admin/objects/:code', { schema: { ...sec, params: codeParam, response: ok } }, async (req) => {
-    const o = op(req);
-    const r = core.operatorRequest({ action: 'status', objectCode: (req.params as { code: string }).code, operator: o.name });
+    const o = await op(req);
+    const r = await core.operatorRequest({ action: 'status', objectCode: (req.params as { code: string }).code, operator: o.name });
     if (r.kind !== 'status' || !r.objects[0]) throw refusal('no-object');
     return objectOut(r.objects[0]);
   });
   for (const action of ['arm', 'disarm'] as const) {
     app.post(`/v1/admin/objects/:code/${action}`, { schema: { ...sec, params: codeParam, response: ok } }, async (req) => {
-      const o = op(req);
-      const r = core.operatorRequest({ action, objectCode: (req.params as { code: string }).code, operator: o.name });
+      const o = await op(req);
+      const r = await core.operatorRequest({ action, objectCode: (req.params as { code: string }).code, operator: o.name });
       if (r.kind !== 'done') throw refusal('no-object');
       return { object: objectOut(r.object), changed: r.changed, document: r.seq };
     });
@@ -99,44 +99,44 @@ export async function adminRoutes(app: FastifyInstance, d: {
       },
     },
   }, async (req, reply) => {
-    const o = op(req);
+    const o = await op(req);
     const b = req.body as { clientId: number; phone: string; objects?: string[]; signed?: boolean };
-    const r = core.addNumber({ clientId: b.clientId, phone: b.phone, objectCodes: b.objects ?? null, signed: b.signed ?? false, operator: o.name });
+    const r = await core.addNumber({ clientId: b.clientId, phone: b.phone, objectCodes: b.objects ?? null, signed: b.signed ?? false, operator: o.name });
     return reply.code(201).send({ number: r.number, documentId: r.challengeId });
   });
   app.post('/v1/admin/numbers/:phone/confirm', {
     schema: { ...sec, params: phoneParam, response: ok, body: { type: 'object', additionalProperties: false, required: ['code'], properties: { code: { type: 'string', maxLength: 16 } } } },
   }, async (req) => {
-    const o = op(req);
-    const r = core.confirmNumber({ phone: (req.params as { phone: string }).phone, code: (req.body as { code: string }).code, operator: o.name });
+    const o = await op(req);
+    const r = await core.confirmNumber({ phone: (req.params as { phone: string }).phone, code: (req.body as { code: string }).code, operator: o.name });
     if (r.kind === 'refused') throw refusal(r.reason, r.attemptsLeft !== undefined ? { attemptsLeft: r.attemptsLeft } : undefined);
     return { confirmed: true, document: r.seq };
   });
   app.post('/v1/admin/numbers/:phone/resend', { schema: { ...sec, params: phoneParam, response: ok } }, async (req) => {
-    const o = op(req);
-    return core.resendConfirmation({ phone: (req.params as { phone: string }).phone, operator: o.name });
+    const o = await op(req);
+    return await core.resendConfirmation({ phone: (req.params as { phone: string }).phone, operator: o.name });
   });
   app.post('/v1/admin/numbers/:phone/change', {
     schema: { ...sec, params: phoneParam, response: ok, body: { type: 'object', additionalProperties: false, required: ['to'], properties: { to: { type: 'string', maxLength: 32 }, signed: { type: 'boolean' } } } },
   }, async (req) => {
-    const o = op(req);
+    const o = await op(req);
     const b = req.body as { to: string; signed?: boolean };
-    const r = core.changeNumber({ phone: (req.params as { phone: string }).phone, to: b.to, signed: b.signed ?? false, operator: o.name });
+    const r = await core.changeNumber({ phone: (req.params as { phone: string }).phone, to: b.to, signed: b.signed ?? false, operator: o.name });
     return { number: r.number, documentId: r.challengeId };
   });
   app.post('/v1/admin/numbers/:phone/block', {
     schema: { ...sec, params: phoneParam, response: ok, body: { type: 'object', additionalProperties: false, required: ['reason'], properties: { reason: { type: 'string', enum: [...BLOCK_REASONS] } } } },
   }, async (req) => {
-    const o = op(req);
-    return { number: core.blockNumber({ phone: (req.params as { phone: string }).phone, reason: (req.body as { reason: BlockReason }).reason, operator: o.name }) };
+    const o = await op(req);
+    return { number: await core.blockNumber({ phone: (req.params as { phone: string }).phone, reason: (req.body as { reason: BlockReason }).reason, operator: o.name }) };
   });
   app.post('/v1/admin/numbers/:phone/unblock', { schema: { ...sec, params: phoneParam, response: ok } }, async (req) => {
-    const o = op(req);
-    return { number: core.unblockNumber({ phone: (req.params as { phone: string }).phone, operator: o.name }) };
+    const o = await op(req);
+    return { number: await core.unblockNumber({ phone: (req.params as { phone: string }).phone, operator: o.name }) };
   });
   app.delete('/v1/admin/numbers/:phone', { schema: { ...sec, params: phoneParam, response: ok } }, async (req) => {
-    const o = op(req);
-    return { number: core.removeNumber({ phone: (req.params as { phone: string }).phone, operator: o.name }) };
+    const o = await op(req);
+    return { number: await core.removeNumber({ phone: (req.params as { phone: string }).phone, operator: o.name }) };
   });
 
   app.post('/v1/admin/payments', {
@@ -145,15 +145,15 @@ export async function adminRoutes(app: FastifyInstance, d: {
       body: { type: 'object', additionalProperties: false, required: ['clientId', 'amount'], properties: { clientId: { type: 'integer', minimum: 1 }, amount: { type: 'integer', minimum: 1, description: 'tiyn' }, ref: { type: 'string', minLength: 1, maxLength: 100 } } },
     },
   }, async (req, reply) => {
-    const o = op(req);
+    const o = await op(req);
     const b = req.body as { clientId: number; amount: number; ref?: string };
-    const r = core.pay({ clientId: b.clientId, amount: b.amount, operator: o.name, ...(b.ref ? { ref: b.ref } : {}) });
+    const r = await core.pay({ clientId: b.clientId, amount: b.amount, operator: o.name, ...(b.ref ? { ref: b.ref } : {}) });
     return reply.code(r.duplicate ? 200 : 201).send({ balance: r.client.balance, duplicate: r.duplicate });
   });
 
   app.get('/v1/admin/services', { schema: { ...sec, response: ok } }, async (req) => {
-    op(req);
-    return { services: core.services() };
+    await op(req);
+    return { services: await core.services() };
   });
   app.patch('/v1/admin/services/:code', {
     schema: {
@@ -161,15 +161,15 @@ export async function adminRoutes(app: FastifyInstance, d: {
       body: { type: 'object', additionalProperties: false, minProperties: 1, properties: { monthlyFee: { type: 'integer', minimum: 0 }, smsFee: { type: 'integer', minimum: 0 } } },
     },
   }, async (req) => {
-    const o = admin(req);
+    const o = await admin(req);
     const b = req.body as { monthlyFee?: number; smsFee?: number };
-    core.setTariff({ service: (req.params as { code: string }).code, ...b, operator: o.name });
-    return { services: core.services() };
+    await core.setTariff({ service: (req.params as { code: string }).code, ...b, operator: o.name });
+    return { services: await core.services() };
   });
 
   app.get('/v1/admin/otp/ceiling', { schema: { ...sec, summary: 'The ceiling on code SMS per number per hour and how it is shared', response: ok } }, async (req) => {
-    op(req);
-    return core.otpLimits();
+    await op(req);
+    return await core.otpLimits();
   });
   app.put('/v1/admin/otp/ceiling', {
     schema: {
@@ -177,8 +177,8 @@ export async function adminRoutes(app: FastifyInstance, d: {
       body: { type: 'object', additionalProperties: false, required: ['perHour'], properties: { perHour: { type: 'integer', minimum: 1, maximum: 1000 } } },
     },
   }, async (req) => {
-    const o = admin(req);
-    return core.setOtpCeiling({ perHour: (req.body as { perHour: number }).perHour, operator: o.name });
+    const o = await admin(req);
+    return await core.setOtpCeiling({ perHour: (req.body as { perHour: number }).perHour, operator: o.name });
   });
 
   app.get('/v1/admin/journal', {
@@ -190,11 +190,11 @@ export async function adminRoutes(app: FastifyInstance, d: {
       },
     },
   }, async (req) => {
-    op(req);
+    await op(req);
     const q = req.query as Record<string, string | undefined>;
-    const phone = q.phone ? core.identify(q.phone).phone ?? q.phone : undefined;
+    const phone = q.phone ? (await core.identify(q.phone)).phone ?? q.phone : undefined;
     return {
-      documents: core.searchJournal({
+      documents: await core.searchJournal({
         limit: Math.min(Number(q.limit ?? 100), 1000),
         ...(q.client ? { clientId: Number(q.client) } : {}), ...(phone ? { phone } : {}), ...(q.object ? { objectCode: q.object } : {}),
         ...(q.action ? { action: q.action } : {}), ...(q.channel ? { channel: q.channel } : {}), ...(q.outcome ? { outcome: q.outcome } : {}),
@@ -203,57 +203,57 @@ export async function adminRoutes(app: FastifyInstance, d: {
     };
   });
   app.get('/v1/admin/journal/verify', { schema: { ...sec, response: ok } }, async (req) => {
-    op(req);
-    return core.verifyJournal();
+    await op(req);
+    return await core.verifyJournal();
   });
   app.get('/v1/admin/outbox', {
     schema: { ...sec, response: ok, querystring: { type: 'object', additionalProperties: false, properties: { state: { type: 'string', maxLength: 20 }, limit: { type: 'string', pattern: '^\\d{1,4}$' } } } },
   }, async (req) => {
-    op(req);
+    await op(req);
     const q = req.query as { state?: string; limit?: string };
     // codes are never revealed over HTTP
-    const rows = core.listOutbox({ limit: Number(q.limit ?? 100), reveal: false, ...(q.state ? { state: q.state } : {}) });
+    const rows = await core.listOutbox({ limit: Number(q.limit ?? 100), reveal: false, ...(q.state ? { state: q.state } : {}) });
     return { messages: rows.map(({ bodyEnc: _e, body: _b, ...r }) => r) };
   });
   app.get('/v1/admin/operators', { schema: { ...sec, response: ok } }, async (req) => {
-    admin(req);
-    return { operators: access.listOperators() };
+    await admin(req);
+    return { operators: await access.listOperators() };
   });
   // Disable, enable, rotate: at once for every request and every open event stream.
   // no body, or an empty object: nothing else is accepted
   const noBody = { type: ['object', 'null'], additionalProperties: false, properties: {} } as const;
   const nameOf = (req: FastifyRequest): string => (req.params as { name: string }).name;
-  const stateOf = (o: OperatorRow): OperatorRow & { state: string } => ({ ...o, state: access.operatorState(o) });
+  const stateOf = async (o: OperatorRow): Promise<OperatorRow & { state: string }> => ({ ...o, state: await access.operatorState(o) });
   app.post('/v1/admin/operators/:name/disable', {
     schema: { ...sec, params: nameParam, body: noBody, response: ok, summary: 'Disable an operator: their token answers 401 at once, open streams end (admin)' },
   }, async (req) => {
-    const a = admin(req);
-    const r = access.disableOperator({ name: nameOf(req), by: a.name });
-    revocations.check();
-    return { operator: stateOf(r.operator), changed: r.changed };
+    const a = await admin(req);
+    const r = await access.disableOperator({ name: nameOf(req), by: a.name });
+    await revocations.check();
+    return { operator: await stateOf(r.operator), changed: r.changed };
   });
   app.post('/v1/admin/operators/:name/enable', {
     schema: { ...sec, params: nameParam, body: noBody, response: ok, summary: 'Enable a disabled operator (admin)' },
   }, async (req) => {
-    const a = admin(req);
-    const r = access.enableOperator({ name: nameOf(req), by: a.name });
-    return { operator: stateOf(r.operator), changed: r.changed };
+    const a = await admin(req);
+    const r = await access.enableOperator({ name: nameOf(req), by: a.name });
+    return { operator: await stateOf(r.operator), changed: r.changed };
   });
   app.post('/v1/admin/operators/:name/rotate', {
     schema: { ...sec, params: nameParam, body: noBody, response: ok, summary: 'A new token for the operator, shown only in this answer; the old one answers 401 at once (admin)' },
   }, async (req) => {
-    const a = admin(req);
-    const r = access.rotateOperator({ name: nameOf(req), by: a.name });
-    revocations.check();
-    return { operator: stateOf(r.operator), token: r.token, expiresAt: r.operator.tokenExpiresAt };
+    const a = await admin(req);
+    const r = await access.rotateOperator({ name: nameOf(req), by: a.name });
+    await revocations.check();
+    return { operator: await stateOf(r.operator), token: r.token, expiresAt: r.operator.tokenExpiresAt };
   });
 
   app.get('/v1/admin/events', { schema: { ...sec, summary: 'Server-Sent Events: every status change and number state change' } }, async (req, reply) => {
     const token = streamToken(req);
-    const o = access.authenticateOperator(token);
-    const alive = (): boolean => {
+    const o = await access.authenticateOperator(token);
+    const alive = async (): Promise<boolean> => {
       try {
-        access.authenticateOperator(token);
+        await access.authenticateOperator(token);
         return true;
       } catch {
         return false;
@@ -293,7 +293,7 @@ export async function adminRoutes(app: FastifyInstance, d: {
     }
     const b = req.body as { id: string; object: string; type: string; kind?: string; zone?: number; at?: string };
     if (b.type === 'alarm' && !b.kind) throw new AppError('BAD_INPUT', 'an alarm needs its kind');
-    const r = core.recordMonitoringEvent({ sourceId: b.id, objectCode: b.object, type: b.type, kind: b.kind ?? null, zone: b.zone ?? null, eventAt: b.at ?? null });
+    const r = await core.recordMonitoringEvent({ sourceId: b.id, objectCode: b.object, type: b.type, kind: b.kind ?? null, zone: b.zone ?? null, eventAt: b.at ?? null });
     return reply.code(r.duplicate ? 200 : 201).send({ id: r.row.id, duplicate: r.duplicate, result: r.row.result });
   });
 }

@@ -73,8 +73,8 @@ export async function clientRoutes(app: FastifyInstance, d: { core: ClientHttpCo
   const otpPerIp = attempts(10, 10 * 60_000);
   const verifyPerIp = attempts(20, 10 * 60_000);
 
-  const session = (req: FastifyRequest): ClientSession => access.authenticate(bearer(req));
-  const requestAs = (s: ClientSession, action: 'status' | 'arm' | 'disarm', objectCode: string): RequestResult =>
+  const session = async (req: FastifyRequest): Promise<ClientSession> => access.authenticate(bearer(req));
+  const requestAs = async (s: ClientSession, action: 'status' | 'arm' | 'disarm', objectCode: string): Promise<RequestResult> =>
     core.request({ channel: s.session.channel, phone: s.number.phone, action, objectCode, ref: `http:${s.session.channel}` });
 
   app.post('/v1/auth/otp', {
@@ -87,7 +87,7 @@ export async function clientRoutes(app: FastifyInstance, d: { core: ClientHttpCo
     const body = req.body as { phone: string; channel?: 'app' | 'chat' };
     parsePhone(body.phone); // a malformed number is a 400; whether it is registered is never said
     if (!otpPerIp.take(req.ip, Date.now())) throw new AppError('RATE_LIMITED', 'too many sign-in attempts from this address; try later');
-    core.requestSignIn({ channel: body.channel ?? 'app', phone: body.phone, ref: `ip:${req.ip}` });
+    await core.requestSignIn({ channel: body.channel ?? 'app', phone: body.phone, ref: `ip:${req.ip}` });
     return reply.code(202).send({ sent: true, message: 'If the number is an active trusted number, a code was sent to it.' });
   });
 
@@ -101,7 +101,7 @@ export async function clientRoutes(app: FastifyInstance, d: { core: ClientHttpCo
     const body = req.body as { phone: string; code: string; channel?: 'app' | 'chat' };
     const phone = parsePhone(body.phone).e164;
     if (!verifyPerIp.take(req.ip, Date.now())) throw new AppError('RATE_LIMITED', 'too many attempts from this address; try later');
-    const r = access.verifySignIn({ channel: body.channel ?? 'app', phone, code: body.code, ref: `ip:${req.ip}` });
+    const r = await access.verifySignIn({ channel: body.channel ?? 'app', phone, code: body.code, ref: `ip:${req.ip}` });
     // Every refusal is the same answer, whether the number is a client's or not, the code wrong,
     // expired, used or never sent: nothing tells a stranger who is a client or how many tries are left.
     if (r.kind === 'refused') throw new AppError('UNAUTHENTICATED', SIGN_IN_REFUSED);
@@ -109,16 +109,16 @@ export async function clientRoutes(app: FastifyInstance, d: { core: ClientHttpCo
   });
 
   app.post('/v1/auth/logout', { schema: { tags: ['sign-in'], security: [{ session: [] }], response: { 204: { type: 'null' }, ...ERROR_RESPONSES } } }, async (req, reply) => {
-    const s = session(req);
-    access.logout(s.token);
+    const s = await session(req);
+    await access.logout(s.token);
     return reply.code(204).send();
   });
 
   app.get('/v1/objects', {
     schema: { tags: ['client'], security: [{ session: [] }], response: { 200: { type: 'object', properties: { objects: { type: 'array', items: objectSchema } } }, ...ERROR_RESPONSES } },
   }, async (req) => {
-    const s = session(req);
-    const id = core.identify(s.number.phone);
+    const s = await session(req);
+    const id = await core.identify(s.number.phone);
     if (!id.ok) throw refusal(id.reason);
     return { objects: id.objects.map(objectOut) };
   });
@@ -126,8 +126,8 @@ export async function clientRoutes(app: FastifyInstance, d: { core: ClientHttpCo
   app.get('/v1/objects/:code', {
     schema: { tags: ['client'], security: [{ session: [] }], params: { type: 'object', properties: { code: { type: 'string', pattern: '^\\d{3,8}$' } } }, response: { 200: objectSchema, ...ERROR_RESPONSES } },
   }, async (req) => {
-    const s = session(req);
-    const r = requestAs(s, 'status', (req.params as { code: string }).code);
+    const s = await session(req);
+    const r = await requestAs(s, 'status', (req.params as { code: string }).code);
     if (r.kind === 'refused') throw refusal(r.reason);
     if (r.kind !== 'status' || !r.objects[0]) throw refusal('no-object');
     return objectOut(r.objects[0]);
@@ -141,8 +141,8 @@ export async function clientRoutes(app: FastifyInstance, d: { core: ClientHttpCo
   });
 
   app.post('/v1/objects/:code/arm', { schema: actionSchema('Arm an object') }, async (req) => {
-    const s = session(req);
-    const r = requestAs(s, 'arm', (req.params as { code: string }).code);
+    const s = await session(req);
+    const r = await requestAs(s, 'arm', (req.params as { code: string }).code);
     if (r.kind === 'refused') throw requestRefusal(r);
     if (r.kind === 'challenge') return { documentId: r.challengeId, expiresAt: r.expiresAt, document: r.seq };
     if (r.kind !== 'done') throw refusal('no-object');
@@ -150,8 +150,8 @@ export async function clientRoutes(app: FastifyInstance, d: { core: ClientHttpCo
   });
 
   app.post('/v1/objects/:code/disarm', { schema: actionSchema('Disarm an object: answers 202 with a document that waits for the code sent by SMS') }, async (req, reply) => {
-    const s = session(req);
-    const r = requestAs(s, 'disarm', (req.params as { code: string }).code);
+    const s = await session(req);
+    const r = await requestAs(s, 'disarm', (req.params as { code: string }).code);
     if (r.kind === 'refused') throw requestRefusal(r);
     if (r.kind === 'challenge') return reply.code(202).send({ documentId: r.challengeId, expiresAt: r.expiresAt, document: r.seq });
     if (r.kind !== 'done') throw refusal('no-object');
@@ -166,8 +166,8 @@ export async function clientRoutes(app: FastifyInstance, d: { core: ClientHttpCo
       response: { 200: { type: 'object', properties: { action: { type: 'string' }, object: objectSchema, changed: { type: 'boolean' }, document: { type: 'integer' } } }, ...ERROR_RESPONSES },
     },
   }, async (req) => {
-    const s = session(req);
-    const r: ConfirmResult = core.confirm({
+    const s = await session(req);
+    const r: ConfirmResult = await core.confirm({
       channel: s.session.channel, phone: s.number.phone, code: (req.body as { code: string }).code, challengeId: (req.params as { id: string }).id,
       ref: `http:${s.session.channel}`,
     });
@@ -196,11 +196,11 @@ export async function clientRoutes(app: FastifyInstance, d: { core: ClientHttpCo
       },
     },
   }, async (req) => {
-    const s = session(req);
+    const s = await session(req);
     const q = req.query as { before?: string; limit?: string };
     // a number restricted to some objects sees its own documents and those about its objects only
-    const objectCodes = s.number.allObjects ? core.listObjects(s.client.id).map((o) => o.code) : s.number.objectCodes;
-    const rows = core.searchJournal({
+    const objectCodes = s.number.allObjects ? (await core.listObjects(s.client.id)).map((o) => o.code) : s.number.objectCodes;
+    const rows = await core.searchJournal({
       clientId: s.client.id, visibleTo: { phone: s.number.phone, objectCodes },
       limit: Math.min(Number(q.limit ?? 50), 200), ...(q.before ? { beforeSeq: Number(q.before) } : {}),
     });
@@ -213,14 +213,14 @@ export async function clientRoutes(app: FastifyInstance, d: { core: ClientHttpCo
       response: { 200: { type: 'object', properties: { name: { type: 'string' }, lang: { type: 'string' }, balance: { type: 'integer', description: 'tiyn' }, suspended: { type: 'boolean' }, services: { type: 'array', items: { type: 'object', additionalProperties: true } } } }, ...ERROR_RESPONSES },
     },
   }, async (req) => {
-    const s = session(req);
-    const c = core.getClient(s.client.id);
-    return { name: c.name, lang: c.lang, balance: c.balance, suspended: c.suspendedAt !== null, services: core.subscriptions(c.id) };
+    const s = await session(req);
+    const c = await core.getClient(s.client.id);
+    return { name: c.name, lang: c.lang, balance: c.balance, suspended: c.suspendedAt !== null, services: await core.subscriptions(c.id) };
   });
 
   app.get('/v1/services', {
     schema: { tags: ['public'], summary: 'The catalogue of online services with tariffs (tiyn)', response: { 200: { type: 'object', properties: { services: { type: 'array', items: { type: 'object', additionalProperties: true } } } } } },
-  }, async () => ({ services: core.services() }));
+  }, async () => ({ services: await core.services() }));
 
   app.post('/v1/chat', {
     schema: {
@@ -229,24 +229,25 @@ export async function clientRoutes(app: FastifyInstance, d: { core: ClientHttpCo
       response: { 200: { type: 'object', properties: { reply: { type: 'string' }, lang: { type: 'string' } } }, ...ERROR_RESPONSES },
     },
   }, async (req) => {
-    const s = session(req);
-    const a = answerText(core, {
+    const s = await session(req);
+    const a = await answerText(core, {
       channel: 'chat', phone: s.number.phone, text: (req.body as { text: string }).text, challengeId: s.session.pendingChallenge, ref: 'http:chat',
     });
-    if (a.challengeId) access.setChatChallenge(s.token, a.challengeId);
-    else if (a.command === 'code') access.setChatChallenge(s.token, null);
+    if (a.challengeId) await access.setChatChallenge(s.token, a.challengeId);
+    else if (a.command === 'code') await access.setChatChallenge(s.token, null);
     return { reply: a.reply ?? '', lang: a.lang };
   });
 
   app.get('/v1/events', { schema: { tags: ['client'], summary: 'Server-Sent Events: status changes and alarms of the client\'s objects (token in Authorization or access_token)', security: [{ session: [] }] } }, async (req, reply) => {
-    const s = access.authenticate(streamToken(req));
+    const s = await access.authenticate(streamToken(req));
     const token = s.token;
+    const id = await core.identify(s.number.phone);
     openStream(req, reply, {
       hub: d.hub, watcher: d.watcher, streams: d.streams, key: `session:${s.session.tokenHash}`, revocable: true,
-      hello: { objects: (() => { const id = core.identify(s.number.phone); return id.ok ? id.objects.map(objectOut) : []; })() },
-      alive: () => {
+      hello: { objects: id.ok ? id.objects.map(objectOut) : [] },
+      alive: async () => {
         try {
-          access.authenticate(token);
+          await access.authenticate(token);
           return true;
         } catch {
           return false;

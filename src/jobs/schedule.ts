@@ -2,7 +2,7 @@ import { readdirSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import cron from 'node-cron';
 import type { Core } from '../core/core.ts';
-import type { HousekeepingFigures, StoreAdmin } from '../core/ports.ts';
+import type { StoreAdmin } from '../core/ports.ts';
 import type { Logger } from '../logger.ts';
 
 /**
@@ -19,16 +19,18 @@ export interface JobDeps {
   logger: Logger;
 }
 
+// Jobs that only hand over to the core or the store return its answer as it comes; the scheduler awaits it.
+
 export function billingJob(d: JobDeps, at = new Date()): ReturnType<Core['runBilling']> {
   return d.core.runBilling(at);
 }
 
-export function reminderJob(d: JobDeps, at = new Date()): number {
+export function reminderJob(d: JobDeps, at = new Date()): ReturnType<Core['runReminders']> {
   return d.core.runReminders(at, d.reminderDays);
 }
 
 /** Expires codes past their lifetime, sessions past their life, and old queued SMS. */
-export function housekeepingJob(d: JobDeps, at = new Date()): HousekeepingFigures {
+export function housekeepingJob(d: JobDeps, at = new Date()): ReturnType<StoreAdmin['housekeeping']> {
   return d.admin.housekeeping(at);
 }
 
@@ -36,7 +38,7 @@ export function housekeepingJob(d: JobDeps, at = new Date()): HousekeepingFigure
 export async function backupJob(d: JobDeps, at = new Date()): Promise<{ file: string; integrity: string; removed: number }> {
   const file = join(d.backupDir, `zhedel-${at.toISOString().slice(0, 19).replace(/[:T]/g, '-')}.db`);
   const { integrity } = await d.admin.backup(file);
-  if (integrity !== 'ok') d.core.raiseAlert({ kind: 'backup-failed', clientId: null, objectCode: null, phone: null, detail: integrity.slice(0, 200) });
+  if (integrity !== 'ok') await d.core.raiseAlert({ kind: 'backup-failed', clientId: null, objectCode: null, phone: null, detail: integrity.slice(0, 200) });
   let removed = 0;
   for (const f of readdirSync(d.backupDir)) {
     const p = join(d.backupDir, f);
@@ -49,9 +51,9 @@ export async function backupJob(d: JobDeps, at = new Date()): Promise<{ file: st
 }
 
 /** Walks the journal's hash chain; a break alerts the operators. */
-export function journalJob(d: JobDeps): { ok: boolean; checked: number; headHash: string } {
-  const v = d.core.verifyJournal();
-  if (!v.ok) d.core.raiseAlert({ kind: 'journal-broken', clientId: null, objectCode: null, phone: null, detail: `record ${v.problem?.seq}: ${v.problem?.kind}` });
+export async function journalJob(d: JobDeps): Promise<{ ok: boolean; checked: number; headHash: string }> {
+  const v = await d.core.verifyJournal();
+  if (!v.ok) await d.core.raiseAlert({ kind: 'journal-broken', clientId: null, objectCode: null, phone: null, detail: `record ${v.problem?.seq}: ${v.problem?.kind}` });
   return { ok: v.ok, checked: v.checked, headHash: v.headHash };
 }
 

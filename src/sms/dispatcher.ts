@@ -16,7 +16,7 @@ export interface DispatcherOptions {
   clock: Clock;
   logger: Logger;
   /** Opens a sealed (code-bearing) body. */
-  openText: (m: ClaimedSms) => string;
+  openText: (m: ClaimedSms) => string | Promise<string>;
   sender: string;
   /** Messages claimed and not yet settled, at most. */
   maxInFlight?: number;
@@ -53,8 +53,14 @@ export class Dispatcher {
   private readonly o: Required<Omit<DispatcherOptions, 'onSettled'>> & Pick<DispatcherOptions, 'onSettled'>;
   private readonly source: { ton: number; npi: number; addr: string };
   private running = false;
+  /** Messages caught mid-send at the last stop were queued again: claiming may begin. */
+  private recovered = false;
   private inFlight = 0;
   private pumping = false;
+  /** The pump under way, if any (stop waits for its claim before waiting for the sends). */
+  private pumpRun: Promise<void> | null = null;
+  /** Writes of outcomes and receipts, one after the other. */
+  private writes: Promise<void> = Promise.resolve();
   private pumpAgain = false;
   private drained = true;
   private timer: NodeJS.Timeout | null = null;
@@ -72,11 +78,22 @@ export class Dispatcher {
     this.source = sourceAddress(opts.sender);
   }
 
-  start(): void {
+  /**
+   * Queues again what the last stop caught mid-send, then starts claiming. Resolves once
+   * claiming may begin; rejects (and stays stopped) when the outbox cannot be recovered.
+   */
+  async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
-    const recovered = this.o.store.recoverSending(this.now().toISOString());
+    let recovered: number;
+    try {
+      recovered = await this.o.store.recoverSending(this.now().toISOString());
+    } catch (e) {
+      this.running = false;
+      throw e;
+    }
     if (recovered > 0) this.o.logger.warn({ recovered }, 'messages caught mid-send at last stop are queued again (possible duplicates)');
+    this.recovered = true;
     this.wake();
   }
 
@@ -91,6 +108,8 @@ export class Dispatcher {
     this.running = false;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    // a claim under way still hands its messages over: they count as in flight
+    if (this.pumpRun) await this.pumpRun;
     if (this.inFlight > 0) {
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, timeoutMs);
@@ -100,7 +119,7 @@ export class Dispatcher {
         });
       });
     }
-    this.flush();
+    await this.flush();
   }
 
   get inFlightCount(): number {
@@ -111,56 +130,91 @@ export class Dispatcher {
     return this.o.clock.now();
   }
 
-  private pump(): void {
-    if (!this.running) return;
+  /**
+   * Claims what is due, as long as there is room, and hands it to the link. One pump at a
+   * time: a wake while a claim is under way makes the running pump go round once more, so
+   * no second claim ever starts beside the first. Never rejects.
+   */
+  private pump(): Promise<void> {
+    if (!this.running || !this.recovered) return Promise.resolve();
     if (this.pumping) {
       this.pumpAgain = true;
-      return;
+      return Promise.resolve();
     }
     this.pumping = true;
+    const run = this.pumpLoop().finally(() => {
+      this.pumping = false;
+      this.pumpRun = null;
+      if (this.pumpAgain && this.running) this.schedulePump();
+    });
+    this.pumpRun = run;
+    return run;
+  }
+
+  private async pumpLoop(): Promise<void> {
     try {
       do {
         this.pumpAgain = false;
         if (!this.o.link.isBound()) break;
         const room = this.o.maxInFlight - this.inFlight;
         if (room <= 0) break;
-        const { claimed, expired } = this.o.store.claim(this.now().toISOString(), room);
+        const { claimed, expired } = await this.o.store.claim(this.now().toISOString(), room);
         if (expired > 0) {
           this.stats.expired += expired;
           this.o.logger.info({ expired }, 'messages expired before they could be sent');
         }
-        for (const m of claimed) {
-          this.inFlight++;
-          void this.send(m).then(
+        this.inFlight += claimed.length;
+        // sealed texts are opened first, so that the parts go to the link in the claimed order
+        // (most urgent first), each message's submits one after the other as before
+        const texts = await Promise.all(claimed.map((m) => this.textOf(m)));
+        claimed.forEach((m, i) => {
+          const text = texts[i] as { text: string } | { error: unknown };
+          const sent = 'text' in text ? this.send(m, text.text) : Promise.reject(text.error);
+          void sent.then(
             (outcome) => this.settle(outcome),
             (e: unknown) => {
               this.o.logger.error({ err: e, outbox: m.id }, 'sending failed unexpectedly');
               this.settle({ outboxId: m.id, state: 'retry', notBefore: this.later(m.attempts), error: 'internal', duplicateRisk: true });
             },
           );
-        }
+        });
         this.drained = claimed.length < room;
         if (!this.drained) this.pumpAgain = true;
       } while (this.pumpAgain && this.running);
-    } finally {
-      this.pumping = false;
+    } catch (e) {
+      // the outbox could not be read: the next poll tries again
+      this.o.logger.error({ err: e }, 'SMS could not be claimed from the outbox');
     }
-    this.arm();
+    await this.arm();
   }
 
-  /** Polls for due work: queued by another process, or a retry falling due. */
-  private arm(): void {
+  /** The text to send: the body, or the sealed body opened; a failure is kept for that message alone. */
+  private async textOf(m: ClaimedSms): Promise<{ text: string } | { error: unknown }> {
+    try {
+      return { text: m.secret ? await this.o.openText(m) : (m.body ?? '') };
+    } catch (e) {
+      return { error: e };
+    }
+  }
+
+  /** Polls for due work: queued by another process, or a retry falling due. Never rejects. */
+  private async arm(): Promise<void> {
     if (!this.running) return;
-    if (this.timer) clearTimeout(this.timer);
     let delay = this.o.pollMs;
     // while messages are in flight, their settling pumps again; look at the clock only when idle
     if (this.drained && this.inFlight === 0) {
-      const next = this.o.store.nextDue();
-      if (next) delay = Math.max(10, Math.min(delay, Date.parse(next) - this.now().getTime()));
+      try {
+        const next = await this.o.store.nextDue();
+        if (next) delay = Math.max(10, Math.min(delay, Date.parse(next) - this.now().getTime()));
+      } catch (e) {
+        this.o.logger.error({ err: e }, 'the next due SMS could not be read');
+      }
     }
+    if (!this.running) return;
+    if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       this.timer = null;
-      this.pump();
+      void this.pump();
     }, delay);
     this.timer.unref();
   }
@@ -191,7 +245,7 @@ export class Dispatcher {
     this.pumpScheduled = true;
     setImmediate(() => {
       this.pumpScheduled = false;
-      this.pump();
+      void this.pump();
     });
   }
 
@@ -200,10 +254,9 @@ export class Dispatcher {
     return new Date(this.now().getTime() + d).toISOString();
   }
 
-  private async send(m: ClaimedSms): Promise<MessageOutcome> {
+  private async send(m: ClaimedSms, text: string): Promise<MessageOutcome> {
     const now = this.now();
     if (m.expiresAt && now.getTime() >= Date.parse(m.expiresAt)) return { outboxId: m.id, state: 'expired' };
-    const text = m.secret ? this.o.openText(m) : (m.body ?? '');
     const enc = encodeSms(text, { reference: m.concatRef });
     const total = enc.parts.length;
     const dest = destAddress(m.phone);
@@ -277,51 +330,76 @@ export class Dispatcher {
 
   private scheduleFlush(): void {
     if (this.parts.length + this.outcomes.length >= 1_000) {
-      this.flush();
+      this.flushLogged();
       return;
     }
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    this.flushTimer = setTimeout(() => this.flush(), this.o.flushMs);
+    this.flushTimer = setTimeout(() => this.flushLogged(), this.o.flushMs);
   }
 
-  /** Writes what happened since the last flush in one transaction. */
-  flush(): void {
+  private flushLogged(): void {
+    this.flush().catch((e: unknown) => this.o.logger.error({ err: e }, 'SMS outcomes could not be recorded'));
+  }
+
+  /**
+   * Writes what happened since the last flush in one transaction. Writes go one after the
+   * other: a flush asked for while one is under way takes everything gathered meanwhile
+   * once the first is done. Rejects when the write failed.
+   */
+  flush(): Promise<void> {
     this.flushScheduled = false;
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = null;
+    return this.inTurn(() => this.write());
+  }
+
+  /** Runs `fn` after the writes before it. */
+  private inTurn<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.writes.then(fn);
+    this.writes = run.then(() => undefined, () => undefined);
+    return run;
+  }
+
+  private async write(): Promise<void> {
     if (this.parts.length === 0 && this.outcomes.length === 0) return;
     const parts = this.parts;
     const outcomes = this.outcomes;
     this.parts = [];
     this.outcomes = [];
-    this.o.store.record(parts, outcomes, this.now().toISOString());
+    await this.o.store.record(parts, outcomes, this.now().toISOString());
     for (const o of outcomes) if (o.state !== 'retry') this.o.onSettled?.(o.state, 'sms');
-    if (this.unmatched.length > 0) this.retryUnmatched();
+    if (this.unmatched.length > 0) await this.retryUnmatched();
   }
 
-  /** A delivery receipt from the SMSC. */
-  onReceipt(r: Receipt): void {
+  /** A delivery receipt from the SMSC; resolves once it is applied (or kept for a retry). */
+  async onReceipt(r: Receipt): Promise<void> {
     this.stats.receipts++;
     if (r.state === 'enroute') return;
-    this.flush(); // the part it names may still be waiting to be written
-    if (!this.applyReceipt(r)) {
-      this.unmatched.push({ r, at: this.now().getTime() });
-      this.stats.unmatchedReceipts++;
-    }
+    this.flushScheduled = false;
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+    // the part it names may still be waiting to be written: written first, then the receipt
+    await this.inTurn(async () => {
+      await this.write();
+      if (!(await this.applyReceipt(r))) {
+        this.unmatched.push({ r, at: this.now().getTime() });
+        this.stats.unmatchedReceipts++;
+      }
+    });
   }
 
-  private applyReceipt(r: Receipt): boolean {
-    const res = this.o.store.applyReceipt(receiptLookupKeys(r.messageId), r.state as PartState, r.err ?? null, this.now().toISOString());
+  private async applyReceipt(r: Receipt): Promise<boolean> {
+    const res = await this.o.store.applyReceipt(receiptLookupKeys(r.messageId), r.state as PartState, r.err ?? null, this.now().toISOString());
     if (res?.messageState) this.o.onSettled?.(res.messageState, 'receipt');
     return res !== null;
   }
 
-  private retryUnmatched(): void {
+  private async retryUnmatched(): Promise<void> {
     const keep: Array<{ r: Receipt; at: number }> = [];
     const now = this.now().getTime();
     for (const u of this.unmatched) {
-      if (this.applyReceipt(u.r)) continue;
+      if (await this.applyReceipt(u.r)) continue;
       if (now - u.at < 60_000) keep.push(u);
       else this.o.logger.warn({ messageId: u.r.messageId }, 'delivery receipt for an unknown message');
     }

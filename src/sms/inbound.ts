@@ -13,7 +13,7 @@ export interface InboundOptions {
   core: SmsCore;
   clock: Clock;
   logger: Logger;
-  onReceipt: (r: Receipt) => void;
+  onReceipt: (r: Receipt) => void | Promise<void>;
   /** Commands a trusted number may send per window; more are dropped without an answer. */
   rateLimit?: { count: number; windowMs: number };
   /**
@@ -50,6 +50,8 @@ export class SmsInbound {
   private readonly perNumber: SlidingWindowLimiter;
   private readonly strangerRate: { count: number; perSender: number; windowMs: number };
   private strangers: StrangerWindow = { start: 0, handled: new Map(), handledTotal: 0, dropped: 0, droppedFrom: new Set(), timer: null };
+  /** Messages are handled one at a time, in the order they came (a code after its command). */
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(opts: InboundOptions) {
     this.o = opts;
@@ -59,8 +61,22 @@ export class SmsInbound {
     this.strangerRate = opts.strangerLimit ?? { count: 20, perSender: 3, windowMs: 10 * 60_000 };
   }
 
-  /** Journals what the current window dropped (at the window's end, and when the channel stops). */
-  flush(): void {
+  /** Runs `fn` after every message before it was handled. */
+  private inTurn<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Journals what the current window dropped (at the window's end, and when the channel stops),
+   * after the messages that came before. Never rejects.
+   */
+  flush(): Promise<void> {
+    return this.inTurn(() => this.flushNow());
+  }
+
+  private async flushNow(): Promise<void> {
     const w = this.strangers;
     if (w.timer) clearTimeout(w.timer);
     w.timer = null;
@@ -70,26 +86,29 @@ export class SmsInbound {
     w.dropped = 0;
     w.droppedFrom = new Set();
     try {
-      this.o.core.noteInboundFlood({ channel: 'sms', count, senders, since: new Date(w.start).toISOString() });
+      await this.o.core.noteInboundFlood({ channel: 'sms', count, senders, since: new Date(w.start).toISOString() });
     } catch (e) {
       this.o.logger.error({ err: e }, 'a flood of SMS from unknown senders could not be journalled');
     }
     this.o.logger.warn({ count, senders }, 'SMS from unknown senders beyond the limit dropped; journalled as one record');
   }
 
-  handle(d: InboundDeliver): number {
-    try {
-      this.handleUnsafe(d);
-    } catch (e) {
-      this.o.logger.error({ err: e }, 'inbound SMS could not be handled');
-    }
-    return ESME_ROK;
+  /** Resolves with the deliver_sm_resp status once the message was handled; never rejects. */
+  handle(d: InboundDeliver): Promise<number> {
+    return this.inTurn(async () => {
+      try {
+        await this.handleUnsafe(d);
+      } catch (e) {
+        this.o.logger.error({ err: e }, 'inbound SMS could not be handled');
+      }
+      return ESME_ROK;
+    });
   }
 
-  private handleUnsafe(d: InboundDeliver): void {
+  private async handleUnsafe(d: InboundDeliver): Promise<void> {
     const receipt = parseReceipt(d);
     if (receipt) {
-      this.o.onReceipt({ messageId: receipt.messageId, state: receipt.state, err: receipt.err ?? null });
+      await this.o.onReceipt({ messageId: receipt.messageId, state: receipt.state, err: receipt.err ?? null });
       return;
     }
     const now = this.o.clock.now().getTime();
@@ -111,26 +130,26 @@ export class SmsInbound {
     }
     // Anyone can put any sender on an SMS: senders that are no client's number share one
     // limit of their own, so their flood never costs a client's command its turn.
-    const who = sender ? this.o.core.identify(sender) : null;
+    const who = sender ? await this.o.core.identify(sender) : null;
     if (!sender || (who && !who.ok && who.reason === 'unknown')) {
-      if (!this.admitStranger(sender ?? d.sourceAddr.slice(0, 32), now)) return;
+      if (!(await this.admitStranger(sender ?? d.sourceAddr.slice(0, 32), now))) return;
     } else if (!this.perNumber.take(sender, now)) {
       log.warn('SMS commands from this number are coming too fast; ignored');
       return;
     }
     if (!sender) {
       // Not a Kazakhstan number: never a trusted one. Journalled as refused, no answer.
-      this.o.core.inquiry({ channel: 'sms', phone: d.sourceAddr, action: 'unrecognised' });
+      await this.o.core.inquiry({ channel: 'sms', phone: d.sourceAddr, action: 'unrecognised' });
       log.info('SMS from a number that is not a Kazakhstan number ignored');
       return;
     }
     // Binary or undecodable content is treated as an unrecognised command (a short help for
     // a trusted number, nothing for anyone else).
-    const answer = answerText(this.o.core, { channel: 'sms', phone: sender, text: text ?? '', ref: `sms:${d.dataCoding}` });
+    const answer = await answerText(this.o.core, { channel: 'sms', phone: sender, text: text ?? '', ref: `sms:${d.dataCoding}` });
     log.info({ command: answer.command, answered: answer.reply !== null }, 'SMS command handled');
     if (answer.reply !== null) {
-      const id = this.o.core.identify(sender);
-      this.o.core.queueSms({
+      const id = await this.o.core.identify(sender);
+      await this.o.core.queueSms({
         priority: 'info', kind: 'reply', phone: sender, clientId: id.ok ? id.client.id : id.client?.id ?? null,
         text: answer.reply, secret: false, expiresAt: null,
       });
@@ -138,10 +157,10 @@ export class SmsInbound {
   }
 
   /** Whether a message from a sender that is no client's number is handled (and journalled) on its own. */
-  private admitStranger(source: string, now: number): boolean {
+  private async admitStranger(source: string, now: number): Promise<boolean> {
     const w = this.strangers;
     if (now - w.start >= this.strangerRate.windowMs || now < w.start) {
-      this.flush();
+      await this.flushNow();
       w.start = now;
       w.handled.clear();
       w.handledTotal = 0;
@@ -155,7 +174,7 @@ export class SmsInbound {
     w.dropped++;
     if (w.droppedFrom.size < 10_000) w.droppedFrom.add(source);
     if (!w.timer) {
-      w.timer = setTimeout(() => this.flush(), Math.max(0, w.start + this.strangerRate.windowMs - now));
+      w.timer = setTimeout(() => void this.flush(), Math.max(0, w.start + this.strangerRate.windowMs - now));
       w.timer.unref();
     }
     return false;

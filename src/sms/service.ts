@@ -21,7 +21,7 @@ export interface SmsChannel {
  * The SMS channel: an SMPP session to the SMSC (reconnecting until it appears), the outbox
  * dispatcher and the inbound handler. Starting never fails because the SMSC is away.
  */
-export function startSms(a: { config: Config; outbox: Outbox; core: Core; clock: Clock; logger: Logger }): SmsChannel {
+export async function startSms(a: { config: Config; outbox: Outbox; core: Core; clock: Clock; logger: Logger }): Promise<SmsChannel> {
   const logger = a.logger.child({ channel: 'sms' });
   const outbox = a.outbox;
   const s = a.config.smpp;
@@ -34,13 +34,14 @@ export function startSms(a: { config: Config; outbox: Outbox; core: Core; clock:
     // about one second of sending claimed at a time: a new code never waits behind a long
     // queue of notices already handed to the session
     maxInFlight: s.tps > 0 ? Math.max(s.window * 2, Math.ceil(s.tps)) : 2_000,
-    openText: (m) => a.core.outboxText({ body: m.body, bodyEnc: m.bodyEnc, secret: m.secret, phone: m.phone }, true) ?? '',
+    openText: async (m) => (await a.core.outboxText({ body: m.body, bodyEnc: m.bodyEnc, secret: m.secret, phone: m.phone }, true)) ?? '',
   });
   const inbound = new SmsInbound({ core: a.core, clock: a.clock, logger, onReceipt: (r) => dispatcher.onReceipt(r) });
   session.onDeliver((d) => inbound.handle(d));
   session.on('bound', () => dispatcher.wake());
   session.start();
-  dispatcher.start();
+  // messages caught mid-send at the last stop are queued again before anything is claimed
+  await dispatcher.start();
   return {
     session, dispatcher, inbound, outbox,
     readiness: { name: 'smpp', required: false, check: () => ({ ok: session.isBound(), detail: session.isBound() ? 'bound' : 'not bound' }) },
@@ -48,7 +49,7 @@ export function startSms(a: { config: Config; outbox: Outbox; core: Core; clock:
     async stop() {
       // what waits unsent goes back to the queue; what is in flight gets its answer; then unbind
       await Promise.all([dispatcher.stop(), session.stop()]);
-      inbound.flush();
+      await inbound.flush();
     },
   };
 }

@@ -32,14 +32,16 @@ export async function runAlarmCalls(plan: CalloutPlan, o: AlarmCallOptions): Pro
   let acknowledgedBy: string | null = null;
   let attempts = 0;
   let alerted = false;
-  const alert = (why: string): void => {
+  const alert = async (why: string): Promise<void> => {
     if (alerted) return;
     alerted = true;
     o.logger.warn({ object: plan.objectCode, kind: plan.kind, why }, 'alarm needs an operator');
-    o.core.raiseAlert({ kind: 'alarm-unacknowledged', clientId: plan.clientId, objectCode: plan.objectCode, phone: null, detail: `${plan.kind}: ${why}` });
+    await o.core.raiseAlert({ kind: 'alarm-unacknowledged', clientId: plan.clientId, objectCode: plan.objectCode, phone: null, detail: `${plan.kind}: ${why}` });
   };
   const timer = setTimeout(() => {
-    if (!acknowledgedBy) alert(`no acknowledgement within ${Math.round((o.ackTimeoutMs ?? 300_000) / 1000)} s`);
+    if (acknowledgedBy) return;
+    alert(`no acknowledgement within ${Math.round((o.ackTimeoutMs ?? 300_000) / 1000)} s`)
+      .catch((err: unknown) => o.logger.error({ err, object: plan.objectCode }, 'the operators could not be alerted'));
   }, o.ackTimeoutMs ?? 300_000);
   timer.unref();
   try {
@@ -50,7 +52,7 @@ export async function runAlarmCalls(plan: CalloutPlan, o: AlarmCallOptions): Pro
         const startedAt = new Date().toISOString();
         const result = await o.callOut({ phone: c.phone, lang: c.lang, objectCode: plan.objectCode, kind: plan.kind, zone: plan.zone, ...(o.ringSec ? { ringSec: o.ringSec } : {}) });
         attempts++;
-        o.core.noteCallout({ eventId: plan.eventId, objectCode: plan.objectCode, clientId: plan.clientId, phone: c.phone, round, result, startedAt });
+        await o.core.noteCallout({ eventId: plan.eventId, objectCode: plan.objectCode, clientId: plan.clientId, phone: c.phone, round, result, startedAt });
         if (result === 'rejected') rejected.add(c.phone);
         if (result === 'acknowledged' && !acknowledgedBy) acknowledgedBy = c.phone;
       }
@@ -58,8 +60,8 @@ export async function runAlarmCalls(plan: CalloutPlan, o: AlarmCallOptions): Pro
       if (loud && acknowledgedBy) break; // everyone was called once after an acknowledgement
       if (round < rounds && plan.contacts.some((c) => !rejected.has(c.phone))) await new Promise((r) => setTimeout(r, pause));
     }
-    if (!acknowledgedBy) alert(`nobody acknowledged after ${attempts} call(s)`);
-    else if (loud) alert(`acknowledged by a client; ${plan.kind} alarms always go to an operator`);
+    if (!acknowledgedBy) await alert(`nobody acknowledged after ${attempts} call(s)`);
+    else if (loud) await alert(`acknowledged by a client; ${plan.kind} alarms always go to an operator`);
   } finally {
     clearTimeout(timer);
   }

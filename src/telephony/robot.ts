@@ -88,9 +88,9 @@ export class Robot {
 
   private async flow(io: CallIo, callerNumber: string | undefined): Promise<string> {
     const { core } = this.d;
-    const id = core.identify(callerNumber ?? '');
+    const id = await core.identify(callerNumber ?? '');
     if (!id.ok) {
-      core.inquiry({ channel: 'phone', phone: callerNumber ?? '', action: 'call' });
+      await core.inquiry({ channel: 'phone', phone: callerNumber ?? '', action: 'call' });
       const lang = id.client?.lang ?? 'ru';
       const prompt = id.reason === 'pending' ? 'number-pending' : id.reason === 'blocked' ? 'number-blocked'
         : id.reason === 'suspended' ? 'service-suspended' : 'unknown-number';
@@ -100,7 +100,7 @@ export class Robot {
       await io.hangup();
       return `refused:${id.reason}`;
     }
-    core.inquiry({ channel: 'phone', phone: id.phone, action: 'call' });
+    await core.inquiry({ channel: 'phone', phone: id.phone, action: 'call' });
     const s: CallState = { phone: id.phone, clientId: id.client.id, lang: id.client.lang, objects: id.objects, object: null, errors: 0 };
 
     let state: StateId = id.client.langChosen ? 'objects' : 'language';
@@ -158,7 +158,7 @@ export class Robot {
         if (r.kind === 'hangup') return { end: 'caller-hung-up' };
         if (r.kind === 'digits' && (r.digits === '1' || r.digits === '2')) {
           s.lang = r.digits === '1' ? 'ru' : 'kk';
-          core.setLanguage(s.clientId, s.lang, 'phone', s.phone);
+          await core.setLanguage(s.clientId, s.lang, 'phone', s.phone);
           s.errors = 0;
           return 'objects';
         }
@@ -168,7 +168,7 @@ export class Robot {
       }
 
       case 'objects': {
-        const fresh = core.identify(s.phone);
+        const fresh = await core.identify(s.phone);
         if (!fresh.ok) return { end: `refused:${fresh.reason}` };
         s.objects = fresh.objects;
         if (s.objects.length === 0) {
@@ -208,7 +208,7 @@ export class Robot {
 
       case 'status': {
         const obj = s.object as ObjectView;
-        const res = core.request({ channel: 'phone', phone: s.phone, action: 'status', objectCode: obj.code });
+        const res = await core.request({ channel: 'phone', phone: s.phone, action: 'status', objectCode: obj.code });
         if (res.kind === 'refused') return this.refused(io, s, res.reason);
         if (res.kind === 'status' && res.objects[0]) s.object = res.objects[0];
         const o = s.object as ObjectView;
@@ -218,7 +218,7 @@ export class Robot {
 
       case 'arm': {
         const obj = s.object as ObjectView;
-        const res = core.request({ channel: 'phone', phone: s.phone, action: 'arm', objectCode: obj.code });
+        const res = await core.request({ channel: 'phone', phone: s.phone, action: 'arm', objectCode: obj.code });
         if (res.kind === 'refused') return this.refused(io, s, res.reason);
         if (res.kind === 'done') {
           s.object = res.object;
@@ -252,7 +252,7 @@ export class Robot {
     const { core } = this.d;
     const say = (ids: string[]): string[] => media(s.lang, ids);
     const obj = s.object as ObjectView;
-    const res = core.request({ channel: 'phone', phone: s.phone, action: 'disarm', objectCode: obj.code });
+    const res = await core.request({ channel: 'phone', phone: s.phone, action: 'disarm', objectCode: obj.code });
     if (res.kind === 'refused') return this.refused(io, s, res.reason);
     if (res.kind === 'done') {
       s.object = res.object;
@@ -277,7 +277,7 @@ export class Robot {
         await io.error(say(['no-entry']));
         continue;
       }
-      const c = core.confirm({ channel: 'phone', phone: s.phone, code: r.digits, challengeId: res.challengeId });
+      const c = await core.confirm({ channel: 'phone', phone: s.phone, code: r.digits, challengeId: res.challengeId });
       if (c.kind === 'done') {
         s.errors = 0;
         if (c.object) s.object = c.object;
