@@ -94,21 +94,27 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     core: ctx.core, admin: ctx.admin, backupDir: config.backup.dir, backupKeepDays: config.backup.keepDays,
     reminderDays: config.billing.remindDays, logger: logger.child({ channel: 'jobs' }),
   }, config.timeZone);
+  // /ready answers at once from the last answer of a ping every two seconds (the store answers
+  // asynchronously; a database that stops answering shows as down within one period)
+  let database: { ok: boolean; detail?: string } = { ok: false, detail: 'not checked yet' };
+  let pinging = false;
+  const ping = async (): Promise<void> => {
+    if (pinging) return;
+    pinging = true;
+    try {
+      await ctx.admin.ping();
+      database = { ok: true };
+    } catch (e) {
+      database = { ok: false, detail: (e as Error).message };
+    } finally {
+      pinging = false;
+    }
+  };
+  await ping();
+  const pingTimer = setInterval(() => void ping(), 2_000);
+  pingTimer.unref();
   const checks: ReadinessCheck[] = [
-    {
-      name: 'database',
-      required: true,
-      check: () => {
-        try {
-          // the ping answers synchronously, so /ready asks the database at each request; were it
-          // to answer later, /ready would have to report the last answer of a periodic ping
-          const _answered: void = ctx.admin.ping();
-          return { ok: true };
-        } catch (e) {
-          return { ok: false, detail: (e as Error).message };
-        }
-      },
-    },
+    { name: 'database', required: true, check: () => database },
     sms.readiness,
     telephony.readiness(),
     ami.readiness(),
@@ -129,6 +135,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       // no new requests, calls or claims; what is in flight finishes (bounded), then close
       await app.close();
       clearInterval(calloutTimer);
+      clearInterval(pingTimer);
       schedules.stop();
       await Promise.all([telephony.stop(5_000), sms.stop()]);
       ami.stop();

@@ -27,9 +27,9 @@ export interface AlertInput {
 }
 
 /** An alert for the operators (console, log, metric), journalled in the caller's transaction. */
-export function raiseAlertIn(tx: Tx, a: AlertInput): number {
-  const id = tx.store.insertAlert({ ...a, at: tx.nowIso() });
-  tx.journal({ channel: 'system', clientId: a.clientId, phone: a.phone, objectCode: a.objectCode, action: 'operator-alert', auth: 'none', outcome: 'accepted', reason: a.kind, detail: a.detail });
+export async function raiseAlertIn(tx: Tx, a: AlertInput): Promise<number> {
+  const id = await tx.store.insertAlert({ ...a, at: tx.nowIso() });
+  await tx.journal({ channel: 'system', clientId: a.clientId, phone: a.phone, objectCode: a.objectCode, action: 'operator-alert', auth: 'none', outcome: 'accepted', reason: a.kind, detail: a.detail });
   tx.emit({ type: 'operator-alert', id, kind: a.kind, objectCode: a.objectCode, detail: a.detail });
   return id;
 }
@@ -40,14 +40,14 @@ export function raiseAlertIn(tx: Tx, a: AlertInput): number {
  * an unregistered number — at most once an hour per number, with nothing that helps an
  * attacker (no codes, no which-check-failed).
  */
-export function accessAlert(tx: Tx, number: NumberView, client: ClientView, why: string): void {
+export async function accessAlert(tx: Tx, number: NumberView, client: ClientView, why: string): Promise<void> {
   const since = new Date(tx.now().getTime() - 3_600_000).toISOString();
-  if (tx.store.recentAlert('access', number.phone, since)) return;
-  raiseAlertIn(tx, { kind: 'access', clientId: client.id, objectCode: null, phone: number.phone, detail: why });
-  const others = tx.store.listNumbers(client.id).filter((n) => n.state === 'active' && n.id !== number.id);
+  if (await tx.store.recentAlert('access', number.phone, since)) return;
+  await raiseAlertIn(tx, { kind: 'access', clientId: client.id, objectCode: null, phone: number.phone, detail: why });
+  const others = (await tx.store.listNumbers(client.id)).filter((n) => n.state === 'active' && n.id !== number.id);
   const targets = others.length > 0 ? others.map((n) => n.phone) : [number.phone];
   for (const phone of targets) {
-    tx.enqueue({ priority: 'alarm', kind: 'access-alert', phone, clientId: client.id, text: BILLING_TEXT.accessAlert[client.lang], secret: false, expiresAt: null });
+    await tx.enqueue({ priority: 'alarm', kind: 'access-alert', phone, clientId: client.id, text: BILLING_TEXT.accessAlert[client.lang], secret: false, expiresAt: null });
   }
 }
 
@@ -61,22 +61,22 @@ export class Alarms {
    * the future: an event dated more than `MAX_CLOCK_AHEAD_MS` after its receipt is stored
    * with the receive time, and the skew is journalled.
    */
-  recordMonitoringEvent(e: { sourceId: string; objectCode: string; type: string; kind: string | null; zone: number | null; eventAt: string | null }):
-    { row: MonitoringEventRow; duplicate: boolean; callout: CalloutPlan | null } {
-    return this.ctx.run((tx) => {
-      const object = mustObject(tx.store, e.objectCode);
+  async recordMonitoringEvent(e: { sourceId: string; objectCode: string; type: string; kind: string | null; zone: number | null; eventAt: string | null }):
+    Promise<{ row: MonitoringEventRow; duplicate: boolean; callout: CalloutPlan | null }> {
+    return this.ctx.run(async (tx) => {
+      const object = await mustObject(tx.store, e.objectCode);
       const now = tx.nowIso();
       const claimed = e.eventAt ? Date.parse(e.eventAt) : Number.NaN;
       if (e.eventAt && Number.isNaN(claimed)) throw new AppError('BAD_INPUT', 'the event time must be an ISO time');
       const ahead = Number.isNaN(claimed) ? 0 : claimed - Date.parse(now);
       const clamped = ahead > MAX_CLOCK_AHEAD_MS;
       const eventAt = Number.isNaN(claimed) || clamped ? now : new Date(claimed).toISOString();
-      const r = tx.store.insertMonitoringEvent({
+      const r = await tx.store.insertMonitoringEvent({
         sourceId: e.sourceId, objectCode: object.code, type: e.type, kind: e.kind, zone: e.zone, eventAt, receivedAt: now,
       });
       if (r.duplicate) return { ...r, callout: null };
-      const out = this.processEvent(tx, r.row, object);
-      tx.journal({
+      const out = await this.processEvent(tx, r.row, object);
+      await tx.journal({
         channel: 'monitoring', clientId: object.clientId, objectCode: object.code, action: `event-${e.type}`, auth: 'api-key', outcome: 'accepted',
         reason: out.result,
         detail: `id=${e.sourceId.slice(0, 100)}${e.kind ? ` kind=${e.kind}` : ''}${e.zone !== null ? ` zone=${e.zone}` : ''}`
@@ -94,17 +94,17 @@ export class Alarms {
    * the status: an alarm older than the current status is still delivered (`late`), it just
    * leaves the status as it is.
    */
-  private processEvent(tx: Tx, ev: MonitoringEventRow, object: ObjectView): { result: string; callout: CalloutPlan | null; late: boolean } {
+  private async processEvent(tx: Tx, ev: MonitoringEventRow, object: ObjectView): Promise<{ result: string; callout: CalloutPlan | null; late: boolean }> {
     const { store } = tx;
     const now = tx.nowIso();
     const stale = Date.parse(ev.eventAt) < Date.parse(object.statusSince);
     let late = false;
-    const finish = (result: string, zoneKey: string | null = null, callout: CalloutPlan | null = null): { result: string; callout: CalloutPlan | null; late: boolean } => {
-      store.setEventResult(ev.id, result, now, zoneKey);
+    const finish = async (result: string, zoneKey: string | null = null, callout: CalloutPlan | null = null): Promise<{ result: string; callout: CalloutPlan | null; late: boolean }> => {
+      await store.setEventResult(ev.id, result, now, zoneKey);
       return { result, callout, late };
     };
-    const client = mustClient(store, object.clientId);
-    const contacts = store.listNumbers(client.id)
+    const client = await mustClient(store, object.clientId);
+    const contacts = (await store.listNumbers(client.id))
       .filter((n) => n.state === 'active' && (n.allObjects || n.objectCodes.includes(object.code)));
     switch (ev.type) {
       case 'alarm': {
@@ -114,14 +114,14 @@ export class Alarms {
           // an alarm always reaches people, whatever the times of earlier events
           late = true;
         } else {
-          if (object.status !== 'alarm') store.setPriorStatus(object.id, object.status);
-          applyStatus(tx, object, 'alarm', `alarm:${kind}`, ev.eventAt);
+          if (object.status !== 'alarm') await store.setPriorStatus(object.id, object.status);
+          await applyStatus(tx, object, 'alarm', `alarm:${kind}`, ev.eventAt);
         }
         // grouped by when alarms were received, never by the panel's clock
         const since = new Date(Date.parse(ev.receivedAt) - this.ctx.alarmGroupMs).toISOString();
-        if (store.recentAlarm(object.code, zoneKey, since, ev.id)) return finish('grouped', zoneKey);
+        if (await store.recentAlarm(object.code, zoneKey, since, ev.id)) return finish('grouped', zoneKey);
         for (const n of contacts) {
-          tx.enqueue({
+          await tx.enqueue({
             priority: 'alarm', kind: 'alarm', phone: n.phone, clientId: client.id, secret: false, expiresAt: null,
             text: alarmText(client.lang, { code: object.code, address: object.address, kind, zone: ev.zone, at: ev.eventAt, timeZone: this.ctx.timeZone }),
           });
@@ -130,38 +130,38 @@ export class Alarms {
         const plan: CalloutPlan | null = object.calloutEnabled && contacts.length > 0
           ? { eventId: ev.id, objectCode: object.code, clientId: client.id, kind, zone: ev.zone, contacts: contacts.map((n) => ({ phone: n.phone, lang: client.lang })) }
           : null;
-        if (contacts.length === 0) raiseAlertIn(tx, { kind: 'alarm-no-contact', clientId: client.id, objectCode: object.code, phone: null, detail: `alarm ${kind}` });
-        if (plan) store.setCalloutState(ev.id, 'pending');
+        if (contacts.length === 0) await raiseAlertIn(tx, { kind: 'alarm-no-contact', clientId: client.id, objectCode: object.code, phone: null, detail: `alarm ${kind}` });
+        if (plan) await store.setCalloutState(ev.id, 'pending');
         return finish('alarm', zoneKey, plan);
       }
       case 'restore': {
         if (stale) return finish('stale');
-        const open = store.openAlarm(object.code);
+        const open = await store.openAlarm(object.code);
         if (object.status === 'alarm') {
-          const prior = (store.getPriorStatus(object.id) ?? 'armed') as ObjectStatus;
-          applyStatus(tx, object, prior === 'alarm' ? 'armed' : prior, 'restore', ev.eventAt);
+          const prior = (await store.getPriorStatus(object.id) ?? 'armed') as ObjectStatus;
+          await applyStatus(tx, object, prior === 'alarm' ? 'armed' : prior, 'restore', ev.eventAt);
         }
         if (!open) return finish('restore');
         for (const n of contacts) {
-          tx.enqueue({ priority: 'alarm', kind: 'restore', phone: n.phone, clientId: client.id, secret: false, expiresAt: null, text: restoredText(client.lang, object.code, ev.eventAt, this.ctx.timeZone) });
+          await tx.enqueue({ priority: 'alarm', kind: 'restore', phone: n.phone, clientId: client.id, secret: false, expiresAt: null, text: restoredText(client.lang, object.code, ev.eventAt, this.ctx.timeZone) });
         }
         return finish('restored');
       }
       case 'arm':
       case 'disarm':
         if (stale) return finish('stale');
-        applyStatus(tx, object, ev.type === 'arm' ? 'armed' : 'disarmed', `panel-${ev.type}`, ev.eventAt);
+        await applyStatus(tx, object, ev.type === 'arm' ? 'armed' : 'disarmed', `panel-${ev.type}`, ev.eventAt);
         return finish('status');
       case 'link-lost':
         if (stale) return finish('stale');
-        if (object.status !== 'no-link') store.setPriorStatus(object.id, object.status);
-        applyStatus(tx, object, 'no-link', 'link-lost', ev.eventAt);
+        if (object.status !== 'no-link') await store.setPriorStatus(object.id, object.status);
+        await applyStatus(tx, object, 'no-link', 'link-lost', ev.eventAt);
         return finish('status');
       case 'link-restored': {
         if (stale) return finish('stale');
         if (object.status === 'no-link') {
-          const prior = (store.getPriorStatus(object.id) ?? 'disarmed') as ObjectStatus;
-          applyStatus(tx, object, prior === 'no-link' ? 'disarmed' : prior, 'link-restored', ev.eventAt);
+          const prior = (await store.getPriorStatus(object.id) ?? 'disarmed') as ObjectStatus;
+          await applyStatus(tx, object, prior === 'no-link' ? 'disarmed' : prior, 'link-restored', ev.eventAt);
         }
         return finish('status');
       }
@@ -174,43 +174,47 @@ export class Alarms {
    * Call-outs waiting for the service: alarms recorded by any process (HTTP intake, the CLI),
    * or cut short by a stop. Taking one marks it running; `finishCallouts` marks it done.
    */
-  takeCallouts(): CalloutPlan[] {
-    return this.ctx.run((tx) => tx.store.calloutsWaiting().map((ev) => {
-      tx.store.setCalloutState(ev.id, 'running');
-      const object = mustObject(tx.store, ev.objectCode);
-      const client = mustClient(tx.store, object.clientId);
-      const contacts = tx.store.listNumbers(client.id).filter((n) => n.state === 'active' && (n.allObjects || n.objectCodes.includes(object.code)));
-      return { eventId: ev.id, objectCode: object.code, clientId: client.id, kind: ev.kind ?? 'burglary', zone: ev.zone, contacts: contacts.map((n) => ({ phone: n.phone, lang: client.lang })) };
-    }));
+  async takeCallouts(): Promise<CalloutPlan[]> {
+    return this.ctx.run(async (tx) => {
+      const plans: CalloutPlan[] = [];
+      for (const ev of await tx.store.calloutsWaiting()) {
+        await tx.store.setCalloutState(ev.id, 'running');
+        const object = await mustObject(tx.store, ev.objectCode);
+        const client = await mustClient(tx.store, object.clientId);
+        const contacts = (await tx.store.listNumbers(client.id)).filter((n) => n.state === 'active' && (n.allObjects || n.objectCodes.includes(object.code)));
+        plans.push({ eventId: ev.id, objectCode: object.code, clientId: client.id, kind: ev.kind ?? 'burglary', zone: ev.zone, contacts: contacts.map((n) => ({ phone: n.phone, lang: client.lang })) });
+      }
+      return plans;
+    });
   }
 
-  finishCallouts(eventId: number): void {
-    this.ctx.run((tx) => tx.store.setCalloutState(eventId, 'done'));
+  async finishCallouts(eventId: number): Promise<void> {
+    await this.ctx.run((tx) => tx.store.setCalloutState(eventId, 'done'));
   }
 
   /** An alert for the operators (console, log, metric), journalled. */
-  raiseAlert(a: AlertInput): number {
+  async raiseAlert(a: AlertInput): Promise<number> {
     return this.ctx.run((tx) => raiseAlertIn(tx, a));
   }
 
-  listAlerts(openOnly = true, limit = 100): AlertRow[] {
-    return this.ctx.store.listAlerts(openOnly, Math.min(Math.max(limit, 1), 1000));
+  listAlerts(openOnly = true, limit = 100): Promise<AlertRow[]> {
+    return this.ctx.read((store) => store.listAlerts(openOnly, Math.min(Math.max(limit, 1), 1000)));
   }
 
-  ackAlert(a: { id: number; operator: string }): void {
+  async ackAlert(a: { id: number; operator: string }): Promise<void> {
     checkOperator(a.operator);
-    this.ctx.run((tx) => {
-      if (!tx.store.ackAlert(a.id, a.operator, tx.nowIso())) throw new AppError('NOT_FOUND', `no open alert ${a.id}`);
-      tx.journal({ channel: 'operator', action: 'alert-ack', auth: 'operator', operator: a.operator, outcome: 'executed', detail: `alert=${a.id}` });
+    await this.ctx.run(async (tx) => {
+      if (!await tx.store.ackAlert(a.id, a.operator, tx.nowIso())) throw new AppError('NOT_FOUND', `no open alert ${a.id}`);
+      await tx.journal({ channel: 'operator', action: 'alert-ack', auth: 'operator', operator: a.operator, outcome: 'executed', detail: `alert=${a.id}` });
     });
   }
 
   /** One attempt of an alarm call-out, with its result, journalled. */
-  noteCallout(a: { eventId: number; objectCode: string; clientId: number; phone: string; round: number; result: string; startedAt: string }): void {
-    this.ctx.run((tx) => {
-      const id = tx.store.insertCallout({ eventId: a.eventId, objectCode: a.objectCode, phone: a.phone, round: a.round, at: a.startedAt });
-      tx.store.endCallout(id, a.result, tx.nowIso());
-      tx.journal({
+  async noteCallout(a: { eventId: number; objectCode: string; clientId: number; phone: string; round: number; result: string; startedAt: string }): Promise<void> {
+    await this.ctx.run(async (tx) => {
+      const id = await tx.store.insertCallout({ eventId: a.eventId, objectCode: a.objectCode, phone: a.phone, round: a.round, at: a.startedAt });
+      await tx.store.endCallout(id, a.result, tx.nowIso());
+      await tx.journal({
         channel: 'phone', phone: a.phone, clientId: a.clientId, objectCode: a.objectCode, action: a.result === 'acknowledged' ? 'alarm-ack' : 'callout',
         auth: a.result === 'acknowledged' ? 'caller-id' : 'none', outcome: a.result === 'acknowledged' ? 'executed' : 'noted', reason: a.result,
         detail: `event=${a.eventId} round=${a.round}`,

@@ -25,24 +25,24 @@ function localDate(at: Date, timeZone: string): string {
  * service, period) is unique. `already` when it was charged before, `short` when the balance
  * does not cover the fee (nothing is written then).
  */
-function chargeStep(tx: Tx, clientId: number, service: string, period: string, by: string):
-  { kind: 'already' } | { kind: 'charged' } | { kind: 'short'; client: ClientView; fee: number } {
+async function chargeStep(tx: Tx, clientId: number, service: string, period: string, by: string):
+  Promise<{ kind: 'already' } | { kind: 'charged' } | { kind: 'short'; client: ClientView; fee: number }> {
   const ref = `charge:${clientId}:${service}:${period}`;
-  if (tx.store.ledgerHas(ref)) return { kind: 'already' };
-  const client = mustClient(tx.store, clientId);
-  const fee = tx.store.tariffFor(service, period)?.monthlyFee ?? 0;
+  if (await tx.store.ledgerHas(ref)) return { kind: 'already' };
+  const client = await mustClient(tx.store, clientId);
+  const fee = (await tx.store.tariffFor(service, period))?.monthlyFee ?? 0;
   if (client.balance < fee) return { kind: 'short', client, fee };
-  tx.store.insertLedger({ clientId, amount: -fee, kind: 'charge', ref, note: `${service} ${period}`, at: tx.nowIso() });
-  tx.store.addBalance(clientId, -fee);
-  tx.store.setSubscriptionState(clientId, service, 'active');
-  tx.journal({ channel: 'system', clientId, action: 'charge', auth: 'none', outcome: 'executed', detail: `service=${service} period=${period} amount=${fee} by=${by}` });
+  await tx.store.insertLedger({ clientId, amount: -fee, kind: 'charge', ref, note: `${service} ${period}`, at: tx.nowIso() });
+  await tx.store.addBalance(clientId, -fee);
+  await tx.store.setSubscriptionState(clientId, service, 'active');
+  await tx.journal({ channel: 'system', clientId, action: 'charge', auth: 'none', outcome: 'executed', detail: `service=${service} period=${period} amount=${fee} by=${by}` });
   return { kind: 'charged' };
 }
 
 /** An informational SMS to each active number of the client (never to an unregistered one). */
-function notifyClient(tx: Tx, client: ClientView, text: string, kind: string): void {
-  for (const n of tx.store.listNumbers(client.id).filter((x) => x.state === 'active')) {
-    tx.enqueue({ priority: 'info', kind, phone: n.phone, clientId: client.id, text, secret: false, expiresAt: null });
+async function notifyClient(tx: Tx, client: ClientView, text: string, kind: string): Promise<void> {
+  for (const n of (await tx.store.listNumbers(client.id)).filter((x) => x.state === 'active')) {
+    await tx.enqueue({ priority: 'info', kind, phone: n.phone, clientId: client.id, text, secret: false, expiresAt: null });
   }
 }
 
@@ -55,9 +55,9 @@ export class Billing {
     return periodOf(at, this.ctx.timeZone);
   }
 
-  private subscriptionsByClient(): Map<number, string[]> {
+  private async subscriptionsByClient(): Promise<Map<number, string[]>> {
     const byClient = new Map<number, string[]>();
-    for (const sub of this.ctx.store.allSubscriptions()) byClient.set(sub.clientId, [...(byClient.get(sub.clientId) ?? []), sub.service]);
+    for (const sub of await this.ctx.read((store) => store.allSubscriptions())) byClient.set(sub.clientId, [...(byClient.get(sub.clientId) ?? []), sub.service]);
     return byClient;
   }
 
@@ -67,13 +67,13 @@ export class Billing {
    * a restart never charges twice. A fee that cannot be paid suspends the service and the
    * client, with one SMS per period saying why and how to resume.
    */
-  runBilling(at: Date): { period: string; charged: number; suspended: number; already: number } {
+  async runBilling(at: Date): Promise<{ period: string; charged: number; suspended: number; already: number }> {
     const period = this.periodOf(at);
     const totals = { period, charged: 0, suspended: 0, already: 0 };
-    for (const [clientId, services] of this.subscriptionsByClient()) {
-      this.ctx.run((tx) => {
+    for (const [clientId, services] of await this.subscriptionsByClient()) {
+      await this.ctx.run(async (tx) => {
         for (const service of services) {
-          const r = this.chargeOne(tx, clientId, service, period);
+          const r = await this.chargeOne(tx, clientId, service, period);
           totals[r]++;
         }
       });
@@ -81,32 +81,32 @@ export class Billing {
     return totals;
   }
 
-  private chargeOne(tx: Tx, clientId: number, service: string, period: string): 'charged' | 'suspended' | 'already' {
-    const step = chargeStep(tx, clientId, service, period, 'billing');
+  private async chargeOne(tx: Tx, clientId: number, service: string, period: string): Promise<'charged' | 'suspended' | 'already'> {
+    const step = await chargeStep(tx, clientId, service, period, 'billing');
     if (step.kind !== 'short') return step.kind;
     const { client, fee } = step;
     const at = tx.nowIso();
-    tx.store.setSubscriptionState(clientId, service, 'suspended');
-    if (!client.suspendedAt) tx.store.setSuspended(clientId, at);
-    tx.journal({ channel: 'system', clientId, action: 'suspend', auth: 'none', outcome: 'executed', reason: 'insufficient-funds', detail: `service=${service} period=${period} fee=${fee} balance=${client.balance}` });
-    if (tx.store.billingNotice(clientId, 'suspended', period, at)) notifyClient(tx, client, BILLING_TEXT.suspended[client.lang], 'billing');
+    await tx.store.setSubscriptionState(clientId, service, 'suspended');
+    if (!client.suspendedAt) await tx.store.setSuspended(clientId, at);
+    await tx.journal({ channel: 'system', clientId, action: 'suspend', auth: 'none', outcome: 'executed', reason: 'insufficient-funds', detail: `service=${service} period=${period} fee=${fee} balance=${client.balance}` });
+    if (await tx.store.billingNotice(clientId, 'suspended', period, at)) await notifyClient(tx, client, BILLING_TEXT.suspended[client.lang], 'billing');
     return 'suspended';
   }
 
   /** Charges what a suspended client owes for the current period and resumes when all is paid. */
-  private resumeIfPaid(tx: Tx, clientId: number): boolean {
-    const client = mustClient(tx.store, clientId);
+  private async resumeIfPaid(tx: Tx, clientId: number): Promise<boolean> {
+    const client = await mustClient(tx.store, clientId);
     if (!client.suspendedAt) return false;
     const period = this.periodOf(tx.now());
-    const subs = tx.store.allSubscriptions().filter((x) => x.clientId === clientId && x.state === 'suspended');
+    const subs = (await tx.store.allSubscriptions()).filter((x) => x.clientId === clientId && x.state === 'suspended');
     for (const sub of subs) {
       // this period's fee was charged already: the service runs again
-      if (chargeStep(tx, clientId, sub.service, period, 'payment').kind === 'already') tx.store.setSubscriptionState(clientId, sub.service, 'active');
+      if ((await chargeStep(tx, clientId, sub.service, period, 'payment')).kind === 'already') await tx.store.setSubscriptionState(clientId, sub.service, 'active');
     }
-    if (tx.store.allSubscriptions().some((x) => x.clientId === clientId && x.state === 'suspended')) return false;
-    tx.store.setSuspended(clientId, null);
-    tx.journal({ channel: 'system', clientId, action: 'resume', auth: 'none', outcome: 'executed' });
-    notifyClient(tx, client, BILLING_TEXT.resumed[client.lang], 'billing');
+    if ((await tx.store.allSubscriptions()).some((x) => x.clientId === clientId && x.state === 'suspended')) return false;
+    await tx.store.setSuspended(clientId, null);
+    await tx.journal({ channel: 'system', clientId, action: 'resume', auth: 'none', outcome: 'executed' });
+    await notifyClient(tx, client, BILLING_TEXT.resumed[client.lang], 'billing');
     return true;
   }
 
@@ -114,22 +114,23 @@ export class Billing {
    * A reminder `days` before the next charge when the balance does not cover it: one SMS per
    * period to the client's active numbers.
    */
-  runReminders(at: Date, days: number): number {
+  async runReminders(at: Date, days: number): Promise<number> {
     const next = nextPeriod(this.periodOf(at));
     const [y, m] = next.split('-').map(Number) as [number, number];
     // the first day of the next period, as a local date
     const daysLeft = Math.ceil((Date.UTC(y, m - 1, 1) - Date.parse(`${localDate(at, this.ctx.timeZone)}T00:00:00Z`)) / 86_400_000);
     if (daysLeft > days || daysLeft < 0) return 0;
     let sent = 0;
-    for (const [clientId, services] of this.subscriptionsByClient()) {
-      this.ctx.run((tx) => {
-        const client = mustClient(tx.store, clientId);
-        const due = services.reduce((sum, svc) => sum + (tx.store.tariffFor(svc, next)?.monthlyFee ?? 0), 0);
+    for (const [clientId, services] of await this.subscriptionsByClient()) {
+      await this.ctx.run(async (tx) => {
+        const client = await mustClient(tx.store, clientId);
+        let due = 0;
+        for (const svc of services) due += (await tx.store.tariffFor(svc, next))?.monthlyFee ?? 0;
         if (client.balance >= due) return;
-        if (!tx.store.billingNotice(clientId, 'reminder', next, tx.nowIso())) return;
-        notifyClient(tx, client, BILLING_TEXT.reminder[client.lang]
+        if (!(await tx.store.billingNotice(clientId, 'reminder', next, tx.nowIso()))) return;
+        await notifyClient(tx, client, BILLING_TEXT.reminder[client.lang]
           .replace('{date}', `01.${next.slice(5)}`).replace('{amount}', formatKzt(due)).replace('{balance}', formatKzt(client.balance)), 'billing');
-        tx.journal({ channel: 'system', clientId, action: 'billing-reminder', auth: 'none', outcome: 'executed', detail: `period=${next} due=${due}` });
+        await tx.journal({ channel: 'system', clientId, action: 'billing-reminder', auth: 'none', outcome: 'executed', detail: `period=${next} due=${due}` });
         sent++;
       });
     }
@@ -137,25 +138,25 @@ export class Billing {
   }
 
   /** A payment to the client's account. `ref` makes it idempotent (a bank reference). */
-  pay(a: { clientId: number; amount: number; operator: string; ref?: string }): { client: ClientView; duplicate: boolean } {
+  async pay(a: { clientId: number; amount: number; operator: string; ref?: string }): Promise<{ client: ClientView; duplicate: boolean }> {
     checkOperator(a.operator);
     if (!Number.isSafeInteger(a.amount) || a.amount <= 0) throw new AppError('BAD_AMOUNT', 'amount must be a positive number of tiyn');
     const ref = a.ref ?? `pay:${this.ctx.random.bytes(9).toString('base64url')}`;
     if (ref.length > 100) throw new AppError('BAD_INPUT', 'payment reference is too long');
-    return this.ctx.run((tx) => {
-      const client = mustClient(tx.store, a.clientId);
+    return this.ctx.run(async (tx) => {
+      const client = await mustClient(tx.store, a.clientId);
       const at = tx.nowIso();
       try {
-        tx.store.insertLedger({ clientId: client.id, amount: a.amount, kind: 'payment', ref, note: null, at });
+        await tx.store.insertLedger({ clientId: client.id, amount: a.amount, kind: 'payment', ref, note: null, at });
       } catch (e) {
         if (isDuplicate(e)) return { client, duplicate: true };
         throw e;
       }
-      tx.store.addBalance(client.id, a.amount);
-      tx.journal({ channel: 'operator', clientId: client.id, action: 'payment', auth: 'operator', operator: a.operator, outcome: 'executed', detail: `amount=${a.amount} ref=${ref}` });
+      await tx.store.addBalance(client.id, a.amount);
+      await tx.journal({ channel: 'operator', clientId: client.id, action: 'payment', auth: 'operator', operator: a.operator, outcome: 'executed', detail: `amount=${a.amount} ref=${ref}` });
       // a payment resumes suspended services at once, in this same transaction
-      this.resumeIfPaid(tx, client.id);
-      return { client: mustClient(tx.store, client.id), duplicate: false };
+      await this.resumeIfPaid(tx, client.id);
+      return { client: await mustClient(tx.store, client.id), duplicate: false };
     });
   }
 }

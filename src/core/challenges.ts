@@ -8,7 +8,7 @@ import type { AuthMethod, Channel, ClientView, Lang, NumberView, ObjectView } fr
 import { accessAlert, raiseAlertIn } from './alarms.ts';
 import { applyStatus, checkOperator, joinDetail } from './context.ts';
 import type { CoreContext, Tx } from './context.ts';
-import type { ChallengeRow, Store } from './ports.ts';
+import type { ChallengeRow, StoreTx } from './ports.ts';
 
 export type ConfirmRefusal =
   | 'unknown' | 'blocked' | 'suspended' | 'no-pending' | 'code-wrong' | 'code-expired' | 'code-used' | 'code-dead'
@@ -40,13 +40,13 @@ export const CHALLENGE_ANY_CHANNEL = 'any';
 export const SETTING_OTP_CEILING = 'otp.ceiling_per_hour';
 
 /** The ceiling on code SMS per number per hour: the operators' setting, or the default. */
-export function otpCeiling(store: Store): number {
-  const v = Number(store.getSetting(SETTING_OTP_CEILING));
+export async function otpCeiling(store: StoreTx): Promise<number> {
+  const v = Number(await store.getSetting(SETTING_OTP_CEILING));
   return Number.isSafeInteger(v) && v >= CEILING_RANGE.min && v <= CEILING_RANGE.max ? v : OTP_POLICY.defaultCeilingPerHour;
 }
 
-function otpLimits(store: Store): OtpLimits {
-  const ceilingPerHour = otpCeiling(store);
+async function otpLimits(store: StoreTx): Promise<OtpLimits> {
+  const ceilingPerHour = await otpCeiling(store);
   return { ceilingPerHour, budgets: budgets(ceilingPerHour), resendPauseSeconds: OTP_POLICY.resendPauseMs / 1000 };
 }
 
@@ -55,35 +55,35 @@ function otpLimits(store: Store): OtpLimits {
  * refusal because a class's budget is used up notes a code flood (once per number, class
  * and window).
  */
-export function createChallenge(tx: Tx, a: {
+export async function createChallenge(tx: Tx, a: {
   number: NumberView; client: ClientView; purpose: string; object: ObjectView | null; channel: string; operator: string | null;
-}): { ok: true; challengeId: string; expiresAt: string } | { ok: false; why: 'pause' | 'budget'; retryAfterMs: number } {
+}): Promise<{ ok: true; challengeId: string; expiresAt: string } | { ok: false; why: 'pause' | 'budget'; retryAfterMs: number }> {
   const { store, ctx } = tx;
   const now = tx.now();
   const cls = codeClass(a.purpose);
   const objectId = a.object?.id ?? null;
-  const pendingSame = store.pendingChallenges(a.number.id)
+  const pendingSame = (await store.pendingChallenges(a.number.id))
     .filter((c) => c.purpose === a.purpose && c.objectId === objectId && c.channel === a.channel)
     .map((c) => ({ createdAt: Date.parse(c.createdAt), expiresAt: Date.parse(c.expiresAt) }));
   const sentAt: Record<CodeClass, number[]> = { 'sign-in': [], action: [] };
-  for (const s of store.otpSendsSince(a.number.phone, new Date(now.getTime() - OTP_POLICY.windowMs).toISOString())) {
+  for (const s of await store.otpSendsSince(a.number.phone, new Date(now.getTime() - OTP_POLICY.windowMs).toISOString())) {
     sentAt[s.cls].push(Date.parse(s.at));
   }
-  const may = decideSend({ now: now.getTime(), cls, pendingSame, sentAt, ceilingPerHour: otpCeiling(store) });
+  const may = decideSend({ now: now.getTime(), cls, pendingSame, sentAt, ceilingPerHour: await otpCeiling(store) });
   if (!may.ok) {
-    if (may.why === 'budget') codeFlood(tx, a.number, a.client, cls, may.budget);
+    if (may.why === 'budget') await codeFlood(tx, a.number, a.client, cls, may.budget);
     return { ok: false, why: may.why, retryAfterMs: may.retryAfterMs };
   }
   const challengeId = ctx.random.bytes(12).toString('base64url');
   const code = generateCode((max) => ctx.random.int(max));
   const expiresAt = new Date(now.getTime() + OTP_POLICY.ttlMs).toISOString();
-  store.insertChallenge({
+  await store.insertChallenge({
     id: challengeId, purpose: a.purpose, numberId: a.number.id, objectId, channel: a.channel,
     codeHash: hashCode(ctx.keys.otp, challengeId, code), createdAt: now.toISOString(), expiresAt,
     attempts: 0, state: 'pending', operator: a.operator,
   });
-  store.recordOtpSend(a.number.phone, cls, now.toISOString());
-  tx.enqueue({
+  await store.recordOtpSend(a.number.phone, cls, now.toISOString());
+  await tx.enqueue({
     priority: 'otp', kind: 'otp', phone: a.number.phone, clientId: a.client.id,
     text: otpText(a.client.lang, code, a.purpose, a.object?.code ?? null), secret: true, expiresAt,
   });
@@ -94,47 +94,47 @@ export function createChallenge(tx: Tx, a: {
  * A number's code budget of one class is used up: one operator alert and one journal record
  * per number, class and window, however many requests keep coming.
  */
-function codeFlood(tx: Tx, number: NumberView, client: ClientView, cls: CodeClass, budget: number): void {
+async function codeFlood(tx: Tx, number: NumberView, client: ClientView, cls: CodeClass, budget: number): Promise<void> {
   const now = tx.now();
-  if (tx.store.codeFloodSince(number.phone, cls, new Date(now.getTime() - OTP_POLICY.windowMs).toISOString())) return;
-  const alertId = raiseAlertIn(tx, {
+  if (await tx.store.codeFloodSince(number.phone, cls, new Date(now.getTime() - OTP_POLICY.windowMs).toISOString())) return;
+  const alertId = await raiseAlertIn(tx, {
     kind: 'code-flood', clientId: client.id, objectCode: null, phone: number.phone,
     detail: `code flood on ${maskPhone(number.phone)}: ${cls} codes used up (${budget} an hour)`,
   });
-  tx.store.recordCodeFlood(number.phone, cls, now.toISOString(), alertId);
+  await tx.store.recordCodeFlood(number.phone, cls, now.toISOString(), alertId);
 }
 
 /**
  * A code comes back, in the caller's transaction. Wrong codes count; the third kills the
  * challenge.
  */
-export function confirmIn(tx: Tx, a: ConfirmInput): ConfirmResult {
+export async function confirmIn(tx: Tx, a: ConfirmInput): Promise<ConfirmResult> {
   const { store } = tx;
   const parsed = tryParsePhone(a.phone);
   const phone = parsed?.e164 ?? null;
-  const number = phone ? store.getLiveNumber(phone) : undefined;
-  const client = number ? store.getClient(number.clientId) : undefined;
+  const number = phone ? await store.getLiveNumber(phone) : undefined;
+  const client = number ? await store.getClient(number.clientId) : undefined;
   const lang = client?.lang ?? 'ru';
   const auth: AuthMethod = a.channel === 'operator' ? 'operator' : 'otp';
   const base = { channel: a.channel, phone, clientId: client?.id ?? null, auth, operator: a.operator ?? null } as const;
-  const refuse = (reason: ConfirmRefusal, extra: Partial<JournalContent> = {}, attemptsLeft?: number): ConfirmResult => {
-    const rec = tx.journal({ ...base, action: 'confirm', outcome: 'refused', reason, detail: a.ref ?? null, ...extra });
+  const refuse = async (reason: ConfirmRefusal, extra: Partial<JournalContent> = {}, attemptsLeft?: number): Promise<ConfirmResult> => {
+    const rec = await tx.journal({ ...base, action: 'confirm', outcome: 'refused', reason, detail: a.ref ?? null, ...extra });
     const r: ConfirmResult = { kind: 'refused', reason, lang, seq: rec.seq };
     if (attemptsLeft !== undefined) r.attemptsLeft = attemptsLeft;
     return r;
   };
   if (!number || !client) return refuse('unknown');
   if (number.state === 'blocked') {
-    accessAlert(tx, number, client, `blocked number sent a code on ${a.channel}`);
+    await accessAlert(tx, number, client, `blocked number sent a code on ${a.channel}`);
     return refuse('blocked');
   }
 
   let ch: ChallengeRow | undefined;
   if (a.challengeId) {
-    ch = store.getChallenge(a.challengeId);
+    ch = await store.getChallenge(a.challengeId);
     if (ch && ch.numberId !== number.id) ch = undefined;
   } else {
-    ch = store.pendingChallenges(number.id)
+    ch = (await store.pendingChallenges(number.id))
       .find((c) => c.channel === a.channel || c.channel === CHALLENGE_ANY_CHANNEL);
   }
   if (!ch) return refuse('no-pending');
@@ -144,7 +144,7 @@ export function confirmIn(tx: Tx, a: ConfirmInput): ConfirmResult {
   if (ch.state !== 'pending') return refuse('code-dead', chRef);
   const now = tx.now();
   if (now.getTime() >= Date.parse(ch.expiresAt)) {
-    store.updateChallenge(ch.id, ch.attempts, 'expired');
+    await store.updateChallenge(ch.id, ch.attempts, 'expired');
     return refuse('code-expired', chRef);
   }
   // A pending number confirms itself; everything else needs an active number of a paying client.
@@ -156,32 +156,32 @@ export function confirmIn(tx: Tx, a: ConfirmInput): ConfirmResult {
   if (!code || !codeMatches(tx.ctx.keys.otp, ch.id, code, ch.codeHash)) {
     const attempts = ch.attempts + 1;
     const dead = attempts >= OTP_POLICY.maxAttempts;
-    store.updateChallenge(ch.id, attempts, dead ? 'failed' : 'pending');
-    const object = ch.objectId ? store.getObject(ch.objectId) : undefined;
-    if (dead) accessAlert(tx, number, client, `${OTP_POLICY.maxAttempts} wrong codes on ${a.channel}`);
+    await store.updateChallenge(ch.id, attempts, dead ? 'failed' : 'pending');
+    const object = ch.objectId ? await store.getObject(ch.objectId) : undefined;
+    if (dead) await accessAlert(tx, number, client, `${OTP_POLICY.maxAttempts} wrong codes on ${a.channel}`);
     return dead
       ? refuse('code-dead', { ...chRef, objectCode: object?.code ?? null })
       : refuse('code-wrong', { ...chRef, objectCode: object?.code ?? null }, OTP_POLICY.maxAttempts - attempts);
   }
-  store.updateChallenge(ch.id, ch.attempts, 'used');
+  await store.updateChallenge(ch.id, ch.attempts, 'used');
 
   let object: ObjectView | undefined;
   let changed = false;
   if (ch.purpose === 'arm' || ch.purpose === 'disarm') {
-    object = ch.objectId ? store.getObject(ch.objectId) : undefined;
-    const allowed = object && store.objectsForNumber(number).some((o) => o.id === object?.id);
+    object = ch.objectId ? await store.getObject(ch.objectId) : undefined;
+    const allowed = object && (await store.objectsForNumber(number)).some((o) => o.id === object?.id);
     if (!object || !allowed) return refuse('object-not-allowed', chRef);
-    const r = applyStatus(tx, object, ch.purpose === 'arm' ? 'armed' : 'disarmed', ch.purpose);
+    const r = await applyStatus(tx, object, ch.purpose === 'arm' ? 'armed' : 'disarmed', ch.purpose);
     object = r.object;
     changed = r.changed;
   } else if (ch.purpose === 'confirm-number') {
     if (number.state === 'pending') {
-      store.setNumberState(number.id, 'active', now.toISOString());
+      await store.setNumberState(number.id, 'active', now.toISOString());
       changed = true;
       tx.emit({ type: 'number-state', clientId: client.id, numberId: number.id, phone: number.phone, state: 'active' });
     }
   }
-  const rec = tx.journal({
+  const rec = await tx.journal({
     ...base, objectCode: object?.code ?? null, action: ch.purpose, outcome: 'executed', challengeId: ch.id,
     detail: joinDetail(a.ref ?? null, changed ? null : 'unchanged'),
   });
@@ -201,30 +201,30 @@ export class Challenges {
    * it (a call, an SMS reply) the newest pending challenge of this number on this channel.
    * Wrong codes count; the third kills the challenge.
    */
-  confirm(a: ConfirmInput): ConfirmResult {
+  async confirm(a: ConfirmInput): Promise<ConfirmResult> {
     return this.ctx.run((tx) => confirmIn(tx, a));
   }
 
   /** The ceiling on code SMS per number per hour: the operators' setting, or the default. */
-  otpCeiling(): number {
-    return otpCeiling(this.ctx.store);
+  async otpCeiling(): Promise<number> {
+    return this.ctx.read((store) => otpCeiling(store));
   }
 
   /** The ceiling and how it is shared between the classes. */
-  otpLimits(): OtpLimits {
-    return otpLimits(this.ctx.store);
+  async otpLimits(): Promise<OtpLimits> {
+    return this.ctx.read((store) => otpLimits(store));
   }
 
   /** An operator changes the ceiling on code SMS per number per hour; journalled; every process sees it at once. */
-  setOtpCeiling(a: { perHour: number; operator: string }): OtpLimits {
+  async setOtpCeiling(a: { perHour: number; operator: string }): Promise<OtpLimits> {
     checkOperator(a.operator);
     if (!Number.isSafeInteger(a.perHour) || a.perHour < CEILING_RANGE.min || a.perHour > CEILING_RANGE.max) {
       throw new AppError('BAD_INPUT', `the ceiling must be an integer from ${CEILING_RANGE.min} to ${CEILING_RANGE.max} (the sign-in budget is ${OTP_POLICY.signInPerHour}, the rest is for actions)`);
     }
-    return this.ctx.run((tx) => {
-      const before = otpCeiling(tx.store);
-      tx.store.setSetting(SETTING_OTP_CEILING, String(a.perHour), tx.nowIso(), a.operator);
-      tx.journal({ channel: 'operator', action: 'setting-change', auth: 'operator', operator: a.operator, outcome: 'executed', detail: `${SETTING_OTP_CEILING}=${a.perHour} was=${before}` });
+    return this.ctx.run(async (tx) => {
+      const before = await otpCeiling(tx.store);
+      await tx.store.setSetting(SETTING_OTP_CEILING, String(a.perHour), tx.nowIso(), a.operator);
+      await tx.journal({ channel: 'operator', action: 'setting-change', auth: 'operator', operator: a.operator, outcome: 'executed', detail: `${SETTING_OTP_CEILING}=${a.perHour} was=${before}` });
       return otpLimits(tx.store);
     });
   }

@@ -4,46 +4,53 @@ import type { AlertInput, CalloutPlan } from './alarms.ts';
 import type { ConfirmInput, ConfirmResult } from './challenges.ts';
 import type { ClientRequest, Identity, Inquiry, RequestResult, SignInResult } from './client-requests.ts';
 import type { SmsToQueue } from './context.ts';
+import type { TextAnswer } from './conversation.ts';
 import type { JournalFilter, OutboxRow } from './ports.ts';
 
 /**
  * What each channel may ask of the core: the core (`Core`) offers all of these; a channel
- * sees only its own. Each method runs in one transaction and journals its document.
+ * sees only its own. Each method runs in one transaction and journals its document; it
+ * resolves once that transaction committed and rejects when it could not (nothing changed).
  */
 
 /** Text commands (SMS, chat): one line of text becomes a request, a code or an inquiry. */
 export interface TextCore {
   /** The company's time zone, for the times in answers. */
   readonly timeZone: string;
-  request(req: ClientRequest): RequestResult;
-  confirm(a: ConfirmInput): ConfirmResult;
-  inquiry(a: Inquiry): Identity;
+  request(req: ClientRequest): Promise<RequestResult>;
+  confirm(a: ConfirmInput): Promise<ConfirmResult>;
+  inquiry(a: Inquiry): Promise<Identity>;
 }
 
 /** The phone robot (incoming calls) and alarm call-outs. */
 export interface TelephonyCore {
   /** Reads only. */
-  identify(raw: string | null | undefined): Identity;
-  inquiry(a: Inquiry): Identity;
-  setLanguage(clientId: number, lang: Lang, channel: Channel, phone: string | null): void;
-  request(req: ClientRequest): RequestResult;
-  confirm(a: ConfirmInput): ConfirmResult;
+  identify(raw: string | null | undefined): Promise<Identity>;
+  inquiry(a: Inquiry): Promise<Identity>;
+  setLanguage(clientId: number, lang: Lang, channel: Channel, phone: string | null): Promise<void>;
+  request(req: ClientRequest): Promise<RequestResult>;
+  confirm(a: ConfirmInput): Promise<ConfirmResult>;
   /** An alert for the operators; returns its id. */
-  raiseAlert(a: AlertInput): number;
+  raiseAlert(a: AlertInput): Promise<number>;
   /** One call-out attempt and its result. */
-  noteCallout(a: { eventId: number; objectCode: string; clientId: number; phone: string; round: number; result: string; startedAt: string }): void;
+  noteCallout(a: { eventId: number; objectCode: string; clientId: number; phone: string; round: number; result: string; startedAt: string }): Promise<void>;
   /** Call-outs waiting to be made; each is marked running. */
-  takeCallouts(): CalloutPlan[];
-  finishCallouts(eventId: number): void;
+  takeCallouts(): Promise<CalloutPlan[]>;
+  finishCallouts(eventId: number): Promise<void>;
 }
 
 /** SMS: inbound commands, their answers through the outbox, the sender reading sealed texts. */
 export interface SmsCore extends TextCore {
   /** Reads only. */
-  identify(raw: string | null | undefined): Identity;
-  queueSms(m: SmsToQueue): number;
+  identify(raw: string | null | undefined): Promise<Identity>;
+  queueSms(m: SmsToQueue): Promise<number>;
+  /**
+   * An SMS command and its reply, in one transaction: the reply (when there is one) is queued
+   * together with the command's document. Resolves with the answer and the reply's outbox id.
+   */
+  handleText(a: { channel: 'sms'; phone: string; text: string; ref?: string }): Promise<TextAnswer & { outboxId: number | null }>;
   /** Messages from strangers beyond the limit, as one record. */
-  noteInboundFlood(a: { channel: 'sms'; count: number; senders: number; since: string }): void;
+  noteInboundFlood(a: { channel: 'sms'; count: number; senders: number; since: string }): Promise<void>;
   /** The text of an outbox row; a sealed one is opened only when `reveal`. */
   outboxText(r: Pick<OutboxRow, 'body' | 'bodyEnc' | 'secret' | 'phone'>, reveal: boolean): string | null;
 }
@@ -51,13 +58,13 @@ export interface SmsCore extends TextCore {
 /** The client's HTTP routes (app and chat): sign-in, objects, the client's own documents. */
 export interface ClientHttpCore extends TextCore {
   /** Reads only. */
-  identify(raw: string | null | undefined): Identity;
-  requestSignIn(a: { channel: 'app' | 'chat'; phone: string; ref?: string }): SignInResult;
+  identify(raw: string | null | undefined): Promise<Identity>;
+  requestSignIn(a: { channel: 'app' | 'chat'; phone: string; ref?: string }): Promise<SignInResult>;
   /** Throws CLIENT_NOT_FOUND for an unknown client. */
-  listObjects(clientId?: number): ObjectView[];
-  searchJournal(f: Partial<JournalFilter>): JournalRecord[];
+  listObjects(clientId?: number): Promise<ObjectView[]>;
+  searchJournal(f: Partial<JournalFilter>): Promise<JournalRecord[]>;
   /** Throws CLIENT_NOT_FOUND for an unknown client. */
-  getClient(id: number): ClientView;
-  subscriptions(clientId: number): Array<{ service: string; state: string; startedAt: string }>;
-  services(): Array<{ code: string; name: { ru: string; kk: string }; monthlyFee: number; smsFee: number }>;
+  getClient(id: number): Promise<ClientView>;
+  subscriptions(clientId: number): Promise<Array<{ service: string; state: string; startedAt: string }>>;
+  services(): Promise<Array<{ code: string; name: { ru: string; kk: string }; monthlyFee: number; smsFee: number }>>;
 }

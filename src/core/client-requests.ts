@@ -8,8 +8,8 @@ import { LANGS } from '../domain/types.ts';
 import { accessAlert } from './alarms.ts';
 import { createChallenge } from './challenges.ts';
 import { applyStatus, joinDetail, mustClient } from './context.ts';
-import type { CoreContext } from './context.ts';
-import type { Store } from './ports.ts';
+import type { CoreContext, Tx } from './context.ts';
+import type { StoreTx } from './ports.ts';
 
 export type Identity =
   | { ok: true; phone: string; number: NumberView; client: ClientView; objects: ObjectView[] }
@@ -62,109 +62,112 @@ const CHANNEL_AUTH: Record<ClientRequest['channel'], AuthMethod> = {
 };
 
 /** Who is this number? Reads only; channels journal what they do with the answer. */
-export function identify(store: Store, raw: string | null | undefined): Identity {
+export async function identify(store: StoreTx, raw: string | null | undefined): Promise<Identity> {
   const parsed = tryParsePhone(raw);
   if (!parsed) return { ok: false, phone: null, reason: 'unknown' };
   const phone = parsed.e164;
-  const number = store.getLiveNumber(phone);
+  const number = await store.getLiveNumber(phone);
   if (!number) return { ok: false, phone, reason: 'unknown' };
-  const client = store.getClient(number.clientId);
+  const client = await store.getClient(number.clientId);
   if (!client) return { ok: false, phone, reason: 'unknown' };
   if (number.state === 'pending') return { ok: false, phone, reason: 'pending', client, number };
   if (number.state === 'blocked') return { ok: false, phone, reason: 'blocked', client, number };
   if (client.suspendedAt) return { ok: false, phone, reason: 'suspended', client, number };
-  return { ok: true, phone, number, client, objects: store.objectsForNumber(number) };
+  return { ok: true, phone, number, client, objects: await store.objectsForNumber(number) };
 }
 
 /** What clients ask on every channel, identified by their trusted number. */
 export class ClientRequests {
   constructor(private readonly ctx: CoreContext) {}
 
-  identify(raw: string | null | undefined): Identity {
-    return identify(this.ctx.store, raw);
+  identify(raw: string | null | undefined): Promise<Identity> {
+    return this.ctx.read((store) => identify(store, raw));
   }
 
   /** Remembers the language a caller chose. */
-  setLanguage(clientId: number, lang: Lang, channel: Channel, phone: string | null): void {
+  async setLanguage(clientId: number, lang: Lang, channel: Channel, phone: string | null): Promise<void> {
     if (!LANGS.includes(lang)) throw new AppError('BAD_INPUT', `language must be one of ${LANGS.join(', ')}`);
-    this.ctx.run((tx) => {
-      const client = mustClient(tx.store, clientId);
-      tx.store.setClientLang(client.id, lang);
-      tx.journal({ channel, phone, clientId: client.id, action: 'language', auth: channel === 'operator' ? 'operator' : 'caller-id', outcome: 'accepted', detail: lang });
+    await this.ctx.run(async (tx) => {
+      const client = await mustClient(tx.store, clientId);
+      await tx.store.setClientLang(client.id, lang);
+      await tx.journal({ channel, phone, clientId: client.id, action: 'language', auth: channel === 'operator' ? 'operator' : 'caller-id', outcome: 'accepted', detail: lang });
     });
   }
 
   /** status / arm / disarm from a client channel, identified by its trusted number. */
-  request(req: ClientRequest): RequestResult {
-    return this.ctx.run((tx) => {
-      const id = identify(tx.store, req.phone);
-      const auth = CHANNEL_AUTH[req.channel];
-      const objectCode = req.objectCode ?? null;
-      const detail = req.ref ?? null;
-      if (!id.ok) {
-        const rec = tx.journal({
-          channel: req.channel, phone: id.phone ?? null, clientId: id.client?.id ?? null, objectCode,
-          action: req.action, auth, outcome: 'refused', reason: id.reason,
-          detail: id.phone ? detail : `caller ${String(req.phone ?? '').slice(0, 32)}`,
-        });
-        if (id.reason === 'blocked' && id.number && id.client) accessAlert(tx, id.number, id.client, `blocked number used on ${req.channel}`);
-        return { kind: 'refused', reason: id.reason, lang: id.client?.lang ?? 'ru', seq: rec.seq };
-      }
-      const base = { channel: req.channel, phone: id.phone, clientId: id.client.id, auth, detail } as const;
-      const lang = id.client.lang;
-
-      if (req.action === 'status' && !objectCode) {
-        const rec = tx.journal({ ...base, action: 'status', outcome: 'accepted' });
-        return { kind: 'status', objects: id.objects, lang, seq: rec.seq };
-      }
-
-      const pick = this.pickObject(id.objects, objectCode);
-      if (!pick.ok) {
-        const rec = tx.journal({ ...base, objectCode, action: req.action, outcome: 'refused', reason: pick.reason });
-        const res: RequestResult = { kind: 'refused', reason: pick.reason, lang, seq: rec.seq };
-        if (pick.reason === 'object-ambiguous') res.objectCodes = id.objects.map((o) => o.code);
-        return res;
-      }
-      const object = pick.object;
-
-      if (req.action === 'status') {
-        const rec = tx.journal({ ...base, objectCode: object.code, action: 'status', outcome: 'accepted' });
-        return { kind: 'status', objects: [object], lang, seq: rec.seq };
-      }
-
-      if (needsOtp(this.ctx.policy, req.channel, req.action)) {
-        const ch = createChallenge(tx, {
-          number: id.number, client: id.client, purpose: req.action, object, channel: req.channel, operator: null,
-        });
-        if (!ch.ok) {
-          const rec = tx.journal({
-            ...base, objectCode: object.code, action: req.action, outcome: 'refused', reason: 'rate-limited',
-            detail: joinDetail(detail, `limit=${ch.why} retry-after=${Math.ceil(ch.retryAfterMs / 1000)}s`),
-          });
-          return { kind: 'refused', reason: 'rate-limited', lang, seq: rec.seq, retryAfterMs: ch.retryAfterMs, limit: ch.why };
-        }
-        const rec = tx.journal({
-          ...base, objectCode: object.code, action: req.action, outcome: 'challenged', challengeId: ch.challengeId,
-        });
-        return { kind: 'challenge', challengeId: ch.challengeId, expiresAt: ch.expiresAt, object, action: req.action, lang, seq: rec.seq };
-      }
-
-      const target: ObjectStatus = req.action === 'arm' ? 'armed' : 'disarmed';
-      const { object: after, changed } = applyStatus(tx, object, target, req.action);
-      const rec = tx.journal({
-        ...base, objectCode: object.code, action: req.action, outcome: 'executed', detail: joinDetail(detail, changed ? null : 'unchanged'),
-      });
-      return { kind: 'done', action: req.action, object: after, changed, lang, seq: rec.seq };
-    });
+  request(req: ClientRequest): Promise<RequestResult> {
+    return this.ctx.run((tx) => this.requestIn(tx, req));
   }
 
-  private pickObject(objects: ObjectView[], code: string | null):
-    { ok: true; object: ObjectView } | { ok: false; reason: 'no-object' | 'object-not-allowed' | 'object-ambiguous' } {
+  /** A request, in the caller's transaction. */
+  async requestIn(tx: Tx, req: ClientRequest): Promise<RequestResult> {
+    const id = await identify(tx.store, req.phone);
+    const auth = CHANNEL_AUTH[req.channel];
+    const objectCode = req.objectCode ?? null;
+    const detail = req.ref ?? null;
+    if (!id.ok) {
+      const rec = await tx.journal({
+        channel: req.channel, phone: id.phone ?? null, clientId: id.client?.id ?? null, objectCode,
+        action: req.action, auth, outcome: 'refused', reason: id.reason,
+        detail: id.phone ? detail : `caller ${String(req.phone ?? '').slice(0, 32)}`,
+      });
+      if (id.reason === 'blocked' && id.number && id.client) await accessAlert(tx, id.number, id.client, `blocked number used on ${req.channel}`);
+      return { kind: 'refused', reason: id.reason, lang: id.client?.lang ?? 'ru', seq: rec.seq };
+    }
+    const base = { channel: req.channel, phone: id.phone, clientId: id.client.id, auth, detail } as const;
+    const lang = id.client.lang;
+
+    if (req.action === 'status' && !objectCode) {
+      const rec = await tx.journal({ ...base, action: 'status', outcome: 'accepted' });
+      return { kind: 'status', objects: id.objects, lang, seq: rec.seq };
+    }
+
+    const pick = await this.pickObject(tx.store, id.objects, objectCode);
+    if (!pick.ok) {
+      const rec = await tx.journal({ ...base, objectCode, action: req.action, outcome: 'refused', reason: pick.reason });
+      const res: RequestResult = { kind: 'refused', reason: pick.reason, lang, seq: rec.seq };
+      if (pick.reason === 'object-ambiguous') res.objectCodes = id.objects.map((o) => o.code);
+      return res;
+    }
+    const object = pick.object;
+
+    if (req.action === 'status') {
+      const rec = await tx.journal({ ...base, objectCode: object.code, action: 'status', outcome: 'accepted' });
+      return { kind: 'status', objects: [object], lang, seq: rec.seq };
+    }
+
+    if (needsOtp(this.ctx.policy, req.channel, req.action)) {
+      const ch = await createChallenge(tx, {
+        number: id.number, client: id.client, purpose: req.action, object, channel: req.channel, operator: null,
+      });
+      if (!ch.ok) {
+        const rec = await tx.journal({
+          ...base, objectCode: object.code, action: req.action, outcome: 'refused', reason: 'rate-limited',
+          detail: joinDetail(detail, `limit=${ch.why} retry-after=${Math.ceil(ch.retryAfterMs / 1000)}s`),
+        });
+        return { kind: 'refused', reason: 'rate-limited', lang, seq: rec.seq, retryAfterMs: ch.retryAfterMs, limit: ch.why };
+      }
+      const rec = await tx.journal({
+        ...base, objectCode: object.code, action: req.action, outcome: 'challenged', challengeId: ch.challengeId,
+      });
+      return { kind: 'challenge', challengeId: ch.challengeId, expiresAt: ch.expiresAt, object, action: req.action, lang, seq: rec.seq };
+    }
+
+    const target: ObjectStatus = req.action === 'arm' ? 'armed' : 'disarmed';
+    const { object: after, changed } = await applyStatus(tx, object, target, req.action);
+    const rec = await tx.journal({
+      ...base, objectCode: object.code, action: req.action, outcome: 'executed', detail: joinDetail(detail, changed ? null : 'unchanged'),
+    });
+    return { kind: 'done', action: req.action, object: after, changed, lang, seq: rec.seq };
+  }
+
+  private async pickObject(store: StoreTx, objects: ObjectView[], code: string | null):
+    Promise<{ ok: true; object: ObjectView } | { ok: false; reason: 'no-object' | 'object-not-allowed' | 'object-ambiguous' }> {
     if (code) {
       const own = objects.find((o) => o.code === code);
       if (own) return { ok: true, object: own };
       // Do not tell a client whether someone else's object exists.
-      return { ok: false, reason: this.ctx.store.getObjectByCode(code) ? 'object-not-allowed' : 'no-object' };
+      return { ok: false, reason: (await store.getObjectByCode(code)) ? 'object-not-allowed' : 'no-object' };
     }
     if (objects.length === 1) return { ok: true, object: objects[0] as ObjectView };
     if (objects.length === 0) return { ok: false, reason: 'no-object' };
@@ -175,32 +178,35 @@ export class ClientRequests {
    * A request that reads the client's own data or asks for help (balance, help, a command
    * that was not understood): identified and journalled like any other document.
    */
-  inquiry(a: Inquiry): Identity {
-    return this.ctx.run((tx) => {
-      const id = identify(tx.store, a.phone);
-      tx.journal({
-        channel: a.channel, phone: id.phone, clientId: id.ok ? id.client.id : id.client?.id ?? null, action: a.action,
-        auth: CHANNEL_AUTH[a.channel], outcome: id.ok ? 'accepted' : 'refused', reason: id.ok ? null : id.reason,
-        detail: id.phone ? a.ref ?? null : `caller ${String(a.phone ?? '').slice(0, 32)}`,
-      });
-      if (!id.ok && id.reason === 'blocked' && id.number && id.client) accessAlert(tx, id.number, id.client, `blocked number used on ${a.channel}`);
-      return id;
+  inquiry(a: Inquiry): Promise<Identity> {
+    return this.ctx.run((tx) => this.inquiryIn(tx, a));
+  }
+
+  /** An inquiry, in the caller's transaction. */
+  async inquiryIn(tx: Tx, a: Inquiry): Promise<Identity> {
+    const id = await identify(tx.store, a.phone);
+    await tx.journal({
+      channel: a.channel, phone: id.phone, clientId: id.ok ? id.client.id : id.client?.id ?? null, action: a.action,
+      auth: CHANNEL_AUTH[a.channel], outcome: id.ok ? 'accepted' : 'refused', reason: id.ok ? null : id.reason,
+      detail: id.phone ? a.ref ?? null : `caller ${String(a.phone ?? '').slice(0, 32)}`,
     });
+    if (!id.ok && id.reason === 'blocked' && id.number && id.client) await accessAlert(tx, id.number, id.client, `blocked number used on ${a.channel}`);
+    return id;
   }
 
   /** Sign-in by dynamic authentication (app, chat): a code to an active trusted number. */
-  requestSignIn(a: { channel: 'app' | 'chat'; phone: string; ref?: string }): SignInResult {
-    return this.ctx.run((tx) => {
-      const id = identify(tx.store, a.phone);
+  async requestSignIn(a: { channel: 'app' | 'chat'; phone: string; ref?: string }): Promise<SignInResult> {
+    return this.ctx.run(async (tx) => {
+      const id = await identify(tx.store, a.phone);
       if (!id.ok) {
-        tx.journal({ channel: a.channel, phone: id.phone, clientId: id.client?.id ?? null, action: 'sign-in', auth: 'none', outcome: 'refused', reason: id.reason, detail: a.ref ?? null });
+        await tx.journal({ channel: a.channel, phone: id.phone, clientId: id.client?.id ?? null, action: 'sign-in', auth: 'none', outcome: 'refused', reason: id.reason, detail: a.ref ?? null });
         return { kind: 'refused', reason: id.reason };
       }
-      const ch = createChallenge(tx, { number: id.number, client: id.client, purpose: 'sign-in', object: null, channel: a.channel, operator: null });
+      const ch = await createChallenge(tx, { number: id.number, client: id.client, purpose: 'sign-in', object: null, channel: a.channel, operator: null });
       // Anyone can ask for a sign-in code: a refused one is not a document of the client's (a
       // stranger could fill the journal); a used-up budget is noted once per window (codeFlood).
       if (!ch.ok) return { kind: 'refused', reason: 'rate-limited', retryAfterMs: ch.retryAfterMs, limit: ch.why };
-      tx.journal({ channel: a.channel, phone: id.phone, clientId: id.client.id, action: 'sign-in', auth: 'none', outcome: 'challenged', challengeId: ch.challengeId, detail: a.ref ?? null });
+      await tx.journal({ channel: a.channel, phone: id.phone, clientId: id.client.id, action: 'sign-in', auth: 'none', outcome: 'challenged', challengeId: ch.challengeId, detail: a.ref ?? null });
       return { kind: 'sent', challengeId: ch.challengeId, expiresAt: ch.expiresAt };
     });
   }

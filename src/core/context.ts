@@ -8,7 +8,7 @@ import type { AuthPolicy } from '../domain/policy.ts';
 import type { ClientView, NumberView, ObjectStatus, ObjectView, SmsPriority } from '../domain/types.ts';
 import { PRIORITY } from '../domain/types.ts';
 import { DuplicateKeyError } from './ports.ts';
-import type { Clock, LiveEvent, LiveEvents, OutboxSignal, Random, Store } from './ports.ts';
+import type { Clock, LiveEvent, LiveEvents, OutboxSignal, Random, Store, StoreTx } from './ports.ts';
 
 export interface CoreDeps {
   /** Repeated alarms of one object, kind and zone within this window are grouped (default 5 min). */
@@ -69,14 +69,23 @@ export class CoreContext {
   }
 
   /**
-   * Runs `fn` in one store transaction with a fresh `Tx`. Live events and the outbox signal
-   * the transaction buffered go out only after it committed; a failed one sends nothing.
+   * Runs `fn` in one store transaction with a fresh `Tx`. Resolves with fn's result once the
+   * transaction committed; live events and the outbox signal it buffered go out only then.
+   * Rejects with fn's error (everything rolled back, nothing sent). `fn` awaits only its `tx`.
    */
-  run<T>(fn: (tx: Tx) => T): T {
-    const tx = new Tx(this);
-    const result = this.store.tx(() => fn(tx));
-    tx.committed();
+  async run<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    let tx: Tx | undefined;
+    const result = await this.store.transaction((s) => {
+      tx = new Tx(this, s);
+      return fn(tx);
+    });
+    tx?.committed();
     return result;
+  }
+
+  /** Runs `fn` over one consistent snapshot, reading only; resolves with its result. */
+  read<T>(fn: (store: StoreTx) => Promise<T>): Promise<T> {
+    return this.store.read(fn);
   }
 }
 
@@ -89,11 +98,7 @@ export class Tx {
   private readonly afterCommit: LiveEvent[] = [];
   private smsQueued = false;
 
-  constructor(readonly ctx: CoreContext) {}
-
-  get store(): Store {
-    return this.ctx.store;
-  }
+  constructor(readonly ctx: CoreContext, readonly store: StoreTx) {}
 
   now(): Date {
     return this.ctx.clock.now();
@@ -109,7 +114,7 @@ export class Tx {
   }
 
   /** Appends an electronic document to the journal, in this transaction. */
-  journal(c: JournalEntry): JournalRecord {
+  journal(c: JournalEntry): Promise<JournalRecord> {
     return this.store.appendJournal({
       at: c.at ?? this.nowIso(),
       channel: c.channel,
@@ -127,9 +132,9 @@ export class Tx {
   }
 
   /** Puts an SMS in the outbox. Texts with codes are sealed so only the sender can read them. */
-  enqueue(m: SmsToQueue): number {
+  async enqueue(m: SmsToQueue): Promise<number> {
     const at = this.nowIso();
-    const id = this.store.enqueueSms({
+    const id = await this.store.enqueueSms({
       priority: PRIORITY[m.priority], kind: m.kind, phone: m.phone, clientId: m.clientId,
       body: m.secret ? null : m.text,
       bodyEnc: m.secret ? seal(this.ctx.keys.outbox, this.ctx.random.bytes(12), m.text, outboxAad(m.phone)) : null,
@@ -159,32 +164,32 @@ export function outboxAad(phone: string): string {
  * Sets an object's status unless it already has it, with a live event after the commit.
  * `at` is when the status began (an event's time), now by default.
  */
-export function applyStatus(tx: Tx, object: ObjectView, target: ObjectStatus, cause: string, at?: string): { object: ObjectView; changed: boolean } {
-  const fresh = tx.store.getObject(object.id) ?? object;
+export async function applyStatus(tx: Tx, object: ObjectView, target: ObjectStatus, cause: string, at?: string): Promise<{ object: ObjectView; changed: boolean }> {
+  const fresh = (await tx.store.getObject(object.id)) ?? object;
   if (fresh.status === target) return { object: fresh, changed: false };
   const since = at ?? tx.nowIso();
-  tx.store.setObjectStatus(fresh.id, target, since);
+  await tx.store.setObjectStatus(fresh.id, target, since);
   const after = { ...fresh, status: target, statusSince: since };
   tx.emit({ type: 'object-status', clientId: fresh.clientId, objectCode: fresh.code, status: target, since, cause });
   return { object: after, changed: true };
 }
 
-export function mustClient(store: Store, id: number): ClientView {
+export async function mustClient(store: StoreTx, id: number): Promise<ClientView> {
   if (!Number.isSafeInteger(id) || id <= 0) throw new AppError('BAD_INPUT', 'client id must be a positive integer');
-  const c = store.getClient(id);
+  const c = await store.getClient(id);
   if (!c) throw new AppError('CLIENT_NOT_FOUND', `no client with id ${id}`);
   return c;
 }
 
-export function mustObject(store: Store, code: string): ObjectView {
-  const o = store.getObjectByCode(checkObjectCode(code));
+export async function mustObject(store: StoreTx, code: string): Promise<ObjectView> {
+  const o = await store.getObjectByCode(checkObjectCode(code));
   if (!o) throw new AppError('OBJECT_NOT_FOUND', `no object with code ${code}`);
   return o;
 }
 
-export function mustLiveNumber(store: Store, raw: string): NumberView {
+export async function mustLiveNumber(store: StoreTx, raw: string): Promise<NumberView> {
   const phone = parseMobile(raw);
-  const n = store.getLiveNumber(phone);
+  const n = await store.getLiveNumber(phone);
   if (!n) throw new AppError('NUMBER_NOT_FOUND', `${phone} is not a trusted number`);
   return n;
 }

@@ -30,24 +30,28 @@ export interface TextContext {
   ref?: string;
 }
 
-export function answerText(core: TextCore, ctx: TextContext): TextAnswer {
+/**
+ * Answers one line of text: resolves once the core's transaction for it committed (the
+ * command, code or inquiry journalled); rejects when it could not run.
+ */
+export async function answerText(core: TextCore, ctx: TextContext): Promise<TextAnswer> {
   const command = parseCommand(ctx.text);
   const base = { channel: ctx.channel, phone: ctx.phone, ...(ctx.ref ? { ref: ctx.ref } : {}) };
   switch (command.cmd) {
     case 'status':
     case 'arm':
     case 'disarm': {
-      const r = core.request({ ...base, action: command.cmd, objectCode: command.objectCode });
+      const r = await core.request({ ...base, action: command.cmd, objectCode: command.objectCode });
       return { ...requestAnswer(core, r, ctx.channel), command: command.cmd };
     }
     case 'code': {
-      const r = core.confirm({ ...base, code: command.code, challengeId: ctx.challengeId ?? null });
+      const r = await core.confirm({ ...base, code: command.code, challengeId: ctx.challengeId ?? null });
       return { reply: confirmAnswer(r, ctx.channel), lang: r.lang, command: 'code' };
     }
     case 'balance':
     case 'help':
     case 'unknown': {
-      const id = core.inquiry({ ...base, action: command.cmd === 'unknown' ? 'unrecognised' : command.cmd });
+      const id = await core.inquiry({ ...base, action: command.cmd === 'unknown' ? 'unrecognised' : command.cmd });
       if (!id.ok) {
         const lang = id.client?.lang ?? 'ru';
         return { reply: refusalText(id.reason, lang, ctx.channel), lang, command: command.cmd };

@@ -3,14 +3,16 @@ import type { BlockReason, Channel, ClientView, Lang, NumberView, ObjectAction, 
 import { Alarms } from './alarms.ts';
 import type { AlertInput, CalloutPlan } from './alarms.ts';
 import { Billing, nextPeriod } from './billing.ts';
-import { Challenges } from './challenges.ts';
+import { Challenges, confirmIn } from './challenges.ts';
 import type { ConfirmInput, ConfirmResult, OtpLimits } from './challenges.ts';
 import type { ClientHttpCore, SmsCore, TelephonyCore, TextCore } from './channels.ts';
-import { ClientRequests } from './client-requests.ts';
+import { ClientRequests, identify } from './client-requests.ts';
 import type { ClientRequest, Identity, Inquiry, RequestResult, SignInResult } from './client-requests.ts';
 import { CoreContext } from './context.ts';
 import type { CoreDeps, SmsToQueue } from './context.ts';
-import type { AlertRow, JournalFilter, MonitoringEventRow, OutboxRow, Store } from './ports.ts';
+import { answerText } from './conversation.ts';
+import type { TextAnswer } from './conversation.ts';
+import type { AlertRow, JournalFilter, MonitoringEventRow, OutboxRow } from './ports.ts';
 import { Records } from './records.ts';
 import { Registry } from './registry.ts';
 
@@ -29,10 +31,13 @@ export { POSSIBLE_DUPLICATE } from './records.ts';
  * done and journalled or neither. Methods that refuse a client return a result; methods an
  * operator calls throw AppError on bad input and change nothing. The work is done by one
  * module per use case (client requests, challenges, registry, billing, alarms, records)
- * around one shared context; this class only hands each call to its module.
+ * around one shared context; this class only hands each call to its module. Every method
+ * that reads or writes storage resolves once its transaction committed (or its snapshot was
+ * read) and rejects with the error that undid it; the pure helpers (`periodOf`, `outboxText`)
+ * answer at once.
  */
 export class Core implements TelephonyCore, SmsCore, TextCore, ClientHttpCore {
-  private readonly store: Store;
+  private readonly ctx: CoreContext;
   readonly timeZone: string;
   private readonly clients: ClientRequests;
   private readonly challenges: Challenges;
@@ -43,7 +48,7 @@ export class Core implements TelephonyCore, SmsCore, TextCore, ClientHttpCore {
 
   constructor(deps: CoreDeps) {
     const ctx = new CoreContext(deps);
-    this.store = ctx.store;
+    this.ctx = ctx;
     this.timeZone = ctx.timeZone;
     this.clients = new ClientRequests(ctx);
     this.challenges = new Challenges(ctx);
@@ -56,130 +61,156 @@ export class Core implements TelephonyCore, SmsCore, TextCore, ClientHttpCore {
   // ---------------------------------------------------------------- client requests
 
   /** Who is this number? Reads only; channels journal what they do with the answer. */
-  identify(raw: string | null | undefined): Identity {
+  identify(raw: string | null | undefined): Promise<Identity> {
     return this.clients.identify(raw);
   }
 
   /** Remembers the language a caller chose. */
-  setLanguage(clientId: number, lang: Lang, channel: Channel, phone: string | null): void {
-    this.clients.setLanguage(clientId, lang, channel, phone);
+  setLanguage(clientId: number, lang: Lang, channel: Channel, phone: string | null): Promise<void> {
+    return this.clients.setLanguage(clientId, lang, channel, phone);
   }
 
   /** status / arm / disarm from a client channel, identified by its trusted number. */
-  request(req: ClientRequest): RequestResult {
+  request(req: ClientRequest): Promise<RequestResult> {
     return this.clients.request(req);
   }
 
   /** Balance, help, an unrecognised command, a call: identified and journalled. */
-  inquiry(a: Inquiry): Identity {
+  inquiry(a: Inquiry): Promise<Identity> {
     return this.clients.inquiry(a);
   }
 
   /** Sign-in by dynamic authentication (app, chat): a code to an active trusted number. */
-  requestSignIn(a: { channel: 'app' | 'chat'; phone: string; ref?: string }): SignInResult {
+  requestSignIn(a: { channel: 'app' | 'chat'; phone: string; ref?: string }): Promise<SignInResult> {
     return this.clients.requestSignIn(a);
+  }
+
+  /**
+   * One SMS command from a phone and its answer, in one transaction: the command (request,
+   * code or inquiry) is handled and journalled, and the reply, when there is one, is queued in
+   * the outbox in the client's language; both commit together or neither. Resolves with the
+   * answer and the queued reply's outbox id (null: no reply, e.g. to an unknown sender).
+   */
+  handleText(a: { channel: 'sms'; phone: string; text: string; ref?: string }): Promise<TextAnswer & { outboxId: number | null }> {
+    return this.ctx.run(async (tx) => {
+      const inTx: TextCore = {
+        timeZone: this.timeZone,
+        request: (req) => this.clients.requestIn(tx, req),
+        confirm: (c) => confirmIn(tx, c),
+        inquiry: (i) => this.clients.inquiryIn(tx, i),
+      };
+      const answer = await answerText(inTx, { channel: a.channel, phone: a.phone, text: a.text, ...(a.ref ? { ref: a.ref } : {}) });
+      if (answer.reply === null) return { ...answer, outboxId: null };
+      // who the sender is after the command (a code may have just confirmed the number)
+      const id = await identify(tx.store, a.phone);
+      const outboxId = await tx.enqueue({
+        priority: 'info', kind: 'reply', phone: id.phone ?? a.phone, clientId: id.ok ? id.client.id : id.client?.id ?? null,
+        text: answer.reply, secret: false, expiresAt: null,
+      });
+      return { ...answer, outboxId };
+    });
   }
 
   // ---------------------------------------------------------------- codes
 
   /** A code comes back (see `Challenges.confirm`). */
-  confirm(a: ConfirmInput): ConfirmResult {
+  confirm(a: ConfirmInput): Promise<ConfirmResult> {
     return this.challenges.confirm(a);
   }
 
   /** The ceiling on code SMS per number per hour: the operators' setting, or the default. */
-  otpCeiling(): number {
+  otpCeiling(): Promise<number> {
     return this.challenges.otpCeiling();
   }
 
   /** The ceiling and how it is shared between the classes. */
-  otpLimits(): OtpLimits {
+  otpLimits(): Promise<OtpLimits> {
     return this.challenges.otpLimits();
   }
 
   /** An operator changes the ceiling on code SMS per number per hour; journalled. */
-  setOtpCeiling(a: { perHour: number; operator: string }): OtpLimits {
+  setOtpCeiling(a: { perHour: number; operator: string }): Promise<OtpLimits> {
     return this.challenges.setOtpCeiling(a);
   }
 
   // ---------------------------------------------------------------- operators: registry
 
-  addClient(a: { name: string; lang?: Lang; balance?: number; services?: string[]; operator: string }): ClientView {
+  addClient(a: { name: string; lang?: Lang; balance?: number; services?: string[]; operator: string }): Promise<ClientView> {
     return this.registry.addClient(a);
   }
 
-  listClients(): ClientView[] {
+  listClients(): Promise<ClientView[]> {
     return this.registry.listClients();
   }
 
-  getClient(id: number): ClientView {
+  getClient(id: number): Promise<ClientView> {
     return this.registry.getClient(id);
   }
 
-  addObject(a: { clientId: number; code: string; address: string; calloutEnabled?: boolean; operator: string }): ObjectView {
+  addObject(a: { clientId: number; code: string; address: string; calloutEnabled?: boolean; operator: string }): Promise<ObjectView> {
     return this.registry.addObject(a);
   }
 
-  listObjects(clientId?: number): ObjectView[] {
+  listObjects(clientId?: number): Promise<ObjectView[]> {
     return this.registry.listObjects(clientId);
   }
 
-  getObject(code: string): ObjectView {
+  getObject(code: string): Promise<ObjectView> {
     return this.registry.getObject(code);
   }
 
-  listNumbers(clientId: number): NumberView[] {
+  listNumbers(clientId: number): Promise<NumberView[]> {
     return this.registry.listNumbers(clientId);
   }
 
   /** A trusted number: active at once when `signed`, else pending until its code comes back. */
   addNumber(a: { clientId: number; phone: string; objectCodes?: string[] | null; signed?: boolean; operator: string }):
-    { number: NumberView; challengeId: string | null } {
+    Promise<{ number: NumberView; challengeId: string | null }> {
     return this.registry.addNumber(a);
   }
 
-  resendConfirmation(a: { phone: string; operator: string }): { challengeId: string } {
+  resendConfirmation(a: { phone: string; operator: string }): Promise<{ challengeId: string }> {
     return this.registry.resendConfirmation(a);
   }
 
-  confirmNumber(a: { phone: string; code: string; operator: string }): ConfirmResult {
+  confirmNumber(a: { phone: string; code: string; operator: string }): Promise<ConfirmResult> {
     return this.registry.confirmNumber(a);
   }
 
-  changeNumber(a: { phone: string; to: string; signed?: boolean; operator: string }): { number: NumberView; challengeId: string | null } {
+  changeNumber(a: { phone: string; to: string; signed?: boolean; operator: string }): Promise<{ number: NumberView; challengeId: string | null }> {
     return this.registry.changeNumber(a);
   }
 
-  blockNumber(a: { phone: string; reason: BlockReason; operator: string; channel?: Channel }): NumberView {
+  blockNumber(a: { phone: string; reason: BlockReason; operator: string; channel?: Channel }): Promise<NumberView> {
     return this.registry.blockNumber(a);
   }
 
-  unblockNumber(a: { phone: string; operator: string }): NumberView {
+  unblockNumber(a: { phone: string; operator: string }): Promise<NumberView> {
     return this.registry.unblockNumber(a);
   }
 
-  removeNumber(a: { phone: string; operator: string }): NumberView {
+  removeNumber(a: { phone: string; operator: string }): Promise<NumberView> {
     return this.registry.removeNumber(a);
   }
 
-  operatorRequest(a: { action: ObjectAction; objectCode: string; operator: string }): RequestResult {
+  operatorRequest(a: { action: ObjectAction; objectCode: string; operator: string }): Promise<RequestResult> {
     return this.registry.operatorRequest(a);
   }
 
-  sendNotice(a: { phone: string; text: string; operator: string }): { outboxId: number } {
+  sendNotice(a: { phone: string; text: string; operator: string }): Promise<{ outboxId: number }> {
     return this.registry.sendNotice(a);
   }
 
-  services(): Array<{ code: string; name: { ru: string; kk: string }; monthlyFee: number; smsFee: number }> {
+  services(): Promise<Array<{ code: string; name: { ru: string; kk: string }; monthlyFee: number; smsFee: number }>> {
     return this.registry.services();
   }
 
-  subscriptions(clientId: number): Array<{ service: string; state: string; startedAt: string }> {
+  subscriptions(clientId: number): Promise<Array<{ service: string; state: string; startedAt: string }>> {
     return this.registry.subscriptions(clientId);
   }
 
-  setTariff(a: { service: string; monthlyFee?: number; smsFee?: number; operator: string }): void {
-    this.registry.setTariff(a);
+  setTariff(a: { service: string; monthlyFee?: number; smsFee?: number; operator: string }): Promise<void> {
+    return this.registry.setTariff(a);
   }
 
   // ---------------------------------------------------------------- billing
@@ -193,68 +224,68 @@ export class Core implements TelephonyCore, SmsCore, TextCore, ClientHttpCore {
     return nextPeriod(period);
   }
 
-  runBilling(at: Date): { period: string; charged: number; suspended: number; already: number } {
+  runBilling(at: Date): Promise<{ period: string; charged: number; suspended: number; already: number }> {
     return this.billing.runBilling(at);
   }
 
-  runReminders(at: Date, days: number): number {
+  runReminders(at: Date, days: number): Promise<number> {
     return this.billing.runReminders(at, days);
   }
 
-  pay(a: { clientId: number; amount: number; operator: string; ref?: string }): { client: ClientView; duplicate: boolean } {
+  pay(a: { clientId: number; amount: number; operator: string; ref?: string }): Promise<{ client: ClientView; duplicate: boolean }> {
     return this.billing.pay(a);
   }
 
   // ---------------------------------------------------------------- alarms and call-outs
 
   recordMonitoringEvent(e: { sourceId: string; objectCode: string; type: string; kind: string | null; zone: number | null; eventAt: string | null }):
-    { row: MonitoringEventRow; duplicate: boolean; callout: CalloutPlan | null } {
+    Promise<{ row: MonitoringEventRow; duplicate: boolean; callout: CalloutPlan | null }> {
     return this.alarms.recordMonitoringEvent(e);
   }
 
-  takeCallouts(): CalloutPlan[] {
+  takeCallouts(): Promise<CalloutPlan[]> {
     return this.alarms.takeCallouts();
   }
 
-  finishCallouts(eventId: number): void {
-    this.alarms.finishCallouts(eventId);
+  finishCallouts(eventId: number): Promise<void> {
+    return this.alarms.finishCallouts(eventId);
   }
 
-  raiseAlert(a: AlertInput): number {
+  raiseAlert(a: AlertInput): Promise<number> {
     return this.alarms.raiseAlert(a);
   }
 
-  listAlerts(openOnly = true, limit = 100): AlertRow[] {
+  listAlerts(openOnly = true, limit = 100): Promise<AlertRow[]> {
     return this.alarms.listAlerts(openOnly, limit);
   }
 
-  ackAlert(a: { id: number; operator: string }): void {
-    this.alarms.ackAlert(a);
+  ackAlert(a: { id: number; operator: string }): Promise<void> {
+    return this.alarms.ackAlert(a);
   }
 
-  noteCallout(a: { eventId: number; objectCode: string; clientId: number; phone: string; round: number; result: string; startedAt: string }): void {
-    this.alarms.noteCallout(a);
+  noteCallout(a: { eventId: number; objectCode: string; clientId: number; phone: string; round: number; result: string; startedAt: string }): Promise<void> {
+    return this.alarms.noteCallout(a);
   }
 
   // ---------------------------------------------------------------- journal and outbox
 
-  searchJournal(f: Partial<JournalFilter>): JournalRecord[] {
+  searchJournal(f: Partial<JournalFilter>): Promise<JournalRecord[]> {
     return this.records.searchJournal(f);
   }
 
-  verifyJournal(): VerifyResult {
+  verifyJournal(): Promise<VerifyResult> {
     return this.records.verifyJournal();
   }
 
-  noteInboundFlood(a: { channel: 'sms'; count: number; senders: number; since: string }): void {
-    this.records.noteInboundFlood(a);
+  noteInboundFlood(a: { channel: 'sms'; count: number; senders: number; since: string }): Promise<void> {
+    return this.records.noteInboundFlood(a);
   }
 
-  queueSms(m: SmsToQueue): number {
+  queueSms(m: SmsToQueue): Promise<number> {
     return this.records.queueSms(m);
   }
 
-  listOutbox(a: { limit?: number; state?: string; before?: number; reveal?: boolean }): Array<OutboxRow & { text: string | null }> {
+  listOutbox(a: { limit?: number; state?: string; before?: number; reveal?: boolean }): Promise<Array<OutboxRow & { text: string | null }>> {
     return this.records.listOutbox(a);
   }
 

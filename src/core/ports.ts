@@ -17,119 +17,140 @@ export class DuplicateKeyError extends Error {
 }
 
 /**
- * What the core needs from storage. All methods are synchronous (SQLite in-process); they
- * throw `DuplicateKeyError` when a unique key is taken and other errors on other constraint
- * violations. `tx` runs `fn` in one IMMEDIATE transaction: everything in
- * it commits durably together or not at all.
+ * What the core needs from storage: transactions, each handing its work a `StoreTx`.
+ * Transactions of all processes and instances sharing the database are serialisable with
+ * respect to each other's commits; nothing a transaction wrote is seen by others before it
+ * commits. Inside a transaction the caller awaits only its `tx` (never the network), so a
+ * transaction is short.
  */
 export interface Store {
-  tx<T>(fn: () => T): T;
+  /**
+   * Runs `fn` in one write transaction. Resolves with fn's result once the commit is durable;
+   * when fn rejects (or the commit fails) everything fn wrote is rolled back and the promise
+   * rejects with that error. Rejects without running fn when storage is unavailable. Waits for
+   * the transactions before it (of this store, and for the database's write lock) first.
+   */
+  transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` over one consistent snapshot, for reading only: a write through its `tx`
+   * rejects. Resolves with fn's result; rejects with fn's error.
+   */
+  read<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
+}
 
-  insertClient(c: { name: string; lang: Lang; balance: number; at: string }): number;
-  getClient(id: number): ClientView | undefined;
-  listClients(): ClientView[];
-  setClientLang(id: number, lang: Lang): void;
-  addBalance(id: number, delta: number): void;
-  setSuspended(id: number, at: string | null): void;
+/**
+ * The data of one transaction. Every method resolves with its result once the statement ran
+ * inside the transaction (not yet committed), and rejects with `DuplicateKeyError` when a
+ * unique key is taken (only that write is undone: the transaction goes on) or with another
+ * error on other constraint violations and storage failures (the caller should then let the
+ * transaction fail). A `tx` used after its transaction ended rejects at once (a bug).
+ */
+export interface StoreTx {
+  insertClient(c: { name: string; lang: Lang; balance: number; at: string }): Promise<number>;
+  getClient(id: number): Promise<ClientView | undefined>;
+  listClients(): Promise<ClientView[]>;
+  setClientLang(id: number, lang: Lang): Promise<void>;
+  addBalance(id: number, delta: number): Promise<void>;
+  setSuspended(id: number, at: string | null): Promise<void>;
 
-  insertObject(o: { clientId: number; code: string; address: string; at: string; calloutEnabled: boolean }): number;
-  getObjectByCode(code: string): ObjectView | undefined;
-  getObject(id: number): ObjectView | undefined;
-  listObjects(clientId?: number): ObjectView[];
-  setObjectStatus(id: number, status: ObjectStatus, since: string): void;
+  insertObject(o: { clientId: number; code: string; address: string; at: string; calloutEnabled: boolean }): Promise<number>;
+  getObjectByCode(code: string): Promise<ObjectView | undefined>;
+  getObject(id: number): Promise<ObjectView | undefined>;
+  listObjects(clientId?: number): Promise<ObjectView[]>;
+  setObjectStatus(id: number, status: ObjectStatus, since: string): Promise<void>;
 
-  insertNumber(n: { clientId: number; phone: string; state: NumberState; allObjects: boolean; objectIds: number[]; at: string }): number;
+  insertNumber(n: { clientId: number; phone: string; state: NumberState; allObjects: boolean; objectIds: number[]; at: string }): Promise<number>;
   /** The number that is not removed, if any (at most one by the unique index). */
-  getLiveNumber(phone: string): NumberView | undefined;
-  getNumber(id: number): NumberView | undefined;
-  listNumbers(clientId: number): NumberView[];
-  setNumberState(id: number, state: NumberState, at: string, blockReason?: string | null): void;
+  getLiveNumber(phone: string): Promise<NumberView | undefined>;
+  getNumber(id: number): Promise<NumberView | undefined>;
+  listNumbers(clientId: number): Promise<NumberView[]>;
+  setNumberState(id: number, state: NumberState, at: string, blockReason?: string | null): Promise<void>;
   /** Objects this number may control (all of the client's when allObjects). */
-  objectsForNumber(n: NumberView): ObjectView[];
+  objectsForNumber(n: NumberView): Promise<ObjectView[]>;
 
-  insertChallenge(c: ChallengeRow): void;
-  getChallenge(id: string): ChallengeRow | undefined;
+  insertChallenge(c: ChallengeRow): Promise<void>;
+  getChallenge(id: string): Promise<ChallengeRow | undefined>;
   /** Newest first. */
-  pendingChallenges(numberId: number): ChallengeRow[];
-  updateChallenge(id: string, attempts: number, state: ChallengeRow['state']): void;
+  pendingChallenges(numberId: number): Promise<ChallengeRow[]>;
+  updateChallenge(id: string, attempts: number, state: ChallengeRow['state']): Promise<void>;
   /** Marks every pending challenge of the number revoked; returns how many. */
-  revokeChallenges(numberId: number): number;
+  revokeChallenges(numberId: number): Promise<number>;
 
   /** One code SMS to this number, counted in its class's budget. */
-  recordOtpSend(phone: string, cls: CodeClass, at: string): void;
-  otpSendsSince(phone: string, since: string): Array<{ cls: CodeClass; at: string }>;
+  recordOtpSend(phone: string, cls: CodeClass, at: string): Promise<void>;
+  otpSendsSince(phone: string, since: string): Promise<Array<{ cls: CodeClass; at: string }>>;
   /** Whether a code flood of this class was noted for this number after `since`. */
-  codeFloodSince(phone: string, cls: CodeClass, since: string): boolean;
-  recordCodeFlood(phone: string, cls: CodeClass, at: string, alertId: number | null): void;
+  codeFloodSince(phone: string, cls: CodeClass, since: string): Promise<boolean>;
+  recordCodeFlood(phone: string, cls: CodeClass, at: string, alertId: number | null): Promise<void>;
 
   /** Operators' settings shared by every process (e.g. `SETTING_OTP_CEILING` in the core). */
-  getSetting(key: string): string | undefined;
-  setSetting(key: string, value: string, at: string, by: string | null): void;
+  getSetting(key: string): Promise<string | undefined>;
+  setSetting(key: string, value: string, at: string, by: string | null): Promise<void>;
 
-  appendJournal(c: JournalContent): JournalRecord;
-  journalPage(afterSeq: number, limit: number): JournalRecord[];
-  searchJournal(f: JournalFilter): JournalRecord[];
+  appendJournal(c: JournalContent): Promise<JournalRecord>;
+  journalPage(afterSeq: number, limit: number): Promise<JournalRecord[]>;
+  searchJournal(f: JournalFilter): Promise<JournalRecord[]>;
 
-  enqueueSms(m: OutboxInsert): number;
+  enqueueSms(m: OutboxInsert): Promise<number>;
   /** Newest first; `before` pages back by id; `duplicateRisk` keeps only messages that may have gone out twice. */
-  listOutbox(f: { limit: number; state?: string; duplicateRisk?: boolean; before?: number }): OutboxRow[];
+  listOutbox(f: { limit: number; state?: string; duplicateRisk?: boolean; before?: number }): Promise<OutboxRow[]>;
 
-  insertLedger(l: { clientId: number; amount: number; kind: 'payment' | 'charge' | 'refund'; ref: string; note: string | null; at: string }): number;
+  insertLedger(l: { clientId: number; amount: number; kind: 'payment' | 'charge' | 'refund'; ref: string; note: string | null; at: string }): Promise<number>;
 
-  listServices(): ServiceRow[];
-  updateService(code: string, fees: { monthlyFee?: number; smsFee?: number }): boolean;
-  listSubscriptions(clientId: number): Array<{ service: string; state: string; startedAt: string }>;
+  listServices(): Promise<ServiceRow[]>;
+  updateService(code: string, fees: { monthlyFee?: number; smsFee?: number }): Promise<boolean>;
+  listSubscriptions(clientId: number): Promise<Array<{ service: string; state: string; startedAt: string }>>;
 
-  insertSession(s: { tokenHash: string; numberId: number; clientId: number; channel: 'app' | 'chat'; at: string; expiresAt: string }): void;
-  getSession(tokenHash: string): SessionRow | undefined;
-  touchSession(tokenHash: string, at: string, expiresAt: string): void;
-  revokeSession(tokenHash: string, at: string): boolean;
+  insertSession(s: { tokenHash: string; numberId: number; clientId: number; channel: 'app' | 'chat'; at: string; expiresAt: string }): Promise<void>;
+  getSession(tokenHash: string): Promise<SessionRow | undefined>;
+  touchSession(tokenHash: string, at: string, expiresAt: string): Promise<void>;
+  revokeSession(tokenHash: string, at: string): Promise<boolean>;
   /** Ends every live session of the number; returns how many. */
-  revokeSessions(numberId: number, at: string): number;
-  setSessionChallenge(tokenHash: string, challengeId: string | null): void;
+  revokeSessions(numberId: number, at: string): Promise<number>;
+  setSessionChallenge(tokenHash: string, challengeId: string | null): Promise<void>;
 
-  insertOperator(o: { name: string; role: 'operator' | 'admin'; tokenHash: string; at: string; expiresAt: string }): number;
-  getOperatorByToken(tokenHash: string): OperatorRow | undefined;
-  getOperatorByName(name: string): OperatorRow | undefined;
-  listOperators(): OperatorRow[];
+  insertOperator(o: { name: string; role: 'operator' | 'admin'; tokenHash: string; at: string; expiresAt: string }): Promise<number>;
+  getOperatorByToken(tokenHash: string): Promise<OperatorRow | undefined>;
+  getOperatorByName(name: string): Promise<OperatorRow | undefined>;
+  listOperators(): Promise<OperatorRow[]>;
   /** Disables (at) or enables (null) an operator; false when it already was. */
-  setOperatorDisabled(id: number, at: string | null): boolean;
+  setOperatorDisabled(id: number, at: string | null): Promise<boolean>;
   /** A new token replaces the old one, which stops working at once. */
-  setOperatorToken(id: number, tokenHash: string, at: string, expiresAt: string): void;
-  touchOperator(id: number, at: string): void;
+  setOperatorToken(id: number, tokenHash: string, at: string, expiresAt: string): Promise<void>;
+  touchOperator(id: number, at: string): Promise<void>;
   /** Grows with every change to who may sign in as an operator (any process). */
-  operatorsRevision(): number;
+  operatorsRevision(): Promise<number>;
 
   /** Stores a monitoring event once per source id; a repeat returns the stored one. */
-  insertMonitoringEvent(e: MonitoringEventInsert): { row: MonitoringEventRow; duplicate: boolean };
-  setEventResult(id: number, result: string, at: string, zoneKey: string | null): void;
+  insertMonitoringEvent(e: MonitoringEventInsert): Promise<{ row: MonitoringEventRow; duplicate: boolean }>;
+  setEventResult(id: number, result: string, at: string, zoneKey: string | null): Promise<void>;
   /** Alarms of this object and zone received after `since` that were sent to clients (for grouping). */
-  recentAlarm(objectCode: string, zoneKey: string, since: string, exceptId: number): boolean;
+  recentAlarm(objectCode: string, zoneKey: string, since: string, exceptId: number): Promise<boolean>;
   /** The last alarm of the object that was told to clients and not yet followed by a restore. */
-  openAlarm(objectCode: string): MonitoringEventRow | undefined;
-  setPriorStatus(objectId: number, prior: string | null): void;
-  setCalloutState(eventId: number, state: 'pending' | 'running' | 'done'): void;
+  openAlarm(objectCode: string): Promise<MonitoringEventRow | undefined>;
+  setPriorStatus(objectId: number, prior: string | null): Promise<void>;
+  setCalloutState(eventId: number, state: 'pending' | 'running' | 'done'): Promise<void>;
   /** Alarm events whose call-outs wait (or were running when the service stopped). */
-  calloutsWaiting(): MonitoringEventRow[];
-  getPriorStatus(objectId: number): string | null;
+  calloutsWaiting(): Promise<MonitoringEventRow[]>;
+  getPriorStatus(objectId: number): Promise<string | null>;
 
-  insertAlert(a: { kind: string; clientId: number | null; objectCode: string | null; phone: string | null; detail: string | null; at: string }): number;
+  insertAlert(a: { kind: string; clientId: number | null; objectCode: string | null; phone: string | null; detail: string | null; at: string }): Promise<number>;
   /** Whether an alert of this kind for this number was raised after `since`. */
-  recentAlert(kind: string, key: string, since: string): boolean;
-  listAlerts(openOnly: boolean, limit: number): AlertRow[];
-  ackAlert(id: number, by: string, at: string): boolean;
+  recentAlert(kind: string, key: string, since: string): Promise<boolean>;
+  listAlerts(openOnly: boolean, limit: number): Promise<AlertRow[]>;
+  ackAlert(id: number, by: string, at: string): Promise<boolean>;
 
-  insertCallout(c: { eventId: number; objectCode: string; phone: string; round: number; at: string }): number;
-  endCallout(id: number, result: string, at: string): void;
+  insertCallout(c: { eventId: number; objectCode: string; phone: string; round: number; at: string }): Promise<number>;
+  endCallout(id: number, result: string, at: string): Promise<void>;
 
-  allSubscriptions(): Array<{ clientId: number; service: string; state: string }>;
-  addSubscription(clientId: number, service: string, at: string): void;
-  setSubscriptionState(clientId: number, service: string, state: 'active' | 'suspended'): void;
-  tariffFor(service: string, period: string): { monthlyFee: number; smsFee: number } | undefined;
-  setTariffFrom(service: string, period: string, monthlyFee: number, smsFee: number): void;
+  allSubscriptions(): Promise<Array<{ clientId: number; service: string; state: string }>>;
+  addSubscription(clientId: number, service: string, at: string): Promise<void>;
+  setSubscriptionState(clientId: number, service: string, state: 'active' | 'suspended'): Promise<void>;
+  tariffFor(service: string, period: string): Promise<{ monthlyFee: number; smsFee: number } | undefined>;
+  setTariffFrom(service: string, period: string, monthlyFee: number, smsFee: number): Promise<void>;
   /** Records a billing notice once; false when it was already sent for that period. */
-  billingNotice(clientId: number, kind: string, period: string, at: string): boolean;
-  ledgerHas(ref: string): boolean;
+  billingNotice(clientId: number, kind: string, period: string, at: string): Promise<boolean>;
+  ledgerHas(ref: string): Promise<boolean>;
 }
 
 export interface AlertRow {
@@ -337,9 +358,9 @@ export interface OutboxCounts {
 }
 
 /**
- * The outbox as the SMS dispatcher sees it. Every method is synchronous: it returns once its
- * change is committed (durably) and throws only when storage fails (disk, a lost database);
- * a method that throws changed nothing. Several processes may use one outbox: a message is
+ * The outbox as the SMS dispatcher sees it. Every method runs in a transaction of its own and
+ * resolves once its change is committed (durably); it rejects only when storage fails (disk, a
+ * lost database), and a method that rejected changed nothing. Several processes may use one outbox: a message is
  * claimed by one of them only.
  */
 export interface Outbox {
@@ -348,30 +369,30 @@ export interface Outbox {
    * possibly duplicated (a part may have reached the SMSC without its answer being stored).
    * Returns how many.
    */
-  recoverSending(at: string): number;
+  recoverSending(at: string): Promise<number>;
   /**
    * Expires queued messages past their lifetime (codes are never sent late), then claims up
    * to `limit` due messages, most urgent first (priority, then age), marking them 'sending'
    * and counting the attempt. Returns the claimed messages in that order and how many expired.
    */
-  claim(now: string, limit: number): { claimed: ClaimedSms[]; expired: number };
+  claim(now: string, limit: number): Promise<{ claimed: ClaimedSms[]; expired: number }>;
   /**
    * Records accepted parts (with their receipt keys) and message outcomes, all in one
    * transaction. A part recorded twice is kept once. Does nothing when both lists are empty.
    */
-  record(parts: PartAccepted[], outcomes: MessageOutcome[], at: string): void;
+  record(parts: PartAccepted[], outcomes: MessageOutcome[], at: string): Promise<void>;
   /**
    * A delivery receipt: finds the part by any of its keys (exact ones first, newest part
    * first) and settles it; when every part of the message is settled the message takes its
    * final state (`messageState`, else null). Returns null when no part matches (yet).
    */
-  applyReceipt(keys: { exact: string[]; cross: string[] }, state: PartState, error: string | null, at: string): { outboxId: number; messageState: string | null } | null;
+  applyReceipt(keys: { exact: string[]; cross: string[] }, state: PartState, error: string | null, at: string): Promise<{ outboxId: number; messageState: string | null } | null>;
   /** Messages by state. */
-  counts(): OutboxCounts;
+  counts(): Promise<OutboxCounts>;
   /** The parts of one message in part order, with the SMSC's ids and their states. */
-  parts(outboxId: number): Array<{ seq: number; total: number; messageId: string; state: string; error: string | null }>;
+  parts(outboxId: number): Promise<Array<{ seq: number; total: number; messageId: string; state: string; error: string | null }>>;
   /** When the next queued message becomes due (for the dispatcher's timer), or null. */
-  nextDue(): string | null;
+  nextDue(): Promise<string | null>;
 }
 
 /** What housekeeping changed, by kind. */
@@ -390,31 +411,34 @@ export interface HousekeepingFigures {
   codeFloods: number;
 }
 
-/** Figures read from storage each time one is asked for (a /metrics scrape, the status watcher). */
+/**
+ * Figures read from storage each time one is asked for (a /metrics scrape, the status watcher).
+ * Each resolves with the figure read now; rejects when storage fails.
+ */
 export interface StoreFigures {
-  outboxByState(): Record<string, number>;
+  outboxByState(): Promise<Record<string, number>>;
   /** Documents in the journal (its last sequence number). */
-  documents(): number;
+  documents(): Promise<number>;
   /** Code SMS sent in the hour before now. */
-  otpSendsLastHour(): number;
+  otpSendsLastHour(): Promise<number>;
   /** Refused code confirmations in the journal. */
-  codeFailures(): number;
+  codeFailures(): Promise<number>;
   /** Operators' alerts not yet acknowledged. */
-  openAlerts(): number;
-  objectStatuses(): Array<{ code: string; clientId: number; status: string; since: string }>;
+  openAlerts(): Promise<number>;
+  objectStatuses(): Promise<Array<{ code: string; clientId: number; status: string; since: string }>>;
 }
 
 /**
  * Storage as the operations side sees it: scheduled housekeeping and backups, /metrics,
- * /ready, the command line. Synchronous methods return when done and throw when storage fails.
+ * /ready, the command line. Each method resolves when done and rejects when storage fails.
  */
 export interface StoreAdmin {
   /** Expires and deletes what outlived its use as of `at`, in one transaction; returns the figures. */
-  housekeeping(at: Date): HousekeepingFigures;
-  /** Live figures; each read runs when called. */
+  housekeeping(at: Date): Promise<HousekeepingFigures>;
+  /** Live figures; each read runs when called (this call itself reads nothing). */
   metrics(): StoreFigures;
-  /** Returns when the database answers a trivial query; throws (with the reason) when it cannot. */
-  ping(): void;
+  /** Resolves when the database answers a trivial query; rejects (with the reason) when it cannot. */
+  ping(): Promise<void>;
   /**
    * An online, consistent copy into the new file `to` (writes go on meanwhile), private to the
    * service's user (file 0600; a folder created for it 0700), then checked. Resolves with the
@@ -423,15 +447,15 @@ export interface StoreAdmin {
    */
   backup(to: string): Promise<{ integrity: string }>;
   /** The database's own integrity check: 'ok', or the problems found. */
-  verifyIntegrity(): string;
+  verifyIntegrity(): Promise<string>;
   /** The schema version the database is at. */
-  schemaVersion(): number;
+  schemaVersion(): Promise<number>;
   /**
    * A value that moves whenever another process committed a change (a revoked session, a
    * blocked number); this connection's own changes need not move it. Cheap: read several
    * times a second while event streams are open.
    */
-  changeMarker(): number | string;
-  /** Closes the database; later calls do nothing. */
-  close(): void;
+  changeMarker(): Promise<number | string>;
+  /** Resolves once the transactions under way ended and the database is closed; later calls do nothing. */
+  close(): Promise<void>;
 }

@@ -12,16 +12,18 @@ export const POSSIBLE_DUPLICATE = 'possible-duplicate';
 export class Records {
   constructor(private readonly ctx: CoreContext) {}
 
-  searchJournal(f: Partial<JournalFilter>): JournalRecord[] {
+  searchJournal(f: Partial<JournalFilter>): Promise<JournalRecord[]> {
     const limit = Math.min(Math.max(f.limit ?? 100, 1), 1000);
-    return this.ctx.store.searchJournal({ ...f, limit });
+    return this.ctx.read((store) => store.searchJournal({ ...f, limit }));
   }
 
-  verifyJournal(): VerifyResult {
+  async verifyJournal(): Promise<VerifyResult> {
     const v = new JournalVerifier();
     let after = 0;
     for (;;) {
-      const page = this.ctx.store.journalPage(after, 1000);
+      // one snapshot per page: the journal only grows, and a long walk never holds others up
+      const from = after;
+      const page = await this.ctx.read((store) => store.journalPage(from, 1000));
       if (page.length === 0) break;
       for (const r of page) {
         if (!v.add(r)) return v.result();
@@ -35,9 +37,9 @@ export class Records {
    * Messages from senders that are no client's number, beyond the channel's limit: dropped,
    * and journalled as one record with their count and how many senders sent them.
    */
-  noteInboundFlood(a: { channel: 'sms'; count: number; senders: number; since: string }): void {
-    this.ctx.run((tx) => {
-      tx.journal({
+  async noteInboundFlood(a: { channel: 'sms'; count: number; senders: number; since: string }): Promise<void> {
+    await this.ctx.run(async (tx) => {
+      await tx.journal({
         channel: a.channel, action: 'inbound-flood', auth: 'none', outcome: 'refused', reason: 'rate-limited',
         detail: `count=${a.count} senders=${a.senders} since=${a.since}`,
       });
@@ -45,7 +47,7 @@ export class Records {
   }
 
   /** Puts an SMS in the outbox. Texts with codes are sealed so only the sender can read them. */
-  queueSms(m: SmsToQueue): number {
+  async queueSms(m: SmsToQueue): Promise<number> {
     return this.ctx.run((tx) => tx.enqueue(m));
   }
 
@@ -54,11 +56,11 @@ export class Records {
    * texts are masked unless `reveal` (development only). The state `possible-duplicate`
    * selects the messages flagged as possibly sent twice, whatever their state.
    */
-  listOutbox(a: { limit?: number; state?: string; before?: number; reveal?: boolean }): Array<OutboxRow & { text: string | null }> {
+  async listOutbox(a: { limit?: number; state?: string; before?: number; reveal?: boolean }): Promise<Array<OutboxRow & { text: string | null }>> {
     const filter = a.state === POSSIBLE_DUPLICATE ? { duplicateRisk: true } : a.state ? { state: a.state } : {};
-    const rows = this.ctx.store.listOutbox({
+    const rows = await this.ctx.read((store) => store.listOutbox({
       limit: Math.min(Math.max(a.limit ?? 50, 1), 1000), ...filter, ...(a.before !== undefined ? { before: a.before } : {}),
-    });
+    }));
     return rows.map((r) => ({ ...r, text: this.outboxText(r, a.reveal ?? false) }));
   }
 

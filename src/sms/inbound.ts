@@ -1,4 +1,3 @@
-import { answerText } from '../core/conversation.ts';
 import type { SmsCore } from '../core/channels.ts';
 import type { Clock } from '../core/ports.ts';
 import { SlidingWindowLimiter } from '../domain/limiter.ts';
@@ -145,15 +144,9 @@ export class SmsInbound {
     }
     // Binary or undecodable content is treated as an unrecognised command (a short help for
     // a trusted number, nothing for anyone else).
-    const answer = await answerText(this.o.core, { channel: 'sms', phone: sender, text: text ?? '', ref: `sms:${d.dataCoding}` });
+    // the command and its reply commit together
+    const answer = await this.o.core.handleText({ channel: 'sms', phone: sender, text: text ?? '', ref: `sms:${d.dataCoding}` });
     log.info({ command: answer.command, answered: answer.reply !== null }, 'SMS command handled');
-    if (answer.reply !== null) {
-      const id = await this.o.core.identify(sender);
-      await this.o.core.queueSms({
-        priority: 'info', kind: 'reply', phone: sender, clientId: id.ok ? id.client.id : id.client?.id ?? null,
-        text: answer.reply, secret: false, expiresAt: null,
-      });
-    }
   }
 
   /** Whether a message from a sender that is no client's number is handled (and journalled) on its own. */

@@ -4,6 +4,7 @@ import { openDb } from './db.ts';
 import { OutboxStore } from './outbox-store.ts';
 import { restoreSqlite, SqliteAdmin } from './sqlite-admin.ts';
 import type { RestoreResult } from './sqlite-admin.ts';
+import { lockFor } from './sqlite-lock.ts';
 import { SqliteStore } from './sqlite-store.ts';
 
 export type { RestoreResult } from './sqlite-admin.ts';
@@ -18,11 +19,13 @@ export interface OpenStore {
 /**
  * Opens the database named by `ZHEDEL_DB` (migrating it to the latest schema) and returns its
  * ports. The only place that picks an engine: today SQLite (better-sqlite3) on one file; all
- * ports share one connection, closed by `admin.close()`.
+ * ports share one connection and its transaction lock, closed by `admin.close()`.
  */
 export function openStore(config: Pick<Config, 'dbPath'>): OpenStore {
   const db = openDb(config.dbPath);
-  return { store: new SqliteStore(db), outbox: new OutboxStore(db), admin: new SqliteAdmin(db) };
+  // one connection, one lock: a port's work never runs inside another's transaction
+  const lock = lockFor(db);
+  return { store: new SqliteStore(db, lock), outbox: new OutboxStore(db, lock), admin: new SqliteAdmin(db, lock) };
 }
 
 /**

@@ -1,19 +1,25 @@
 import type { Statement } from 'better-sqlite3';
 import type { ClaimedSms, MessageOutcome, Outbox, OutboxCounts, PartAccepted, PartState } from '../core/ports.ts';
 import type { Db } from './db.ts';
+import { lockFor } from './sqlite-lock.ts';
+import type { SqliteLock } from './sqlite-lock.ts';
 import { Statements } from './statements.ts';
 
 /**
  * The outbox on SQLite, as the SMS dispatcher sees it. State changes are applied in batches, one
- * transaction per batch, so a busy SMSC link costs few fsyncs.
+ * transaction per batch, so a busy SMSC link costs few fsyncs. Each method takes its turn on
+ * the file's lock, then runs synchronously.
  */
 export class OutboxStore implements Outbox {
   private readonly db: Db;
   private readonly stmts: Statements;
+  private readonly lock: SqliteLock;
 
-  constructor(db: Db) {
+  /** `lock` is the file's (shared with the store on the same connection). */
+  constructor(db: Db, lock: SqliteLock = lockFor(db)) {
     this.db = db;
     this.stmts = new Statements(db);
+    this.lock = lock;
   }
 
   private st(sql: string): Statement {
@@ -21,81 +27,87 @@ export class OutboxStore implements Outbox {
   }
 
   /** After a restart: messages caught mid-send go back to the queue, marked as possibly duplicated. */
-  recoverSending(at: string): number {
-    return this.st(`UPDATE outbox SET state = 'queued', duplicate_risk = 1, updated_at = ? WHERE state = 'sending'`).run(at).changes;
+  recoverSending(at: string): Promise<number> {
+    return this.lock.run(() => {
+      return this.st(`UPDATE outbox SET state = 'queued', duplicate_risk = 1, updated_at = ? WHERE state = 'sending'`).run(at).changes;
+    });
   }
 
   /**
    * Expires what is past its lifetime (codes are never sent late), then claims up to `limit`
    * due messages, most urgent first, marking them 'sending'.
    */
-  claim(now: string, limit: number): { claimed: ClaimedSms[]; expired: number } {
-    return this.db.transaction(() => {
-      const expired = this.st(`UPDATE outbox SET state = 'expired', body = CASE WHEN secret = 1 THEN NULL ELSE body END,
-          body_enc = NULL, done_at = ?, updated_at = ?
-        WHERE state = 'queued' AND expires_at IS NOT NULL AND expires_at <= ?`).run(now, now, now).changes;
-      // one statement claims the batch; RETURNING gives no order, so sort here
-      const rows = this.st(`UPDATE outbox SET state = 'sending', attempts = attempts + 1,
-          concat_ref = COALESCE(concat_ref, id % 255 + 1), updated_at = ?
-        WHERE id IN (SELECT id FROM outbox WHERE state = 'queued' AND not_before <= ? ORDER BY priority, id LIMIT ?)
-        RETURNING id, priority, kind, phone, body, body_enc, secret, expires_at, attempts, concat_ref, duplicate_risk`)
-        .all(now, now, limit) as Array<Record<string, unknown>>;
-      if (rows.length === 0) return { claimed: [], expired };
-      rows.sort((a, b) => (a.priority as number) - (b.priority as number) || (a.id as number) - (b.id as number));
-      const acceptedOf = this.st('SELECT seq FROM outbox_parts WHERE outbox_id = ? ORDER BY seq');
-      const claimed = rows.map((r): ClaimedSms => {
-        const id = r.id as number;
-        const attempts = r.attempts as number;
-        const accepted = attempts > 1 ? (acceptedOf.all(id) as Array<{ seq: number }>).map((p) => p.seq) : [];
-        return {
-          id, priority: r.priority as number, kind: r.kind as string, phone: r.phone as string,
-          body: (r.body as string | null) ?? null, bodyEnc: (r.body_enc as Buffer | null) ?? null, secret: r.secret === 1,
-          expiresAt: (r.expires_at as string | null) ?? null, attempts, concatRef: r.concat_ref as number,
-          duplicateRisk: r.duplicate_risk === 1, acceptedParts: accepted,
-        };
-      });
-      return { claimed, expired };
-    }).immediate();
+  claim(now: string, limit: number): Promise<{ claimed: ClaimedSms[]; expired: number }> {
+    return this.lock.run(() => {
+      return this.db.transaction(() => {
+        const expired = this.st(`UPDATE outbox SET state = 'expired', body = CASE WHEN secret = 1 THEN NULL ELSE body END,
+            body_enc = NULL, done_at = ?, updated_at = ?
+          WHERE state = 'queued' AND expires_at IS NOT NULL AND expires_at <= ?`).run(now, now, now).changes;
+        // one statement claims the batch; RETURNING gives no order, so sort here
+        const rows = this.st(`UPDATE outbox SET state = 'sending', attempts = attempts + 1,
+            concat_ref = COALESCE(concat_ref, id % 255 + 1), updated_at = ?
+          WHERE id IN (SELECT id FROM outbox WHERE state = 'queued' AND not_before <= ? ORDER BY priority, id LIMIT ?)
+          RETURNING id, priority, kind, phone, body, body_enc, secret, expires_at, attempts, concat_ref, duplicate_risk`)
+          .all(now, now, limit) as Array<Record<string, unknown>>;
+        if (rows.length === 0) return { claimed: [], expired };
+        rows.sort((a, b) => (a.priority as number) - (b.priority as number) || (a.id as number) - (b.id as number));
+        const acceptedOf = this.st('SELECT seq FROM outbox_parts WHERE outbox_id = ? ORDER BY seq');
+        const claimed = rows.map((r): ClaimedSms => {
+          const id = r.id as number;
+          const attempts = r.attempts as number;
+          const accepted = attempts > 1 ? (acceptedOf.all(id) as Array<{ seq: number }>).map((p) => p.seq) : [];
+          return {
+            id, priority: r.priority as number, kind: r.kind as string, phone: r.phone as string,
+            body: (r.body as string | null) ?? null, bodyEnc: (r.body_enc as Buffer | null) ?? null, secret: r.secret === 1,
+            expiresAt: (r.expires_at as string | null) ?? null, attempts, concatRef: r.concat_ref as number,
+            duplicateRisk: r.duplicate_risk === 1, acceptedParts: accepted,
+          };
+        });
+        return { claimed, expired };
+      }).immediate();
+    });
   }
 
   /** Applies accepted parts and message outcomes in one transaction. */
-  record(parts: PartAccepted[], outcomes: MessageOutcome[], at: string): void {
-    if (parts.length === 0 && outcomes.length === 0) return;
-    this.db.transaction(() => {
-      const ins = this.st(`INSERT OR IGNORE INTO outbox_parts (outbox_id, seq, total, message_id, state, submitted_at)
-        VALUES (?, ?, ?, ?, 'submitted', ?)`);
-      const key = this.st('INSERT INTO outbox_part_keys (key, part_id) VALUES (?, ?)');
-      for (const p of parts) {
-        const r = ins.run(p.outboxId, p.seq, p.total, p.messageId, at);
-        if (r.changes === 1) {
-          const partId = Number(r.lastInsertRowid);
-          for (const k of p.keys) key.run(k, partId);
+  record(parts: PartAccepted[], outcomes: MessageOutcome[], at: string): Promise<void> {
+    return this.lock.run(() => {
+      if (parts.length === 0 && outcomes.length === 0) return;
+      this.db.transaction(() => {
+        const ins = this.st(`INSERT OR IGNORE INTO outbox_parts (outbox_id, seq, total, message_id, state, submitted_at)
+          VALUES (?, ?, ?, ?, 'submitted', ?)`);
+        const key = this.st('INSERT INTO outbox_part_keys (key, part_id) VALUES (?, ?)');
+        for (const p of parts) {
+          const r = ins.run(p.outboxId, p.seq, p.total, p.messageId, at);
+          if (r.changes === 1) {
+            const partId = Number(r.lastInsertRowid);
+            for (const k of p.keys) key.run(k, partId);
+          }
         }
-      }
-      for (const o of outcomes) {
-        switch (o.state) {
-          case 'submitted':
-            this.st(`UPDATE outbox SET state = 'submitted', parts_total = ?, submitted_at = ?, updated_at = ?,
-                body_enc = CASE WHEN ? THEN NULL ELSE body_enc END, body = CASE WHEN ? AND secret = 1 THEN NULL ELSE body END,
-                error = NULL
-              WHERE id = ?`).run(o.total, at, at, o.eraseBody ? 1 : 0, o.eraseBody ? 1 : 0, o.outboxId);
-            break;
-          case 'retry':
-            this.st(`UPDATE outbox SET state = 'queued', not_before = ?, error = ?, duplicate_risk = MAX(duplicate_risk, ?), updated_at = ?
-              WHERE id = ?`).run(o.notBefore, o.error, o.duplicateRisk ? 1 : 0, at, o.outboxId);
-            break;
-          case 'failed':
-            this.st(`UPDATE outbox SET state = 'failed', error = ?, duplicate_risk = MAX(duplicate_risk, ?), done_at = ?, updated_at = ?,
-                body_enc = CASE WHEN ? THEN NULL ELSE body_enc END
-              WHERE id = ?`).run(o.error, o.duplicateRisk ? 1 : 0, at, at, o.eraseBody ? 1 : 0, o.outboxId);
-            break;
-          case 'expired':
-            this.st(`UPDATE outbox SET state = 'expired', body_enc = NULL, body = CASE WHEN secret = 1 THEN NULL ELSE body END,
-                done_at = ?, updated_at = ? WHERE id = ?`).run(at, at, o.outboxId);
-            break;
+        for (const o of outcomes) {
+          switch (o.state) {
+            case 'submitted':
+              this.st(`UPDATE outbox SET state = 'submitted', parts_total = ?, submitted_at = ?, updated_at = ?,
+                  body_enc = CASE WHEN ? THEN NULL ELSE body_enc END, body = CASE WHEN ? AND secret = 1 THEN NULL ELSE body END,
+                  error = NULL
+                WHERE id = ?`).run(o.total, at, at, o.eraseBody ? 1 : 0, o.eraseBody ? 1 : 0, o.outboxId);
+              break;
+            case 'retry':
+              this.st(`UPDATE outbox SET state = 'queued', not_before = ?, error = ?, duplicate_risk = MAX(duplicate_risk, ?), updated_at = ?
+                WHERE id = ?`).run(o.notBefore, o.error, o.duplicateRisk ? 1 : 0, at, o.outboxId);
+              break;
+            case 'failed':
+              this.st(`UPDATE outbox SET state = 'failed', error = ?, duplicate_risk = MAX(duplicate_risk, ?), done_at = ?, updated_at = ?,
+                  body_enc = CASE WHEN ? THEN NULL ELSE body_enc END
+                WHERE id = ?`).run(o.error, o.duplicateRisk ? 1 : 0, at, at, o.eraseBody ? 1 : 0, o.outboxId);
+              break;
+            case 'expired':
+              this.st(`UPDATE outbox SET state = 'expired', body_enc = NULL, body = CASE WHEN secret = 1 THEN NULL ELSE body END,
+                  done_at = ?, updated_at = ? WHERE id = ?`).run(at, at, o.outboxId);
+              break;
+          }
         }
-      }
-    }).immediate();
+      }).immediate();
+    });
   }
 
   /**
@@ -103,46 +115,54 @@ export class OutboxStore implements Outbox {
    * it; when every part of the message is settled the message takes its final state.
    * Returns the message id, or null when no part matches (yet).
    */
-  applyReceipt(keys: { exact: string[]; cross: string[] }, state: PartState, error: string | null, at: string): { outboxId: number; messageState: string | null } | null {
-    return this.db.transaction(() => {
-      const find = (list: string[]): { id: number; outbox_id: number } | undefined => {
-        if (list.length === 0) return undefined;
-        const placeholders = list.map(() => '?').join(',');
-        return this.db.prepare(`SELECT p.id, p.outbox_id FROM outbox_part_keys k JOIN outbox_parts p ON p.id = k.part_id
-          WHERE k.key IN (${placeholders}) ORDER BY p.id DESC LIMIT 1`).get(...list) as { id: number; outbox_id: number } | undefined;
-      };
-      const part = find(keys.exact) ?? find(keys.cross);
-      if (!part) return null;
-      const final = state !== 'accepted' && state !== 'unknown';
-      this.st('UPDATE outbox_parts SET state = ?, error = ?, done_at = ? WHERE id = ?').run(state, error, final ? at : null, part.id);
-      const msg = this.st('SELECT state, parts_total FROM outbox WHERE id = ?').get(part.outbox_id) as { state: string; parts_total: number | null };
-      if (msg.state !== 'submitted' || msg.parts_total === null) return { outboxId: part.outbox_id, messageState: null };
-      const parts = this.st('SELECT state FROM outbox_parts WHERE outbox_id = ?').all(part.outbox_id) as Array<{ state: string }>;
-      if (parts.length < msg.parts_total) return { outboxId: part.outbox_id, messageState: null };
-      const states = parts.map((p) => p.state);
-      if (states.some((s) => s === 'submitted' || s === 'accepted' || s === 'unknown')) return { outboxId: part.outbox_id, messageState: null };
-      const messageState = states.every((s) => s === 'delivered') ? 'delivered'
-        : states.includes('expired') ? 'expired' : 'undeliverable';
-      const err = messageState === 'delivered' ? null : error;
-      this.st('UPDATE outbox SET state = ?, error = COALESCE(?, error), done_at = ?, updated_at = ? WHERE id = ?')
-        .run(messageState, err, at, at, part.outbox_id);
-      return { outboxId: part.outbox_id, messageState };
-    }).immediate();
+  applyReceipt(keys: { exact: string[]; cross: string[] }, state: PartState, error: string | null, at: string): Promise<{ outboxId: number; messageState: string | null } | null> {
+    return this.lock.run(() => {
+      return this.db.transaction(() => {
+        const find = (list: string[]): { id: number; outbox_id: number } | undefined => {
+          if (list.length === 0) return undefined;
+          const placeholders = list.map(() => '?').join(',');
+          return this.db.prepare(`SELECT p.id, p.outbox_id FROM outbox_part_keys k JOIN outbox_parts p ON p.id = k.part_id
+            WHERE k.key IN (${placeholders}) ORDER BY p.id DESC LIMIT 1`).get(...list) as { id: number; outbox_id: number } | undefined;
+        };
+        const part = find(keys.exact) ?? find(keys.cross);
+        if (!part) return null;
+        const final = state !== 'accepted' && state !== 'unknown';
+        this.st('UPDATE outbox_parts SET state = ?, error = ?, done_at = ? WHERE id = ?').run(state, error, final ? at : null, part.id);
+        const msg = this.st('SELECT state, parts_total FROM outbox WHERE id = ?').get(part.outbox_id) as { state: string; parts_total: number | null };
+        if (msg.state !== 'submitted' || msg.parts_total === null) return { outboxId: part.outbox_id, messageState: null };
+        const parts = this.st('SELECT state FROM outbox_parts WHERE outbox_id = ?').all(part.outbox_id) as Array<{ state: string }>;
+        if (parts.length < msg.parts_total) return { outboxId: part.outbox_id, messageState: null };
+        const states = parts.map((p) => p.state);
+        if (states.some((s) => s === 'submitted' || s === 'accepted' || s === 'unknown')) return { outboxId: part.outbox_id, messageState: null };
+        const messageState = states.every((s) => s === 'delivered') ? 'delivered'
+          : states.includes('expired') ? 'expired' : 'undeliverable';
+        const err = messageState === 'delivered' ? null : error;
+        this.st('UPDATE outbox SET state = ?, error = COALESCE(?, error), done_at = ?, updated_at = ? WHERE id = ?')
+          .run(messageState, err, at, at, part.outbox_id);
+        return { outboxId: part.outbox_id, messageState };
+      }).immediate();
+    });
   }
 
-  counts(): OutboxCounts {
-    const rows = this.st('SELECT state, COUNT(*) AS n FROM outbox GROUP BY state').all() as Array<{ state: string; n: number }>;
-    return Object.fromEntries(rows.map((r) => [r.state, r.n]));
+  counts(): Promise<OutboxCounts> {
+    return this.lock.run(() => {
+      const rows = this.st('SELECT state, COUNT(*) AS n FROM outbox GROUP BY state').all() as Array<{ state: string; n: number }>;
+      return Object.fromEntries(rows.map((r) => [r.state, r.n]));
+    });
   }
 
-  parts(outboxId: number): Array<{ seq: number; total: number; messageId: string; state: string; error: string | null }> {
-    return (this.st('SELECT seq, total, message_id, state, error FROM outbox_parts WHERE outbox_id = ? ORDER BY seq').all(outboxId) as Array<Record<string, unknown>>)
-      .map((r) => ({ seq: r.seq as number, total: r.total as number, messageId: r.message_id as string, state: r.state as string, error: (r.error as string | null) ?? null }));
+  parts(outboxId: number): Promise<Array<{ seq: number; total: number; messageId: string; state: string; error: string | null }>> {
+    return this.lock.run(() => {
+      return (this.st('SELECT seq, total, message_id, state, error FROM outbox_parts WHERE outbox_id = ? ORDER BY seq').all(outboxId) as Array<Record<string, unknown>>)
+        .map((r) => ({ seq: r.seq as number, total: r.total as number, messageId: r.message_id as string, state: r.state as string, error: (r.error as string | null) ?? null }));
+    });
   }
 
   /** When the next queued message becomes due (for the dispatcher's timer), or null. */
-  nextDue(): string | null {
-    const r = this.st("SELECT not_before AS t FROM outbox WHERE state = 'queued' ORDER BY not_before LIMIT 1").get() as { t: string } | undefined;
-    return r?.t ?? null;
+  nextDue(): Promise<string | null> {
+    return this.lock.run(() => {
+      const r = this.st("SELECT not_before AS t FROM outbox WHERE state = 'queued' ORDER BY not_before LIMIT 1").get() as { t: string } | undefined;
+      return r?.t ?? null;
+    });
   }
 }

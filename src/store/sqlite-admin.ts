@@ -3,6 +3,8 @@ import { dirname } from 'node:path';
 import type { HousekeepingFigures, StoreAdmin, StoreFigures } from '../core/ports.ts';
 import { integrityCheck, openDb, privateDir, privateFile, schemaVersion } from './db.ts';
 import type { Db } from './db.ts';
+import { lockFor } from './sqlite-lock.ts';
+import type { SqliteLock } from './sqlite-lock.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -29,11 +31,21 @@ function integrityOf(path: string, readonly = false): string {
   }
 }
 
-/** The operations side of the SQLite store, over the service's connection. */
+/**
+ * The operations side of the SQLite store, over the service's connection. Each method takes
+ * its turn on the file's lock (so it never runs inside another transaction's work), then runs
+ * synchronously; a backup copies page by page outside the lock, as SQLite's online backup is
+ * consistent while writes go on.
+ */
 export class SqliteAdmin implements StoreAdmin {
-  constructor(private readonly db: Db) {}
+  private readonly lock: SqliteLock;
 
-  housekeeping(at: Date): HousekeepingFigures {
+  /** `lock` is the file's (shared with the store on the same connection). */
+  constructor(private readonly db: Db, lock: SqliteLock = lockFor(db)) {
+    this.lock = lock;
+  }
+
+  housekeeping(at: Date): Promise<HousekeepingFigures> {
     const db = this.db;
     const now = at.toISOString();
     const old = new Date(at.getTime() - 30 * DAY_MS).toISOString();
@@ -47,25 +59,29 @@ export class SqliteAdmin implements StoreAdmin {
       otpSends: db.prepare('DELETE FROM otp_sends WHERE sent_at < ?').run(dayAgo).changes,
       codeFloods: db.prepare('DELETE FROM otp_floods WHERE at < ?').run(dayAgo).changes,
     }));
-    return tx.immediate();
+    return this.lock.run(() => tx.immediate());
   }
 
   metrics(): StoreFigures {
     const db = this.db;
-    const count = (sql: string, ...args: unknown[]): number => (db.prepare(sql).get(...args) as { n: number }).n;
+    const lock = this.lock;
+    const read = <T>(fn: () => T): Promise<T> => lock.run(fn);
+    const count = (sql: string, ...args: unknown[]): Promise<number> => read(() => (db.prepare(sql).get(...args) as { n: number }).n);
     return {
-      outboxByState: () => Object.fromEntries((db.prepare('SELECT state, COUNT(*) AS n FROM outbox GROUP BY state').all() as Array<{ state: string; n: number }>).map((r) => [r.state, r.n])),
+      outboxByState: () => read(() => Object.fromEntries((db.prepare('SELECT state, COUNT(*) AS n FROM outbox GROUP BY state').all() as Array<{ state: string; n: number }>).map((r) => [r.state, r.n]))),
       documents: () => count('SELECT COALESCE(MAX(seq), 0) AS n FROM journal'),
       otpSendsLastHour: () => count('SELECT COUNT(*) AS n FROM otp_sends WHERE sent_at > ?', new Date(Date.now() - 3_600_000).toISOString()),
       codeFailures: () => count("SELECT COUNT(*) AS n FROM journal WHERE action = 'confirm' AND outcome = 'refused'"),
       openAlerts: () => count('SELECT COUNT(*) AS n FROM alerts WHERE acknowledged_at IS NULL'),
-      objectStatuses: () => (db.prepare('SELECT code, client_id, status, status_since FROM objects').all() as Array<Record<string, unknown>>)
-        .map((r) => ({ code: r.code as string, clientId: r.client_id as number, status: r.status as string, since: r.status_since as string })),
+      objectStatuses: () => read(() => (db.prepare('SELECT code, client_id, status, status_since FROM objects').all() as Array<Record<string, unknown>>)
+        .map((r) => ({ code: r.code as string, clientId: r.client_id as number, status: r.status as string, since: r.status_since as string }))),
     };
   }
 
-  ping(): void {
-    this.db.prepare('SELECT 1').get();
+  ping(): Promise<void> {
+    return this.lock.run(() => {
+      this.db.prepare('SELECT 1').get();
+    });
   }
 
   /** SQLite's online backup API: consistent while writes go on. */
@@ -74,21 +90,24 @@ export class SqliteAdmin implements StoreAdmin {
     return { integrity: integrityOf(to) };
   }
 
-  verifyIntegrity(): string {
-    return integrityCheck(this.db);
+  verifyIntegrity(): Promise<string> {
+    return this.lock.run(() => integrityCheck(this.db));
   }
 
-  schemaVersion(): number {
-    return schemaVersion(this.db);
+  schemaVersion(): Promise<number> {
+    return this.lock.run(() => schemaVersion(this.db));
   }
 
   /** The database's data_version: it moves when another connection commits. */
-  changeMarker(): number {
-    return this.db.pragma('data_version', { simple: true }) as number;
+  changeMarker(): Promise<number> {
+    return this.lock.run(() => this.db.pragma('data_version', { simple: true }) as number);
   }
 
-  close(): void {
-    if (this.db.open) this.db.close();
+  /** Closes the connection once the transactions queued before this call ended. */
+  close(): Promise<void> {
+    return this.lock.run(() => {
+      if (this.db.open) this.db.close();
+    });
   }
 }
 

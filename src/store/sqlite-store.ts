@@ -2,6 +2,7 @@ import type { Statement } from 'better-sqlite3';
 import { DuplicateKeyError } from '../core/ports.ts';
 import type {
   AlertRow, ChallengeRow, JournalFilter, MonitoringEventInsert, ServiceRow, MonitoringEventRow, OperatorRow, OutboxInsert, OutboxRow, SessionRow, Store,
+  StoreTx,
 } from '../core/ports.ts';
 import { GENESIS_HASH, recordHash } from '../domain/journal.ts';
 import type { JournalContent, JournalRecord } from '../domain/journal.ts';
@@ -10,6 +11,8 @@ import type {
   ClientView, Lang, NumberState, NumberView, ObjectStatus, ObjectView,
 } from '../domain/types.ts';
 import type { Db } from './db.ts';
+import { lockFor, TxStatements } from './sqlite-lock.ts';
+import type { SqliteLock } from './sqlite-lock.ts';
 import { Statements } from './statements.ts';
 
 type Row = Record<string, unknown>;
@@ -117,62 +120,95 @@ function outboxFrom(r: Row): Omit<OutboxRow, 'messageIds'> {
   };
 }
 
-/** Repositories over one better-sqlite3 connection, with statements prepared once. */
+/**
+ * The store on one better-sqlite3 connection. Transactions of this process take turns (a
+ * first-in, first-out lock shared by every connection to the file); each gets its own
+ * `SqliteTx` over the connection's prepared statements.
+ */
 export class SqliteStore implements Store {
   readonly db: Db;
   private readonly stmts: Statements;
-  private depth = 0;
+  private readonly txStmts: TxStatements;
+  private readonly lock: SqliteLock;
 
-  constructor(db: Db) {
+  constructor(db: Db, lock: SqliteLock = lockFor(db)) {
     this.db = db;
     this.stmts = new Statements(db);
+    this.txStmts = new TxStatements(db);
+    this.lock = lock;
+  }
+
+  /** BEGIN IMMEDIATE, `fn`, COMMIT (ROLLBACK when fn rejects); see `Store.transaction`. */
+  transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+    return this.lock.run(() => this.within(true, fn));
+  }
+
+  /** A deferred transaction in query-only mode; see `Store.read`. */
+  read<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+    return this.lock.run(() => this.within(false, fn));
+  }
+
+  private async within<T>(write: boolean, fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+    const tx = new SqliteTx(this.db, this.stmts);
+    try {
+      return await this.txStmts.within(write, () => fn(tx));
+    } finally {
+      tx.end();
+    }
+  }
+}
+
+/**
+ * One transaction's view of the repositories: the synchronous statements of better-sqlite3
+ * behind promises. Usable only while its transaction is open.
+ */
+export class SqliteTx implements StoreTx {
+  private ended = false;
+
+  constructor(private readonly db: Db, private readonly stmts: Statements) {}
+
+  /** Called when the transaction ended: any later use is a bug and rejects. */
+  end(): void {
+    this.ended = true;
+  }
+
+  private live(): void {
+    if (this.ended) throw new Error('store transaction used after it ended');
   }
 
   private st(sql: string): Statement {
+    this.live();
     return this.stmts.get(sql);
   }
 
-  tx<T>(fn: () => T): T {
-    if (this.depth > 0) return fn();
-    const run = this.db.transaction(() => {
-      this.depth++;
-      try {
-        return fn();
-      } finally {
-        this.depth--;
-      }
-    });
-    return run.immediate();
-  }
-
-  insertClient(c: { name: string; lang: Lang; balance: number; at: string }): number {
+  async insertClient(c: { name: string; lang: Lang; balance: number; at: string }): Promise<number> {
     const r = this.st('INSERT INTO clients (name, lang, balance, created_at) VALUES (?, ?, ?, ?)')
       .run(c.name, c.lang, c.balance, c.at);
     return Number(r.lastInsertRowid);
   }
 
-  getClient(id: number): ClientView | undefined {
+  async getClient(id: number): Promise<ClientView | undefined> {
     const r = this.st('SELECT * FROM clients WHERE id = ?').get(id) as Row | undefined;
     return r && clientFrom(r);
   }
 
-  listClients(): ClientView[] {
+  async listClients(): Promise<ClientView[]> {
     return (this.st('SELECT * FROM clients ORDER BY id').all() as Row[]).map(clientFrom);
   }
 
-  setClientLang(id: number, lang: Lang): void {
+  async setClientLang(id: number, lang: Lang): Promise<void> {
     this.st('UPDATE clients SET lang = ?, lang_chosen = 1 WHERE id = ?').run(lang, id);
   }
 
-  addBalance(id: number, delta: number): void {
+  async addBalance(id: number, delta: number): Promise<void> {
     this.st('UPDATE clients SET balance = balance + ? WHERE id = ?').run(delta, id);
   }
 
-  setSuspended(id: number, at: string | null): void {
+  async setSuspended(id: number, at: string | null): Promise<void> {
     this.st('UPDATE clients SET suspended_at = ? WHERE id = ?').run(at, id);
   }
 
-  insertObject(o: { clientId: number; code: string; address: string; at: string; calloutEnabled: boolean }): number {
+  async insertObject(o: { clientId: number; code: string; address: string; at: string; calloutEnabled: boolean }): Promise<number> {
     return uniqueWrite(() => {
       const r = this.st(`INSERT INTO objects (client_id, code, address, status, status_since, callout_enabled, created_at)
         VALUES (?, ?, ?, 'disarmed', ?, ?, ?)`).run(o.clientId, o.code, o.address, o.at, o.calloutEnabled ? 1 : 0, o.at);
@@ -180,28 +216,28 @@ export class SqliteStore implements Store {
     });
   }
 
-  getObjectByCode(code: string): ObjectView | undefined {
+  async getObjectByCode(code: string): Promise<ObjectView | undefined> {
     const r = this.st('SELECT * FROM objects WHERE code = ?').get(code) as Row | undefined;
     return r && objectFrom(r);
   }
 
-  getObject(id: number): ObjectView | undefined {
+  async getObject(id: number): Promise<ObjectView | undefined> {
     const r = this.st('SELECT * FROM objects WHERE id = ?').get(id) as Row | undefined;
     return r && objectFrom(r);
   }
 
-  listObjects(clientId?: number): ObjectView[] {
+  async listObjects(clientId?: number): Promise<ObjectView[]> {
     const rows = clientId === undefined
       ? this.st('SELECT * FROM objects ORDER BY code').all()
       : this.st('SELECT * FROM objects WHERE client_id = ? ORDER BY code').all(clientId);
     return (rows as Row[]).map(objectFrom);
   }
 
-  setObjectStatus(id: number, status: ObjectStatus, since: string): void {
+  async setObjectStatus(id: number, status: ObjectStatus, since: string): Promise<void> {
     this.st('UPDATE objects SET status = ?, status_since = ? WHERE id = ?').run(status, since, id);
   }
 
-  insertNumber(n: { clientId: number; phone: string; state: NumberState; allObjects: boolean; objectIds: number[]; at: string }): number {
+  async insertNumber(n: { clientId: number; phone: string; state: NumberState; allObjects: boolean; objectIds: number[]; at: string }): Promise<number> {
     return uniqueWrite(() => {
       const pos = this.st('SELECT COALESCE(MAX(position), 0) + 1 AS p FROM numbers WHERE client_id = ?').get(n.clientId) as { p: number };
       const r = this.st(`INSERT INTO numbers (client_id, phone, state, all_objects, position, created_at, updated_at)
@@ -229,32 +265,32 @@ export class SqliteStore implements Store {
     };
   }
 
-  getLiveNumber(phone: string): NumberView | undefined {
+  async getLiveNumber(phone: string): Promise<NumberView | undefined> {
     const r = this.st("SELECT * FROM numbers WHERE phone = ? AND state <> 'removed'").get(phone) as Row | undefined;
     return r && this.numberFrom(r);
   }
 
-  getNumber(id: number): NumberView | undefined {
+  async getNumber(id: number): Promise<NumberView | undefined> {
     const r = this.st('SELECT * FROM numbers WHERE id = ?').get(id) as Row | undefined;
     return r && this.numberFrom(r);
   }
 
-  listNumbers(clientId: number): NumberView[] {
+  async listNumbers(clientId: number): Promise<NumberView[]> {
     return (this.st('SELECT * FROM numbers WHERE client_id = ? ORDER BY position, id').all(clientId) as Row[])
       .map((r) => this.numberFrom(r));
   }
 
-  setNumberState(id: number, state: NumberState, at: string, blockReason: string | null = null): void {
+  async setNumberState(id: number, state: NumberState, at: string, blockReason: string | null = null): Promise<void> {
     this.st('UPDATE numbers SET state = ?, block_reason = ?, updated_at = ? WHERE id = ?').run(state, blockReason, at, id);
   }
 
-  objectsForNumber(n: NumberView): ObjectView[] {
+  async objectsForNumber(n: NumberView): Promise<ObjectView[]> {
     if (n.allObjects) return this.listObjects(n.clientId);
     return (this.st(`SELECT o.* FROM number_objects no JOIN objects o ON o.id = no.object_id
       WHERE no.number_id = ? ORDER BY o.code`).all(n.id) as Row[]).map(objectFrom);
   }
 
-  insertChallenge(c: ChallengeRow): void {
+  async insertChallenge(c: ChallengeRow): Promise<void> {
     return uniqueWrite(() => {
       this.st(`INSERT INTO challenges (id, purpose, number_id, object_id, channel, code_hash, created_at, expires_at, attempts, state, operator)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
@@ -263,52 +299,52 @@ export class SqliteStore implements Store {
     });
   }
 
-  getChallenge(id: string): ChallengeRow | undefined {
+  async getChallenge(id: string): Promise<ChallengeRow | undefined> {
     const r = this.st('SELECT * FROM challenges WHERE id = ?').get(id) as Row | undefined;
     return r && challengeFrom(r);
   }
 
-  pendingChallenges(numberId: number): ChallengeRow[] {
+  async pendingChallenges(numberId: number): Promise<ChallengeRow[]> {
     return (this.st(`SELECT * FROM challenges WHERE number_id = ? AND state = 'pending'
       ORDER BY created_at DESC, rowid DESC`).all(numberId) as Row[]).map(challengeFrom);
   }
 
-  updateChallenge(id: string, attempts: number, state: ChallengeRow['state']): void {
+  async updateChallenge(id: string, attempts: number, state: ChallengeRow['state']): Promise<void> {
     this.st('UPDATE challenges SET attempts = ?, state = ? WHERE id = ?').run(attempts, state, id);
   }
 
-  revokeChallenges(numberId: number): number {
+  async revokeChallenges(numberId: number): Promise<number> {
     return this.st("UPDATE challenges SET state = 'revoked' WHERE number_id = ? AND state = 'pending'").run(numberId).changes;
   }
 
-  recordOtpSend(phone: string, cls: CodeClass, at: string): void {
+  async recordOtpSend(phone: string, cls: CodeClass, at: string): Promise<void> {
     this.st('INSERT INTO otp_sends (phone, class, sent_at) VALUES (?, ?, ?)').run(phone, cls, at);
   }
 
-  otpSendsSince(phone: string, since: string): Array<{ cls: CodeClass; at: string }> {
+  async otpSendsSince(phone: string, since: string): Promise<Array<{ cls: CodeClass; at: string }>> {
     return (this.st('SELECT class, sent_at FROM otp_sends WHERE phone = ? AND sent_at > ? ORDER BY sent_at').all(phone, since) as Array<{ class: CodeClass; sent_at: string }>)
       .map((r) => ({ cls: r.class, at: r.sent_at }));
   }
 
-  codeFloodSince(phone: string, cls: CodeClass, since: string): boolean {
+  async codeFloodSince(phone: string, cls: CodeClass, since: string): Promise<boolean> {
     return this.st('SELECT 1 FROM otp_floods WHERE phone = ? AND class = ? AND at > ? LIMIT 1').get(phone, cls, since) !== undefined;
   }
 
-  recordCodeFlood(phone: string, cls: CodeClass, at: string, alertId: number | null): void {
+  async recordCodeFlood(phone: string, cls: CodeClass, at: string, alertId: number | null): Promise<void> {
     this.st('INSERT INTO otp_floods (phone, class, at, alert_id) VALUES (?, ?, ?, ?)').run(phone, cls, at, alertId);
   }
 
-  getSetting(key: string): string | undefined {
+  async getSetting(key: string): Promise<string | undefined> {
     return (this.st('SELECT value FROM settings WHERE key = ?').get(key) as { value: string } | undefined)?.value;
   }
 
-  setSetting(key: string, value: string, at: string, by: string | null): void {
+  async setSetting(key: string, value: string, at: string, by: string | null): Promise<void> {
     this.st(`INSERT INTO settings (key, value, updated_at, updated_by) VALUES (?, ?, ?, ?)
       ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at, updated_by = excluded.updated_by`).run(key, value, at, by);
   }
 
-  appendJournal(c: JournalContent): JournalRecord {
-    return this.tx(() => {
+  async appendJournal(c: JournalContent): Promise<JournalRecord> {
+    {
       const last = this.st('SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1').get() as { seq: number; hash: string } | undefined;
       const seq = (last?.seq ?? 0) + 1;
       const prevHash = last?.hash ?? GENESIS_HASH;
@@ -319,10 +355,10 @@ export class SqliteStore implements Store {
         c.outcome, c.reason, c.detail, prevHash, hash,
       );
       return { ...c, seq, prevHash, hash };
-    });
+    }
   }
 
-  journalPage(afterSeq: number, limit: number): JournalRecord[] {
+  async journalPage(afterSeq: number, limit: number): Promise<JournalRecord[]> {
     // rows as arrays: one object per record instead of two (the chain check reads every record)
     const rows = this.st(`SELECT seq, at, channel, phone, client_id, object_code, action, auth, challenge_id, operator, outcome, reason,
       detail, prev_hash, hash FROM journal WHERE seq > ? ORDER BY seq LIMIT ?`).raw(true).all(afterSeq, limit) as unknown[][];
@@ -334,7 +370,7 @@ export class SqliteStore implements Store {
     }));
   }
 
-  searchJournal(f: JournalFilter): JournalRecord[] {
+  async searchJournal(f: JournalFilter): Promise<JournalRecord[]> {
     const where: string[] = [];
     const args: unknown[] = [];
     const add = (sql: string, v: unknown): void => {
@@ -356,10 +392,12 @@ export class SqliteStore implements Store {
       args.push(f.visibleTo.phone, ...codes);
     }
     const sql = `SELECT * FROM journal ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY seq DESC LIMIT ?`;
+    // the text varies with the filter: prepared for this search only, never cached
+    this.live();
     return (this.db.prepare(sql).all(...args, f.limit) as Row[]).map(journalFrom);
   }
 
-  enqueueSms(m: OutboxInsert): number {
+  async enqueueSms(m: OutboxInsert): Promise<number> {
     const r = this.st(`INSERT INTO outbox (priority, kind, phone, client_id, body, body_enc, secret, state, created_at, not_before, expires_at, updated_at)
       VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)`).run(
       m.priority, m.kind, m.phone, m.clientId, m.body, m.bodyEnc, m.secret ? 1 : 0, m.at, m.at, m.expiresAt, m.at,
@@ -367,7 +405,7 @@ export class SqliteStore implements Store {
     return Number(r.lastInsertRowid);
   }
 
-  listOutbox(f: { limit: number; state?: string; duplicateRisk?: boolean; before?: number }): OutboxRow[] {
+  async listOutbox(f: { limit: number; state?: string; duplicateRisk?: boolean; before?: number }): Promise<OutboxRow[]> {
     const where: string[] = [];
     const args: Array<string | number> = [];
     if (f.state) {
@@ -387,7 +425,7 @@ export class SqliteStore implements Store {
     }));
   }
 
-  insertLedger(l: { clientId: number; amount: number; kind: 'payment' | 'charge' | 'refund'; ref: string; note: string | null; at: string }): number {
+  async insertLedger(l: { clientId: number; amount: number; kind: 'payment' | 'charge' | 'refund'; ref: string; note: string | null; at: string }): Promise<number> {
     return uniqueWrite(() => {
       const r = this.st('INSERT INTO ledger (client_id, amount, kind, ref, note, at) VALUES (?, ?, ?, ?, ?, ?)')
         .run(l.clientId, l.amount, l.kind, l.ref, l.note, l.at);
@@ -395,31 +433,31 @@ export class SqliteStore implements Store {
     });
   }
 
-  listServices(): ServiceRow[] {
+  async listServices(): Promise<ServiceRow[]> {
     return (this.st('SELECT * FROM services ORDER BY code').all() as Row[]).map((r) => ({
       code: r.code as string, nameRu: r.name_ru as string, nameKk: r.name_kk as string, monthlyFee: r.monthly_fee as number,
       smsFee: r.sms_fee as number, active: r.active === 1,
     }));
   }
 
-  updateService(code: string, fees: { monthlyFee?: number; smsFee?: number }): boolean {
+  async updateService(code: string, fees: { monthlyFee?: number; smsFee?: number }): Promise<boolean> {
     return this.st('UPDATE services SET monthly_fee = COALESCE(?, monthly_fee), sms_fee = COALESCE(?, sms_fee) WHERE code = ?')
       .run(fees.monthlyFee ?? null, fees.smsFee ?? null, code).changes === 1;
   }
 
-  listSubscriptions(clientId: number): Array<{ service: string; state: string; startedAt: string }> {
+  async listSubscriptions(clientId: number): Promise<Array<{ service: string; state: string; startedAt: string }>> {
     return (this.st('SELECT * FROM subscriptions WHERE client_id = ? ORDER BY service_code').all(clientId) as Row[])
       .map((r) => ({ service: r.service_code as string, state: r.state as string, startedAt: r.started_at as string }));
   }
 
-  insertSession(x: { tokenHash: string; numberId: number; clientId: number; channel: 'app' | 'chat'; at: string; expiresAt: string }): void {
+  async insertSession(x: { tokenHash: string; numberId: number; clientId: number; channel: 'app' | 'chat'; at: string; expiresAt: string }): Promise<void> {
     return uniqueWrite(() => {
       this.st(`INSERT INTO sessions (token_hash, number_id, client_id, channel, created_at, expires_at, last_seen_at)
         VALUES (?, ?, ?, ?, ?, ?, ?)`).run(x.tokenHash, x.numberId, x.clientId, x.channel, x.at, x.expiresAt, x.at);
     });
   }
 
-  getSession(tokenHash: string): SessionRow | undefined {
+  async getSession(tokenHash: string): Promise<SessionRow | undefined> {
     const r = this.st('SELECT * FROM sessions WHERE token_hash = ?').get(tokenHash) as Row | undefined;
     if (!r) return undefined;
     return {
@@ -430,23 +468,23 @@ export class SqliteStore implements Store {
     };
   }
 
-  touchSession(tokenHash: string, at: string, expiresAt: string): void {
+  async touchSession(tokenHash: string, at: string, expiresAt: string): Promise<void> {
     this.st('UPDATE sessions SET last_seen_at = ?, expires_at = ? WHERE token_hash = ?').run(at, expiresAt, tokenHash);
   }
 
-  revokeSession(tokenHash: string, at: string): boolean {
+  async revokeSession(tokenHash: string, at: string): Promise<boolean> {
     return this.st('UPDATE sessions SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL').run(at, tokenHash).changes === 1;
   }
 
-  revokeSessions(numberId: number, at: string): number {
+  async revokeSessions(numberId: number, at: string): Promise<number> {
     return this.st('UPDATE sessions SET revoked_at = ? WHERE number_id = ? AND revoked_at IS NULL').run(at, numberId).changes;
   }
 
-  setSessionChallenge(tokenHash: string, challengeId: string | null): void {
+  async setSessionChallenge(tokenHash: string, challengeId: string | null): Promise<void> {
     this.st('UPDATE sessions SET pending_challenge = ? WHERE token_hash = ?').run(challengeId, tokenHash);
   }
 
-  insertOperator(o: { name: string; role: 'operator' | 'admin'; tokenHash: string; at: string; expiresAt: string }): number {
+  async insertOperator(o: { name: string; role: 'operator' | 'admin'; tokenHash: string; at: string; expiresAt: string }): Promise<number> {
     return uniqueWrite(() => {
       return Number(this.st('INSERT INTO operators (name, role, token_hash, created_at, token_issued_at, token_expires_at) VALUES (?, ?, ?, ?, ?, ?)')
         .run(o.name, o.role, o.tokenHash, o.at, o.at, o.expiresAt).lastInsertRowid);
@@ -461,42 +499,42 @@ export class SqliteStore implements Store {
     };
   }
 
-  getOperatorByToken(tokenHash: string): OperatorRow | undefined {
+  async getOperatorByToken(tokenHash: string): Promise<OperatorRow | undefined> {
     const r = this.st('SELECT * FROM operators WHERE token_hash = ?').get(tokenHash) as Row | undefined;
     return r && this.operatorFrom(r);
   }
 
-  getOperatorByName(name: string): OperatorRow | undefined {
+  async getOperatorByName(name: string): Promise<OperatorRow | undefined> {
     const r = this.st('SELECT * FROM operators WHERE name = ?').get(name) as Row | undefined;
     return r && this.operatorFrom(r);
   }
 
-  listOperators(): OperatorRow[] {
+  async listOperators(): Promise<OperatorRow[]> {
     return (this.st('SELECT * FROM operators ORDER BY id').all() as Row[]).map((r) => this.operatorFrom(r));
   }
 
-  setOperatorDisabled(id: number, at: string | null): boolean {
+  async setOperatorDisabled(id: number, at: string | null): Promise<boolean> {
     const sql = at === null
       ? 'UPDATE operators SET disabled_at = NULL WHERE id = ? AND disabled_at IS NOT NULL'
       : 'UPDATE operators SET disabled_at = ? WHERE id = ? AND disabled_at IS NULL';
     return (at === null ? this.st(sql).run(id) : this.st(sql).run(at, id)).changes === 1;
   }
 
-  setOperatorToken(id: number, tokenHash: string, at: string, expiresAt: string): void {
+  async setOperatorToken(id: number, tokenHash: string, at: string, expiresAt: string): Promise<void> {
     return uniqueWrite(() => {
       this.st('UPDATE operators SET token_hash = ?, token_issued_at = ?, token_expires_at = ? WHERE id = ?').run(tokenHash, at, expiresAt, id);
     });
   }
 
-  touchOperator(id: number, at: string): void {
+  async touchOperator(id: number, at: string): Promise<void> {
     this.st('UPDATE operators SET last_used_at = ? WHERE id = ?').run(at, id);
   }
 
-  operatorsRevision(): number {
+  async operatorsRevision(): Promise<number> {
     return (this.st('SELECT revision FROM operators_revision WHERE id = 1').get() as { revision: number }).revision;
   }
 
-  insertMonitoringEvent(e: MonitoringEventInsert): { row: MonitoringEventRow; duplicate: boolean } {
+  async insertMonitoringEvent(e: MonitoringEventInsert): Promise<{ row: MonitoringEventRow; duplicate: boolean }> {
     const r = this.st(`INSERT OR IGNORE INTO monitoring_events (source_id, object_code, type, kind, zone, event_at, received_at)
       VALUES (?, ?, ?, ?, ?, ?, ?)`).run(e.sourceId, e.objectCode, e.type, e.kind, e.zone, e.eventAt, e.receivedAt);
     const row = this.st('SELECT * FROM monitoring_events WHERE source_id = ?').get(e.sourceId) as Row;
@@ -518,47 +556,47 @@ export class SqliteStore implements Store {
     };
   }
 
-  setEventResult(id: number, result: string, at: string, zoneKey: string | null): void {
+  async setEventResult(id: number, result: string, at: string, zoneKey: string | null): Promise<void> {
     this.st('UPDATE monitoring_events SET result = ?, processed_at = ?, zone_key = ? WHERE id = ?').run(result, at, zoneKey, id);
   }
 
-  recentAlarm(objectCode: string, zoneKey: string, since: string, exceptId: number): boolean {
+  async recentAlarm(objectCode: string, zoneKey: string, since: string, exceptId: number): Promise<boolean> {
     return this.st(`SELECT 1 FROM monitoring_events WHERE object_code = ? AND zone_key = ? AND type = 'alarm'
       AND result IN ('alarm', 'grouped') AND received_at > ? AND id <> ? LIMIT 1`).get(objectCode, zoneKey, since, exceptId) !== undefined;
   }
 
-  openAlarm(objectCode: string): MonitoringEventRow | undefined {
+  async openAlarm(objectCode: string): Promise<MonitoringEventRow | undefined> {
     const last = this.st(`SELECT * FROM monitoring_events WHERE object_code = ? AND result IN ('alarm', 'restored')
       ORDER BY event_at DESC, id DESC LIMIT 1`).get(objectCode) as Row | undefined;
     return last && last.result === 'alarm' ? this.eventFrom(last) : undefined;
   }
 
-  setCalloutState(eventId: number, state: 'pending' | 'running' | 'done'): void {
+  async setCalloutState(eventId: number, state: 'pending' | 'running' | 'done'): Promise<void> {
     this.st('UPDATE monitoring_events SET callout_state = ? WHERE id = ?').run(state, eventId);
   }
 
-  calloutsWaiting(): MonitoringEventRow[] {
+  async calloutsWaiting(): Promise<MonitoringEventRow[]> {
     return (this.st("SELECT * FROM monitoring_events WHERE callout_state IN ('pending', 'running') ORDER BY id").all() as Row[]).map((r) => this.eventFrom(r));
   }
 
-  setPriorStatus(objectId: number, prior: string | null): void {
+  async setPriorStatus(objectId: number, prior: string | null): Promise<void> {
     this.st('UPDATE objects SET prior_status = ? WHERE id = ?').run(prior, objectId);
   }
 
-  getPriorStatus(objectId: number): string | null {
+  async getPriorStatus(objectId: number): Promise<string | null> {
     return ((this.st('SELECT prior_status FROM objects WHERE id = ?').get(objectId) as { prior_status: string | null } | undefined)?.prior_status) ?? null;
   }
 
-  insertAlert(a: { kind: string; clientId: number | null; objectCode: string | null; phone: string | null; detail: string | null; at: string }): number {
+  async insertAlert(a: { kind: string; clientId: number | null; objectCode: string | null; phone: string | null; detail: string | null; at: string }): Promise<number> {
     return Number(this.st('INSERT INTO alerts (kind, client_id, object_code, phone, detail, created_at) VALUES (?, ?, ?, ?, ?, ?)')
       .run(a.kind, a.clientId, a.objectCode, a.phone, a.detail, a.at).lastInsertRowid);
   }
 
-  recentAlert(kind: string, key: string, since: string): boolean {
+  async recentAlert(kind: string, key: string, since: string): Promise<boolean> {
     return this.st('SELECT 1 FROM alerts WHERE kind = ? AND (phone = ? OR object_code = ?) AND created_at > ? LIMIT 1').get(kind, key, key, since) !== undefined;
   }
 
-  listAlerts(openOnly: boolean, limit: number): AlertRow[] {
+  async listAlerts(openOnly: boolean, limit: number): Promise<AlertRow[]> {
     const rows = (openOnly
       ? this.st('SELECT * FROM alerts WHERE acknowledged_at IS NULL ORDER BY id DESC LIMIT ?').all(limit)
       : this.st('SELECT * FROM alerts ORDER BY id DESC LIMIT ?').all(limit)) as Row[];
@@ -569,46 +607,46 @@ export class SqliteStore implements Store {
     }));
   }
 
-  ackAlert(id: number, by: string, at: string): boolean {
+  async ackAlert(id: number, by: string, at: string): Promise<boolean> {
     return this.st('UPDATE alerts SET acknowledged_at = ?, acknowledged_by = ? WHERE id = ? AND acknowledged_at IS NULL').run(at, by, id).changes === 1;
   }
 
-  insertCallout(c: { eventId: number; objectCode: string; phone: string; round: number; at: string }): number {
+  async insertCallout(c: { eventId: number; objectCode: string; phone: string; round: number; at: string }): Promise<number> {
     return Number(this.st('INSERT INTO callouts (event_id, object_code, phone, round, started_at) VALUES (?, ?, ?, ?, ?)')
       .run(c.eventId, c.objectCode, c.phone, c.round, c.at).lastInsertRowid);
   }
 
-  endCallout(id: number, result: string, at: string): void {
+  async endCallout(id: number, result: string, at: string): Promise<void> {
     this.st('UPDATE callouts SET result = ?, ended_at = ? WHERE id = ?').run(result, at, id);
   }
 
-  allSubscriptions(): Array<{ clientId: number; service: string; state: string }> {
+  async allSubscriptions(): Promise<Array<{ clientId: number; service: string; state: string }>> {
     return (this.st("SELECT client_id, service_code, state FROM subscriptions WHERE state <> 'ended' ORDER BY client_id, service_code").all() as Row[])
       .map((r) => ({ clientId: r.client_id as number, service: r.service_code as string, state: r.state as string }));
   }
 
-  addSubscription(clientId: number, service: string, at: string): void {
+  async addSubscription(clientId: number, service: string, at: string): Promise<void> {
     this.st("INSERT OR IGNORE INTO subscriptions (client_id, service_code, state, started_at) VALUES (?, ?, 'active', ?)").run(clientId, service, at);
   }
 
-  setSubscriptionState(clientId: number, service: string, state: 'active' | 'suspended'): void {
+  async setSubscriptionState(clientId: number, service: string, state: 'active' | 'suspended'): Promise<void> {
     this.st('UPDATE subscriptions SET state = ? WHERE client_id = ? AND service_code = ?').run(state, clientId, service);
   }
 
-  tariffFor(service: string, period: string): { monthlyFee: number; smsFee: number } | undefined {
+  async tariffFor(service: string, period: string): Promise<{ monthlyFee: number; smsFee: number } | undefined> {
     const r = this.st('SELECT monthly_fee, sms_fee FROM tariffs WHERE service_code = ? AND from_period <= ? ORDER BY from_period DESC LIMIT 1').get(service, period) as Row | undefined;
     return r && { monthlyFee: r.monthly_fee as number, smsFee: r.sms_fee as number };
   }
 
-  setTariffFrom(service: string, period: string, monthlyFee: number, smsFee: number): void {
+  async setTariffFrom(service: string, period: string, monthlyFee: number, smsFee: number): Promise<void> {
     this.st('INSERT OR REPLACE INTO tariffs (service_code, from_period, monthly_fee, sms_fee) VALUES (?, ?, ?, ?)').run(service, period, monthlyFee, smsFee);
   }
 
-  billingNotice(clientId: number, kind: string, period: string, at: string): boolean {
+  async billingNotice(clientId: number, kind: string, period: string, at: string): Promise<boolean> {
     return this.st('INSERT OR IGNORE INTO billing_notices (client_id, kind, period, at) VALUES (?, ?, ?, ?)').run(clientId, kind, period, at).changes === 1;
   }
 
-  ledgerHas(ref: string): boolean {
+  async ledgerHas(ref: string): Promise<boolean> {
     return this.st('SELECT 1 FROM ledger WHERE ref = ?').get(ref) !== undefined;
   }
 }

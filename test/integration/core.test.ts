@@ -53,7 +53,7 @@ describe('identification', () => {
     await fx.core.blockNumber({ phone: '87011234567', reason: 'stolen', operator: 'op' });
     expect(await fx.core.identify('87011234567')).toMatchObject({ ok: false, reason: 'blocked' });
     await fx.core.unblockNumber({ phone: '87011234567', operator: 'op' });
-    fx.store.setSuspended(clientId, fx.clock.now().toISOString());
+    await fx.store.transaction(async (tx) => tx.setSuspended(clientId, fx.clock.now().toISOString()));
     expect(await fx.core.identify('87011234567')).toMatchObject({ ok: false, reason: 'suspended' });
   });
 
@@ -314,7 +314,7 @@ describe('status, arm and disarm', () => {
 
   it('a suspended client is refused', async () => {
     const { clientId } = await seedClient(fx);
-    fx.store.setSuspended(clientId, fx.clock.now().toISOString());
+    await fx.store.transaction(async (tx) => tx.setSuspended(clientId, fx.clock.now().toISOString()));
     expect(await fx.core.request({ channel: 'app', phone: '87011234567', action: 'arm' })).toMatchObject({ kind: 'refused', reason: 'suspended' });
     expect((await fx.core.getObject('1234')).status).toBe('disarmed');
   });

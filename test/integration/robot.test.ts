@@ -77,7 +77,7 @@ describe('phone robot against the Asterisk simulator', () => {
     await blocked.waitForEnd();
     expect(blocked.prompts).toEqual(['kk/number-blocked']);
     await fx.core.unblockNumber({ phone: '87011234567', operator: 'op' });
-    fx.store.setSuspended(clientId, new Date().toISOString());
+    await fx.store.transaction(async (tx) => tx.setSuspended(clientId, new Date().toISOString()));
     const suspended = sim.call({ number: '77011234567' });
     await suspended.waitForEnd();
     expect(suspended.prompts).toEqual(['kk/service-suspended']);

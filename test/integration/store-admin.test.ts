@@ -47,16 +47,16 @@ describe('store administration port (SQLite)', () => {
     const r = rig();
     await seed(r);
     await r.core.request({ channel: 'sms', phone: PHONE, action: 'disarm' });
-    const number = r.store.getLiveNumber(PHONE);
-    expect(number && r.store.pendingChallenges(number.id)).toHaveLength(1);
+    const number = await r.store.read(async (tx) => tx.getLiveNumber(PHONE));
+    expect(number && await r.store.read(async (tx) => tx.pendingChallenges(number.id))).toHaveLength(1);
 
     const soon = await r.admin.housekeeping(new Date(r.clock.now().getTime() + 10 * 60_000));
     expect(soon).toEqual({ codes: 1, sessions: 0, oldSessions: 0, staleSms: 0, otpSends: 0, codeFloods: 0 });
-    expect(number && r.store.pendingChallenges(number.id)).toHaveLength(0);
+    expect(number && await r.store.read(async (tx) => tx.pendingChallenges(number.id))).toHaveLength(0);
 
     const later = await r.admin.housekeeping(new Date(r.clock.now().getTime() + 3 * 86_400_000));
     expect(later).toMatchObject({ codes: 0, staleSms: 1, otpSends: 1 });
-    expect(r.store.listOutbox({ limit: 10 }).map((m) => [m.state, m.bodyEnc])).toEqual([['expired', null]]);
+    expect((await r.store.read(async (tx) => tx.listOutbox({ limit: 10 }))).map((m) => [m.state, m.bodyEnc])).toEqual([['expired', null]]);
     expect(await r.admin.housekeeping(new Date(r.clock.now().getTime() + 3 * 86_400_000))).toMatchObject({ staleSms: 0, otpSends: 0 });
   });
 
@@ -64,17 +64,17 @@ describe('store administration port (SQLite)', () => {
     const r = rig(new TestClock('real'));
     await seed(r);
     const m = await r.admin.metrics();
-    expect(m.documents()).toBe(3);
-    expect(m.outboxByState()).toEqual({});
+    expect(await m.documents()).toBe(3);
+    expect(await m.outboxByState()).toEqual({});
     await r.core.request({ channel: 'sms', phone: PHONE, action: 'disarm' });
     await r.core.confirm({ channel: 'sms', phone: PHONE, code: '000000' });
     await r.core.raiseAlert({ kind: 'test', clientId: null, objectCode: null, phone: null, detail: null });
-    expect(m.outboxByState()).toEqual({ queued: 1 });
-    expect(m.otpSendsLastHour()).toBe(1);
-    expect(m.codeFailures()).toBe(1);
-    expect(m.openAlerts()).toBe(1);
-    expect(m.documents()).toBeGreaterThan(3);
-    expect(m.objectStatuses()).toEqual([{ code: '1234', clientId: 1, status: 'disarmed', since: expect.any(String) }]);
+    expect(await m.outboxByState()).toEqual({ queued: 1 });
+    expect(await m.otpSendsLastHour()).toBe(1);
+    expect(await m.codeFailures()).toBe(1);
+    expect(await m.openAlerts()).toBe(1);
+    expect(await m.documents()).toBeGreaterThan(3);
+    expect(await m.objectStatuses()).toEqual([{ code: '1234', clientId: 1, status: 'disarmed', since: expect.any(String) }]);
   });
 
   it('ping answers while the database is open and throws once it is closed', async () => {
@@ -105,14 +105,14 @@ describe('store administration port (SQLite)', () => {
       expect(existsSync(join(r.dir, 'backups', 'after-close.db'))).toBe(false);
 
       const again = openStore({ dbPath: r.dbPath });
-      again.store.tx(() => again.store.insertClient({ name: 'Later', lang: 'kk', balance: 0, at: new Date().toISOString() }));
+      await again.store.transaction(async (tx) => tx.insertClient({ name: 'Later', lang: 'kk', balance: 0, at: new Date().toISOString() }));
       await again.admin.close();
       const restored = await restoreStore({ dbPath: r.dbPath }, to);
       expect(restored).toEqual({ restored: true, kept: expect.stringContaining('.before-restore-') });
       expect(mode(r.dbPath)).toBe('600');
       const after = openStore({ dbPath: r.dbPath });
       cleanups.push(async () => await after.admin.close());
-      expect(after.store.listClients().map((c) => c.name)).toEqual(['Client']);
+      expect((await after.store.read(async (tx) => tx.listClients())).map((c) => c.name)).toEqual(['Client']);
       expect(readdirSync(join(r.dir, 'data')).some((f) => f.startsWith('zhedel.db.before-restore-'))).toBe(true);
     } finally {
       process.umask(before);
@@ -138,7 +138,7 @@ describe('store administration port (SQLite)', () => {
     expect(readdirSync(join(r.dir, 'data')).filter((f) => f.includes('before-restore'))).toEqual([]);
     const after = openStore({ dbPath: r.dbPath });
     cleanups.push(async () => await after.admin.close());
-    expect(after.store.listClients().map((c) => c.name)).toEqual(['Client']);
+    expect((await after.store.read(async (tx) => tx.listClients())).map((c) => c.name)).toEqual(['Client']);
   });
 
   it('the change marker moves when another connection commits', async () => {
@@ -158,7 +158,7 @@ describe('store administration port (SQLite)', () => {
     const at = new Date().toISOString();
     let err: unknown;
     try {
-      r.store.insertObject({ clientId, code: '1234', address: 'Again', at, calloutEnabled: false });
+      await r.store.transaction(async (tx) => tx.insertObject({ clientId, code: '1234', address: 'Again', at, calloutEnabled: false }));
     } catch (e) {
       err = e;
     }
@@ -167,16 +167,16 @@ describe('store administration port (SQLite)', () => {
     expect((err as DuplicateKeyError).name).toBe('DuplicateKeyError');
 
     const ledger = { clientId, amount: 100, kind: 'payment' as const, ref: 'bank-1', note: null, at };
-    const kept = r.store.tx(() => {
-      r.store.insertLedger(ledger);
-      expect(() => r.store.insertLedger(ledger)).toThrow(DuplicateKeyError);
-      return r.store.insertLedger({ ...ledger, ref: 'bank-2' });
+    const kept = await r.store.transaction(async (tx) => {
+      await tx.insertLedger(ledger);
+      await expect(tx.insertLedger(ledger)).rejects.toThrow(DuplicateKeyError);
+      return tx.insertLedger({ ...ledger, ref: 'bank-2' });
     });
     expect(kept).toBeGreaterThan(0);
-    expect(r.store.ledgerHas('bank-1') && r.store.ledgerHas('bank-2')).toBe(true);
+    expect(await r.store.read(async (tx) => (await tx.ledgerHas('bank-1')) && tx.ledgerHas('bank-2'))).toBe(true);
     let dup: unknown;
     try {
-      r.store.insertLedger(ledger);
+      await r.store.transaction(async (tx) => tx.insertLedger(ledger));
     } catch (e) {
       dup = e;
     }

@@ -1,0 +1,76 @@
+import type { Statement } from 'better-sqlite3';
+import type { Db } from './db.ts';
+
+/**
+ * A first-in, first-out lock over one SQLite file in this process. better-sqlite3 is
+ * synchronous and a connection holds one transaction at a time, while a transaction's work
+ * is asynchronous (it awaits its `tx`): transactions of this process take turns, in the order
+ * they asked. Every connection of this process to the same file shares one lock, so two of
+ * them never wait for each other's write lock inside one thread (the busy timeout would block
+ * the very thread that must finish the other transaction). Other processes are kept apart by
+ * SQLite's own locking and the busy timeout.
+ */
+export class SqliteLock {
+  private tail: Promise<unknown> = Promise.resolve();
+
+  /** Runs `fn` once every earlier holder finished; resolves or rejects as `fn` did. */
+  run<T>(fn: () => Promise<T> | T): Promise<T> {
+    const result = this.tail.then(fn);
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+}
+
+const locks = new Map<string, SqliteLock>();
+
+/** The lock of the file behind `db` (a private one for an in-memory database). */
+export function lockFor(db: Db): SqliteLock {
+  if (db.memory) return new SqliteLock();
+  let l = locks.get(db.name);
+  if (!l) {
+    l = new SqliteLock();
+    locks.set(db.name, l);
+  }
+  return l;
+}
+
+/** The statements that open and end transactions, prepared once per connection. */
+export class TxStatements {
+  readonly beginImmediate: Statement;
+  readonly beginDeferred: Statement;
+  readonly commit: Statement;
+  readonly rollback: Statement;
+  readonly queryOnly: Statement;
+  readonly readWrite: Statement;
+
+  constructor(private readonly db: Db) {
+    this.beginImmediate = db.prepare('BEGIN IMMEDIATE');
+    this.beginDeferred = db.prepare('BEGIN DEFERRED');
+    this.commit = db.prepare('COMMIT');
+    this.rollback = db.prepare('ROLLBACK');
+    this.queryOnly = db.prepare('PRAGMA query_only = 1');
+    this.readWrite = db.prepare('PRAGMA query_only = 0');
+  }
+
+  /**
+   * `fn` inside BEGIN IMMEDIATE … COMMIT (`write`) or a deferred read-only transaction; a
+   * rejection (or a failed commit) rolls back and rejects with that error. The caller holds
+   * the file's lock.
+   */
+  async within<T>(write: boolean, fn: () => Promise<T> | T): Promise<T> {
+    if (!write) this.queryOnly.run();
+    try {
+      (write ? this.beginImmediate : this.beginDeferred).run();
+      try {
+        const result = await fn();
+        this.commit.run();
+        return result;
+      } catch (e) {
+        if (this.db.inTransaction) this.rollback.run();
+        throw e;
+      }
+    } finally {
+      if (!write) this.readWrite.run();
+    }
+  }
+}
