@@ -40,16 +40,12 @@ export class TxStatements {
   readonly beginDeferred: Statement;
   readonly commit: Statement;
   readonly rollback: Statement;
-  readonly queryOnly: Statement;
-  readonly readWrite: Statement;
 
   constructor(private readonly db: Db) {
     this.beginImmediate = db.prepare('BEGIN IMMEDIATE');
     this.beginDeferred = db.prepare('BEGIN DEFERRED');
     this.commit = db.prepare('COMMIT');
     this.rollback = db.prepare('ROLLBACK');
-    this.queryOnly = db.prepare('PRAGMA query_only = 1');
-    this.readWrite = db.prepare('PRAGMA query_only = 0');
   }
 
   /**
@@ -58,7 +54,8 @@ export class TxStatements {
    * the file's lock.
    */
   async within<T>(write: boolean, fn: () => Promise<T> | T): Promise<T> {
-    if (!write) this.queryOnly.run();
+    // a flag pragma acts when it is compiled, so it cannot be a cached statement
+    if (!write) this.db.exec('PRAGMA query_only = 1');
     try {
       (write ? this.beginImmediate : this.beginDeferred).run();
       try {
@@ -70,7 +67,7 @@ export class TxStatements {
         throw e;
       }
     } finally {
-      if (!write) this.readWrite.run();
+      if (!write) this.db.exec('PRAGMA query_only = 0');
     }
   }
 }
