@@ -123,7 +123,10 @@ function outboxFrom(r: Row): Omit<OutboxRow, 'messageIds'> {
 /**
  * The store on one better-sqlite3 connection. Transactions of this process take turns (a
  * first-in, first-out lock shared by every connection to the file); each gets its own
- * `SqliteTx` over the connection's prepared statements.
+ * `SqliteTx` over the connection's prepared statements. As a `SqliteTx` resolves at once, a
+ * transaction whose work awaits only its `tx` runs from BEGIN to COMMIT within one turn of
+ * the event loop (an online backup's steps never see it open). A transaction started from
+ * inside another's work would wait for that one to end, which never comes: never nest them.
  */
 export class SqliteStore implements Store {
   readonly db: Db;
