@@ -49,25 +49,19 @@ export class TxStatements {
   }
 
   /**
-   * `fn` inside BEGIN IMMEDIATE … COMMIT (`write`) or a deferred read-only transaction; a
+   * `fn` inside BEGIN IMMEDIATE … COMMIT (`write`) or a deferred transaction (a read); a
    * rejection (or a failed commit) rolls back and rejects with that error. The caller holds
    * the file's lock.
    */
   async within<T>(write: boolean, fn: () => Promise<T> | T): Promise<T> {
-    // a flag pragma acts when it is compiled, so it cannot be a cached statement
-    if (!write) this.db.exec('PRAGMA query_only = 1');
+    (write ? this.beginImmediate : this.beginDeferred).run();
     try {
-      (write ? this.beginImmediate : this.beginDeferred).run();
-      try {
-        const result = await fn();
-        this.commit.run();
-        return result;
-      } catch (e) {
-        if (this.db.inTransaction) this.rollback.run();
-        throw e;
-      }
-    } finally {
-      if (!write) this.db.exec('PRAGMA query_only = 0');
+      const result = await fn();
+      this.commit.run();
+      return result;
+    } catch (e) {
+      if (this.db.inTransaction) this.rollback.run();
+      throw e;
     }
   }
 }

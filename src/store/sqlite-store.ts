@@ -146,13 +146,13 @@ export class SqliteStore implements Store {
     return this.lock.run(() => this.within(true, fn));
   }
 
-  /** A deferred transaction in query-only mode; see `Store.read`. */
+  /** A deferred transaction whose `tx` refuses every statement that writes; see `Store.read`. */
   read<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
     return this.lock.run(() => this.within(false, fn));
   }
 
   private async within<T>(write: boolean, fn: (tx: StoreTx) => Promise<T>): Promise<T> {
-    const tx = new SqliteTx(this.db, this.stmts);
+    const tx = new SqliteTx(this.db, this.stmts, !write);
     try {
       return await this.txStmts.within(write, () => fn(tx));
     } finally {
@@ -168,7 +168,8 @@ export class SqliteStore implements Store {
 export class SqliteTx implements StoreTx {
   private ended = false;
 
-  constructor(private readonly db: Db, private readonly stmts: Statements) {}
+  /** `readOnly`: every statement that would change the database rejects (a read's `tx`). */
+  constructor(private readonly db: Db, private readonly stmts: Statements, private readonly readOnly = false) {}
 
   /** Called when the transaction ended: any later use is a bug and rejects. */
   end(): void {
@@ -181,7 +182,9 @@ export class SqliteTx implements StoreTx {
 
   private st(sql: string): Statement {
     this.live();
-    return this.stmts.get(sql);
+    const s = this.stmts.get(sql);
+    if (this.readOnly && !s.readonly) throw new Error('a write in a read-only transaction');
+    return s;
   }
 
   async insertClient(c: { name: string; lang: Lang; balance: number; at: string }): Promise<number> {
