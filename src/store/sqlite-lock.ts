@@ -40,37 +40,28 @@ export class TxStatements {
   readonly beginDeferred: Statement;
   readonly commit: Statement;
   readonly rollback: Statement;
-  readonly queryOnly: Statement;
-  readonly readWrite: Statement;
 
   constructor(private readonly db: Db) {
     this.beginImmediate = db.prepare('BEGIN IMMEDIATE');
     this.beginDeferred = db.prepare('BEGIN DEFERRED');
     this.commit = db.prepare('COMMIT');
     this.rollback = db.prepare('ROLLBACK');
-    this.queryOnly = db.prepare('PRAGMA query_only = 1');
-    this.readWrite = db.prepare('PRAGMA query_only = 0');
   }
 
   /**
-   * `fn` inside BEGIN IMMEDIATE … COMMIT (`write`) or a deferred read-only transaction; a
+   * `fn` inside BEGIN IMMEDIATE … COMMIT (`write`) or a deferred transaction (a read); a
    * rejection (or a failed commit) rolls back and rejects with that error. The caller holds
    * the file's lock.
    */
   async within<T>(write: boolean, fn: () => Promise<T> | T): Promise<T> {
-    if (!write) this.queryOnly.run();
+    (write ? this.beginImmediate : this.beginDeferred).run();
     try {
-      (write ? this.beginImmediate : this.beginDeferred).run();
-      try {
-        const result = await fn();
-        this.commit.run();
-        return result;
-      } catch (e) {
-        if (this.db.inTransaction) this.rollback.run();
-        throw e;
-      }
-    } finally {
-      if (!write) this.readWrite.run();
+      const result = await fn();
+      this.commit.run();
+      return result;
+    } catch (e) {
+      if (this.db.inTransaction) this.rollback.run();
+      throw e;
     }
   }
 }

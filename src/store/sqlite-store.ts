@@ -123,7 +123,10 @@ function outboxFrom(r: Row): Omit<OutboxRow, 'messageIds'> {
 /**
  * The store on one better-sqlite3 connection. Transactions of this process take turns (a
  * first-in, first-out lock shared by every connection to the file); each gets its own
- * `SqliteTx` over the connection's prepared statements.
+ * `SqliteTx` over the connection's prepared statements. As a `SqliteTx` resolves at once, a
+ * transaction whose work awaits only its `tx` runs from BEGIN to COMMIT within one turn of
+ * the event loop (an online backup's steps never see it open). A transaction started from
+ * inside another's work would wait for that one to end, which never comes: never nest them.
  */
 export class SqliteStore implements Store {
   readonly db: Db;
@@ -143,13 +146,13 @@ export class SqliteStore implements Store {
     return this.lock.run(() => this.within(true, fn));
   }
 
-  /** A deferred transaction in query-only mode; see `Store.read`. */
+  /** A deferred transaction whose `tx` refuses every statement that writes; see `Store.read`. */
   read<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
     return this.lock.run(() => this.within(false, fn));
   }
 
   private async within<T>(write: boolean, fn: (tx: StoreTx) => Promise<T>): Promise<T> {
-    const tx = new SqliteTx(this.db, this.stmts);
+    const tx = new SqliteTx(this.db, this.stmts, !write);
     try {
       return await this.txStmts.within(write, () => fn(tx));
     } finally {
@@ -165,7 +168,8 @@ export class SqliteStore implements Store {
 export class SqliteTx implements StoreTx {
   private ended = false;
 
-  constructor(private readonly db: Db, private readonly stmts: Statements) {}
+  /** `readOnly`: every statement that would change the database rejects (a read's `tx`). */
+  constructor(private readonly db: Db, private readonly stmts: Statements, private readonly readOnly = false) {}
 
   /** Called when the transaction ended: any later use is a bug and rejects. */
   end(): void {
@@ -178,7 +182,9 @@ export class SqliteTx implements StoreTx {
 
   private st(sql: string): Statement {
     this.live();
-    return this.stmts.get(sql);
+    const s = this.stmts.get(sql);
+    if (this.readOnly && !s.readonly) throw new Error('a write in a read-only transaction');
+    return s;
   }
 
   async insertClient(c: { name: string; lang: Lang; balance: number; at: string }): Promise<number> {

@@ -1,0 +1,80 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Outbox, Store, StoreAdmin } from '../../src/core/ports.ts';
+import { openDb } from '../../src/store/db.ts';
+import { openStore } from '../../src/store/index.ts';
+
+/** One instance's ports over a database. */
+export interface EnginePorts {
+  store: Store;
+  outbox: Outbox;
+  admin: StoreAdmin;
+  /** Ends this instance (its connection); the database stays. */
+  close(): Promise<void>;
+}
+
+/** A fresh, empty (migrated) database of one engine, with its first instance's ports. */
+export interface OpenEngine extends EnginePorts {
+  /** Another instance on the same database, as a second service would open it. */
+  another(): Promise<EnginePorts>;
+  /**
+   * What someone with direct access to the database could do behind the service's back (the
+   * engine's append-only guards bypassed): change a journal record's detail, or delete one.
+   */
+  tamper: {
+    editJournal(seq: number, detail: string): Promise<void>;
+    deleteJournal(seq: number): Promise<void>;
+  };
+}
+
+export interface Engine {
+  name: string;
+  /** Resolves with a new database; `close` ends every instance and removes it. */
+  open(): Promise<OpenEngine>;
+}
+
+function portsOf(dbPath: string): EnginePorts {
+  const { store, outbox, admin } = openStore({ dbPath });
+  return { store, outbox, admin, close: () => admin.close() };
+}
+
+const sqlite: Engine = {
+  name: 'sqlite',
+  open(): Promise<OpenEngine> {
+    const dir = mkdtempSync(join(tmpdir(), 'zhedel-contract-'));
+    const dbPath = join(dir, 'zhedel.db');
+    const first = portsOf(dbPath);
+    const others: EnginePorts[] = [];
+    const raw = (sql: string, ...args: unknown[]): Promise<void> => {
+      const db = openDb(dbPath, { migrate: false });
+      try {
+        db.exec('DROP TRIGGER IF EXISTS journal_no_update; DROP TRIGGER IF EXISTS journal_no_delete;');
+        db.prepare(sql).run(...args);
+      } finally {
+        db.close();
+      }
+      return Promise.resolve();
+    };
+    return Promise.resolve({
+      ...first,
+      another: () => {
+        const p = portsOf(dbPath);
+        others.push(p);
+        return Promise.resolve(p);
+      },
+      tamper: {
+        editJournal: (seq, detail) => raw('UPDATE journal SET detail = ? WHERE seq = ?', detail, seq),
+        deleteJournal: (seq) => raw('DELETE FROM journal WHERE seq = ?', seq),
+      },
+      close: async () => {
+        for (const o of others) await o.close();
+        await first.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    });
+  },
+};
+
+/** Every engine the store runs on; the contract suite runs each test on each of them. */
+export const ENGINES: Engine[] = [sqlite];

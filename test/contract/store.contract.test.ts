@@ -1,0 +1,324 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DuplicateKeyError } from '../../src/core/ports.ts';
+import type { ChallengeRow, StoreTx } from '../../src/core/ports.ts';
+import { JournalVerifier } from '../../src/domain/journal.ts';
+import type { JournalContent, VerifyResult } from '../../src/domain/journal.ts';
+import { ENGINES } from './engines.ts';
+import type { EnginePorts, OpenEngine } from './engines.ts';
+
+const AT = '2026-11-24T10:00:00.000Z';
+const PHONE = '+77011234567';
+
+function doc(n: number, over: Partial<JournalContent> = {}): JournalContent {
+  return {
+    at: AT, channel: 'sms', phone: PHONE, clientId: null, objectCode: null, action: 'status', auth: 'sender',
+    challengeId: null, operator: null, outcome: 'accepted', reason: null, detail: `n=${n}`, ...over,
+  };
+}
+
+/** The journal's chain as a reader of the port sees it, page by page. */
+async function verify(p: EnginePorts): Promise<VerifyResult> {
+  const v = new JournalVerifier();
+  let after = 0;
+  for (;;) {
+    const from = after;
+    const page = await p.store.read((tx) => tx.journalPage(from, 7));
+    if (page.length === 0) return v.result();
+    for (const r of page) if (!v.add(r)) return v.result();
+    after = page[page.length - 1]!.seq;
+  }
+}
+
+/** A client with one object and one active number. */
+async function seed(tx: StoreTx): Promise<{ clientId: number; objectId: number; numberId: number }> {
+  const clientId = await tx.insertClient({ name: 'ТОО Тест', lang: 'ru', balance: 0, at: AT });
+  const objectId = await tx.insertObject({ clientId, code: '1001', address: 'Алматы', at: AT, calloutEnabled: false });
+  const numberId = await tx.insertNumber({ clientId, phone: PHONE, state: 'active', allObjects: true, objectIds: [], at: AT });
+  return { clientId, objectId, numberId };
+}
+
+function challenge(id: string, numberId: number, createdAt: string, over: Partial<ChallengeRow> = {}): ChallengeRow {
+  return {
+    id, purpose: 'disarm', numberId, objectId: null, channel: 'sms', codeHash: Buffer.alloc(32, 7), createdAt,
+    expiresAt: new Date(Date.parse(createdAt) + 300_000).toISOString(), attempts: 0, state: 'pending', operator: null, ...over,
+  };
+}
+
+describe.each(ENGINES)('store contract on $name', (engine) => {
+  let db: OpenEngine;
+  beforeEach(async () => {
+    db = await engine.open();
+  });
+  afterEach(async () => {
+    await db.close();
+  });
+
+  describe('journal', () => {
+    it('appends a hash chain that a walk over the port verifies', async () => {
+      for (let i = 1; i <= 20; i++) {
+        const rec = await db.store.transaction((tx) => tx.appendJournal(doc(i)));
+        expect(rec.seq).toBe(i);
+      }
+      const three = await db.store.transaction(async (tx) => [await tx.appendJournal(doc(21)), await tx.appendJournal(doc(22))]);
+      expect(three[1]!.prevHash).toBe(three[0]!.hash);
+      const r = await verify(db);
+      expect(r).toMatchObject({ ok: true, checked: 22, headHash: three[1]!.hash });
+      const found = await db.store.read((tx) => tx.searchJournal({ phone: PHONE, limit: 5 }));
+      expect(found.map((x) => x.seq)).toEqual([22, 21, 20, 19, 18]);
+    });
+
+    it('detects a changed record and a deleted one', async () => {
+      await db.store.transaction(async (tx) => {
+        for (let i = 1; i <= 10; i++) await tx.appendJournal(doc(i));
+      });
+      await db.tamper.editJournal(4, 'n=400');
+      expect((await verify(db)).problem).toEqual({ seq: 4, kind: 'hash-mismatch' });
+      await db.tamper.editJournal(4, 'n=4');
+      expect((await verify(db)).ok).toBe(true);
+      await db.tamper.deleteJournal(7);
+      expect((await verify(db)).problem).toEqual({ seq: 8, kind: 'sequence-gap' });
+    });
+  });
+
+  describe('unique references', () => {
+    it('answers DuplicateKeyError for a taken key, and the transaction goes on', async () => {
+      const { clientId } = await db.store.transaction(seed);
+      const dup = async (fn: (tx: StoreTx) => Promise<unknown>): Promise<unknown> =>
+        db.store.transaction(async (tx) => {
+          const err = await fn(tx).then(() => null, (e: unknown) => e);
+          // the transaction is still usable after the refused write
+          await tx.appendJournal(doc(1, { detail: 'after a duplicate' }));
+          return err;
+        });
+      expect(await dup((tx) => tx.insertObject({ clientId, code: '1001', address: 'x', at: AT, calloutEnabled: false }))).toBeInstanceOf(DuplicateKeyError);
+      expect(await dup((tx) => tx.insertNumber({ clientId, phone: PHONE, state: 'pending', allObjects: true, objectIds: [], at: AT }))).toBeInstanceOf(DuplicateKeyError);
+      await db.store.transaction((tx) => tx.insertLedger({ clientId, amount: 100, kind: 'payment', ref: 'bank:1', note: null, at: AT }));
+      expect(await dup((tx) => tx.insertLedger({ clientId, amount: 100, kind: 'payment', ref: 'bank:1', note: null, at: AT }))).toBeInstanceOf(DuplicateKeyError);
+      await db.store.transaction((tx) => tx.insertOperator({ name: 'aigerim', role: 'admin', tokenHash: 'h1', at: AT, expiresAt: AT }));
+      expect(await dup((tx) => tx.insertOperator({ name: 'aigerim', role: 'operator', tokenHash: 'h2', at: AT, expiresAt: AT }))).toBeInstanceOf(DuplicateKeyError);
+      // each transaction committed its journal record, and nothing of the refused writes
+      expect((await verify(db)).checked).toBe(4);
+      const after = await db.store.read(async (tx) => ({
+        objects: await tx.listObjects(clientId), numbers: await tx.listNumbers(clientId), operators: await tx.listOperators(),
+      }));
+      expect(after.objects).toHaveLength(1);
+      expect(after.numbers).toHaveLength(1);
+      expect(after.operators.map((o) => o.name)).toEqual(['aigerim']);
+    });
+
+    it('lets a removed number be registered again', async () => {
+      const { clientId, numberId } = await db.store.transaction(seed);
+      await db.store.transaction((tx) => tx.setNumberState(numberId, 'removed', AT));
+      const again = await db.store.transaction((tx) => tx.insertNumber({ clientId, phone: PHONE, state: 'pending', allObjects: true, objectIds: [], at: AT }));
+      expect(await db.store.read((tx) => tx.getLiveNumber(PHONE))).toMatchObject({ id: again, state: 'pending' });
+    });
+  });
+
+  describe('transactions', () => {
+    it('a rejected transaction leaves nothing behind and rejects with its error', async () => {
+      const boom = new Error('boom');
+      await expect(db.store.transaction(async (tx) => {
+        const { clientId } = await seed(tx);
+        await tx.appendJournal(doc(1, { clientId }));
+        await tx.enqueueSms({ priority: 2, kind: 'reply', phone: PHONE, clientId, body: 'hi', bodyEnc: null, secret: false, at: AT, expiresAt: null });
+        throw boom;
+      })).rejects.toBe(boom);
+      const left = await db.store.read(async (tx) => ({
+        clients: await tx.listClients(), journal: await tx.journalPage(0, 10), outbox: await tx.listOutbox({ limit: 10 }),
+      }));
+      expect(left).toEqual({ clients: [], journal: [], outbox: [] });
+      expect(await db.outbox.counts()).toEqual({});
+    });
+
+    it('a tx used after its transaction ended rejects', async () => {
+      let kept: StoreTx | undefined;
+      await db.store.transaction(async (tx) => {
+        kept = tx;
+        await tx.listClients();
+      });
+      await expect(kept!.listClients()).rejects.toThrow();
+      await expect(kept!.insertClient({ name: 'late', lang: 'ru', balance: 0, at: AT })).rejects.toThrow();
+      expect(await db.store.read((tx) => tx.listClients())).toEqual([]);
+    });
+
+    it('read is for reading: a write through it rejects and changes nothing', async () => {
+      await expect(db.store.read((tx) => tx.insertClient({ name: 'x', lang: 'ru', balance: 0, at: AT }))).rejects.toThrow();
+      expect(await db.store.read((tx) => tx.listClients())).toEqual([]);
+      // and the store still writes afterwards
+      await db.store.transaction((tx) => tx.insertClient({ name: 'y', lang: 'kk', balance: 0, at: AT }));
+      expect((await db.store.read((tx) => tx.listClients())).map((c) => c.name)).toEqual(['y']);
+    });
+
+    it('concurrent transactions from two instances lose no write and keep the chain', async () => {
+      const { clientId } = await db.store.transaction(seed);
+      const second = await db.another();
+      const bump = (p: EnginePorts, i: number): Promise<void> => p.store.transaction(async (tx) => {
+        const c = await tx.getClient(clientId);
+        await tx.addBalance(clientId, 1);
+        await tx.appendJournal(doc(i, { clientId, detail: `balance-was=${c!.balance}` }));
+      });
+      await Promise.all(Array.from({ length: 60 }, (_, i) => bump(i % 2 === 0 ? db : second, i)));
+      expect((await second.store.read((tx) => tx.getClient(clientId)))!.balance).toBe(60);
+      const r = await verify(second);
+      expect(r).toMatchObject({ ok: true, checked: 60 });
+      // each transaction saw the one before it: every balance it read is distinct
+      const seen = (await db.store.read((tx) => tx.journalPage(0, 100))).map((x) => x.detail);
+      expect(new Set(seen).size).toBe(60);
+    });
+  });
+
+  describe('challenges', () => {
+    it('insert, newest pending first, attempts, revoke', async () => {
+      const { numberId } = await db.store.transaction(seed);
+      await db.store.transaction(async (tx) => {
+        await tx.insertChallenge(challenge('a', numberId, '2026-11-24T10:00:00.000Z'));
+        await tx.insertChallenge(challenge('b', numberId, '2026-11-24T10:01:00.000Z'));
+        await tx.insertChallenge(challenge('c', numberId, '2026-11-24T10:02:00.000Z', { state: 'used' }));
+      });
+      await expect(db.store.transaction((tx) => tx.insertChallenge(challenge('a', numberId, AT)))).rejects.toBeInstanceOf(DuplicateKeyError);
+      expect((await db.store.read((tx) => tx.pendingChallenges(numberId))).map((c) => c.id)).toEqual(['b', 'a']);
+      await db.store.transaction((tx) => tx.updateChallenge('b', 2, 'pending'));
+      const b = await db.store.read((tx) => tx.getChallenge('b'));
+      expect(b).toMatchObject({ attempts: 2, state: 'pending', codeHash: Buffer.alloc(32, 7) });
+      expect(await db.store.transaction((tx) => tx.revokeChallenges(numberId))).toBe(2);
+      expect(await db.store.read((tx) => tx.pendingChallenges(numberId))).toEqual([]);
+      expect((await db.store.read((tx) => tx.getChallenge('c')))?.state).toBe('used');
+    });
+  });
+
+  describe('outbox', () => {
+    const sms = (priority: 0 | 1 | 2, over: { at?: string; expiresAt?: string | null; secret?: boolean } = {}) => ({
+      priority, kind: 'reply', phone: PHONE, clientId: null, body: over.secret ? null : `text ${priority}`,
+      bodyEnc: over.secret ? Buffer.from('sealed') : null, secret: over.secret ?? false, at: over.at ?? AT, expiresAt: over.expiresAt ?? null,
+    });
+
+    it('claims the most urgent first, records parts and outcomes, settles receipts', async () => {
+      const ids = await db.store.transaction(async (tx) => [
+        await tx.enqueueSms(sms(2)), await tx.enqueueSms(sms(0, { secret: true })), await tx.enqueueSms(sms(1)),
+        await tx.enqueueSms(sms(0, { expiresAt: '2026-11-24T10:00:30.000Z' })),
+      ]);
+      const [info, code, alarm, late] = ids as [number, number, number, number];
+      expect(await db.outbox.nextDue()).toBe(AT);
+      const now = '2026-11-24T10:01:00.000Z';
+      const first = await db.outbox.claim(now, 2);
+      expect(first.expired).toBe(1);
+      expect(first.claimed.map((m) => m.id)).toEqual([code, alarm]);
+      expect(first.claimed[0]).toMatchObject({ attempts: 1, secret: true, body: null, acceptedParts: [], duplicateRisk: false });
+      expect((await db.outbox.claim(now, 10)).claimed.map((m) => m.id)).toEqual([info]);
+      expect(await db.outbox.claim(now, 10)).toEqual({ claimed: [], expired: 0 });
+
+      await db.outbox.record([
+        { outboxId: code, seq: 1, total: 1, messageId: 'M1', keys: ['M1', 'm1'] },
+        { outboxId: alarm, seq: 1, total: 2, messageId: 'A1', keys: ['A1'] },
+        { outboxId: alarm, seq: 2, total: 2, messageId: 'A2', keys: ['A2'] },
+        { outboxId: alarm, seq: 2, total: 2, messageId: 'A2', keys: ['A2'] },
+      ], [
+        { outboxId: code, state: 'submitted', eraseBody: true, total: 1 },
+        { outboxId: alarm, state: 'submitted', eraseBody: false, total: 2 },
+        { outboxId: info, state: 'retry', notBefore: '2026-11-24T10:05:00.000Z', error: 'throttled', duplicateRisk: false },
+      ], now);
+      await db.outbox.record([], [], now);
+      expect(await db.outbox.counts()).toEqual({ submitted: 2, queued: 1, expired: 1 });
+      expect((await db.outbox.parts(alarm)).map((p) => [p.seq, p.messageId, p.state])).toEqual([[1, 'A1', 'submitted'], [2, 'A2', 'submitted']]);
+      expect(await db.outbox.nextDue()).toBe('2026-11-24T10:05:00.000Z');
+
+      expect(await db.outbox.applyReceipt({ exact: ['nope'], cross: [] }, 'delivered', null, now)).toBeNull();
+      expect(await db.outbox.applyReceipt({ exact: [], cross: ['m1'] }, 'delivered', null, now)).toEqual({ outboxId: code, messageState: 'delivered' });
+      expect(await db.outbox.applyReceipt({ exact: ['A1'], cross: [] }, 'delivered', null, now)).toEqual({ outboxId: alarm, messageState: null });
+      expect(await db.outbox.applyReceipt({ exact: ['A2'], cross: [] }, 'undeliverable', 'absent', now)).toEqual({ outboxId: alarm, messageState: 'undeliverable' });
+      const rows = await db.store.read((tx) => tx.listOutbox({ limit: 10 }));
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      expect(byId.get(code)).toMatchObject({ state: 'delivered', bodyEnc: null, messageIds: ['M1'] });
+      expect(byId.get(alarm)).toMatchObject({ state: 'undeliverable', messageIds: ['A1', 'A2'] });
+      expect(byId.get(late)).toMatchObject({ state: 'expired' });
+      expect(byId.get(info)).toMatchObject({ state: 'queued', error: 'throttled' });
+    });
+
+    it('after a restart, messages caught mid-send are queued again as possible duplicates, keeping accepted parts', async () => {
+      const id = await db.store.transaction((tx) => tx.enqueueSms(sms(1)));
+      await db.outbox.claim(AT, 10);
+      await db.outbox.record([{ outboxId: id, seq: 1, total: 2, messageId: 'P1', keys: ['P1'] }], [], AT);
+      expect(await db.outbox.recoverSending(AT)).toBe(1);
+      expect(await db.outbox.recoverSending(AT)).toBe(0);
+      expect((await db.store.read((tx) => tx.listOutbox({ limit: 10, duplicateRisk: true }))).map((r) => r.id)).toEqual([id]);
+      const again = await db.outbox.claim(AT, 10);
+      expect(again.claimed[0]).toMatchObject({ id, attempts: 2, duplicateRisk: true, acceptedParts: [1] });
+    });
+
+    it('two instances never claim the same message', async () => {
+      await db.store.transaction(async (tx) => {
+        for (let i = 0; i < 30; i++) await tx.enqueueSms(sms(2));
+      });
+      const second = await db.another();
+      const batches = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? second : db).outbox.claim(AT, 4)));
+      const ids = batches.flatMap((b) => b.claimed.map((m) => m.id));
+      expect(ids).toHaveLength(30);
+      expect(new Set(ids).size).toBe(30);
+    });
+  });
+
+  describe('billing', () => {
+    it('a ledger reference is charged once, a notice is sent once per period', async () => {
+      const { clientId } = await db.store.transaction(seed);
+      const charge = (): Promise<boolean> => db.store.transaction(async (tx) => {
+        const ref = `charge:${clientId}:sms:2026-11`;
+        if (await tx.ledgerHas(ref)) return false;
+        await tx.insertLedger({ clientId, amount: -30000, kind: 'charge', ref, note: null, at: AT });
+        await tx.addBalance(clientId, -30000);
+        return true;
+      });
+      expect(await Promise.all([charge(), charge(), charge()])).toEqual([true, false, false]);
+      expect((await db.store.read((tx) => tx.getClient(clientId)))!.balance).toBe(-30000);
+      const notice = (): Promise<boolean> => db.store.transaction((tx) => tx.billingNotice(clientId, 'suspended', '2026-11', AT));
+      expect(await notice()).toBe(true);
+      expect(await notice()).toBe(false);
+      expect(await db.store.transaction((tx) => tx.billingNotice(clientId, 'suspended', '2026-12', AT))).toBe(true);
+      expect(await db.store.read((tx) => tx.tariffFor('sms', '2026-11'))).toMatchObject({ monthlyFee: expect.any(Number) });
+    });
+  });
+
+  describe('administration', () => {
+    it('housekeeping expires and deletes what outlived its use', async () => {
+      const { numberId, clientId } = await db.store.transaction(seed);
+      const old = '2026-10-01T10:00:00.000Z';
+      await db.store.transaction(async (tx) => {
+        await tx.insertChallenge(challenge('old', numberId, old));
+        await tx.insertChallenge(challenge('new', numberId, AT));
+        await tx.insertSession({ tokenHash: 'ended', numberId, clientId, channel: 'app', at: old, expiresAt: '2026-10-02T10:00:00.000Z' });
+        await tx.insertSession({ tokenHash: 'live', numberId, clientId, channel: 'app', at: AT, expiresAt: '2026-12-24T10:00:00.000Z' });
+        await tx.insertSession({ tokenHash: 'idle', numberId, clientId, channel: 'chat', at: old, expiresAt: '2026-11-24T09:00:00.000Z' });
+        await tx.recordOtpSend(PHONE, 'action', old);
+        await tx.recordOtpSend(PHONE, 'action', AT);
+        await tx.recordCodeFlood(PHONE, 'action', old, null);
+        await tx.enqueueSms({ priority: 2, kind: 'reply', phone: PHONE, clientId, body: 'stale', bodyEnc: null, secret: false, at: old, expiresAt: null });
+      });
+      const figures = await db.admin.housekeeping(new Date('2026-11-24T10:01:00.000Z'));
+      expect(figures).toEqual({ codes: 1, sessions: 2, oldSessions: 1, staleSms: 1, otpSends: 1, codeFloods: 1 });
+      expect((await db.store.read((tx) => tx.pendingChallenges(numberId))).map((c) => c.id)).toEqual(['new']);
+      expect(await db.store.read((tx) => tx.getSession('ended'))).toBeUndefined();
+      expect((await db.store.read((tx) => tx.getSession('idle')))?.revokedAt).not.toBeNull();
+      expect((await db.store.read((tx) => tx.getSession('live')))?.revokedAt).toBeNull();
+      expect(await db.store.read((tx) => tx.otpSendsSince(PHONE, '2000-01-01T00:00:00.000Z'))).toHaveLength(1);
+      expect(await db.admin.housekeeping(new Date('2026-11-24T10:01:00.000Z'))).toEqual({ codes: 0, sessions: 0, oldSessions: 0, staleSms: 0, otpSends: 0, codeFloods: 0 });
+    });
+
+    it('answers ping, figures, integrity and schema version', async () => {
+      await db.admin.ping();
+      expect(await db.admin.verifyIntegrity()).toBe('ok');
+      expect(await db.admin.schemaVersion()).toBeGreaterThan(0);
+      await db.store.transaction(async (tx) => {
+        await seed(tx);
+        await tx.appendJournal(doc(1));
+      });
+      const m = db.admin.metrics();
+      expect(await m.documents()).toBe(1);
+      expect(await m.objectStatuses()).toEqual([{ code: '1001', clientId: 1, status: 'disarmed', since: AT }]);
+      expect(await m.openAlerts()).toBe(0);
+      const second = await db.another();
+      const before = await db.admin.changeMarker();
+      await second.store.transaction((tx) => tx.insertAlert({ kind: 'access', clientId: null, objectCode: null, phone: null, detail: null, at: AT }));
+      expect(await db.admin.changeMarker()).not.toEqual(before);
+      expect(await m.openAlerts()).toBe(1);
+    });
+  });
+});
