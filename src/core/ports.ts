@@ -29,6 +29,7 @@ export interface Store {
    * when fn rejects (or the commit fails) everything fn wrote is rolled back and the promise
    * rejects with that error. Rejects without running fn when storage is unavailable. Waits for
    * the transactions before it (of this store, and for the database's write lock) first.
+   * Transactions do not nest: one started from inside another's `fn` rejects at once.
    */
   transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
   /**

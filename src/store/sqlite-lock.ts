@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Statement } from 'better-sqlite3';
 import type { Db } from './db.ts';
 
@@ -12,10 +13,18 @@ import type { Db } from './db.ts';
  */
 export class SqliteLock {
   private tail: Promise<unknown> = Promise.resolve();
+  /** Which lock the running code holds: a transaction asked for inside another would wait for itself forever. */
+  private static readonly holding = new AsyncLocalStorage<SqliteLock>();
 
-  /** Runs `fn` once every earlier holder finished; resolves or rejects as `fn` did. */
+  /**
+   * Runs `fn` once every earlier holder finished; resolves or rejects as `fn` did. Rejects at
+   * once when called from inside a holder of this lock (transactions do not nest).
+   */
   run<T>(fn: () => Promise<T> | T): Promise<T> {
-    const result = this.tail.then(fn);
+    if (SqliteLock.holding.getStore() === this) {
+      return Promise.reject(new Error('a transaction was started inside another transaction of the same database'));
+    }
+    const result = this.tail.then(() => SqliteLock.holding.run(this, fn));
     this.tail = result.catch(() => undefined);
     return result;
   }

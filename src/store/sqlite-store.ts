@@ -126,7 +126,8 @@ function outboxFrom(r: Row): Omit<OutboxRow, 'messageIds'> {
  * `SqliteTx` over the connection's prepared statements. As a `SqliteTx` resolves at once, a
  * transaction whose work awaits only its `tx` runs from BEGIN to COMMIT within one turn of
  * the event loop (an online backup's steps never see it open). A transaction started from
- * inside another's work would wait for that one to end, which never comes: never nest them.
+ * inside another's work would wait for that one to end, which never comes: the lock refuses
+ * it at once instead (transactions do not nest).
  */
 export class SqliteStore implements Store {
   readonly db: Db;

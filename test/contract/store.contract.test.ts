@@ -141,6 +141,16 @@ describe.each(ENGINES)('store contract on $name', (engine) => {
       expect(await db.store.read((tx) => tx.listClients())).toEqual([]);
     });
 
+    it('a transaction started inside another rejects at once instead of waiting for itself', async () => {
+      const outcome = await db.store.transaction(async (tx) => {
+        await tx.insertClient({ name: 'outer', lang: 'ru', balance: 0, at: AT });
+        return db.store.transaction(async (inner) => inner.listClients()).then(() => 'nested ran', (e: unknown) => (e as Error).message);
+      });
+      expect(outcome).toMatch(/inside another transaction/);
+      // the outer one committed; the store goes on serving
+      expect((await db.store.read((tx) => tx.listClients())).map((c) => c.name)).toEqual(['outer']);
+    });
+
     it('read is for reading: a write through it rejects and changes nothing', async () => {
       await expect(db.store.read((tx) => tx.insertClient({ name: 'x', lang: 'ru', balance: 0, at: AT }))).rejects.toThrow();
       expect(await db.store.read((tx) => tx.listClients())).toEqual([]);
