@@ -52,6 +52,12 @@ export async function accessAlert(tx: Tx, number: NumberView, client: ClientView
 }
 
 /** Monitoring events, alarms told to clients, call-outs and operators' alerts. */
+/** A monitoring event as the intake receives it. */
+export interface MonitoringEventIn { sourceId: string; objectCode: string; type: string; kind: string | null; zone: number | null; eventAt: string | null }
+
+/** What recording one event did. */
+export interface RecordedEvent { row: MonitoringEventRow; duplicate: boolean; callout: CalloutPlan | null }
+
 export class Alarms {
   constructor(private readonly ctx: CoreContext) {}
 
@@ -61,29 +67,50 @@ export class Alarms {
    * the future: an event dated more than `MAX_CLOCK_AHEAD_MS` after its receipt is stored
    * with the receive time, and the skew is journalled.
    */
-  async recordMonitoringEvent(e: { sourceId: string; objectCode: string; type: string; kind: string | null; zone: number | null; eventAt: string | null }):
-    Promise<{ row: MonitoringEventRow; duplicate: boolean; callout: CalloutPlan | null }> {
+  async recordMonitoringEvent(e: MonitoringEventIn): Promise<RecordedEvent> {
+    return this.ctx.run((tx) => this.recordIn(tx, e));
+  }
+
+  /**
+   * A burst of events in one transaction (one durable commit for all of them), each handled as
+   * `recordMonitoringEvent` would, in order. An event the core refuses (an unknown object, a bad
+   * time) is answered with its error and changes nothing; the others go on.
+   */
+  async recordMonitoringEvents(list: MonitoringEventIn[]): Promise<Array<RecordedEvent | { error: AppError }>> {
     return this.ctx.run(async (tx) => {
-      const object = await mustObject(tx.store, e.objectCode);
-      const now = tx.nowIso();
-      const claimed = e.eventAt ? Date.parse(e.eventAt) : Number.NaN;
-      if (e.eventAt && Number.isNaN(claimed)) throw new AppError('BAD_INPUT', 'the event time must be an ISO time');
-      const ahead = Number.isNaN(claimed) ? 0 : claimed - Date.parse(now);
-      const clamped = ahead > MAX_CLOCK_AHEAD_MS;
-      const eventAt = Number.isNaN(claimed) || clamped ? now : new Date(claimed).toISOString();
-      const r = await tx.store.insertMonitoringEvent({
-        sourceId: e.sourceId, objectCode: object.code, type: e.type, kind: e.kind, zone: e.zone, eventAt, receivedAt: now,
-      });
-      if (r.duplicate) return { ...r, callout: null };
-      const out = await this.processEvent(tx, r.row, object);
-      await tx.journal({
-        channel: 'monitoring', clientId: object.clientId, objectCode: object.code, action: `event-${e.type}`, auth: 'api-key', outcome: 'accepted',
-        reason: out.result,
-        detail: `id=${e.sourceId.slice(0, 100)}${e.kind ? ` kind=${e.kind}` : ''}${e.zone !== null ? ` zone=${e.zone}` : ''}`
-          + `${clamped ? ` clock-ahead=${Math.round(ahead / 1000)}s time-set-to-receipt` : ''}${out.late ? ' late-status-kept' : ''}`,
-      });
-      return { row: { ...r.row, result: out.result, processedAt: now }, duplicate: false, callout: out.callout };
+      const out: Array<RecordedEvent | { error: AppError }> = [];
+      for (const e of list) {
+        // what the intake refuses is found before anything of that event is written; any later
+        // error rolls the whole burst back
+        const refusal = e.eventAt && Number.isNaN(Date.parse(e.eventAt))
+          ? new AppError('BAD_INPUT', 'the event time must be an ISO time')
+          : (await tx.store.getObjectByCode(e.objectCode)) ? null : new AppError('OBJECT_NOT_FOUND', `no object with code ${e.objectCode}`);
+        out.push(refusal ? { error: refusal } : await this.recordIn(tx, e));
+      }
+      return out;
     });
+  }
+
+  private async recordIn(tx: Tx, e: MonitoringEventIn): Promise<RecordedEvent> {
+    const object = await mustObject(tx.store, e.objectCode);
+    const now = tx.nowIso();
+    const claimed = e.eventAt ? Date.parse(e.eventAt) : Number.NaN;
+    if (e.eventAt && Number.isNaN(claimed)) throw new AppError('BAD_INPUT', 'the event time must be an ISO time');
+    const ahead = Number.isNaN(claimed) ? 0 : claimed - Date.parse(now);
+    const clamped = ahead > MAX_CLOCK_AHEAD_MS;
+    const eventAt = Number.isNaN(claimed) || clamped ? now : new Date(claimed).toISOString();
+    const r = await tx.store.insertMonitoringEvent({
+      sourceId: e.sourceId, objectCode: object.code, type: e.type, kind: e.kind, zone: e.zone, eventAt, receivedAt: now,
+    });
+    if (r.duplicate) return { ...r, callout: null };
+    const out = await this.processEvent(tx, r.row, object);
+    await tx.journal({
+      channel: 'monitoring', clientId: object.clientId, objectCode: object.code, action: `event-${e.type}`, auth: 'api-key', outcome: 'accepted',
+      reason: out.result,
+      detail: `id=${e.sourceId.slice(0, 100)}${e.kind ? ` kind=${e.kind}` : ''}${e.zone !== null ? ` zone=${e.zone}` : ''}`
+        + `${clamped ? ` clock-ahead=${Math.round(ahead / 1000)}s time-set-to-receipt` : ''}${out.late ? ' late-status-kept' : ''}`,
+    });
+    return { row: { ...r.row, result: out.result, processedAt: now }, duplicate: false, callout: out.callout };
   }
 
   /**

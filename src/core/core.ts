@@ -1,7 +1,8 @@
 import type { JournalRecord, VerifyResult } from '../domain/journal.ts';
 import type { BlockReason, Channel, ClientView, Lang, NumberView, ObjectAction, ObjectView } from '../domain/types.ts';
+import type { AppError } from '../domain/errors.ts';
 import { Alarms } from './alarms.ts';
-import type { AlertInput, CalloutPlan } from './alarms.ts';
+import type { AlertInput, CalloutPlan, MonitoringEventIn, RecordedEvent } from './alarms.ts';
 import { Billing, nextPeriod } from './billing.ts';
 import { Challenges, confirmIn } from './challenges.ts';
 import type { ConfirmInput, ConfirmResult, OtpLimits } from './challenges.ts';
@@ -241,6 +242,11 @@ export class Core implements TelephonyCore, SmsCore, TextCore, ClientHttpCore {
   recordMonitoringEvent(e: { sourceId: string; objectCode: string; type: string; kind: string | null; zone: number | null; eventAt: string | null }):
     Promise<{ row: MonitoringEventRow; duplicate: boolean; callout: CalloutPlan | null }> {
     return this.alarms.recordMonitoringEvent(e);
+  }
+
+  /** A burst of monitoring events in one durable transaction; refused events are answered with their error. */
+  recordMonitoringEvents(list: MonitoringEventIn[]): Promise<Array<RecordedEvent | { error: AppError }>> {
+    return this.alarms.recordMonitoringEvents(list);
   }
 
   takeCallouts(): Promise<CalloutPlan[]> {

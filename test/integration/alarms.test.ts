@@ -93,6 +93,22 @@ describe('monitoring events and alarms', () => {
     expect((await fx.core.getObject('1234')).status).toBe('armed');
     expect((await ev(fx, 't1', 'test')).row.result).toBe('noted');
   });
+
+  it('a burst in one batch: each event handled in order, refused ones answered with their error and nothing else lost', async () => {
+    const fx = fixture();
+    await seedClient(fx);
+    const base = { kind: 'burglary', zone: 1, eventAt: null };
+    const out = await fx.core.recordMonitoringEvents([
+      { sourceId: 'b1', objectCode: '1234', type: 'alarm', ...base },
+      { sourceId: 'b2', objectCode: '9999', type: 'alarm', ...base },
+      { sourceId: 'b3', objectCode: '1234', type: 'alarm', ...base, eventAt: 'yesterday' },
+      { sourceId: 'b1', objectCode: '1234', type: 'alarm', ...base },
+    ]);
+    expect(out.map((r) => ('error' in r ? r.error.code : r.duplicate ? 'duplicate' : r.row.result))).toEqual(['alarm', 'OBJECT_NOT_FOUND', 'BAD_INPUT', 'duplicate']);
+    expect((await fx.core.getObject('1234')).status).toBe('alarm');
+    expect((await fx.core.listOutbox({ limit: 20 })).filter((m) => m.kind === 'alarm')).toHaveLength(1);
+    expect((await fx.core.searchJournal({ action: 'event-alarm' })).map((r) => r.detail)).toEqual([expect.stringContaining('id=b1')]);
+  });
 });
 
 describe('a panel\'s clock never silences an alarm', () => {
