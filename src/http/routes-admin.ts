@@ -207,12 +207,20 @@ export async function adminRoutes(app: FastifyInstance, d: {
     return await core.verifyJournal();
   });
   app.get('/v1/admin/outbox', {
-    schema: { ...sec, response: ok, querystring: { type: 'object', additionalProperties: false, properties: { state: { type: 'string', maxLength: 20 }, limit: { type: 'string', pattern: '^\\d{1,4}$' } } } },
+    schema: {
+      ...sec, response: ok,
+      querystring: {
+        type: 'object', additionalProperties: false,
+        properties: { state: { type: 'string', maxLength: 20 }, limit: { type: 'string', pattern: '^\\d{1,4}$' }, before: { type: 'string', pattern: '^\\d{1,12}$' } },
+      },
+    },
   }, async (req) => {
     await op(req);
-    const q = req.query as { state?: string; limit?: string };
-    // codes are never revealed over HTTP
-    const rows = await core.listOutbox({ limit: Number(q.limit ?? 100), reveal: false, ...(q.state ? { state: q.state } : {}) });
+    const q = req.query as { state?: string; limit?: string; before?: string };
+    // newest first; `before` pages back by id; codes are never revealed over HTTP
+    const rows = await core.listOutbox({
+      limit: Number(q.limit ?? 100), reveal: false, ...(q.state ? { state: q.state } : {}), ...(q.before ? { before: Number(q.before) } : {}),
+    });
     return { messages: rows.map(({ bodyEnc: _e, body: _b, ...r }) => r) };
   });
   app.get('/v1/admin/operators', { schema: { ...sec, response: ok } }, async (req) => {

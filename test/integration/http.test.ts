@@ -265,8 +265,12 @@ describe('HTTP API', () => {
     expect((await r.app.inject({ method: 'POST', url: '/v1/admin/objects', headers: h, payload: { clientId: c.id, code: '7001', address: 'Астана' } })).statusCode).toBe(201);
     const n = await r.app.inject({ method: 'POST', url: '/v1/admin/numbers', headers: h, payload: { clientId: c.id, phone: '8 777 123 45 67' } });
     expect(n.json().number.state).toBe('pending');
-    const outbox = (await r.app.inject({ url: '/v1/admin/outbox', headers: h })).json().messages as Array<{ text: string }>;
+    const outbox = (await r.app.inject({ url: '/v1/admin/outbox', headers: h })).json().messages as Array<{ id: number; text: string }>;
     expect(outbox[0]?.text).toBe('[code hidden]');
+    // paging back by id: the page before the newest message starts with the next older one
+    const older = (await r.app.inject({ url: `/v1/admin/outbox?limit=1&before=${outbox[0]?.id}`, headers: h })).json().messages as Array<{ id: number }>;
+    expect(older.map((m) => m.id)).toEqual(outbox.slice(1, 2).map((m) => m.id));
+    expect((await r.app.inject({ url: '/v1/admin/outbox?before=x', headers: h })).statusCode).toBe(400);
     const code = await r.fx.lastCode('+77771234567');
     expect((await r.app.inject({ method: 'POST', url: '/v1/admin/numbers/87771234567/confirm', headers: h, payload: { code } })).json()).toMatchObject({ confirmed: true });
     expect((await r.app.inject({ method: 'POST', url: '/v1/admin/objects/7001/arm', headers: h })).json()).toMatchObject({ changed: true });
