@@ -1,7 +1,7 @@
 import type { Config } from './config.ts';
 import { openCore } from './context.ts';
 import type { CoreContext } from './context.ts';
-import type { ReadinessCheck, StoreAdmin } from './core/ports.ts';
+import type { ReadinessCheck } from './core/ports.ts';
 import { systemClock } from './core/system.ts';
 import { buildApp } from './http/build-app.ts';
 import type { Logger } from './logger.ts';
@@ -14,14 +14,6 @@ import { Telephony } from './telephony/service.ts';
 export { EventHub, openCore } from './context.ts';
 export type { CoreContext } from './context.ts';
 
-/**
- * Moves whenever another process (the command line, a second instance) committed a change to
- * the database — a blocked number, a revoked session among them. This connection's own changes
- * reach the event streams through the event hub. With another store this becomes a notification.
- */
-export async function revocationMarker(admin: StoreAdmin): Promise<number | string> {
-  return admin.changeMarker();
-}
 
 export interface RunningService {
   address: string;
@@ -122,7 +114,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   const app = await buildApp({
     logger, checks, core: ctx.core, access: ctx.access, hub: ctx.events, monitoringKey: config.monitoringKey,
     rateLimitPerMinute: config.http.rateLimitPerMinute, trustProxy: config.http.trustProxy, metricsToken: config.metricsToken,
-    revocationMarker: () => revocationMarker(ctx.admin),
+    revocationMarker: () => ctx.admin.changeMarker(),
     metrics: { ...ctx.metrics, calls: () => ({ active: telephony.activeCalls, total: telephony.stats.incoming + telephony.stats.callouts }) },
   });
   const address = await app.listen({ host: config.http.host, port: config.http.port });

@@ -211,9 +211,4 @@ export class Access {
   async listOperators(): Promise<Array<OperatorRow & { state: 'active' | 'disabled' | 'expired' }>> {
     return (await this.d.store.read((s) => s.listOperators())).map((o) => ({ ...o, state: this.operatorState(o) }));
   }
-
-  /** Grows with every change to operators' credentials, in any process (see OperatorRevocations). */
-  operatorsRevision(): Promise<number> {
-    return this.d.store.read((s) => s.operatorsRevision());
-  }
 }

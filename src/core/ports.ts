@@ -119,8 +119,6 @@ export interface StoreTx {
   /** A new token replaces the old one, which stops working at once. */
   setOperatorToken(id: number, tokenHash: string, at: string, expiresAt: string): Promise<void>;
   touchOperator(id: number, at: string): Promise<void>;
-  /** Grows with every change to who may sign in as an operator (any process). */
-  operatorsRevision(): Promise<number>;
 
   /** Stores a monitoring event once per source id; a repeat returns the stored one. */
   insertMonitoringEvent(e: MonitoringEventInsert): Promise<{ row: MonitoringEventRow; duplicate: boolean }>;

@@ -67,14 +67,14 @@ interface OpenStream {
   key: string;
   address: string;
   /** Re-checked whenever the revocation marker moves; false ends the stream. */
-  alive: (() => boolean | Promise<boolean>) | null;
+  alive: () => boolean | Promise<boolean>;
   revoke(): void;
 }
 
 /**
  * The open event streams of this process: caps per session (or operator) and per address, and
- * revocation made by another process (the CLI blocking a number). While a stream that can be
- * revoked is open, the marker is read every `everyMs`; when it moved, every such stream's
+ * revocation made by another process (the CLI blocking a number or disabling an operator).
+ * While a stream is open, the marker is read every `everyMs`; when it moved, every such stream's
  * session is checked again and the dead ones end with a `revoked` event.
  */
 export class StreamRegistry {
@@ -100,14 +100,14 @@ export class StreamRegistry {
 
   add(s: OpenStream): () => void {
     this.open.add(s);
-    if (s.alive && this.o.marker && !this.timer) {
+    if (this.o.marker && !this.timer) {
       void this.first();
       this.timer = setInterval(() => void this.poll(), this.o.everyMs);
       this.timer.unref();
     }
     return () => {
       this.open.delete(s);
-      if (![...this.open].some((x) => x.alive)) this.stopTimer();
+      if (this.open.size === 0) this.stopTimer();
     };
   }
 
@@ -123,7 +123,7 @@ export class StreamRegistry {
     }
   }
 
-  /** The marker as the first revocable stream opened. */
+  /** The marker as the first stream opened. */
   private async first(): Promise<void> {
     this.polling = true;
     try {
@@ -146,12 +146,15 @@ export class StreamRegistry {
     }
   }
 
-  /** Ends every stream whose session is no longer valid. */
+  /**
+   * Ends every stream whose session or operator credentials are no longer valid. Called when
+   * the marker moved, and by routes that revoked something in this process.
+   */
   async recheck(): Promise<void> {
     for (const s of [...this.open]) {
       let ok = true;
       try {
-        ok = s.alive ? await s.alive() : true;
+        ok = await s.alive();
       } catch {
         ok = false;
       }
@@ -172,16 +175,14 @@ export class StreamRegistry {
 /**
  * Opens a Server-Sent Events stream. `filter` picks the events for this listener and may
  * return 'close' to end the stream (a revoked session). Heartbeats every 15 s keep proxies
- * from closing an idle stream; `alive` is checked with each heartbeat. `revocation`, when
- * given, is handed a function that ends the stream (credentials revoked elsewhere) and
- * returns what to call when the stream closes.
+ * from closing an idle stream; `alive` is checked with each heartbeat, and also whenever the registry rechecks its streams (a revocation in this process or
+ * another one).
  */
 export function openStream(req: FastifyRequest, reply: FastifyReply, o: {
   hub: LiveHub; watcher: StatusWatcher | null; filter: (e: LiveEvent) => Record<string, unknown> | null | 'close'; alive: () => boolean | Promise<boolean>;
   hello: Record<string, unknown>;
-  revocation?: (revoke: () => void) => () => void;
-  /** The caps, and cross-process revocation when `revocable`. `key` names the session or operator. */
-  streams: StreamRegistry; key: string; revocable: boolean;
+  /** The caps and revocation; `key` names the session or operator. */
+  streams: StreamRegistry; key: string;
 }): void {
   o.streams.admit(o.key, req.ip);
   reply.hijack();
@@ -199,12 +200,11 @@ export function openStream(req: FastifyRequest, reply: FastifyReply, o: {
     unsubscribe();
     clearInterval(beat);
     release();
-    stopRevocation();
     unregister();
     res.end();
   };
   const unregister = o.streams.add({
-    key: o.key, address: req.ip, alive: o.revocable ? o.alive : null,
+    key: o.key, address: req.ip, alive: o.alive,
     revoke: () => {
       if (closed) return;
       write('revoked', { reason: 'the session ended' });
@@ -244,10 +244,5 @@ export function openStream(req: FastifyRequest, reply: FastifyReply, o: {
   };
   const beat = setInterval(() => void heartbeat(), 15_000);
   beat.unref();
-  const stopRevocation = o.revocation?.(() => {
-    if (closed) return;
-    write('revoked', { reason: 'the credentials were revoked' });
-    close();
-  }) ?? (() => undefined);
   req.raw.on('close', close);
 }

@@ -9,7 +9,6 @@ import { ERROR_RESPONSES, bearer, sameSecret, streamToken } from './common.ts';
 import type { LiveHub } from './common.ts';
 import { openStream } from './live.ts';
 import type { StatusWatcher, StreamRegistry } from './live.ts';
-import { OperatorRevocations, pollRevision } from './operator-revocations.ts';
 import { objectOut, refusal } from './routes-client.ts';
 
 const any = { type: 'object', additionalProperties: true } as const;
@@ -18,8 +17,6 @@ const phoneParam = { type: 'object', properties: { phone: { type: 'string', minL
 const codeParam = { type: 'object', properties: { code: { type: 'string', pattern: '^\\d{3,8}$' } } } as const;
 const idParam = { type: 'object', properties: { id: { type: 'string', pattern: '^\\d{1,12}$' } } } as const;
 const nameParam = { type: 'object', properties: { name: { type: 'string', minLength: 1, maxLength: 100 } } } as const;
-/** How often open operator streams look for credentials revoked by another process. */
-const REVOCATION_POLL_MS = 250;
 
 
 /**
@@ -38,8 +35,6 @@ export async function adminRoutes(app: FastifyInstance, d: {
     return o;
   };
   const sec = { security: [{ operator: [] }], tags: ['operators'] };
-  const revocations = new OperatorRevocations(pollRevision(() => access.operatorsRevision(), REVOCATION_POLL_MS));
-  app.addHook('onClose', async () => revocations.stop());
 
   app.get('/v1/admin/clients', { schema: { ...sec, response: ok } }, async (req) => {
     await op(req);
@@ -237,7 +232,7 @@ export async function adminRoutes(app: FastifyInstance, d: {
   }, async (req) => {
     const a = await admin(req);
     const r = await access.disableOperator({ name: nameOf(req), by: a.name });
-    await revocations.check();
+    await d.streams.recheck(); // this process's streams end at once; others see the change marker move
     return { operator: await stateOf(r.operator), changed: r.changed };
   });
   app.post('/v1/admin/operators/:name/enable', {
@@ -252,7 +247,7 @@ export async function adminRoutes(app: FastifyInstance, d: {
   }, async (req) => {
     const a = await admin(req);
     const r = await access.rotateOperator({ name: nameOf(req), by: a.name });
-    await revocations.check();
+    await d.streams.recheck(); // this process's streams end at once; others see the change marker move
     return { operator: await stateOf(r.operator), token: r.token, expiresAt: r.operator.tokenExpiresAt };
   });
 
@@ -268,8 +263,7 @@ export async function adminRoutes(app: FastifyInstance, d: {
       }
     };
     openStream(req, reply, {
-      hub: d.hub, watcher: d.watcher, hello: { operator: o.name }, alive, streams: d.streams, key: `operator:${o.id}`, revocable: false,
-      revocation: (revoke) => revocations.watch(alive, revoke),
+      hub: d.hub, watcher: d.watcher, hello: { operator: o.name }, alive, streams: d.streams, key: `operator:${o.id}`,
       filter: (e) => {
         switch (e.type) {
           case 'object-status': return { object: e.objectCode, status: e.status, since: e.since, client: e.clientId };

@@ -111,6 +111,7 @@ export async function clientRoutes(app: FastifyInstance, d: { core: ClientHttpCo
   app.post('/v1/auth/logout', { schema: { tags: ['sign-in'], security: [{ session: [] }], response: { 204: { type: 'null' }, ...ERROR_RESPONSES } } }, async (req, reply) => {
     const s = await session(req);
     await access.logout(s.token);
+    await d.streams.recheck(); // the session's open streams end now, not at their next heartbeat
     return reply.code(204).send();
   });
 
@@ -243,7 +244,7 @@ export async function clientRoutes(app: FastifyInstance, d: { core: ClientHttpCo
     const token = s.token;
     const id = await core.identify(s.number.phone);
     openStream(req, reply, {
-      hub: d.hub, watcher: d.watcher, streams: d.streams, key: `session:${s.session.tokenHash}`, revocable: true,
+      hub: d.hub, watcher: d.watcher, streams: d.streams, key: `session:${s.session.tokenHash}`,
       hello: { objects: id.ok ? id.objects.map(objectOut) : [] },
       alive: async () => {
         try {

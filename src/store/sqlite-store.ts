@@ -537,10 +537,6 @@ export class SqliteTx implements StoreTx {
     this.st('UPDATE operators SET last_used_at = ? WHERE id = ?').run(at, id);
   }
 
-  async operatorsRevision(): Promise<number> {
-    return (this.st('SELECT revision FROM operators_revision WHERE id = 1').get() as { revision: number }).revision;
-  }
-
   async insertMonitoringEvent(e: MonitoringEventInsert): Promise<{ row: MonitoringEventRow; duplicate: boolean }> {
     const r = this.st(`INSERT OR IGNORE INTO monitoring_events (source_id, object_code, type, kind, zone, event_at, received_at)
       VALUES (?, ?, ?, ?, ?, ?, ?)`).run(e.sourceId, e.objectCode, e.type, e.kind, e.zone, e.eventAt, e.receivedAt);

@@ -359,6 +359,28 @@ describe('HTTP API', () => {
     expect(findSecrets(all)).toEqual([]);
   });
 
+  it('logging out ends the session\'s open event streams at once, not at their next heartbeat', async () => {
+    const r = await rig();
+    await seedClient(r.fx);
+    const t = await signIn(r);
+    const address = await r.app.listen({ host: '127.0.0.1', port: 0 });
+    const res = await fetch(`${address}/v1/events`, { headers: auth(t) });
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    let text = '';
+    const until = async (needle: string): Promise<void> => {
+      while (!text.includes(needle)) {
+        const chunk = await reader.read();
+        if (chunk.done) throw new Error(`stream ended without "${needle}": ${text}`);
+        text += new TextDecoder().decode(chunk.value);
+      }
+    };
+    await until('event: hello');
+    expect((await r.app.inject({ method: 'POST', url: '/v1/auth/logout', headers: auth(t) })).statusCode).toBe(204);
+    // the heartbeat would take 15 s; the test's own 30 s limit would not tell them apart, so bound it here
+    await Promise.race([until('event: revoked'), new Promise((_, reject) => setTimeout(() => reject(new Error('not revoked within 5 s')), 5_000))]);
+    expect((await reader.read()).done).toBe(true);
+  });
+
   it('SSE delivers a status change within a second and ends when the number is blocked', async () => {
     const r = await rig();
     await seedClient(r.fx);

@@ -43,6 +43,8 @@ async function rig(): Promise<Rig> {
   const sink = new Writable({ write(chunk, _e, cb) { logs.push(String(chunk)); cb(); } });
   const app = await buildApp({
     logger: createLogger('info', sink), checks: [], core: fx.core, access, hub, monitoringKey: null, rateLimitPerMinute: 0,
+    // as the service wires it: changes committed by another process move the store's change marker
+    revocationMarker: () => fx.admin.changeMarker(),
   });
   cleanups.push(() => app.close());
   const admin = (await access.addOperator({ name: 'Admin Aigerim', role: 'admin', by: 'setup' })).token;
