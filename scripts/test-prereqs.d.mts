@@ -1,3 +1,22 @@
 export function chromiumPath(): string;
 export function ensureBuilt(): Promise<void>;
 export function ensureChromium(): void;
+
+export interface PostgresPrograms {
+  initdb: string;
+  pgCtl: string;
+}
+export interface TestPostgres {
+  /** URL of the server's admin database (the postgres database), for ZHEDEL_TEST_PG. */
+  url: string;
+  /** `SHOW server_version`. */
+  version: string;
+  /** Stops and removes a throw-away cluster (nothing for a given server); synchronous, idempotent. */
+  stop(): void;
+}
+export function postgresRequired(): boolean;
+export function findPostgresPrograms(): PostgresPrograms | null;
+export function ensurePostgresPrograms(): PostgresPrograms | null;
+export function startCluster(programs: PostgresPrograms): Promise<TestPostgres>;
+export function stopCluster(cluster: { dir: string; pgCtl: string }): void;
+export function postgresForTests(): Promise<TestPostgres | null>;
