@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
-import { join, resolve as resolvePath } from 'node:path';
+import { dirname, join, resolve as resolvePath } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
 import type { Config } from './config.ts';
@@ -52,6 +52,9 @@ const USAGE = `usage: zhedel <command> [options]   (add --json for JSON output)
   otp ceiling [--per-hour N]              the ceiling on code SMS per number per hour: show, or set
   backup --to FILE                        an online, consistent copy (also while the service runs)
   restore --from FILE                     replaces the database (refused while the service runs)
+  migrate --from FILE --to postgres://…   copies a SQLite database into a new PostgreSQL one
+                                          (journal with its hashes); refuses a non-empty target;
+                                          running it again after it finished changes nothing
   operator add --name N --role operator|admin   prints the operator's token once and its expiry
   operator list                           role, state, last use, expiry
   operator disable --name N               the token answers 401 at once, open consoles close
@@ -136,7 +139,7 @@ function confirmLine(r: ConfirmResult): string {
 async function run(argv: string[], out: Out, cfg: () => Config): Promise<number> {
   const [cmd, sub, ...rest] = argv;
   // loaded here, not at the top, so that `zhedel help` starts at once
-  const [{ openCore }, { openStore, restoreStore }] = await Promise.all([import('./context.ts'), import('./store/index.ts')]);
+  const [{ openCore }, { openStore, restoreStore, copyToPostgres, CopyRefused }] = await Promise.all([import('./context.ts'), import('./store/index.ts')]);
   const withCore = async <T>(fn: (ctx: CoreContext) => T | Promise<T>): Promise<T> => {
     const ctx = await openCore(cfg());
     try {
@@ -358,6 +361,36 @@ async function run(argv: string[], out: Out, cfg: () => Config): Promise<number>
       const v = await withCore(async ({ core, admin }) => ({ journal: await core.verifyJournal(), integrity: await admin.verifyIntegrity() }));
       out.print(`restored ${from} into ${config.dbPath}; integrity ${v.integrity}; journal ${v.journal.ok ? `intact (${v.journal.checked} records)` : `BROKEN at ${v.journal.problem?.seq}`}${r.kept ? `; the previous database is kept as ${r.kept}` : ''}`, v);
       return v.journal.ok && v.integrity === 'ok' ? 0 : 3;
+    }
+
+    case 'migrate': {
+      const f = parse([sub, ...rest].filter((x): x is string => x !== undefined), { from: { type: 'string' }, to: { type: 'string' } });
+      const from = resolvePath(req(f, 'from'));
+      const to = req(f, 'to');
+      if (!/^postgres(ql)?:\/\//.test(to)) throw new AppError('BAD_INPUT', '--to must be a postgres:// URL');
+      if (!existsSync(from)) throw new AppError('NOT_FOUND', `no file ${from}`);
+      const config = cfg();
+      const running = runningServicePid(dirname(from)) ?? runningServicePid(config.dataDir);
+      if (running) throw new AppError('CONFLICT', `the service (pid ${running}) is using ${from}; stop it first`);
+      let copied;
+      try {
+        copied = await copyToPostgres(from, to);
+      } catch (e) {
+        if (e instanceof CopyRefused) throw new AppError('CONFLICT', e.message);
+        throw e;
+      }
+      const v = await (async () => {
+        const ctx = await openCore({ ...config, dbPath: to });
+        try {
+          return { journal: await ctx.core.verifyJournal() };
+        } finally {
+          await ctx.close();
+        }
+      })();
+      const total = Object.values(copied.rows).reduce((a, b) => a + b, 0);
+      out.print(`${copied.outcome === 'already' ? 'already copied, nothing changed' : `copied ${total} rows in ${Object.keys(copied.rows).length} tables`}; journal ${v.journal.ok ? `intact (${v.journal.checked} records)` : `BROKEN at ${v.journal.problem?.seq}`}`,
+        { outcome: copied.outcome, rows: copied.rows, journal: v.journal });
+      return v.journal.ok ? 0 : 3;
     }
 
     case 'event': {

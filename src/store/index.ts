@@ -6,6 +6,11 @@ import { restoreSqlite, SqliteAdmin } from './sqlite-admin.ts';
 import type { RestoreResult } from './sqlite-admin.ts';
 import { lockFor } from './sqlite-lock.ts';
 import { SqliteStore } from './sqlite-store.ts';
+import { copySqliteToPostgres } from './copy.ts';
+import type { CopyResult } from './copy.ts';
+
+export { CopyRefused } from './copy.ts';
+export type { CopyResult } from './copy.ts';
 
 export type { RestoreResult } from './sqlite-admin.ts';
 
@@ -34,4 +39,19 @@ export function openStore(config: Pick<Config, 'dbPath'>): OpenStore {
  */
 export function restoreStore(config: Pick<Config, 'dbPath'>, from: string): Promise<RestoreResult> {
   return restoreSqlite(config.dbPath, from);
+}
+
+/**
+ * `zhedel migrate`: copies the SQLite database at `from` (brought to the current schema
+ * first) into the PostgreSQL database at `to` (created schema if new). See copy.ts.
+ */
+export async function copyToPostgres(from: string, to: string): Promise<CopyResult> {
+  const target = await openStore({ dbPath: to });
+  await target.admin.close();
+  const src = openDb(from);
+  try {
+    return await copySqliteToPostgres(src, to);
+  } finally {
+    src.close();
+  }
 }
