@@ -467,9 +467,10 @@ export interface Outbox {
    * Returns the claimed messages in that order. Two instances claiming at once never get the
    * same message: on PostgreSQL step 3 is one `UPDATE outbox SET … WHERE id IN (SELECT id FROM
    * outbox WHERE state = 'queued' AND not_before <= $now ORDER BY priority, id LIMIT $limit
-   * FOR UPDATE SKIP LOCKED) RETURNING …`, and step 1 a conditional `UPDATE … WHERE state =
-   * 'sending' AND (lease_until IS NULL OR lease_until <= $now)` (a row another transaction just
-   * re-leased fails the re-checked condition and stays).
+   * FOR UPDATE SKIP LOCKED) RETURNING …`, and step 1 the same shape over `state = 'sending'
+   * AND (lease_until IS NULL OR lease_until <= $now)` with `FOR UPDATE SKIP LOCKED` (a row
+   * another instance is taking back or renewing at that moment is skipped, never waited for,
+   * so two claims never deadlock).
    */
   claim(now: string, limit: number, holder: string, leaseUntil: string): Promise<{ claimed: ClaimedSms[]; expired: number; takenOver: number }>;
   /**
