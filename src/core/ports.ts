@@ -188,7 +188,9 @@ export interface StoreTx {
    * characters. The check and the record are one atomic step for the instances: two hits of
    * one key at the same time never both take its last place. On PostgreSQL: take
    * `pg_advisory_xact_lock(hashtextextended(key, 0))` for every key, in sorted order, before
-   * counting (or run the transaction serialisable and retry).
+   * counting (or run the transaction serialisable and retry), and delete the expired hits of
+   * other keys with `FOR UPDATE SKIP LOCKED` in the sub-select (never waiting for another
+   * instance's hit).
    */
   rateHit(limits: RateLimit[], at: string): Promise<boolean>;
 }
