@@ -1,6 +1,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
+import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 
 /**
@@ -107,6 +108,18 @@ const proxyList: Field<string[]> = (raw) => {
   return list.every(validProxy) ? ok(list) : bad('a comma-separated list of IP addresses or CIDRs (e.g. 127.0.0.1,10.0.0.0/8)');
 };
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+/** What an instance's name may hold: it is written into the database as the holder of leases. */
+const INSTANCE_NAME = /^[\w.:@-]{1,100}$/;
+
+/**
+ * The default name of this instance: the host's name and the Stasis application, which stay
+ * the same across restarts of one instance and differ between instances that each hold their
+ * own ARI link. Characters a name may not hold become '-'.
+ */
+function defaultInstance(app: string): string {
+  const host = hostname().replace(/[^\w.-]/g, '-').slice(0, 60) || 'host';
+  return `${host}:${app}`;
+}
 
 const schema = {
   NODE_ENV: oneOf(['development', 'production', 'test'], 'development'),
@@ -119,6 +132,7 @@ const schema = {
   ZHEDEL_SECRET: optional(text({ min: 32, message: 'must be at least 32 characters' })),
   ZHEDEL_TZ: timeZone('Asia/Almaty'),
   ZHEDEL_LOG_LEVEL: oneOf(LOG_LEVELS, 'info'),
+  ZHEDEL_INSTANCE: optional(text({ trim: true, pattern: INSTANCE_NAME, message: '1 to 100 letters, digits and . _ : @ - only' })),
 
   ZHEDEL_ARI_URL: httpUrl('http://127.0.0.1:8088'),
   ZHEDEL_ARI_USER: text({ trim: true, min: 1, def: 'zhedel' }),
@@ -178,6 +192,11 @@ export interface Config {
   secretSource: 'env' | 'file';
   timeZone: string;
   logLevel: Env['ZHEDEL_LOG_LEVEL'];
+  /**
+   * This instance's name, unique among the instances sharing the database and the same
+   * across its restarts: it holds the leases on SMS being sent, call-outs and scheduled jobs.
+   */
+  instance: string;
   ari: { url: string; user: string; password: string; app: string; calloutEndpoint: string };
   ami: { host: string; port: number; user: string; secret: string };
   smpp: {
@@ -258,6 +277,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     secretSource,
     timeZone: e.ZHEDEL_TZ,
     logLevel: e.ZHEDEL_LOG_LEVEL,
+    instance: e.ZHEDEL_INSTANCE ?? defaultInstance(e.ZHEDEL_ARI_APP),
     ari: {
       url: e.ZHEDEL_ARI_URL, user: e.ZHEDEL_ARI_USER, password: e.ZHEDEL_ARI_PASSWORD, app: e.ZHEDEL_ARI_APP,
       calloutEndpoint: e.ZHEDEL_CALLOUT_ENDPOINT,

@@ -1,7 +1,7 @@
 import type { Config } from './config.ts';
 import { Access } from './core/access.ts';
 import { Core } from './core/core.ts';
-import type { LiveEvent, LiveEvents, Outbox, OutboxSignal, Store, StoreAdmin, StoreFigures } from './core/ports.ts';
+import type { LiveBus, LiveEvent, LiveEvents, Outbox, OutboxSignal, Store, StoreAdmin, StoreFigures } from './core/ports.ts';
 import { cryptoRandom, systemClock } from './core/system.ts';
 import { deriveKeys } from './domain/crypto.ts';
 import { openStore } from './store/index.ts';
@@ -11,27 +11,57 @@ import { openStore } from './store/index.ts';
  * and what the service builds its channels on. Loads no HTTP, telephony, SMPP or scheduler code.
  */
 
-/** In-process fan-out of live events (SSE, consoles). Listeners must not throw. */
+/**
+ * Fan-out of live events (SSE, consoles) to this instance's listeners, and through the live
+ * bus to the other instances on the same database. `emit` delivers an event of this instance
+ * (after its transaction committed) to its own listeners at once and publishes it; events
+ * published by other instances are delivered to the listeners here (`remote` true), never
+ * published again. `emitLocal` is for what every instance finds out by itself (a status seen
+ * changed in the database): delivered here only. Listeners must not throw.
+ */
 export class EventHub implements LiveEvents {
-  private readonly listeners = new Set<(e: LiveEvent) => void>();
+  private readonly listeners = new Set<(e: LiveEvent, remote: boolean) => void>();
+  private readonly unsubscribe: () => void;
+
+  constructor(private readonly bus: LiveBus | null = null) {
+    this.unsubscribe = bus ? bus.subscribe((e) => this.deliver(e, true)) : () => undefined;
+  }
 
   emit(e: LiveEvent): void {
+    this.deliver(e, false);
+    try {
+      this.bus?.publish(e);
+    } catch {
+      // the bus never throws; a broken one must not break the request that caused the event
+    }
+  }
+
+  emitLocal(e: LiveEvent): void {
+    this.deliver(e, false);
+  }
+
+  private deliver(e: LiveEvent, remote: boolean): void {
     for (const l of this.listeners) {
       try {
-        l(e);
+        l(e, remote);
       } catch {
         // a broken listener must not break the request that caused the event
       }
     }
   }
 
-  subscribe(l: (e: LiveEvent) => void): () => void {
+  subscribe(l: (e: LiveEvent, remote: boolean) => void): () => void {
     this.listeners.add(l);
     return () => this.listeners.delete(l);
   }
 
   get size(): number {
     return this.listeners.size;
+  }
+
+  /** Stops taking events from the other instances (the bus itself is closed by its owner). */
+  close(): void {
+    this.unsubscribe();
   }
 }
 
@@ -51,17 +81,19 @@ export interface CoreContext {
 
 /** Opens the store (migrating it) and builds the core. Used by the service and the CLI. */
 export async function openCore(config: Config, opts: { outboxSignal?: OutboxSignal } = {}): Promise<CoreContext> {
-  const { store, outbox, admin } = await openStore(config);
-  const events = new EventHub();
+  const { store, outbox, admin, bus } = await openStore(config);
+  const events = new EventHub(bus);
   const core = new Core({
     store, clock: systemClock, random: cryptoRandom, keys: deriveKeys(config.secret), timeZone: config.timeZone, events,
-    alarmGroupMs: config.alarms.groupMs,
+    alarmGroupMs: config.alarms.groupMs, instance: config.instance,
     ...(opts.outboxSignal ? { outboxSignal: opts.outboxSignal } : {}),
   });
   const access = new Access({ store, clock: systemClock, random: cryptoRandom, keys: deriveKeys(config.secret), core, operatorTokenDays: config.operatorTokenDays });
   return {
     store, outbox, admin, core, access, events, metrics: await admin.metrics(),
     close: async () => {
+      events.close();
+      await bus.close();
       await admin.close();
     },
   };

@@ -14,6 +14,9 @@ import { Telephony } from './telephony/service.ts';
 export { EventHub, openCore } from './context.ts';
 export type { CoreContext } from './context.ts';
 
+/** How often the leases on call-outs under way are renewed: a third of their 30 s. */
+const CALLOUT_RENEW_MS = 10_000;
+
 
 export interface RunningService {
   address: string;
@@ -30,7 +33,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   // The core tells the SMS dispatcher when it queued something; the dispatcher exists later.
   let wakeSms: () => void = () => undefined;
   const ctx = await openCore(config, { outboxSignal: { queued: () => wakeSms() } });
-  logger.info({ db: config.dbPath, schema: await ctx.admin.schemaVersion(), secret: config.secretSource }, 'database open');
+  logger.info({ db: config.dbPath, schema: await ctx.admin.schemaVersion(), secret: config.secretSource, instance: config.instance }, 'database open');
   const sms = await startSms({ config, outbox: ctx.outbox, core: ctx.core, clock: systemClock, logger });
   wakeSms = () => sms.wake();
   const telephony = new Telephony({
@@ -42,27 +45,31 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   const ami = new AmiMonitor({ ...config.ami, logger: logger.child({ channel: 'ami' }) });
   ami.start();
 
-  // Operators' alerts go to the log (and the console's event stream, and /metrics).
-  ctx.events.subscribe((e) => {
-    if (e.type === 'operator-alert') logger.warn({ alert: e.id, kind: e.kind, object: e.objectCode, detail: e.detail }, 'operator alert');
+  // Operators' alerts raised by this instance go to its log (and to every console's event
+  // stream and /metrics); those of other instances are logged by them.
+  ctx.events.subscribe((e, remote) => {
+    if (e.type === 'operator-alert' && !remote) logger.warn({ alert: e.id, kind: e.kind, object: e.objectCode, detail: e.detail }, 'operator alert');
   });
 
-  // Alarm call-outs recorded by any process are placed by this one, which holds the ARI link.
-  const calling = new Set<number>();
+  // Alarm call-outs recorded by any process are placed by an instance whose ARI link is up:
+  // each claims them under a lease it renews while it calls, so no two instances call about
+  // one alarm, and the call-outs of an instance that died are taken over when its lease ends.
+  const calling = new Map<number, AbortController>();
   const finishCallouts = async (eventId: number): Promise<void> => {
     try {
-      await ctx.core.finishCallouts(eventId);
+      if (!(await ctx.core.finishCallouts(eventId))) logger.warn({ event: eventId }, 'alarm call-outs had been taken over by another instance');
     } finally {
       calling.delete(eventId);
     }
   };
   const takeCallouts = async (): Promise<void> => {
     if (!telephony.link.isConnected()) return;
-    for (const plan of await ctx.core.takeCallouts()) {
+    for (const plan of await ctx.core.takeCallouts([...calling.keys()])) {
       if (calling.has(plan.eventId)) continue;
-      calling.add(plan.eventId);
+      const lease = new AbortController();
+      calling.set(plan.eventId, lease);
       void runAlarmCalls(plan, {
-        core: ctx.core, callOut: (r) => telephony.callOut(r), logger: logger.child({ channel: 'callout' }),
+        core: ctx.core, callOut: (r) => telephony.callOut(r), logger: logger.child({ channel: 'callout' }), signal: lease.signal,
         rounds: config.alarms.rounds, roundPauseMs: config.alarms.roundPauseMs, ackTimeoutMs: config.alarms.ackTimeoutMs, ringSec: config.alarms.ringSec,
       }).catch((err: unknown) => logger.error({ err }, 'alarm call-outs failed'))
         .then(() => finishCallouts(plan.eventId))
@@ -81,10 +88,31 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       });
   }, 1_000);
   calloutTimer.unref();
+  // the leases on call-outs under way are renewed well before they end (a third of the lease);
+  // call-outs another instance took over meanwhile stop here
+  let renewing = false;
+  const renewTimer = setInterval(() => {
+    const ids = [...calling.keys()];
+    if (renewing || ids.length === 0) return;
+    renewing = true;
+    ctx.core.renewCallouts(ids)
+      .then((held) => {
+        for (const id of ids) {
+          if (held.includes(id)) continue;
+          logger.warn({ event: id }, 'alarm call-outs were taken over by another instance; no further calls from here');
+          calling.get(id)?.abort();
+        }
+      })
+      .catch((err: unknown) => logger.error({ err }, 'the lease on alarm call-outs could not be renewed'))
+      .finally(() => {
+        renewing = false;
+      });
+  }, CALLOUT_RENEW_MS);
+  renewTimer.unref();
 
   const schedules = startSchedules({
     core: ctx.core, admin: ctx.admin, backupDir: config.backup.dir, backupKeepDays: config.backup.keepDays,
-    reminderDays: config.billing.remindDays, logger: logger.child({ channel: 'jobs' }),
+    reminderDays: config.billing.remindDays, logger: logger.child({ channel: 'jobs' }), instance: config.instance,
   }, config.timeZone);
   // /ready answers at once from the last answer of a ping every two seconds (the store answers
   // asynchronously; a database that stops answering shows as down within one period)
@@ -127,6 +155,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       // no new requests, calls or claims; what is in flight finishes (bounded), then close
       await app.close();
       clearInterval(calloutTimer);
+      clearInterval(renewTimer);
       clearInterval(pingTimer);
       schedules.stop();
       await Promise.all([telephony.stop(5_000), sms.stop()]);

@@ -198,14 +198,18 @@ export class Alarms {
   }
 
   /**
-   * Call-outs waiting for the service: alarms recorded by any process (HTTP intake, the CLI),
-   * or cut short by a stop. Taking one marks it running; `finishCallouts` marks it done.
+   * Call-outs waiting for this instance: alarms recorded by any process (HTTP intake, the
+   * CLI), call-outs of a dead instance whose lease ran out, and this instance's own from
+   * before a restart (except `running`, the events it is calling now). Each is claimed under
+   * a lease of `calloutLeaseMs` that the caller renews (`renewCallouts`) until
+   * `finishCallouts`.
    */
-  async takeCallouts(): Promise<CalloutPlan[]> {
+  async takeCallouts(running: number[] = []): Promise<CalloutPlan[]> {
     return this.ctx.run(async (tx) => {
       const plans: CalloutPlan[] = [];
-      for (const ev of await tx.store.calloutsWaiting()) {
-        await tx.store.setCalloutState(ev.id, 'running');
+      const now = tx.now();
+      const until = new Date(now.getTime() + this.ctx.calloutLeaseMs).toISOString();
+      for (const ev of await tx.store.claimCallouts(this.ctx.instance, now.toISOString(), until, running)) {
         const object = await mustObject(tx.store, ev.objectCode);
         const client = await mustClient(tx.store, object.clientId);
         const contacts = (await tx.store.listNumbers(client.id)).filter((n) => n.state === 'active' && (n.allObjects || n.objectCodes.includes(object.code)));
@@ -215,8 +219,18 @@ export class Alarms {
     });
   }
 
-  async finishCallouts(eventId: number): Promise<void> {
-    await this.ctx.run((tx) => tx.store.setCalloutState(eventId, 'done'));
+  /**
+   * Renews this instance's lease on the call-outs of these events; resolves with the ids it
+   * still holds (a missing one was taken over by another instance: stop calling).
+   */
+  async renewCallouts(eventIds: number[]): Promise<number[]> {
+    if (eventIds.length === 0) return [];
+    return this.ctx.run((tx) => tx.store.renewCallouts(eventIds, this.ctx.instance, new Date(tx.now().getTime() + this.ctx.calloutLeaseMs).toISOString()));
+  }
+
+  /** The call-outs of this event are over; false when another instance had taken them over. */
+  async finishCallouts(eventId: number): Promise<boolean> {
+    return this.ctx.run((tx) => tx.store.finishCallout(eventId, this.ctx.instance));
   }
 
   /** An alert for the operators (console, log, metric), journalled. */

@@ -5,7 +5,7 @@ import type { ConfirmInput, ConfirmResult } from './challenges.ts';
 import type { ClientRequest, Identity, Inquiry, RequestResult, SignInResult } from './client-requests.ts';
 import type { SmsToQueue } from './context.ts';
 import type { TextAnswer } from './conversation.ts';
-import type { JournalFilter, OutboxRow } from './ports.ts';
+import type { JournalFilter, OutboxRow, RateLimit } from './ports.ts';
 
 /**
  * What each channel may ask of the core: the core (`Core`) offers all of these; a channel
@@ -34,13 +34,24 @@ export interface TelephonyCore {
   raiseAlert(a: AlertInput): Promise<number>;
   /** One call-out attempt and its result. */
   noteCallout(a: { eventId: number; objectCode: string; clientId: number; phone: string; round: number; result: string; startedAt: string }): Promise<void>;
-  /** Call-outs waiting to be made; each is marked running. */
-  takeCallouts(): Promise<CalloutPlan[]>;
-  finishCallouts(eventId: number): Promise<void>;
+  /**
+   * Call-outs waiting to be made by this instance, claimed under a lease (`running`: the
+   * events it is calling now, never handed out again).
+   */
+  takeCallouts(running?: number[]): Promise<CalloutPlan[]>;
+  /** Renews the lease on these events' call-outs; resolves with those this instance still holds. */
+  renewCallouts(eventIds: number[]): Promise<number[]>;
+  /** Marks the call-outs done; false when another instance had taken them over. */
+  finishCallouts(eventId: number): Promise<boolean>;
+}
+
+/** Rate limits that hold across every instance on the database (see `StoreTx.rateHit`). */
+export interface RateLimits {
+  rateHit(limits: RateLimit[], at: Date): Promise<boolean>;
 }
 
 /** SMS: inbound commands, their answers through the outbox, the sender reading sealed texts. */
-export interface SmsCore extends TextCore {
+export interface SmsCore extends TextCore, RateLimits {
   /** Reads only. */
   identify(raw: string | null | undefined): Promise<Identity>;
   queueSms(m: SmsToQueue): Promise<number>;
@@ -56,7 +67,7 @@ export interface SmsCore extends TextCore {
 }
 
 /** The client's HTTP routes (app and chat): sign-in, objects, the client's own documents. */
-export interface ClientHttpCore extends TextCore {
+export interface ClientHttpCore extends TextCore, RateLimits {
   /** Reads only. */
   identify(raw: string | null | undefined): Promise<Identity>;
   requestSignIn(a: { channel: 'app' | 'chat'; phone: string; ref?: string }): Promise<SignInResult>;

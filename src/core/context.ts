@@ -13,6 +13,13 @@ import type { Clock, LiveEvent, LiveEvents, OutboxSignal, Random, Store, StoreTx
 export interface CoreDeps {
   /** Repeated alarms of one object, kind and zone within this window are grouped (default 5 min). */
   alarmGroupMs?: number;
+  /**
+   * This instance's name among those sharing the database (`ZHEDEL_INSTANCE`): the holder of
+   * the call-outs it takes. Default 'local' (one instance).
+   */
+  instance?: string;
+  /** How long a claim on call-outs holds without being renewed (default 30 s). */
+  calloutLeaseMs?: number;
   store: Store;
   clock: Clock;
   random: Random;
@@ -51,9 +58,13 @@ export class CoreContext {
   readonly outboxSignal: OutboxSignal | undefined;
   readonly timeZone: string;
   readonly alarmGroupMs: number;
+  readonly instance: string;
+  readonly calloutLeaseMs: number;
 
   constructor(deps: CoreDeps) {
     this.alarmGroupMs = deps.alarmGroupMs ?? 5 * 60_000;
+    this.instance = deps.instance ?? 'local';
+    this.calloutLeaseMs = deps.calloutLeaseMs ?? 30_000;
     this.store = deps.store;
     this.clock = deps.clock;
     this.random = deps.random;

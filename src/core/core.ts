@@ -13,7 +13,7 @@ import { CoreContext } from './context.ts';
 import type { CoreDeps, SmsToQueue } from './context.ts';
 import { answerText } from './conversation.ts';
 import type { TextAnswer } from './conversation.ts';
-import type { AlertRow, JournalFilter, MonitoringEventRow, OutboxRow } from './ports.ts';
+import type { AlertRow, JournalFilter, MonitoringEventRow, OutboxRow, RateLimit } from './ports.ts';
 import { Records } from './records.ts';
 import { Registry } from './registry.ts';
 
@@ -249,12 +249,27 @@ export class Core implements TelephonyCore, SmsCore, TextCore, ClientHttpCore {
     return this.alarms.recordMonitoringEvents(list);
   }
 
-  takeCallouts(): Promise<CalloutPlan[]> {
-    return this.alarms.takeCallouts();
+  takeCallouts(running: number[] = []): Promise<CalloutPlan[]> {
+    return this.alarms.takeCallouts(running);
   }
 
-  finishCallouts(eventId: number): Promise<void> {
+  renewCallouts(eventIds: number[]): Promise<number[]> {
+    return this.alarms.renewCallouts(eventIds);
+  }
+
+  finishCallouts(eventId: number): Promise<boolean> {
     return this.alarms.finishCallouts(eventId);
+  }
+
+  // ---------------------------------------------------------------- limits
+
+  /**
+   * One hit of sliding-window limits shared by every instance on the database (see
+   * `StoreTx.rateHit`): true, and the hit counted under every key, when each limit has room;
+   * false, and nothing counted, when one is full. `at` is the caller's clock.
+   */
+  rateHit(limits: RateLimit[], at: Date): Promise<boolean> {
+    return this.ctx.run((tx) => tx.store.rateHit(limits, at.toISOString()));
   }
 
   raiseAlert(a: AlertInput): Promise<number> {

@@ -129,8 +129,33 @@ export interface StoreTx {
   openAlarm(objectCode: string): Promise<MonitoringEventRow | undefined>;
   setPriorStatus(objectId: number, prior: string | null): Promise<void>;
   setCalloutState(eventId: number, state: 'pending' | 'running' | 'done'): Promise<void>;
-  /** Alarm events whose call-outs wait (or were running when the service stopped). */
-  calloutsWaiting(): Promise<MonitoringEventRow[]>;
+  /**
+   * Claims alarm events whose call-outs are to be made by `holder` (an instance's name), for
+   * a lease until `leaseUntil`, and returns them by id. Claimed are the events whose
+   * call-outs are
+   * - 'pending' (recorded by any process, never taken yet);
+   * - 'running' under a lease that ran out (`lease_until <= at`, or no lease recorded): the
+   *   instance placing them died or lost the database;
+   * - 'running' held by `holder` itself, except the ids in `skip` (the events this instance is
+   *   calling right now): its own claims from before a restart.
+   * Each claimed event becomes 'running', held by `holder` until `leaseUntil`. An event held
+   * by another holder under a live lease is never returned. Two instances claiming at once
+   * never both get an event: on PostgreSQL one `UPDATE … WHERE id IN (SELECT id … FOR UPDATE
+   * SKIP LOCKED) RETURNING *` (or a conditional UPDATE that re-checks the state and lease).
+   */
+  claimCallouts(holder: string, at: string, leaseUntil: string, skip: number[]): Promise<MonitoringEventRow[]>;
+  /**
+   * Extends to `leaseUntil` the leases of those of `eventIds` that are still 'running' and
+   * held by `holder` (even when their lease ran out, as long as no other instance took them
+   * over); returns their ids. An id missing from the answer was taken over or finished: its
+   * holder must stop calling.
+   */
+  renewCallouts(eventIds: number[], holder: string, leaseUntil: string): Promise<number[]>;
+  /**
+   * Marks the event's call-outs 'done' when they are 'running' and held by `holder`; false
+   * (nothing changed) when another instance took them over or they were done already.
+   */
+  finishCallout(eventId: number, holder: string): Promise<boolean>;
   getPriorStatus(objectId: number): Promise<string | null>;
 
   insertAlert(a: { kind: string; clientId: number | null; objectCode: string | null; phone: string | null; detail: string | null; at: string }): Promise<number>;
@@ -150,6 +175,31 @@ export interface StoreTx {
   /** Records a billing notice once; false when it was already sent for that period. */
   billingNotice(clientId: number, kind: string, period: string, at: string): Promise<boolean>;
   ledgerHas(ref: string): Promise<boolean>;
+
+  /**
+   * One hit of sliding-window rate limits shared by every instance on the database (the
+   * semantics of `SlidingWindowLimiter` in src/domain/limiter.ts, per key). For each limit,
+   * the hits of its `key` recorded at a time `t` with `t > at − windowMs` are counted. When
+   * every limit has fewer than its `max`, this hit is recorded under every key at `at` and
+   * the answer is true; otherwise nothing is recorded (a refused hit does not count) and the
+   * answer is false. Hits of a key older than its window are deleted meanwhile (so a key never
+   * holds more than `max` rows), and so are up to a hundred expired hits of any key (so hits
+   * of keys never seen again do not pile up between housekeeping runs). Keys are at most 200
+   * characters. The check and the record are one atomic step for the instances: two hits of
+   * one key at the same time never both take its last place. On PostgreSQL: take
+   * `pg_advisory_xact_lock(hashtextextended(key, 0))` for every key, in sorted order, before
+   * counting (or run the transaction serialisable and retry), and delete the expired hits of
+   * other keys with `FOR UPDATE SKIP LOCKED` in the sub-select (never waiting for another
+   * instance's hit).
+   */
+  rateHit(limits: RateLimit[], at: string): Promise<boolean>;
+}
+
+/** One sliding-window limit: at most `max` hits of `key` in any `windowMs`. */
+export interface RateLimit {
+  key: string;
+  max: number;
+  windowMs: number;
 }
 
 export interface AlertRow {
@@ -299,6 +349,36 @@ export interface LiveEvents {
   emit(e: LiveEvent): void;
 }
 
+/**
+ * Carries live events between the instances of the service that share one database, so that
+ * an event emitted by one instance (an alarm, a status change, an operator's alert) reaches
+ * the event streams open on every instance. Each instance opens its own `LiveBus` (one
+ * endpoint) next to its store; the instance's event hub delivers its own events to its own
+ * listeners directly and hands them to `publish`, and delivers what `subscribe` brings from
+ * the others.
+ *
+ * - `publish` is called only after the transaction that caused the event committed. It never
+ *   throws and never blocks the caller: sending happens in the background (on PostgreSQL,
+ *   `SELECT pg_notify(channel, payload)` outside any transaction, the payload the event's JSON
+ *   with the publishing endpoint's origin id; payloads stay far below the 8000-byte limit).
+ * - Every subscriber of every OTHER endpoint on the same database is called once per
+ *   published event (at most once: an event lost while the bus is down is not sent again;
+ *   live events are hints, and every stream reads the current state when it opens). Events of
+ *   one publisher arrive in the order they were published.
+ * - An endpoint never delivers its own events to its own subscribers (origin filtering: each
+ *   endpoint has a unique origin id, e.g. the instance's name and a random suffix per start,
+ *   and drops what carries its own), so an instance never shows its own event twice.
+ * - Subscribers get a copy of the event (as if it came through the network); a subscriber that
+ *   throws does not stop the others.
+ * - `close` ends the endpoint: it stops listening, and later `publish` calls do nothing.
+ */
+export interface LiveBus {
+  publish(e: LiveEvent): void;
+  /** Returns the function that ends this subscription. */
+  subscribe(cb: (e: LiveEvent) => void): () => void;
+  close(): Promise<void>;
+}
+
 /** Told after a transaction commits that put SMS in the outbox, so a sender can wake up. */
 export interface OutboxSignal {
   queued(): void;
@@ -359,27 +439,57 @@ export interface OutboxCounts {
 /**
  * The outbox as the SMS dispatcher sees it. Every method runs in a transaction of its own and
  * resolves once its change is committed (durably); it rejects only when storage fails (disk, a
- * lost database), and a method that rejected changed nothing. Several processes may use one outbox: a message is
- * claimed by one of them only.
+ * lost database), and a method that rejected changed nothing.
+ *
+ * Several instances may send from one outbox. A message being sent ('sending') is held by one
+ * instance (its `holder`, the instance's name) under a lease: until `lease_until` no other
+ * instance touches it. The holder renews the lease while the message is in flight
+ * (`renewClaims`); a message whose lease ran out (its holder died, or lost the database) is
+ * taken back by the next `claim` of any instance, marked as a possible duplicate, exactly as a
+ * restart takes back its own (`recoverSending`). Outcomes are recorded only by the holder.
  */
 export interface Outbox {
   /**
-   * After a restart: messages caught mid-send ('sending') go back to the queue, marked as
-   * possibly duplicated (a part may have reached the SMSC without its answer being stored).
-   * Returns how many.
+   * At the start of instance `holder`: messages it held when it stopped (its own 'sending'
+   * claims, whatever their lease) and messages whose lease ran out by `at` (or that have no
+   * lease recorded) go back to the queue, marked as possibly duplicated (a part may have
+   * reached the SMSC without its answer being stored). Claims of other instances under a live
+   * lease are left alone. Returns how many went back.
    */
-  recoverSending(at: string): Promise<number>;
+  recoverSending(at: string, holder: string): Promise<number>;
   /**
-   * Expires queued messages past their lifetime (codes are never sent late), then claims up
-   * to `limit` due messages, most urgent first (priority, then age), marking them 'sending'
-   * and counting the attempt. Returns the claimed messages in that order and how many expired.
+   * In one transaction, in this order:
+   * 1. takes back every 'sending' message whose lease ran out (`lease_until <= now`, or none
+   *    recorded): queued again at once, marked as a possible duplicate, its attempts kept
+   *    (`takenOver` counts them);
+   * 2. expires queued messages past their lifetime (codes are never sent late; `expired`);
+   * 3. claims up to `limit` due messages (`not_before <= now`), most urgent first (priority,
+   *    then id), marking them 'sending', held by `holder` until `leaseUntil`, and counting the
+   *    attempt.
+   * Returns the claimed messages in that order. Two instances claiming at once never get the
+   * same message: on PostgreSQL step 3 is one `UPDATE outbox SET … WHERE id IN (SELECT id FROM
+   * outbox WHERE state = 'queued' AND not_before <= $now ORDER BY priority, id LIMIT $limit
+   * FOR UPDATE SKIP LOCKED) RETURNING …`, and step 1 the same shape over `state = 'sending'
+   * AND (lease_until IS NULL OR lease_until <= $now)` with `FOR UPDATE SKIP LOCKED` (a row
+   * another instance is taking back or renewing at that moment is skipped, never waited for,
+   * so two claims never deadlock).
    */
-  claim(now: string, limit: number): Promise<{ claimed: ClaimedSms[]; expired: number }>;
+  claim(now: string, limit: number, holder: string, leaseUntil: string): Promise<{ claimed: ClaimedSms[]; expired: number; takenOver: number }>;
+  /**
+   * Extends to `leaseUntil` the lease of those of `ids` that are still 'sending' and held by
+   * `holder` (also when their lease ran out, as long as nobody took them back meanwhile);
+   * returns their ids. An id missing from the answer is no longer this holder's.
+   */
+  renewClaims(ids: number[], holder: string, leaseUntil: string): Promise<number[]>;
   /**
    * Records accepted parts (with their receipt keys) and message outcomes, all in one
-   * transaction. A part recorded twice is kept once. Does nothing when both lists are empty.
+   * transaction. A part recorded twice is kept once; parts are recorded whoever holds the
+   * message (the SMSC accepted them). An outcome is applied only to a message that is still
+   * 'sending' and held by `holder`: a late outcome of an instance whose claim was taken back
+   * never overwrites the new holder's state. Returns the ids whose outcome was not applied.
+   * Does nothing when both lists are empty.
    */
-  record(parts: PartAccepted[], outcomes: MessageOutcome[], at: string): Promise<void>;
+  record(parts: PartAccepted[], outcomes: MessageOutcome[], at: string, holder: string): Promise<number[]>;
   /**
    * A delivery receipt: finds the part by any of its keys (exact ones first, newest part
    * first) and settles it; when every part of the message is settled the message takes its
@@ -408,6 +518,19 @@ export interface HousekeepingFigures {
   otpSends: number;
   /** Code flood notes older than a day, deleted. */
   codeFloods: number;
+  /** Rate-limit hits past their window, deleted. */
+  rateHits: number;
+  /** Finished runs of scheduled jobs older than 90 days, deleted. */
+  jobRuns: number;
+}
+
+/** A run of a scheduled job that started and was never finished, and whose lease ran out. */
+export interface AbandonedJob {
+  job: string;
+  slot: string;
+  holder: string;
+  /** How many times the run was started (the first start and each takeover). */
+  attempts: number;
 }
 
 /**
@@ -455,6 +578,39 @@ export interface StoreAdmin {
    * times a second while event streams are open.
    */
   changeMarker(): Promise<number | string>;
+  /**
+   * Scheduled jobs run once across the instances: each scheduled run of job `job` (a name
+   * such as 'billing') is keyed by its `slot` (the scheduled minute, an ISO time), one row per
+   * (job, slot). `acquireJob` answers true, and makes `holder` the run's holder under a lease
+   * until `leaseUntil`, when
+   * - no run of (job, slot) exists: it is recorded (started at `at`, attempts 1);
+   * - the run exists, was never finished and its lease ran out (`lease_until <= at`): its
+   *   holder died; the run is taken over (holder and lease replaced, attempts + 1).
+   * It answers false, changing nothing, when the run is finished (done or failed) or held
+   * under a live lease, by any holder (this one too: a second start in one process waits
+   * for the lease like any other instance). Atomic across instances: of two acquiring at
+   * once, one gets true. On PostgreSQL: `INSERT … ON CONFLICT (job, slot) DO UPDATE SET holder
+   * = …, lease_until = …, attempts = job_runs.attempts + 1 WHERE job_runs.finished_at IS NULL
+   * AND job_runs.lease_until <= $at RETURNING 1`.
+   */
+  acquireJob(job: string, slot: string, holder: string, at: Date, leaseUntil: Date): Promise<boolean>;
+  /**
+   * Extends the lease of a run that is unfinished and held by `holder` (even when its lease
+   * ran out, as long as nobody took it over); false when it is no longer this holder's.
+   */
+  renewJob(job: string, slot: string, holder: string, leaseUntil: Date): Promise<boolean>;
+  /**
+   * Marks the run finished at `at` with its outcome ('failed' with a short detail) when it
+   * is unfinished and held by `holder`; false (nothing changed) otherwise. A finished run is
+   * never acquired again.
+   */
+  finishJob(job: string, slot: string, holder: string, at: Date, outcome: 'done' | 'failed', detail: string | null): Promise<boolean>;
+  /**
+   * Runs never finished whose lease ran out by `at` and that were started fewer than
+   * `maxAttempts` times, oldest slot first: what a died holder left, for any instance to
+   * resume with `acquireJob`.
+   */
+  abandonedJobs(at: Date, maxAttempts: number): Promise<AbandonedJob[]>;
   /** Resolves once the transactions under way ended and the database is closed; later calls do nothing. */
   close(): Promise<void>;
 }

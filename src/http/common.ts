@@ -14,7 +14,10 @@ export type RevocationMarker = () => number | string | Promise<number | string>;
 
 export interface LiveHub {
   subscribe(l: (e: LiveEvent) => void): () => void;
+  /** An event of this instance: to its listeners, and to the other instances. */
   emit(e: LiveEvent): void;
+  /** What this instance found out by itself and every other instance finds out too: to its listeners only. */
+  emitLocal?(e: LiveEvent): void;
 }
 
 /** A figure read now, or once the database answers. */

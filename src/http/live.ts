@@ -51,7 +51,10 @@ export class StatusWatcher {
       const before = this.seen.get(o.code);
       this.seen.set(o.code, key);
       if (emit && before !== undefined && before !== key) {
-        this.hub.emit({ type: 'object-status', clientId: o.clientId, objectCode: o.code, status: o.status as 'armed', since: o.since, cause: 'elsewhere' });
+        // every instance's watcher sees the change itself: not sent on to the others
+        const e: LiveEvent = { type: 'object-status', clientId: o.clientId, objectCode: o.code, status: o.status as 'armed', since: o.since, cause: 'elsewhere' };
+        if (this.hub.emitLocal) this.hub.emitLocal(e);
+        else this.hub.emit(e);
       }
     }
   }

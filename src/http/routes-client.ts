@@ -1,10 +1,9 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Access, ClientSession } from '../core/access.ts';
 import { answerText } from '../core/conversation.ts';
-import type { ClientHttpCore } from '../core/channels.ts';
+import type { ClientHttpCore, RateLimits } from '../core/channels.ts';
 import type { ConfirmResult, RequestResult } from '../core/core.ts';
 import { AppError } from '../domain/errors.ts';
-import { SlidingWindowLimiter } from '../domain/limiter.ts';
 import { parsePhone } from '../domain/phone.ts';
 import type { ObjectView } from '../domain/types.ts';
 import { ERROR_RESPONSES, bearer, streamToken } from './common.ts';
@@ -27,9 +26,12 @@ export function objectOut(o: ObjectView): { code: string; address: string; statu
   return { code: o.code, address: o.address, status: o.status, since: o.statusSince };
 }
 
-/** Per-address limiter for sign-in: codes asked and codes tried. */
-function attempts(max: number, windowMs: number): SlidingWindowLimiter {
-  return new SlidingWindowLimiter({ max, windowMs, maxKeys: 50_000, overflow: 'clear' });
+/**
+ * A per-address limit for sign-in (codes asked, codes tried), counted in the database so that
+ * it holds across every instance behind the load balancer.
+ */
+function attempts(core: RateLimits, name: string, max: number, windowMs: number): { take(address: string): Promise<boolean> } {
+  return { take: (address) => core.rateHit([{ key: `${name}:${address.slice(0, 100)}`, max, windowMs }], new Date()) };
 }
 
 const REFUSAL_ERRORS: Record<string, { code: ConstructorParameters<typeof AppError>[0]; message: string }> = {
@@ -70,8 +72,8 @@ export async function clientRoutes(app: FastifyInstance, d: { core: ClientHttpCo
   // There is deliberately no per-number lockout: anyone could trigger it from many addresses and
   // lock the real client out. Guessing one number is bounded by the core instead: a code dies
   // after 3 wrong tries and only a few codes per hour are sent to a number.
-  const otpPerIp = attempts(10, 10 * 60_000);
-  const verifyPerIp = attempts(20, 10 * 60_000);
+  const otpPerIp = attempts(core, 'http-sign-in', 10, 10 * 60_000);
+  const verifyPerIp = attempts(core, 'http-verify', 20, 10 * 60_000);
 
   const session = async (req: FastifyRequest): Promise<ClientSession> => access.authenticate(bearer(req));
   const requestAs = async (s: ClientSession, action: 'status' | 'arm' | 'disarm', objectCode: string): Promise<RequestResult> =>
@@ -86,7 +88,7 @@ export async function clientRoutes(app: FastifyInstance, d: { core: ClientHttpCo
   }, async (req, reply) => {
     const body = req.body as { phone: string; channel?: 'app' | 'chat' };
     parsePhone(body.phone); // a malformed number is a 400; whether it is registered is never said
-    if (!otpPerIp.take(req.ip, Date.now())) throw new AppError('RATE_LIMITED', 'too many sign-in attempts from this address; try later');
+    if (!(await otpPerIp.take(req.ip))) throw new AppError('RATE_LIMITED', 'too many sign-in attempts from this address; try later');
     await core.requestSignIn({ channel: body.channel ?? 'app', phone: body.phone, ref: `ip:${req.ip}` });
     return reply.code(202).send({ sent: true, message: 'If the number is an active trusted number, a code was sent to it.' });
   });
@@ -100,7 +102,7 @@ export async function clientRoutes(app: FastifyInstance, d: { core: ClientHttpCo
   }, async (req) => {
     const body = req.body as { phone: string; code: string; channel?: 'app' | 'chat' };
     const phone = parsePhone(body.phone).e164;
-    if (!verifyPerIp.take(req.ip, Date.now())) throw new AppError('RATE_LIMITED', 'too many attempts from this address; try later');
+    if (!(await verifyPerIp.take(req.ip))) throw new AppError('RATE_LIMITED', 'too many attempts from this address; try later');
     const r = await access.verifySignIn({ channel: body.channel ?? 'app', phone, code: body.code, ref: `ip:${req.ip}` });
     // Every refusal is the same answer, whether the number is a client's or not, the code wrong,
     // expired, used or never sent: nothing tells a stranger who is a client or how many tries are left.

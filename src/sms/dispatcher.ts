@@ -32,6 +32,17 @@ export interface DispatcherOptions {
    */
   flushMs?: number;
   onSettled?: (state: string, kind: string) => void;
+  /**
+   * This instance's name among those sending from the outbox (`ZHEDEL_INSTANCE`): the holder
+   * of its claims. Default 'local' (one instance).
+   */
+  holder?: string;
+  /**
+   * How long a claim holds without renewal. The dispatcher renews the claims of the messages
+   * it has in flight every third of this, until their outcome is written; a message can wait
+   * in flight for as long as the SMSC link is down, so no fixed lease would do.
+   */
+  leaseMs?: number;
 }
 
 export interface Receipt {
@@ -48,6 +59,12 @@ const DEFAULT_RETRY = [1_000, 5_000, 15_000, 30_000, 60_000, 120_000, 300_000];
  * transaction per event-loop turn). Survives restarts at any moment: what was queued is sent,
  * what the SMSC accepted is never sent again, a part whose answer never came is sent again
  * and the message marked as a possible duplicate.
+ *
+ * Several instances may drain one outbox: each message is claimed by one dispatcher under a
+ * lease (`leaseMs`, 60 s) that it renews every third of the lease for as long as the message
+ * is in flight (a submit may wait for the link to come back, so no fixed lease would cover
+ * it). If an instance dies, its messages are taken back by any instance once their lease ran
+ * out, as possible duplicates; a restart of the same instance takes its own back at once.
  */
 export class Dispatcher {
   private readonly o: Required<Omit<DispatcherOptions, 'onSettled'>> & Pick<DispatcherOptions, 'onSettled'>;
@@ -69,11 +86,15 @@ export class Dispatcher {
   private outcomes: MessageOutcome[] = [];
   private unmatched: Array<{ r: Receipt; at: number }> = [];
   private idle: Array<() => void> = [];
+  /** Messages claimed by this dispatcher whose outcome is not written yet: their claims are renewed. */
+  private readonly held = new Set<number>();
+  private renewTimer: NodeJS.Timeout | null = null;
+  private renewing = false;
   readonly stats = { submittedParts: 0, settled: 0, retries: 0, failed: 0, expired: 0, receipts: 0, unmatchedReceipts: 0 };
 
   constructor(opts: DispatcherOptions) {
     this.o = {
-      maxInFlight: 2_000, retryDelaysMs: DEFAULT_RETRY, maxAttempts: 8, pollMs: 1_000, flushMs: 10, ...opts,
+      maxInFlight: 2_000, retryDelaysMs: DEFAULT_RETRY, maxAttempts: 8, pollMs: 1_000, flushMs: 10, holder: 'local', leaseMs: 60_000, ...opts,
     };
     this.source = sourceAddress(opts.sender);
   }
@@ -87,14 +108,40 @@ export class Dispatcher {
     this.running = true;
     let recovered: number;
     try {
-      recovered = await this.o.store.recoverSending(this.now().toISOString());
+      recovered = await this.o.store.recoverSending(this.now().toISOString(), this.o.holder);
     } catch (e) {
       this.running = false;
       throw e;
     }
     if (recovered > 0) this.o.logger.warn({ recovered }, 'messages caught mid-send at last stop are queued again (possible duplicates)');
     this.recovered = true;
+    this.renewTimer = setInterval(() => void this.renew(), Math.max(10, Math.floor(this.o.leaseMs / 3)));
+    this.renewTimer.unref();
     this.wake();
+  }
+
+  /**
+   * Renews the claims on the messages in flight. A claim found lost (its lease ran out and
+   * another instance took the message back) is logged; that message's outcome will not be
+   * recorded by this dispatcher. Never rejects.
+   */
+  private async renew(): Promise<void> {
+    if (this.renewing || this.held.size === 0) return;
+    this.renewing = true;
+    const ids = [...this.held];
+    try {
+      const still = new Set(await this.o.store.renewClaims(ids, this.o.holder, this.leaseUntil()));
+      const lost = ids.filter((id) => !still.has(id) && this.held.has(id));
+      if (lost.length > 0) this.o.logger.warn({ outbox: lost }, 'claims on SMS in flight were lost to another instance (possible duplicates)');
+    } catch (e) {
+      this.o.logger.error({ err: e }, 'claims on SMS in flight could not be renewed');
+    } finally {
+      this.renewing = false;
+    }
+  }
+
+  private leaseUntil(): string {
+    return new Date(this.now().getTime() + this.o.leaseMs).toISOString();
   }
 
   /** Something was queued, or the link came up: look for work now. */
@@ -119,7 +166,13 @@ export class Dispatcher {
         });
       });
     }
-    await this.flush();
+    try {
+      await this.flush();
+    } finally {
+      // what is still in flight stays claimed until its lease ends (or this instance starts again)
+      if (this.renewTimer) clearInterval(this.renewTimer);
+      this.renewTimer = null;
+    }
   }
 
   get inFlightCount(): number {
@@ -158,12 +211,14 @@ export class Dispatcher {
         if (!this.o.link.isBound()) break;
         const room = this.o.maxInFlight - this.inFlight;
         if (room <= 0) break;
-        const { claimed, expired } = await this.o.store.claim(this.now().toISOString(), room);
+        const { claimed, expired, takenOver } = await this.o.store.claim(this.now().toISOString(), room, this.o.holder, this.leaseUntil());
         if (expired > 0) {
           this.stats.expired += expired;
           this.o.logger.info({ expired }, 'messages expired before they could be sent');
         }
+        if (takenOver > 0) this.o.logger.warn({ takenOver }, 'messages whose sender stopped renewing its claim are queued again (possible duplicates)');
         this.inFlight += claimed.length;
+        for (const m of claimed) this.held.add(m.id);
         // sealed texts are opened first, so that the parts go to the link in the claimed order
         // (most urgent first), each message's submits one after the other as before
         const texts = await Promise.all(claimed.map((m) => this.textOf(m)));
@@ -214,6 +269,11 @@ export class Dispatcher {
     if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       this.timer = null;
+      // a receipt may come to this instance for a part another instance has yet to write down:
+      // looked for again while idle too, not only after this instance's own writes
+      if (this.unmatched.length > 0) {
+        this.inTurn(() => this.retryUnmatched()).catch((e: unknown) => this.o.logger.error({ err: e }, 'delivery receipts could not be applied'));
+      }
       void this.pump();
     }, delay);
     this.timer.unref();
@@ -367,8 +427,17 @@ export class Dispatcher {
     const outcomes = this.outcomes;
     this.parts = [];
     this.outcomes = [];
-    await this.o.store.record(parts, outcomes, this.now().toISOString());
-    for (const o of outcomes) if (o.state !== 'retry') this.o.onSettled?.(o.state, 'sms');
+    let ignored: number[];
+    try {
+      ignored = await this.o.store.record(parts, outcomes, this.now().toISOString(), this.o.holder);
+    } finally {
+      // written, or lost with a failed write: either way no longer renewed here (an unwritten
+      // message is taken back by any instance once its lease ends)
+      for (const o of outcomes) this.held.delete(o.outboxId);
+    }
+    if (ignored.length > 0) this.o.logger.warn({ outbox: ignored }, 'outcomes of SMS whose claim was lost to another instance were not recorded');
+    const skip = new Set(ignored);
+    for (const o of outcomes) if (o.state !== 'retry' && !skip.has(o.outboxId)) this.o.onSettled?.(o.state, 'sms');
     if (this.unmatched.length > 0) await this.retryUnmatched();
   }
 

@@ -1,6 +1,5 @@
 import type { SmsCore } from '../core/channels.ts';
 import type { Clock } from '../core/ports.ts';
-import { SlidingWindowLimiter } from '../domain/limiter.ts';
 import { maskPhone, tryParsePhone } from '../domain/phone.ts';
 import type { Logger } from '../logger.ts';
 import { decodeInbound, parseReceipt } from './codec.ts';
@@ -13,21 +12,24 @@ export interface InboundOptions {
   clock: Clock;
   logger: Logger;
   onReceipt: (r: Receipt) => void | Promise<void>;
-  /** Commands a trusted number may send per window; more are dropped without an answer. */
+  /**
+   * Commands a trusted number may send per sliding window; more are dropped without an
+   * answer. Counted in the database: the limit holds across every instance.
+   */
   rateLimit?: { count: number; windowMs: number };
   /**
    * Senders that are not a client's number (unknown numbers, foreign numbers, short codes):
-   * per window at most `count` of their messages in all, and `perSender` from any one, are
-   * handled and journalled one by one; the rest are dropped and journalled as one record
-   * with their count when the window ends.
+   * in any window at most `count` of their messages in all, and `perSender` from any one, are
+   * handled and journalled one by one (counted in the database, across every instance); the
+   * rest are dropped, and journalled by the instance that dropped them as one record with
+   * their count, a window after the first of them (or when the channel stops).
    */
   strangerLimit?: { count: number; perSender: number; windowMs: number };
 }
 
-interface StrangerWindow {
+/** What this instance dropped from strangers since `start`, journalled as one record. */
+interface DroppedWindow {
   start: number;
-  handled: Map<string, number>;
-  handledTotal: number;
   dropped: number;
   droppedFrom: Set<string>;
   timer: NodeJS.Timeout | null;
@@ -46,17 +48,16 @@ const ESME_ROK = 0;
 export class SmsInbound {
   private readonly o: InboundOptions;
   private readonly assembler: ConcatAssembler;
-  private readonly perNumber: SlidingWindowLimiter;
+  private readonly perNumber: { count: number; windowMs: number };
   private readonly strangerRate: { count: number; perSender: number; windowMs: number };
-  private strangers: StrangerWindow = { start: 0, handled: new Map(), handledTotal: 0, dropped: 0, droppedFrom: new Set(), timer: null };
+  private strangers: DroppedWindow = { start: 0, dropped: 0, droppedFrom: new Set(), timer: null };
   /** Messages are handled one at a time, in the order they came (a code after its command). */
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(opts: InboundOptions) {
     this.o = opts;
     this.assembler = new ConcatAssembler();
-    const rate = opts.rateLimit ?? { count: 10, windowMs: 10 * 60_000 };
-    this.perNumber = new SlidingWindowLimiter({ max: rate.count, windowMs: rate.windowMs, maxKeys: 10_000, overflow: 'drop-idle' });
+    this.perNumber = opts.rateLimit ?? { count: 10, windowMs: 10 * 60_000 };
     this.strangerRate = opts.strangerLimit ?? { count: 20, perSender: 3, windowMs: 10 * 60_000 };
   }
 
@@ -132,7 +133,7 @@ export class SmsInbound {
     const who = sender ? await this.o.core.identify(sender) : null;
     if (!sender || (who && !who.ok && who.reason === 'unknown')) {
       if (!(await this.admitStranger(sender ?? d.sourceAddr.slice(0, 32), now))) return;
-    } else if (!this.perNumber.take(sender, now)) {
+    } else if (!(await this.o.core.rateHit([{ key: `sms-commands:${sender}`, max: this.perNumber.count, windowMs: this.perNumber.windowMs }], new Date(now)))) {
       log.warn('SMS commands from this number are coming too fast; ignored');
       return;
     }
@@ -151,23 +152,18 @@ export class SmsInbound {
 
   /** Whether a message from a sender that is no client's number is handled (and journalled) on its own. */
   private async admitStranger(source: string, now: number): Promise<boolean> {
+    const r = this.strangerRate;
+    const admitted = await this.o.core.rateHit([
+      { key: 'sms-strangers', max: r.count, windowMs: r.windowMs },
+      { key: `sms-stranger:${source}`, max: r.perSender, windowMs: r.windowMs },
+    ], new Date(now));
+    if (admitted) return true;
     const w = this.strangers;
-    if (now - w.start >= this.strangerRate.windowMs || now < w.start) {
-      await this.flushNow();
-      w.start = now;
-      w.handled.clear();
-      w.handledTotal = 0;
-    }
-    const mine = w.handled.get(source) ?? 0;
-    if (w.handledTotal < this.strangerRate.count && mine < this.strangerRate.perSender) {
-      w.handled.set(source, mine + 1);
-      w.handledTotal++;
-      return true;
-    }
+    if (w.dropped === 0) w.start = now;
     w.dropped++;
     if (w.droppedFrom.size < 10_000) w.droppedFrom.add(source);
     if (!w.timer) {
-      w.timer = setTimeout(() => void this.flush(), Math.max(0, w.start + this.strangerRate.windowMs - now));
+      w.timer = setTimeout(() => void this.flush(), Math.max(0, w.start + r.windowMs - now));
       w.timer.unref();
     }
     return false;

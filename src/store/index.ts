@@ -1,6 +1,7 @@
 import type { Config } from '../config.ts';
-import type { Outbox, Store, StoreAdmin } from '../core/ports.ts';
+import type { LiveBus, Outbox, Store, StoreAdmin } from '../core/ports.ts';
 import { openDb } from './db.ts';
+import { localBus } from './local-bus.ts';
 import { OutboxStore } from './outbox-store.ts';
 import { restoreSqlite, SqliteAdmin } from './sqlite-admin.ts';
 import type { RestoreResult } from './sqlite-admin.ts';
@@ -14,23 +15,31 @@ export type { CopyResult } from './copy.ts';
 
 export type { RestoreResult } from './sqlite-admin.ts';
 
-/** The store behind its ports: the core's, the SMS dispatcher's and the operations side's. */
+/**
+ * The store behind its ports: the core's, the SMS dispatcher's and the operations side's, and
+ * the bus that carries live events to the other instances on the same database.
+ */
 export interface OpenStore {
   store: Store;
   outbox: Outbox;
   admin: StoreAdmin;
+  bus: LiveBus;
 }
 
 /**
  * Opens the database named by `ZHEDEL_DB` (migrating it to the latest schema) and returns its
  * ports. The only place that picks an engine: today SQLite (better-sqlite3) on one file; all
- * ports share one connection and its transaction lock, closed by `admin.close()`.
+ * ports share one connection and its transaction lock, closed by `admin.close()`. SQLite's
+ * live-event bus reaches the instances in this process on the same file (`bus.close()` ends it).
  */
 export function openStore(config: Pick<Config, 'dbPath'>): OpenStore {
   const db = openDb(config.dbPath);
   // one connection, one lock: a port's work never runs inside another's transaction
   const lock = lockFor(db);
-  return { store: new SqliteStore(db, lock), outbox: new OutboxStore(db, lock), admin: new SqliteAdmin(db, lock) };
+  return {
+    store: new SqliteStore(db, lock), outbox: new OutboxStore(db, lock), admin: new SqliteAdmin(db, lock),
+    bus: localBus(db.memory ? null : db.name),
+  };
 }
 
 /**

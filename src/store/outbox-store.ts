@@ -26,30 +26,34 @@ export class OutboxStore implements Outbox {
     return this.stmts.get(sql);
   }
 
-  /** After a restart: messages caught mid-send go back to the queue, marked as possibly duplicated. */
-  recoverSending(at: string): Promise<number> {
+  /** At an instance's start: its own claims and every claim whose lease ran out go back to the queue, as possible duplicates. */
+  recoverSending(at: string, holder: string): Promise<number> {
     return this.lock.run(() => {
-      return this.st(`UPDATE outbox SET state = 'queued', duplicate_risk = 1, updated_at = ? WHERE state = 'sending'`).run(at).changes;
+      return this.st(`UPDATE outbox SET state = 'queued', duplicate_risk = 1, updated_at = ?
+        WHERE state = 'sending' AND (claimed_by = ? OR lease_until IS NULL OR lease_until <= ?)`).run(at, holder, at).changes;
     });
   }
 
   /**
-   * Expires what is past its lifetime (codes are never sent late), then claims up to `limit`
-   * due messages, most urgent first, marking them 'sending'.
+   * Takes back claims whose lease ran out, expires what is past its lifetime (codes are never
+   * sent late), then claims up to `limit` due messages, most urgent first, marking them
+   * 'sending' under `holder`'s lease.
    */
-  claim(now: string, limit: number): Promise<{ claimed: ClaimedSms[]; expired: number }> {
+  claim(now: string, limit: number, holder: string, leaseUntil: string): Promise<{ claimed: ClaimedSms[]; expired: number; takenOver: number }> {
     return this.lock.run(() => {
       return this.db.transaction(() => {
+        const takenOver = this.st(`UPDATE outbox SET state = 'queued', duplicate_risk = 1, updated_at = ?
+          WHERE state = 'sending' AND (lease_until IS NULL OR lease_until <= ?)`).run(now, now).changes;
         const expired = this.st(`UPDATE outbox SET state = 'expired', body = CASE WHEN secret = 1 THEN NULL ELSE body END,
             body_enc = NULL, done_at = ?, updated_at = ?
           WHERE state = 'queued' AND expires_at IS NOT NULL AND expires_at <= ?`).run(now, now, now).changes;
         // one statement claims the batch; RETURNING gives no order, so sort here
         const rows = this.st(`UPDATE outbox SET state = 'sending', attempts = attempts + 1,
-            concat_ref = COALESCE(concat_ref, id % 255 + 1), updated_at = ?
+            concat_ref = COALESCE(concat_ref, id % 255 + 1), claimed_by = ?, lease_until = ?, updated_at = ?
           WHERE id IN (SELECT id FROM outbox WHERE state = 'queued' AND not_before <= ? ORDER BY priority, id LIMIT ?)
           RETURNING id, priority, kind, phone, body, body_enc, secret, expires_at, attempts, concat_ref, duplicate_risk`)
-          .all(now, now, limit) as Array<Record<string, unknown>>;
-        if (rows.length === 0) return { claimed: [], expired };
+          .all(holder, leaseUntil, now, now, limit) as Array<Record<string, unknown>>;
+        if (rows.length === 0) return { claimed: [], expired, takenOver };
         rows.sort((a, b) => (a.priority as number) - (b.priority as number) || (a.id as number) - (b.id as number));
         const acceptedOf = this.st('SELECT seq FROM outbox_parts WHERE outbox_id = ? ORDER BY seq');
         const claimed = rows.map((r): ClaimedSms => {
@@ -63,16 +67,27 @@ export class OutboxStore implements Outbox {
             duplicateRisk: r.duplicate_risk === 1, acceptedParts: accepted,
           };
         });
-        return { claimed, expired };
+        return { claimed, expired, takenOver };
       }).immediate();
     });
   }
 
-  /** Applies accepted parts and message outcomes in one transaction. */
-  record(parts: PartAccepted[], outcomes: MessageOutcome[], at: string): Promise<void> {
+  /** Extends the lease of the messages among `ids` that `holder` still holds; returns their ids. */
+  renewClaims(ids: number[], holder: string, leaseUntil: string): Promise<number[]> {
     return this.lock.run(() => {
-      if (parts.length === 0 && outcomes.length === 0) return;
-      this.db.transaction(() => {
+      if (ids.length === 0) return [];
+      return this.db.transaction(() => {
+        const renew = this.st(`UPDATE outbox SET lease_until = ? WHERE id = ? AND state = 'sending' AND claimed_by = ?`);
+        return ids.filter((id) => renew.run(leaseUntil, id, holder).changes === 1);
+      }).immediate();
+    });
+  }
+
+  /** Applies accepted parts, and the outcomes of the messages `holder` still holds, in one transaction. */
+  record(parts: PartAccepted[], outcomes: MessageOutcome[], at: string, holder: string): Promise<number[]> {
+    return this.lock.run(() => {
+      if (parts.length === 0 && outcomes.length === 0) return [];
+      return this.db.transaction(() => {
         const ins = this.st(`INSERT OR IGNORE INTO outbox_parts (outbox_id, seq, total, message_id, state, submitted_at)
           VALUES (?, ?, ?, ?, 'submitted', ?)`);
         const key = this.st('INSERT INTO outbox_part_keys (key, part_id) VALUES (?, ?)');
@@ -83,29 +98,35 @@ export class OutboxStore implements Outbox {
             for (const k of p.keys) key.run(k, partId);
           }
         }
+        // an outcome is applied only while the message is still this holder's claim
+        const held = "state = 'sending' AND claimed_by = ?";
+        const ignored: number[] = [];
         for (const o of outcomes) {
+          let changes = 0;
           switch (o.state) {
             case 'submitted':
-              this.st(`UPDATE outbox SET state = 'submitted', parts_total = ?, submitted_at = ?, updated_at = ?,
+              changes = this.st(`UPDATE outbox SET state = 'submitted', parts_total = ?, submitted_at = ?, updated_at = ?,
                   body_enc = CASE WHEN ? THEN NULL ELSE body_enc END, body = CASE WHEN ? AND secret = 1 THEN NULL ELSE body END,
                   error = NULL
-                WHERE id = ?`).run(o.total, at, at, o.eraseBody ? 1 : 0, o.eraseBody ? 1 : 0, o.outboxId);
+                WHERE id = ? AND ${held}`).run(o.total, at, at, o.eraseBody ? 1 : 0, o.eraseBody ? 1 : 0, o.outboxId, holder).changes;
               break;
             case 'retry':
-              this.st(`UPDATE outbox SET state = 'queued', not_before = ?, error = ?, duplicate_risk = MAX(duplicate_risk, ?), updated_at = ?
-                WHERE id = ?`).run(o.notBefore, o.error, o.duplicateRisk ? 1 : 0, at, o.outboxId);
+              changes = this.st(`UPDATE outbox SET state = 'queued', not_before = ?, error = ?, duplicate_risk = MAX(duplicate_risk, ?), updated_at = ?
+                WHERE id = ? AND ${held}`).run(o.notBefore, o.error, o.duplicateRisk ? 1 : 0, at, o.outboxId, holder).changes;
               break;
             case 'failed':
-              this.st(`UPDATE outbox SET state = 'failed', error = ?, duplicate_risk = MAX(duplicate_risk, ?), done_at = ?, updated_at = ?,
+              changes = this.st(`UPDATE outbox SET state = 'failed', error = ?, duplicate_risk = MAX(duplicate_risk, ?), done_at = ?, updated_at = ?,
                   body_enc = CASE WHEN ? THEN NULL ELSE body_enc END
-                WHERE id = ?`).run(o.error, o.duplicateRisk ? 1 : 0, at, at, o.eraseBody ? 1 : 0, o.outboxId);
+                WHERE id = ? AND ${held}`).run(o.error, o.duplicateRisk ? 1 : 0, at, at, o.eraseBody ? 1 : 0, o.outboxId, holder).changes;
               break;
             case 'expired':
-              this.st(`UPDATE outbox SET state = 'expired', body_enc = NULL, body = CASE WHEN secret = 1 THEN NULL ELSE body END,
-                  done_at = ?, updated_at = ? WHERE id = ?`).run(at, at, o.outboxId);
+              changes = this.st(`UPDATE outbox SET state = 'expired', body_enc = NULL, body = CASE WHEN secret = 1 THEN NULL ELSE body END,
+                  done_at = ?, updated_at = ? WHERE id = ? AND ${held}`).run(at, at, o.outboxId, holder).changes;
               break;
           }
+          if (changes === 0) ignored.push(o.outboxId);
         }
+        return ignored;
       }).immediate();
     });
   }

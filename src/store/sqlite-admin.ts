@@ -1,6 +1,6 @@
 import { existsSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { HousekeepingFigures, StoreAdmin, StoreFigures } from '../core/ports.ts';
+import type { AbandonedJob, HousekeepingFigures, StoreAdmin, StoreFigures } from '../core/ports.ts';
 import { integrityCheck, openDb, privateDir, privateFile, schemaVersion } from './db.ts';
 import type { Db } from './db.ts';
 import { lockFor } from './sqlite-lock.ts';
@@ -58,6 +58,9 @@ export class SqliteAdmin implements StoreAdmin {
         WHERE state = 'queued' AND created_at < ?`).run(now, now, new Date(at.getTime() - 2 * DAY_MS).toISOString()).changes,
       otpSends: db.prepare('DELETE FROM otp_sends WHERE sent_at < ?').run(dayAgo).changes,
       codeFloods: db.prepare('DELETE FROM otp_floods WHERE at < ?').run(dayAgo).changes,
+      rateHits: db.prepare('DELETE FROM rate_hits WHERE until <= ?').run(now).changes,
+      jobRuns: db.prepare('DELETE FROM job_runs WHERE finished_at IS NOT NULL AND finished_at < ?')
+        .run(new Date(at.getTime() - 90 * DAY_MS).toISOString()).changes,
     }));
     return this.lock.run(() => tx.immediate());
   }
@@ -101,6 +104,30 @@ export class SqliteAdmin implements StoreAdmin {
   /** The database's data_version: it moves when another connection commits. */
   changeMarker(): Promise<number> {
     return this.lock.run(() => this.db.pragma('data_version', { simple: true }) as number);
+  }
+
+  acquireJob(job: string, slot: string, holder: string, at: Date, leaseUntil: Date): Promise<boolean> {
+    const now = at.toISOString();
+    return this.lock.run(() => this.db.prepare(`INSERT INTO job_runs (job, slot, holder, started_at, lease_until) VALUES (?, ?, ?, ?, ?)
+      ON CONFLICT (job, slot) DO UPDATE SET holder = excluded.holder, lease_until = excluded.lease_until, attempts = attempts + 1
+        WHERE finished_at IS NULL AND lease_until <= ?`)
+      .run(job, slot, holder, now, leaseUntil.toISOString(), now).changes === 1);
+  }
+
+  renewJob(job: string, slot: string, holder: string, leaseUntil: Date): Promise<boolean> {
+    return this.lock.run(() => this.db.prepare('UPDATE job_runs SET lease_until = ? WHERE job = ? AND slot = ? AND holder = ? AND finished_at IS NULL')
+      .run(leaseUntil.toISOString(), job, slot, holder).changes === 1);
+  }
+
+  finishJob(job: string, slot: string, holder: string, at: Date, outcome: 'done' | 'failed', detail: string | null): Promise<boolean> {
+    return this.lock.run(() => this.db.prepare(`UPDATE job_runs SET finished_at = ?, outcome = ?, detail = ?
+      WHERE job = ? AND slot = ? AND holder = ? AND finished_at IS NULL`)
+      .run(at.toISOString(), outcome, detail === null ? null : detail.slice(0, 500), job, slot, holder).changes === 1);
+  }
+
+  abandonedJobs(at: Date, maxAttempts: number): Promise<AbandonedJob[]> {
+    return this.lock.run(() => (this.db.prepare(`SELECT job, slot, holder, attempts FROM job_runs
+      WHERE finished_at IS NULL AND lease_until <= ? AND attempts < ? ORDER BY slot, job`).all(at.toISOString(), maxAttempts) as AbandonedJob[]));
   }
 
   /** Closes the connection once the transactions queued before this call ended. */

@@ -1,8 +1,8 @@
 import type { Statement } from 'better-sqlite3';
 import { DuplicateKeyError } from '../core/ports.ts';
 import type {
-  AlertRow, ChallengeRow, JournalFilter, MonitoringEventInsert, ServiceRow, MonitoringEventRow, OperatorRow, OutboxInsert, OutboxRow, SessionRow, Store,
-  StoreTx,
+  AlertRow, ChallengeRow, JournalFilter, MonitoringEventInsert, ServiceRow, MonitoringEventRow, OperatorRow, OutboxInsert, OutboxRow, RateLimit,
+  SessionRow, Store, StoreTx,
 } from '../core/ports.ts';
 import { GENESIS_HASH, recordHash } from '../domain/journal.ts';
 import type { JournalContent, JournalRecord } from '../domain/journal.ts';
@@ -18,6 +18,9 @@ import { Statements } from './statements.ts';
 type Row = Record<string, unknown>;
 
 const DUPLICATE_CODES = new Set(['SQLITE_CONSTRAINT_UNIQUE', 'SQLITE_CONSTRAINT_PRIMARYKEY']);
+
+/** The longest rate-limit key the store takes (see `StoreTx.rateHit`). */
+const RATE_KEY_MAX = 200;
 
 /**
  * Runs one write whose unique keys callers rely on; SQLite's unique or primary key violation
@@ -578,8 +581,24 @@ export class SqliteTx implements StoreTx {
     this.st('UPDATE monitoring_events SET callout_state = ? WHERE id = ?').run(state, eventId);
   }
 
-  async calloutsWaiting(): Promise<MonitoringEventRow[]> {
-    return (this.st("SELECT * FROM monitoring_events WHERE callout_state IN ('pending', 'running') ORDER BY id").all() as Row[]).map((r) => this.eventFrom(r));
+  async claimCallouts(holder: string, at: string, leaseUntil: string, skip: number[]): Promise<MonitoringEventRow[]> {
+    // the ids this instance is calling now come as one JSON array (any number of them, one statement)
+    const rows = this.st(`UPDATE monitoring_events SET callout_state = 'running', callout_holder = ?, callout_lease_until = ?
+      WHERE callout_state = 'pending'
+         OR (callout_state = 'running' AND (callout_lease_until IS NULL OR callout_lease_until <= ?))
+         OR (callout_state = 'running' AND callout_holder = ? AND id NOT IN (SELECT value FROM json_each(?)))
+      RETURNING *`).all(holder, leaseUntil, at, holder, JSON.stringify(skip)) as Row[];
+    return rows.map((r) => this.eventFrom(r)).sort((a, b) => a.id - b.id);
+  }
+
+  async renewCallouts(eventIds: number[], holder: string, leaseUntil: string): Promise<number[]> {
+    const renew = this.st("UPDATE monitoring_events SET callout_lease_until = ? WHERE id = ? AND callout_state = 'running' AND callout_holder = ?");
+    return eventIds.filter((id) => renew.run(leaseUntil, id, holder).changes === 1);
+  }
+
+  async finishCallout(eventId: number, holder: string): Promise<boolean> {
+    return this.st("UPDATE monitoring_events SET callout_state = 'done' WHERE id = ? AND callout_state = 'running' AND callout_holder = ?")
+      .run(eventId, holder).changes === 1;
   }
 
   async setPriorStatus(objectId: number, prior: string | null): Promise<void> {
@@ -651,5 +670,26 @@ export class SqliteTx implements StoreTx {
 
   async ledgerHas(ref: string): Promise<boolean> {
     return this.st('SELECT 1 FROM ledger WHERE ref = ?').get(ref) !== undefined;
+  }
+
+  async rateHit(limits: RateLimit[], at: string): Promise<boolean> {
+    const now = Date.parse(at);
+    const since = (l: RateLimit): string => new Date(now - l.windowMs).toISOString();
+    for (const l of limits) {
+      if (l.key.length > RATE_KEY_MAX) throw new Error(`rate-limit key longer than ${RATE_KEY_MAX} characters`);
+    }
+    // expired hits of any key (at most a hundred a time), then this key's hits past its window
+    this.st('DELETE FROM rate_hits WHERE rowid IN (SELECT rowid FROM rate_hits WHERE until <= ? LIMIT 100)').run(at);
+    const prune = this.st('DELETE FROM rate_hits WHERE key = ? AND at <= ?');
+    const count = this.st('SELECT COUNT(*) AS n FROM rate_hits WHERE key = ? AND at > ?');
+    let allowed = true;
+    for (const l of limits) {
+      prune.run(l.key, since(l));
+      if ((count.get(l.key, since(l)) as { n: number }).n >= l.max) allowed = false;
+    }
+    if (!allowed) return false;
+    const hit = this.st('INSERT INTO rate_hits (key, at, until) VALUES (?, ?, ?)');
+    for (const l of limits) hit.run(l.key, at, new Date(now + l.windowMs).toISOString());
+    return true;
   }
 }

@@ -14,6 +14,11 @@ export interface AlarmCallOptions {
   /** Nobody acknowledged within this time: the operators are alerted. */
   ackTimeoutMs?: number;
   ringSec?: number;
+  /**
+   * Aborted when this instance lost its claim on the call-outs (another instance took them
+   * over): no further call is placed and no alert raised here; the new holder does both.
+   */
+  signal?: AbortSignal;
 }
 
 /** Fire and panic cannot be silenced by a client: every contact is called and operators are alerted. */
@@ -38,8 +43,9 @@ export async function runAlarmCalls(plan: CalloutPlan, o: AlarmCallOptions): Pro
     o.logger.warn({ object: plan.objectCode, kind: plan.kind, why }, 'alarm needs an operator');
     await o.core.raiseAlert({ kind: 'alarm-unacknowledged', clientId: plan.clientId, objectCode: plan.objectCode, phone: null, detail: `${plan.kind}: ${why}` });
   };
+  const lost = (): boolean => o.signal?.aborted === true;
   const timer = setTimeout(() => {
-    if (acknowledgedBy) return;
+    if (acknowledgedBy || lost()) return;
     alert(`no acknowledgement within ${Math.round((o.ackTimeoutMs ?? 300_000) / 1000)} s`)
       .catch((err: unknown) => o.logger.error({ err, object: plan.objectCode }, 'the operators could not be alerted'));
   }, o.ackTimeoutMs ?? 300_000);
@@ -49,6 +55,7 @@ export async function runAlarmCalls(plan: CalloutPlan, o: AlarmCallOptions): Pro
       for (const c of plan.contacts) {
         if (rejected.has(c.phone)) continue;
         if (acknowledgedBy && !loud) break;
+        if (lost()) return { acknowledgedBy, attempts };
         const startedAt = new Date().toISOString();
         const result = await o.callOut({ phone: c.phone, lang: c.lang, objectCode: plan.objectCode, kind: plan.kind, zone: plan.zone, ...(o.ringSec ? { ringSec: o.ringSec } : {}) });
         attempts++;
@@ -60,6 +67,7 @@ export async function runAlarmCalls(plan: CalloutPlan, o: AlarmCallOptions): Pro
       if (loud && acknowledgedBy) break; // everyone was called once after an acknowledgement
       if (round < rounds && plan.contacts.some((c) => !rejected.has(c.phone))) await new Promise((r) => setTimeout(r, pause));
     }
+    if (lost()) return { acknowledgedBy, attempts };
     if (!acknowledgedBy) await alert(`nobody acknowledged after ${attempts} call(s)`);
     else if (loud) await alert(`acknowledged by a client; ${plan.kind} alarms always go to an operator`);
   } finally {

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Outbox, Store, StoreAdmin } from '../../src/core/ports.ts';
+import type { LiveBus, Outbox, Store, StoreAdmin } from '../../src/core/ports.ts';
 import { openDb } from '../../src/store/db.ts';
 import { openStore } from '../../src/store/index.ts';
 
@@ -10,6 +10,8 @@ export interface EnginePorts {
   store: Store;
   outbox: Outbox;
   admin: StoreAdmin;
+  /** This instance's endpoint on the live-event bus of the database. */
+  bus: LiveBus;
   /** Ends this instance (its connection); the database stays. */
   close(): Promise<void>;
 }
@@ -35,8 +37,14 @@ export interface Engine {
 }
 
 function portsOf(dbPath: string): EnginePorts {
-  const { store, outbox, admin } = openStore({ dbPath });
-  return { store, outbox, admin, close: () => admin.close() };
+  const { store, outbox, admin, bus } = openStore({ dbPath });
+  return {
+    store, outbox, admin, bus,
+    close: async () => {
+      await bus.close();
+      await admin.close();
+    },
+  };
 }
 
 const sqlite: Engine = {

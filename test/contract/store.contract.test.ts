@@ -7,6 +7,8 @@ import { ENGINES } from './engines.ts';
 import type { EnginePorts, OpenEngine } from './engines.ts';
 
 const AT = '2026-11-24T10:00:00.000Z';
+/** A lease that outlives every test's clock. */
+const LEASE = '2026-11-24T11:00:00.000Z';
 const PHONE = '+77011234567';
 
 function doc(n: number, over: Partial<JournalContent> = {}): JournalContent {
@@ -210,12 +212,12 @@ describe.each(ENGINES)('store contract on $name', (engine) => {
       const [info, code, alarm, late] = ids as [number, number, number, number];
       expect(await db.outbox.nextDue()).toBe(AT);
       const now = '2026-11-24T10:01:00.000Z';
-      const first = await db.outbox.claim(now, 2);
+      const first = await db.outbox.claim(now, 2, 'a', LEASE);
       expect(first.expired).toBe(1);
       expect(first.claimed.map((m) => m.id)).toEqual([code, alarm]);
       expect(first.claimed[0]).toMatchObject({ attempts: 1, secret: true, body: null, acceptedParts: [], duplicateRisk: false });
-      expect((await db.outbox.claim(now, 10)).claimed.map((m) => m.id)).toEqual([info]);
-      expect(await db.outbox.claim(now, 10)).toEqual({ claimed: [], expired: 0 });
+      expect((await db.outbox.claim(now, 10, 'a', LEASE)).claimed.map((m) => m.id)).toEqual([info]);
+      expect(await db.outbox.claim(now, 10, 'a', LEASE)).toEqual({ claimed: [], expired: 0, takenOver: 0 });
 
       await db.outbox.record([
         { outboxId: code, seq: 1, total: 1, messageId: 'M1', keys: ['M1', 'm1'] },
@@ -226,8 +228,8 @@ describe.each(ENGINES)('store contract on $name', (engine) => {
         { outboxId: code, state: 'submitted', eraseBody: true, total: 1 },
         { outboxId: alarm, state: 'submitted', eraseBody: false, total: 2 },
         { outboxId: info, state: 'retry', notBefore: '2026-11-24T10:05:00.000Z', error: 'throttled', duplicateRisk: false },
-      ], now);
-      await db.outbox.record([], [], now);
+      ], now, 'a');
+      await db.outbox.record([], [], now, 'a');
       expect(await db.outbox.counts()).toEqual({ submitted: 2, queued: 1, expired: 1 });
       expect((await db.outbox.parts(alarm)).map((p) => [p.seq, p.messageId, p.state])).toEqual([[1, 'A1', 'submitted'], [2, 'A2', 'submitted']]);
       expect(await db.outbox.nextDue()).toBe('2026-11-24T10:05:00.000Z');
@@ -246,12 +248,12 @@ describe.each(ENGINES)('store contract on $name', (engine) => {
 
     it('after a restart, messages caught mid-send are queued again as possible duplicates, keeping accepted parts', async () => {
       const id = await db.store.transaction((tx) => tx.enqueueSms(sms(1)));
-      await db.outbox.claim(AT, 10);
-      await db.outbox.record([{ outboxId: id, seq: 1, total: 2, messageId: 'P1', keys: ['P1'] }], [], AT);
-      expect(await db.outbox.recoverSending(AT)).toBe(1);
-      expect(await db.outbox.recoverSending(AT)).toBe(0);
+      await db.outbox.claim(AT, 10, 'a', LEASE);
+      await db.outbox.record([{ outboxId: id, seq: 1, total: 2, messageId: 'P1', keys: ['P1'] }], [], AT, 'a');
+      expect(await db.outbox.recoverSending(AT, 'a')).toBe(1);
+      expect(await db.outbox.recoverSending(AT, 'a')).toBe(0);
       expect((await db.store.read((tx) => tx.listOutbox({ limit: 10, duplicateRisk: true }))).map((r) => r.id)).toEqual([id]);
-      const again = await db.outbox.claim(AT, 10);
+      const again = await db.outbox.claim(AT, 10, 'a', LEASE);
       expect(again.claimed[0]).toMatchObject({ id, attempts: 2, duplicateRisk: true, acceptedParts: [1] });
     });
 
@@ -260,7 +262,7 @@ describe.each(ENGINES)('store contract on $name', (engine) => {
         for (let i = 0; i < 30; i++) await tx.enqueueSms(sms(2));
       });
       const second = await db.another();
-      const batches = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? second : db).outbox.claim(AT, 4)));
+      const batches = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? second : db).outbox.claim(AT, 4, i % 2 ? 'b' : 'a', LEASE)));
       const ids = batches.flatMap((b) => b.claimed.map((m) => m.id));
       expect(ids).toHaveLength(30);
       expect(new Set(ids).size).toBe(30);
@@ -303,13 +305,13 @@ describe.each(ENGINES)('store contract on $name', (engine) => {
         await tx.enqueueSms({ priority: 2, kind: 'reply', phone: PHONE, clientId, body: 'stale', bodyEnc: null, secret: false, at: old, expiresAt: null });
       });
       const figures = await db.admin.housekeeping(new Date('2026-11-24T10:01:00.000Z'));
-      expect(figures).toEqual({ codes: 1, sessions: 2, oldSessions: 1, staleSms: 1, otpSends: 1, codeFloods: 1 });
+      expect(figures).toEqual({ codes: 1, sessions: 2, oldSessions: 1, staleSms: 1, otpSends: 1, codeFloods: 1, rateHits: 0, jobRuns: 0 });
       expect((await db.store.read((tx) => tx.pendingChallenges(numberId))).map((c) => c.id)).toEqual(['new']);
       expect(await db.store.read((tx) => tx.getSession('ended'))).toBeUndefined();
       expect((await db.store.read((tx) => tx.getSession('idle')))?.revokedAt).not.toBeNull();
       expect((await db.store.read((tx) => tx.getSession('live')))?.revokedAt).toBeNull();
       expect(await db.store.read((tx) => tx.otpSendsSince(PHONE, '2000-01-01T00:00:00.000Z'))).toHaveLength(1);
-      expect(await db.admin.housekeeping(new Date('2026-11-24T10:01:00.000Z'))).toEqual({ codes: 0, sessions: 0, oldSessions: 0, staleSms: 0, otpSends: 0, codeFloods: 0 });
+      expect(await db.admin.housekeeping(new Date('2026-11-24T10:01:00.000Z'))).toEqual({ codes: 0, sessions: 0, oldSessions: 0, staleSms: 0, otpSends: 0, codeFloods: 0, rateHits: 0, jobRuns: 0 });
     });
 
     it('answers ping, figures, integrity and schema version', async () => {

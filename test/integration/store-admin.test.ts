@@ -51,7 +51,7 @@ describe('store administration port (SQLite)', () => {
     expect(number && await r.store.read(async (tx) => tx.pendingChallenges(number.id))).toHaveLength(1);
 
     const soon = await r.admin.housekeeping(new Date(r.clock.now().getTime() + 10 * 60_000));
-    expect(soon).toEqual({ codes: 1, sessions: 0, oldSessions: 0, staleSms: 0, otpSends: 0, codeFloods: 0 });
+    expect(soon).toEqual({ codes: 1, sessions: 0, oldSessions: 0, staleSms: 0, otpSends: 0, codeFloods: 0, rateHits: 0, jobRuns: 0 });
     expect(number && await r.store.read(async (tx) => tx.pendingChallenges(number.id))).toHaveLength(0);
 
     const later = await r.admin.housekeeping(new Date(r.clock.now().getTime() + 3 * 86_400_000));

@@ -47,12 +47,16 @@ export function tempDir(prefix = 'zhedel-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
-export function makeFixture(opts: { dir?: string; realClock?: boolean; events?: { emit(e: LiveEvent): void } } = {}): Fixture {
+/**
+ * A core over a SQLite file. With `dir` of another fixture it is a second instance on the same
+ * database (its own connection); `instance` names it, `clock` shares a clock between them.
+ */
+export function makeFixture(opts: { dir?: string; realClock?: boolean; events?: { emit(e: LiveEvent): void }; instance?: string; clock?: TestClock } = {}): Fixture {
   const dir = opts.dir ?? tempDir();
   const dbPath = join(dir, 'zhedel.db');
   const db = openDb(dbPath);
   const store = new SqliteStore(db);
-  const clock = new TestClock(opts.realClock ? 'real' : undefined);
+  const clock = opts.clock ?? new TestClock(opts.realClock ? 'real' : undefined);
   const events: LiveEvent[] = [];
   const fx: Fixture = {
     dir, dbPath, db, store, admin: new SqliteAdmin(db), clock, events, signals: 0,
@@ -70,7 +74,7 @@ export function makeFixture(opts: { dir?: string; realClock?: boolean; events?: 
     },
   };
   fx.core = new Core({
-    store, clock, random: cryptoRandom, keys: deriveKeys(TEST_SECRET), timeZone: 'Asia/Almaty',
+    store, clock, random: cryptoRandom, keys: deriveKeys(TEST_SECRET), timeZone: 'Asia/Almaty', ...(opts.instance ? { instance: opts.instance } : {}),
     events: { emit: (e) => { events.push(e); opts.events?.emit(e); } },
     outboxSignal: { queued: () => { fx.signals++; } },
   });

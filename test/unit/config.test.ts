@@ -1,4 +1,5 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.ts';
@@ -48,6 +49,15 @@ describe('configuration', () => {
   ])('names the bad variable %s=%s', (key, value) => {
     expect(() => loadConfig({ ZHEDEL_DB: ':memory:', ZHEDEL_SECRET: 's'.repeat(40), [key]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ ZHEDEL_DB: ':memory:', ZHEDEL_SECRET: 's'.repeat(40), [key]: value })).toThrow(key);
+  });
+
+  it("names the instance after the host and the ARI application unless ZHEDEL_INSTANCE says otherwise", () => {
+    const base = { ZHEDEL_DB: ':memory:', ZHEDEL_SECRET: 's'.repeat(40) };
+    expect(loadConfig({ ...base, ZHEDEL_ARI_APP: 'robot-2' }).instance).toBe(`${hostname().replace(/[^\w.-]/g, '-').slice(0, 60)}:robot-2`);
+    expect(loadConfig({ ...base, ZHEDEL_INSTANCE: ' node-1.almaty ' }).instance).toBe('node-1.almaty');
+    for (const bad of ['two words', 'x'.repeat(101), 'a/b']) {
+      expect(() => loadConfig({ ...base, ZHEDEL_INSTANCE: bad })).toThrow('ZHEDEL_INSTANCE');
+    }
   });
 
   it('requires a secret in production', () => {
