@@ -13,6 +13,10 @@ export interface TestPostgres {
   version: string;
   /** Stops and removes a throw-away cluster (nothing for a given server); synchronous, idempotent. */
   stop(): void;
+  /** A throw-away cluster only: stops the server (fast shutdown), keeping its data and port. */
+  down?(): void;
+  /** A throw-away cluster only: starts the server again after `down`. */
+  up?(): void;
 }
 export function postgresRequired(): boolean;
 export function findPostgresPrograms(): PostgresPrograms | null;

@@ -345,7 +345,16 @@ export async function startCluster(programs) {
       if (start.status === 0) {
         const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
         const version = await serverVersion(url, 'the throw-away PostgreSQL cluster');
-        return { url, version, stop };
+        // for tests of a database that goes away and comes back: the same server, port and data
+        const down = () => {
+          const r = runServerProgram(user, dir, programs.pgCtl, ['stop', '-D', data, '-m', 'fast', '-w', '-t', '60']);
+          if (r.status !== 0) throw new Error(`pg_ctl stop failed:\n${r.stdout}${r.stderr}`);
+        };
+        const up = () => {
+          const r = runServerProgram(user, dir, programs.pgCtl, ['start', '-w', '-t', '120', '-D', data, '-l', log, '-o', options]);
+          if (r.status !== 0) throw new Error(`pg_ctl start failed:\n${r.stdout}${r.stderr}`);
+        };
+        return { url, version, stop, down, up };
       }
       const said = existsSync(log) ? readFileSync(log, 'utf8') : '';
       if (attempt < 5 && /could not bind|could not create any TCP\/IP sockets|already in use/i.test(said)) continue;

@@ -132,6 +132,7 @@ const schema = {
   ZHEDEL_SECRET: optional(text({ min: 32, message: 'must be at least 32 characters' })),
   ZHEDEL_TZ: timeZone('Asia/Almaty'),
   ZHEDEL_LOG_LEVEL: oneOf(LOG_LEVELS, 'info'),
+  ZHEDEL_LEASE_S: int(2, 3_600, 30),
   ZHEDEL_INSTANCE: optional(text({ trim: true, pattern: INSTANCE_NAME, message: '1 to 100 letters, digits and . _ : @ - only' })),
 
   ZHEDEL_ARI_URL: httpUrl('http://127.0.0.1:8088'),
@@ -197,6 +198,11 @@ export interface Config {
    * across its restarts: it holds the leases on SMS being sent, call-outs and scheduled jobs.
    */
   instance: string;
+  /**
+   * How long work an instance took (SMS being sent, an alarm's call-outs, a scheduled run)
+   * stays its own without a renewal: after this, another instance takes it over.
+   */
+  leaseMs: number;
   ari: { url: string; user: string; password: string; app: string; calloutEndpoint: string };
   ami: { host: string; port: number; user: string; secret: string };
   smpp: {
@@ -278,6 +284,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     timeZone: e.ZHEDEL_TZ,
     logLevel: e.ZHEDEL_LOG_LEVEL,
     instance: e.ZHEDEL_INSTANCE ?? defaultInstance(e.ZHEDEL_ARI_APP),
+    leaseMs: e.ZHEDEL_LEASE_S * 1_000,
     ari: {
       url: e.ZHEDEL_ARI_URL, user: e.ZHEDEL_ARI_USER, password: e.ZHEDEL_ARI_PASSWORD, app: e.ZHEDEL_ARI_APP,
       calloutEndpoint: e.ZHEDEL_CALLOUT_ENDPOINT,

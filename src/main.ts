@@ -14,8 +14,6 @@ import { Telephony } from './telephony/service.ts';
 export { EventHub, openCore } from './context.ts';
 export type { CoreContext } from './context.ts';
 
-/** How often the leases on call-outs under way are renewed: a third of their 30 s. */
-const CALLOUT_RENEW_MS = 10_000;
 
 
 export interface RunningService {
@@ -107,12 +105,12 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       .finally(() => {
         renewing = false;
       });
-  }, CALLOUT_RENEW_MS);
+  }, Math.max(500, Math.floor(config.leaseMs / 3)));
   renewTimer.unref();
 
   const schedules = startSchedules({
     core: ctx.core, admin: ctx.admin, backupDir: config.backup.dir, backupKeepDays: config.backup.keepDays,
-    reminderDays: config.billing.remindDays, logger: logger.child({ channel: 'jobs' }), instance: config.instance,
+    reminderDays: config.billing.remindDays, logger: logger.child({ channel: 'jobs' }), instance: config.instance, leaseMs: config.leaseMs,
   }, config.timeZone);
   // /ready answers at once from the last answer of a ping every two seconds (the store answers
   // asynchronously; a database that stops answering shows as down within one period)

@@ -20,6 +20,8 @@ export interface JobDeps {
   logger: Logger;
   /** This instance's name (`ZHEDEL_INSTANCE`): the holder of the job runs it takes. Default 'local'. */
   instance?: string;
+  /** How long a run stays this instance's without a renewal (default JOB_LEASE_MS). */
+  leaseMs?: number;
 }
 
 /** How long a job run's claim holds without renewal; the run renews it every third of this. */
@@ -43,10 +45,10 @@ export function slotOf(at: Date): string {
  * finishing is taken over by the next `runOnce` of that (job, slot) after its lease ran out.
  */
 export async function runOnce<T>(
-  d: Pick<JobDeps, 'admin' | 'logger' | 'instance'>, job: string, slot: string, body: () => Promise<T>,
+  d: Pick<JobDeps, 'admin' | 'logger' | 'instance' | 'leaseMs'>, job: string, slot: string, body: () => Promise<T>,
   o: { leaseMs?: number; now?: () => Date } = {},
 ): Promise<{ ran: false } | { ran: true; result: T } | { ran: true; error: unknown }> {
-  const leaseMs = o.leaseMs ?? JOB_LEASE_MS;
+  const leaseMs = o.leaseMs ?? d.leaseMs ?? JOB_LEASE_MS;
   const now = o.now ?? (() => new Date());
   const holder = d.instance ?? 'local';
   const until = (): Date => new Date(now().getTime() + leaseMs);

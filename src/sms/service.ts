@@ -30,7 +30,7 @@ export async function startSms(a: { config: Config; outbox: Outbox; core: Core; 
     tlsRejectUnauthorized: !s.tlsInsecure, logger,
   });
   const dispatcher = new Dispatcher({
-    store: outbox, link: session, clock: a.clock, logger, sender: s.sender, holder: a.config.instance,
+    store: outbox, link: session, clock: a.clock, logger, sender: s.sender, holder: a.config.instance, leaseMs: a.config.leaseMs,
     // about one second of sending claimed at a time: a new code never waits behind a long
     // queue of notices already handed to the session
     maxInFlight: s.tps > 0 ? Math.max(s.window * 2, Math.ceil(s.tps)) : 2_000,
