@@ -34,17 +34,17 @@ export interface Engine {
   open(): Promise<OpenEngine>;
 }
 
-function portsOf(dbPath: string): EnginePorts {
-  const { store, outbox, admin } = openStore({ dbPath });
+async function portsOf(dbPath: string): Promise<EnginePorts> {
+  const { store, outbox, admin } = await openStore({ dbPath });
   return { store, outbox, admin, close: () => admin.close() };
 }
 
 const sqlite: Engine = {
   name: 'sqlite',
-  open(): Promise<OpenEngine> {
+  async open(): Promise<OpenEngine> {
     const dir = mkdtempSync(join(tmpdir(), 'zhedel-contract-'));
     const dbPath = join(dir, 'zhedel.db');
-    const first = portsOf(dbPath);
+    const first = await portsOf(dbPath);
     const others: EnginePorts[] = [];
     const raw = (sql: string, ...args: unknown[]): Promise<void> => {
       const db = openDb(dbPath, { migrate: false });
@@ -56,12 +56,12 @@ const sqlite: Engine = {
       }
       return Promise.resolve();
     };
-    return Promise.resolve({
+    return {
       ...first,
-      another: () => {
-        const p = portsOf(dbPath);
+      another: async () => {
+        const p = await portsOf(dbPath);
         others.push(p);
-        return Promise.resolve(p);
+        return p;
       },
       tamper: {
         editJournal: (seq, detail) => raw('UPDATE journal SET detail = ? WHERE seq = ?', detail, seq),
@@ -72,7 +72,7 @@ const sqlite: Engine = {
         await first.close();
         rmSync(dir, { recursive: true, force: true });
       },
-    });
+    };
   },
 };
 
