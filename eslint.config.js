@@ -26,6 +26,20 @@ function adapterPatterns(dir) {
   ];
 }
 
+/**
+ * The two engines inside src/store/ stay apart: the PostgreSQL files (pg-*.ts) import nothing
+ * of SQLite's, and SQLite's files nothing of PostgreSQL's. Only index.ts picks between them.
+ */
+const SQLITE_FILES = ['src/store/db.ts', 'src/store/statements.ts', 'src/store/outbox-store.ts', 'src/store/sqlite-*.ts'];
+const NO_SQLITE_HERE = {
+  regex: '^\\./(?:db|statements|outbox-store|sqlite-[\\w-]+)\\.ts$',
+  message: 'The PostgreSQL engine does not use the SQLite engine; shared pure helpers go to a neutral module.',
+};
+const NO_PG_HERE = {
+  regex: '^\\./pg-[\\w-]+\\.ts$',
+  message: 'The SQLite engine does not use the PostgreSQL engine; shared pure helpers go to a neutral module.',
+};
+
 export default tseslint.config(
   { ignores: ['node_modules/', 'data/', 'dist/', 'coverage/'] },
   js.configs.recommended,
@@ -72,4 +86,22 @@ export default tseslint.config(
       }],
     },
   })),
+  {
+    files: ['src/store/pg-*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', {
+        paths: [{ name: 'better-sqlite3', message: NO_SQLITE_HERE.message }],
+        patterns: [...adapterPatterns('store'), NO_SQLITE_HERE],
+      }],
+    },
+  },
+  {
+    files: SQLITE_FILES,
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', {
+        paths: [{ name: 'pg', message: NO_PG_HERE.message }],
+        patterns: [...adapterPatterns('store'), NO_PG_HERE],
+      }],
+    },
+  },
 );

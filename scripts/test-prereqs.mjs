@@ -39,7 +39,7 @@ function isStale() {
   if (!existsSync(info) || !existsSync(join(root, 'dist', 'cli.js'))) return true;
   const built = statSync(info).mtimeMs;
   return ['src', 'types'].some((d) => newestSource(join(root, d)) > built)
-    || ['tsconfig.json', 'tsconfig.build.json'].some((f) => statSync(join(root, f)).mtimeMs > built);
+    || ['tsconfig.json', 'tsconfig.build.json', 'scripts/build.mjs'].some((f) => statSync(join(root, f)).mtimeMs > built);
 }
 
 async function withLock(fn) {

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { dirname, join, resolve as resolvePath } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -165,9 +165,11 @@ async function run(argv: string[], out: Out, cfg: () => Config): Promise<number>
       const [{ createLogger }, { startService }] = await Promise.all([import('./logger.ts'), import('./main.ts')]);
       const logger = createLogger(config.logLevel);
       const other = runningServicePid(config.dataDir);
-      if (other) throw new AppError('CONFLICT', `a service (pid ${other}) already runs on ${config.dbPath}`);
+      if (other) throw new AppError('CONFLICT', `a service (pid ${other}) already runs on ${config.db.label}`);
       const svc = await startService(config, logger);
       const pidFile = join(config.dataDir, 'zhedel.pid');
+      // on PostgreSQL (or in memory) no database file made the data folder
+      mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
       writeFileSync(pidFile, String(process.pid));
       process.on('exit', () => {
         try {
@@ -354,12 +356,15 @@ async function run(argv: string[], out: Out, cfg: () => Config): Promise<number>
       const from = resolvePath(req(f, 'from'));
       if (!existsSync(from)) throw new AppError('NOT_FOUND', `no file ${from}`);
       const config = cfg();
+      if (config.db.engine === 'postgres') {
+        throw new AppError('BAD_INPUT', `restore replaces a SQLite database only; a PostgreSQL database is restored with the server's tools while the services are stopped, e.g. pg_restore --clean --if-exists --no-owner --dbname=<database URL> ${from}`);
+      }
       const running = runningServicePid(config.dataDir);
-      if (running) throw new AppError('CONFLICT', `the service (pid ${running}) is using ${config.dbPath}; stop it first`);
+      if (running) throw new AppError('CONFLICT', `the service (pid ${running}) is using ${config.db.label}; stop it first`);
       const r = await restoreStore(config, from);
       if (!r.restored) throw new AppError('BAD_INPUT', `${from} fails its integrity check: ${r.integrity}`);
       const v = await withCore(async ({ core, admin }) => ({ journal: await core.verifyJournal(), integrity: await admin.verifyIntegrity() }));
-      out.print(`restored ${from} into ${config.dbPath}; integrity ${v.integrity}; journal ${v.journal.ok ? `intact (${v.journal.checked} records)` : `BROKEN at ${v.journal.problem?.seq}`}${r.kept ? `; the previous database is kept as ${r.kept}` : ''}`, v);
+      out.print(`restored ${from} into ${config.db.label}; integrity ${v.integrity}; journal ${v.journal.ok ? `intact (${v.journal.checked} records)` : `BROKEN at ${v.journal.problem?.seq}`}${r.kept ? `; the previous database is kept as ${r.kept}` : ''}`, v);
       return v.journal.ok && v.integrity === 'ok' ? 0 : 3;
     }
 

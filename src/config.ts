@@ -92,6 +92,37 @@ function timeZone(def: string): Field<string> {
 
 const optionalText = optional(text({ trim: true, min: 1 }));
 
+/** A `ZHEDEL_DB` naming a PostgreSQL database rather than a SQLite file. */
+const POSTGRES_URL = /^postgres(?:ql)?:\/\//i;
+
+/**
+ * ZHEDEL_DB: a SQLite file, or a postgres:// (postgresql://) URL. A URL is checked for its
+ * shape only; the message never repeats it (it may carry a password).
+ */
+const database: Field<string> = (raw) => {
+  const v = (raw ?? './data/zhedel.db').trim();
+  if (v === '') return bad('required');
+  if (!POSTGRES_URL.test(v)) return ok(v);
+  try {
+    const u = new URL(v);
+    if (!u.hostname && !u.searchParams.get('host')) return bad('a PostgreSQL URL names its server: postgres://user:password@host:5432/database');
+    return ok(v);
+  } catch {
+    return bad('not a valid PostgreSQL URL (postgres://user:password@host:5432/database?sslmode=verify-full; a password with special characters is percent-encoded)');
+  }
+};
+
+/** The database as logs and messages may show it: a URL without its password and options. */
+export function databaseLabel(db: string): string {
+  if (!POSTGRES_URL.test(db)) return db;
+  try {
+    const u = new URL(db);
+    return `${u.protocol}//${u.username ? `${u.username}@` : ''}${u.host}${u.pathname}`;
+  } catch {
+    return 'postgres://(unreadable URL)';
+  }
+}
+
 /** A proxy address or CIDR for ZHEDEL_HTTP_TRUST_PROXY. */
 function validProxy(entry: string): boolean {
   const [addr, bits, extra] = entry.split('/');
@@ -123,7 +154,9 @@ function defaultInstance(app: string): string {
 
 const schema = {
   NODE_ENV: oneOf(['development', 'production', 'test'], 'development'),
-  ZHEDEL_DB: text({ trim: true, min: 1, def: './data/zhedel.db' }),
+  ZHEDEL_DB: database,
+  ZHEDEL_DB_POOL: int(1, 1_000, 10),
+  ZHEDEL_DB_STATEMENT_TIMEOUT_MS: int(100, 3_600_000, 5_000),
   ZHEDEL_HTTP_HOST: text({ trim: true, min: 1, def: '127.0.0.1' }),
   ZHEDEL_HTTP_PORT: port(8080),
   ZHEDEL_HTTP_RATE_LIMIT: int(0, 1_000_000, 600),
@@ -183,7 +216,18 @@ function parseEnv(cleaned: Record<string, string>): { ok: true; env: Env } | { o
 
 export interface Config {
   env: Env['NODE_ENV'];
+  /** ZHEDEL_DB as given: a SQLite file (resolved to an absolute path) or a PostgreSQL URL (as is). */
   dbPath: string;
+  db: {
+    engine: 'sqlite' | 'postgres';
+    /** PostgreSQL: connections in the pool. */
+    poolSize: number;
+    /** PostgreSQL: the server cancels a statement running longer. */
+    statementTimeoutMs: number;
+    /** What logs and messages show: the file, or the URL without password and options. */
+    label: string;
+  };
+  /** Where the development secret, the pid file and (by default) backups live. */
   dataDir: string;
   http: { host: string; port: number; rateLimitPerMinute: number; trustProxy: string[] };
   /** Bearer token for /metrics, /docs and /ready's details; null: only local direct requests see them. */
@@ -262,13 +306,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     const problems = productionProblems(e);
     if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
   }
-  const dbPath = e.ZHEDEL_DB === ':memory:' ? ':memory:' : resolve(e.ZHEDEL_DB);
-  const dataDir = dbPath === ':memory:' ? resolve('data') : dirname(dbPath);
+  const postgres = POSTGRES_URL.test(e.ZHEDEL_DB);
+  const dbPath = e.ZHEDEL_DB === ':memory:' || postgres ? e.ZHEDEL_DB : resolve(e.ZHEDEL_DB);
+  const dataDir = dbPath === ':memory:' || postgres ? resolve('data') : dirname(dbPath);
   let secret = e.ZHEDEL_SECRET;
   let secretSource: Config['secretSource'] = 'env';
   if (!secret) {
     if (e.NODE_ENV === 'production') {
       throw new ConfigError('invalid configuration:\n  ZHEDEL_SECRET: required in production (at least 32 characters)');
+    }
+    if (postgres) {
+      // instances on one database check each other's codes and open each other's sealed texts
+      throw new ConfigError('invalid configuration:\n  ZHEDEL_SECRET: required with a PostgreSQL database (the same value for every instance and the command line)');
     }
     secret = developmentSecret(dataDir, opts.createSecret ?? true);
     secretSource = 'file';
@@ -276,6 +325,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   return {
     env: e.NODE_ENV,
     dbPath,
+    db: {
+      engine: postgres ? 'postgres' : 'sqlite', poolSize: e.ZHEDEL_DB_POOL, statementTimeoutMs: e.ZHEDEL_DB_STATEMENT_TIMEOUT_MS,
+      label: databaseLabel(dbPath),
+    },
     dataDir,
     http: { host: e.ZHEDEL_HTTP_HOST, port: e.ZHEDEL_HTTP_PORT, rateLimitPerMinute: e.ZHEDEL_HTTP_RATE_LIMIT, trustProxy: e.ZHEDEL_HTTP_TRUST_PROXY },
     metricsToken: e.ZHEDEL_METRICS_TOKEN ?? null,

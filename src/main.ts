@@ -31,7 +31,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   // The core tells the SMS dispatcher when it queued something; the dispatcher exists later.
   let wakeSms: () => void = () => undefined;
   const ctx = await openCore(config, { outboxSignal: { queued: () => wakeSms() } });
-  logger.info({ db: config.dbPath, schema: await ctx.admin.schemaVersion(), secret: config.secretSource, instance: config.instance }, 'database open');
+  logger.info({ db: config.db.label, schema: await ctx.admin.schemaVersion(), secret: config.secretSource, instance: config.instance }, 'database open');
   const sms = await startSms({ config, outbox: ctx.outbox, core: ctx.core, clock: systemClock, logger });
   wakeSms = () => sms.wake();
   const telephony = new Telephony({

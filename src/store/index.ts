@@ -26,13 +26,31 @@ export interface OpenStore {
   bus: LiveBus;
 }
 
+/** What opening the store reads of the configuration; `db` tunes a PostgreSQL pool (defaults otherwise). */
+export type StoreConfig = Pick<Config, 'dbPath'> & { db?: Partial<Pick<Config['db'], 'poolSize' | 'statementTimeoutMs'>> };
+
+/** A `ZHEDEL_DB` that names a PostgreSQL database rather than a SQLite file. */
+export function isPostgresUrl(db: string): boolean {
+  return /^postgres(?:ql)?:\/\//i.test(db);
+}
+
 /**
  * Opens the database named by `ZHEDEL_DB` (migrating it to the latest schema) and returns its
- * ports. The only place that picks an engine: today SQLite (better-sqlite3) on one file; all
- * ports share one connection and its transaction lock, closed by `admin.close()`. SQLite's
- * live-event bus reaches the instances in this process on the same file (`bus.close()` ends it).
+ * ports. The only place that picks an engine: a postgres:// or postgresql:// URL opens
+ * PostgreSQL (node-postgres, one pool; loaded only then), anything else is a SQLite file
+ * (better-sqlite3; all ports share one connection and its transaction lock). `admin.close()`
+ * closes either.
+ * SQLite's live-event bus reaches the instances in this process on the same file; PostgreSQL's
+ * goes through LISTEN/NOTIFY to every instance on the database (`bus.close()` ends either).
  */
-export function openStore(config: Pick<Config, 'dbPath'>): OpenStore {
+export async function openStore(config: StoreConfig): Promise<OpenStore> {
+  if (isPostgresUrl(config.dbPath)) {
+    const { openPostgres } = await import('./pg-open.ts');
+    return openPostgres(config.dbPath, {
+      ...(config.db?.poolSize !== undefined ? { poolSize: config.db.poolSize } : {}),
+      ...(config.db?.statementTimeoutMs !== undefined ? { statementTimeoutMs: config.db.statementTimeoutMs } : {}),
+    });
+  }
   const db = openDb(config.dbPath);
   // one connection, one lock: a port's work never runs inside another's transaction
   const lock = lockFor(db);
@@ -45,8 +63,13 @@ export function openStore(config: Pick<Config, 'dbPath'>): OpenStore {
 /**
  * Replaces the database with a copy made by `admin.backup` (the command line's `restore`); no
  * service may be using the database. A copy that fails its integrity check changes nothing.
+ * SQLite only: a PostgreSQL database is restored with the server's tools, from the `pg_dump`
+ * archive that `backup` wrote.
  */
 export function restoreStore(config: Pick<Config, 'dbPath'>, from: string): Promise<RestoreResult> {
+  if (isPostgresUrl(config.dbPath)) {
+    return Promise.reject(new Error(`restore does not replace a PostgreSQL database: stop the services, then restore the archive with the server's tools, e.g. pg_restore --clean --if-exists --no-owner --dbname=<database URL> ${from} (backup writes pg_dump's custom format)`));
+  }
   return restoreSqlite(config.dbPath, from);
 }
 

@@ -39,6 +39,7 @@ const packagesOf = (urls: string[]): Set<string> =>
 describe('the compiled service', () => {
   it('dist/ holds the migrations and the pages the compiled code reads', () => {
     expect(readdirSync('dist/store/migrations').sort()).toEqual(readdirSync('src/store/migrations').sort());
+    expect(readdirSync('dist/store/migrations-pg').sort()).toEqual(readdirSync('src/store/migrations-pg').sort());
     expect(readdirSync('dist/http/pages').sort()).toEqual(readdirSync('src/http/pages').sort());
   });
 

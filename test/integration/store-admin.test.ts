@@ -24,10 +24,10 @@ interface Rig extends OpenStore {
 }
 
 /** The store as the service opens it, on a file, with a core over its port. */
-function rig(clock = new TestClock()): Rig {
+async function rig(clock = new TestClock()): Promise<Rig> {
   const dir = tempDir('zhedel-admin-');
   const dbPath = join(dir, 'data', 'zhedel.db');
-  const opened = openStore({ dbPath });
+  const opened = await openStore({ dbPath });
   cleanups.push(async () => await opened.admin.close());
   const core = new Core({ store: opened.store, clock, random: cryptoRandom, keys: deriveKeys(TEST_SECRET), timeZone: 'Asia/Almaty', events: { emit: () => undefined } });
   return { ...opened, dir, dbPath, core, clock };
@@ -44,7 +44,7 @@ const mode = (p: string): string => (statSync(p).mode & 0o777).toString(8);
 
 describe('store administration port (SQLite)', () => {
   it('housekeeping expires codes and stale SMS, and forgets old code sends', async () => {
-    const r = rig();
+    const r = await rig();
     await seed(r);
     await r.core.request({ channel: 'sms', phone: PHONE, action: 'disarm' });
     const number = await r.store.read(async (tx) => tx.getLiveNumber(PHONE));
@@ -61,7 +61,7 @@ describe('store administration port (SQLite)', () => {
   });
 
   it('metrics read the figures /metrics shows, each when asked', async () => {
-    const r = rig(new TestClock('real'));
+    const r = await rig(new TestClock('real'));
     await seed(r);
     const m = await r.admin.metrics();
     expect(await m.documents()).toBe(3);
@@ -78,7 +78,7 @@ describe('store administration port (SQLite)', () => {
   });
 
   it('ping answers while the database is open and throws once it is closed', async () => {
-    const r = rig();
+    const r = await rig();
     await r.admin.ping();
     await r.admin.close();
     await expect(async () => r.admin.ping()).rejects.toThrow();
@@ -88,7 +88,7 @@ describe('store administration port (SQLite)', () => {
   it('backup writes a checked, private copy; restore brings it back and keeps the replaced database', async () => {
     const before = process.umask(0o022);
     try {
-      const r = rig();
+      const r = await rig();
       await seed(r);
       expect(await r.admin.verifyIntegrity()).toBe('ok');
       expect(await r.admin.schemaVersion()).toBe(loadMigrations().length);
@@ -104,13 +104,13 @@ describe('store administration port (SQLite)', () => {
       await expect(r.admin.backup(join(r.dir, 'backups', 'after-close.db'))).rejects.toThrow();
       expect(existsSync(join(r.dir, 'backups', 'after-close.db'))).toBe(false);
 
-      const again = openStore({ dbPath: r.dbPath });
+      const again = await openStore({ dbPath: r.dbPath });
       await again.store.transaction(async (tx) => tx.insertClient({ name: 'Later', lang: 'kk', balance: 0, at: new Date().toISOString() }));
       await again.admin.close();
       const restored = await restoreStore({ dbPath: r.dbPath }, to);
       expect(restored).toEqual({ restored: true, kept: expect.stringContaining('.before-restore-') });
       expect(mode(r.dbPath)).toBe('600');
-      const after = openStore({ dbPath: r.dbPath });
+      const after = await openStore({ dbPath: r.dbPath });
       cleanups.push(async () => await after.admin.close());
       expect((await after.store.read(async (tx) => tx.listClients())).map((c) => c.name)).toEqual(['Client']);
       expect(readdirSync(join(r.dir, 'data')).some((f) => f.startsWith('zhedel.db.before-restore-'))).toBe(true);
@@ -120,7 +120,7 @@ describe('store administration port (SQLite)', () => {
   });
 
   it('restore refuses a copy that fails its integrity check and changes nothing', async () => {
-    const r = rig();
+    const r = await rig();
     await seed(r);
     const bad = join(r.dir, 'bad.db');
     const db = openDb(bad, { migrate: false });
@@ -136,13 +136,13 @@ describe('store administration port (SQLite)', () => {
     const res = await restoreStore({ dbPath: r.dbPath }, bad);
     expect(res).toMatchObject({ restored: false, integrity: expect.stringContaining('out of order') });
     expect(readdirSync(join(r.dir, 'data')).filter((f) => f.includes('before-restore'))).toEqual([]);
-    const after = openStore({ dbPath: r.dbPath });
+    const after = await openStore({ dbPath: r.dbPath });
     cleanups.push(async () => await after.admin.close());
     expect((await after.store.read(async (tx) => tx.listClients())).map((c) => c.name)).toEqual(['Client']);
   });
 
   it('the change marker moves when another connection commits', async () => {
-    const r = rig();
+    const r = await rig();
     await seed(r);
     const m0 = await r.admin.changeMarker();
     expect(await r.admin.changeMarker()).toBe(m0);
@@ -153,7 +153,7 @@ describe('store administration port (SQLite)', () => {
   });
 
   it('a taken object code or ledger reference is a DuplicateKeyError; the transaction goes on', async () => {
-    const r = rig();
+    const r = await rig();
     const { clientId } = await seed(r);
     const at = new Date().toISOString();
     let err: unknown;

@@ -13,7 +13,7 @@ if (!dbPath || !holder || (mode !== 'claim' && mode !== 'hit')) {
   process.stderr.write('usage: instance-worker.ts DB HOLDER claim | hit KEY N\n');
   process.exit(2);
 }
-const { store, outbox, admin, bus } = openStore({ dbPath });
+const { store, outbox, admin, bus } = await openStore({ dbPath });
 if (mode === 'claim') {
   const ids: number[] = [];
   for (let empty = 0; empty < 5;) {

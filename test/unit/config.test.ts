@@ -46,6 +46,9 @@ describe('configuration', () => {
     ['ZHEDEL_ARI_URL', 'not a url'],
     ['ZHEDEL_SECRET', 'short'],
     ['ZHEDEL_CALLOUT_ENDPOINT', 'PJSIP/trunk'],
+    ['ZHEDEL_DB', 'postgres://'],
+    ['ZHEDEL_DB_POOL', '0'],
+    ['ZHEDEL_DB_STATEMENT_TIMEOUT_MS', '10'],
   ])('names the bad variable %s=%s', (key, value) => {
     expect(() => loadConfig({ ZHEDEL_DB: ':memory:', ZHEDEL_SECRET: 's'.repeat(40), [key]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ ZHEDEL_DB: ':memory:', ZHEDEL_SECRET: 's'.repeat(40), [key]: value })).toThrow(key);
@@ -58,6 +61,28 @@ describe('configuration', () => {
     for (const bad of ['two words', 'x'.repeat(101), 'a/b']) {
       expect(() => loadConfig({ ...base, ZHEDEL_INSTANCE: bad })).toThrow('ZHEDEL_INSTANCE');
     }
+  });
+
+  it('takes a PostgreSQL URL as is, its pool settings, and never shows its password', () => {
+    const url = 'postgresql://zhedel:p%40ss-word@db.example:5433/zhedel?sslmode=verify-full';
+    const c = loadConfig({ ZHEDEL_DB: url, ZHEDEL_SECRET: 's'.repeat(40), ZHEDEL_DB_POOL: '20', ZHEDEL_DB_STATEMENT_TIMEOUT_MS: '3000' });
+    expect(c.dbPath).toBe(url);
+    expect(c.db).toEqual({ engine: 'postgres', poolSize: 20, statementTimeoutMs: 3000, label: 'postgresql://zhedel@db.example:5433/zhedel' });
+    const sqlite = loadConfig({ ZHEDEL_DB: ':memory:', ZHEDEL_SECRET: 's'.repeat(40) });
+    expect(sqlite.db).toEqual({ engine: 'sqlite', poolSize: 10, statementTimeoutMs: 5000, label: ':memory:' });
+    let message = '';
+    try {
+      loadConfig({ ZHEDEL_DB: 'postgres://user:secret-pw@/', ZHEDEL_SECRET: 's'.repeat(40) });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toContain('ZHEDEL_DB');
+    expect(message).not.toContain('secret-pw');
+  });
+
+  it('requires a shared secret with PostgreSQL: no development secret file', () => {
+    expect(() => loadConfig({ ZHEDEL_DB: 'postgres://zhedel@db.example/zhedel' })).toThrow(/ZHEDEL_SECRET: required with a PostgreSQL database/);
+    expect(loadConfig({ ZHEDEL_DB: 'postgres://zhedel@db.example/zhedel', ZHEDEL_SECRET: 's'.repeat(40) }).secretSource).toBe('env');
   });
 
   it('requires a secret in production', () => {
