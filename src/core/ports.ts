@@ -17,6 +17,19 @@ export class DuplicateKeyError extends Error {
 }
 
 /**
+ * Storage cannot be reached or did not answer in time (the database server is down, restarting
+ * or failing over, the network to it is cut): nothing was changed, and the same request may
+ * succeed shortly. Engines throw this instead of their driver's connection errors, so channels
+ * can answer "try again" (HTTP 503) rather than report an internal error.
+ */
+export class StorageUnavailableError extends Error {
+  constructor(readonly reason: string) {
+    super(`storage unavailable: ${reason}`);
+    this.name = 'StorageUnavailableError';
+  }
+}
+
+/**
  * What the core needs from storage: transactions, each handing its work a `StoreTx`.
  * Transactions of all processes and instances sharing the database are serialisable with
  * respect to each other's commits; nothing a transaction wrote is seen by others before it

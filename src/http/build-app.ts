@@ -6,6 +6,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import { Registry, collectDefaultMetrics, Counter, Gauge } from 'prom-client';
 import type { Access } from '../core/access.ts';
 import type { Core } from '../core/core.ts';
+import { StorageUnavailableError } from '../core/ports.ts';
 import type { ReadinessCheck } from '../core/ports.ts';
 import { isAppError } from '../domain/errors.ts';
 import type { AppError } from '../domain/errors.ts';
@@ -87,6 +88,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return send(reply, 415, 'BAD_MEDIA_TYPE', 'send application/json');
     if (fe.statusCode === 429) return send(reply, 429, 'RATE_LIMITED', 'too many requests; slow down');
     if (fe.statusCode && fe.statusCode < 500) return send(reply, fe.statusCode, 'BAD_INPUT', fe.message);
+    if (err instanceof StorageUnavailableError) {
+      // nothing was done; the same request may succeed in a moment (a restart, a failover)
+      req.log.warn({ reason: err.reason }, 'request refused: the database cannot be reached');
+      void reply.header('retry-after', '5');
+      return send(reply, 503, 'UNAVAILABLE', 'the service cannot reach its database; try again shortly');
+    }
     req.log.error({ err }, 'request failed');
     return send(reply, 500, 'INTERNAL', 'internal error');
   });
@@ -178,6 +185,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     const streams = new StreamRegistry({
       marker: deps.revocationMarker ?? null, everyMs: deps.revocationMs ?? 250,
       perKey: deps.streamsPerSession ?? 3, perAddress: deps.streamsPerAddress ?? 20,
+    });
+    // open event streams would keep the server from closing: they end first
+    app.addHook('preClose', async () => {
+      streams.closeAll();
     });
     app.addHook('onClose', async () => {
       watcher?.stop();

@@ -72,6 +72,8 @@ interface OpenStream {
   /** Re-checked whenever the revocation marker moves; false ends the stream. */
   alive: () => boolean | Promise<boolean>;
   revoke(): void;
+  /** Ends the stream because the service stops (the client reconnects, e.g. to another instance). */
+  shutdown(): void;
 }
 
 /**
@@ -173,6 +175,15 @@ export class StreamRegistry {
   stop(): void {
     this.stopTimer();
   }
+
+  /**
+   * The service stops: every open stream ends with a `closing` event (clients reconnect, to
+   * this instance after its restart or to another one), so that the HTTP server can close.
+   */
+  closeAll(): void {
+    for (const s of [...this.open]) s.shutdown();
+    this.stopTimer();
+  }
 }
 
 /**
@@ -211,6 +222,11 @@ export function openStream(req: FastifyRequest, reply: FastifyReply, o: {
     revoke: () => {
       if (closed) return;
       write('revoked', { reason: 'the session ended' });
+      close();
+    },
+    shutdown: () => {
+      if (closed) return;
+      write('closing', { reason: 'the service is stopping; reconnect' });
       close();
     },
   });

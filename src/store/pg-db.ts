@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { DuplicateKeyError } from '../core/ports.ts';
+import { DuplicateKeyError, StorageUnavailableError } from '../core/ports.ts';
 
 /**
  * The PostgreSQL engine's connection handling: one pool per opened store, its transactions,
@@ -107,6 +107,30 @@ function isServerError(e: unknown): boolean {
   return e instanceof pg.DatabaseError;
 }
 
+/** SQLSTATEs that mean the server cannot do the work now (connection lost, shutting down, starting, overloaded, too slow). */
+const UNAVAILABLE_STATES = new Set(['57P01', '57P02', '57P03', '53300', '57014', '25006']);
+/** Socket errors of a server that is away. */
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+
+/**
+ * A failure that comes from the server being away or too slow, as the port's
+ * `StorageUnavailableError`; null for any other error (a constraint, a bug, the caller's own).
+ */
+export function unavailable(e: unknown): StorageUnavailableError | null {
+  if (e instanceof StorageUnavailableError) return e;
+  if (e instanceof pg.DatabaseError) {
+    const code = e.code ?? '';
+    return code.startsWith('08') || UNAVAILABLE_STATES.has(code) ? new StorageUnavailableError(e.message) : null;
+  }
+  if (!(e instanceof Error)) return null;
+  const code = (e as { code?: unknown }).code;
+  if (typeof code === 'string' && UNAVAILABLE_CODES.has(code)) return new StorageUnavailableError(code);
+  if (isReadTimeout(e) || /^(timeout exceeded when trying to connect|Connection terminated|connection timeout|Client has encountered a connection error)/i.test(e.message)) {
+    return new StorageUnavailableError(e.message);
+  }
+  return null;
+}
+
 /** node-postgres gave up waiting for an answer (`query_timeout`): the connection is still busy with that query. */
 export function isReadTimeout(e: unknown): boolean {
   return e instanceof Error && e.message === 'Query read timeout';
@@ -184,7 +208,9 @@ export class PgDatabase {
   run<T>(fn: () => Promise<T>): Promise<T> {
     if (this.isInside()) return Promise.reject(nested());
     if (this.closing) return Promise.reject(new Error('the database is closed'));
-    const p = inside.run(this, fn);
+    const p = inside.run(this, fn).catch((e: unknown) => {
+      throw unavailable(e) ?? e;
+    });
     this.underway.add(p);
     void p.then(() => this.underway.delete(p), () => this.underway.delete(p));
     return p;
