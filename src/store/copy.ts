@@ -120,9 +120,20 @@ export async function copySqliteToPostgres(src: Db, targetUrl: string): Promise<
         if (r.rowCount) nonEmpty.push(t.name);
       }
       if (nonEmpty.length) {
-        const mark = await client.query<{ value: string }>('SELECT value FROM settings WHERE key = $1', [COPY_MARK]).catch(() => ({ rows: [] as Array<{ value: string }> }));
-        await client.query('ROLLBACK');
-        if (mark.rows[0]?.value === fingerprint) return { outcome: 'already', rows, fingerprint };
+        const mark = await client.query<{ value: string }>('SELECT value FROM settings WHERE key = $1', [COPY_MARK]);
+        if (mark.rows[0]?.value === fingerprint) {
+          // a copy of this very source; it counts as done only while the target is still as copied
+          let same = true;
+          for (const t of tables) {
+            if (CATALOGUE.has(t.name)) continue;
+            const n = Number((await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${q(t.name)}`)).rows[0]?.n ?? 0);
+            // settings hold the copy's own mark besides the source's rows
+            if (n !== (rows[t.name] ?? 0) + (t.name === 'settings' ? 1 : 0)) same = false;
+          }
+          await client.query('ROLLBACK');
+          if (same) return { outcome: 'already', rows, fingerprint };
+          throw new CopyRefused('the target holds a copy of this database that has been used since; copy into a new, empty database');
+        }
         throw new CopyRefused(mark.rows[0]
           ? 'the target holds a copy of another database, or of this one before it changed; copy into a new, empty database'
           : `the target is not empty (${nonEmpty.join(', ')}); copy into a new, empty database`);
@@ -153,7 +164,6 @@ export async function copySqliteToPostgres(src: Db, targetUrl: string): Promise<
 
 async function copyTable(src: Db, client: pg.Client, t: Table): Promise<void> {
   const cols = t.columns.map(q).join(', ');
-  const stmt = src.prepare(`SELECT ${cols} FROM ${q(t.name)} ORDER BY rowid`);
   let batch: unknown[][] = [];
   const flush = async (): Promise<void> => {
     if (!batch.length) return;
@@ -165,8 +175,9 @@ async function copyTable(src: Db, client: pg.Client, t: Table): Promise<void> {
     await client.query(`INSERT INTO ${q(t.name)} (${cols}) OVERRIDING SYSTEM VALUE VALUES ${tuples.join(', ')}`, params);
     batch = [];
   };
-  const withoutRowid = !(src.prepare("SELECT 1 FROM pragma_table_list WHERE name = ? AND wr = 0").get(t.name));
-  const iter = withoutRowid ? src.prepare(`SELECT ${cols} FROM ${q(t.name)}`).raw().iterate() : stmt.raw().iterate();
+  // rows in their order of insertion where the table has one (a WITHOUT ROWID table has none)
+  const withoutRowid = (src.prepare('SELECT wr FROM pragma_table_list WHERE name = ?').get(t.name) as { wr: number } | undefined)?.wr === 1;
+  const iter = src.prepare(`SELECT ${cols} FROM ${q(t.name)}${withoutRowid ? '' : ' ORDER BY rowid'}`).raw().iterate();
   for (const row of iter as Iterable<unknown[]>) {
     batch.push(row);
     if (batch.length >= BATCH) await flush();
