@@ -26,13 +26,18 @@ RUN npm ci --no-audit --no-fund \
 FROM ${NODE_IMAGE} AS test
 WORKDIR /app
 RUN apt-get update \
- && apt-get install -y --no-install-recommends python3 make g++ chromium sqlite3 \
+ && apt-get install -y --no-install-recommends python3 make g++ chromium sqlite3 postgresql \
  && rm -rf /var/lib/apt/lists/*
 COPY . .
 RUN npm ci --no-audit --no-fund && npm test
 
-# ---- runtime: production dependencies and the compiled service, as an unprivileged user
+# ---- runtime: production dependencies and the compiled service, as an unprivileged user;
+# pg_dump and pg_restore (Debian's PostgreSQL 15 client) for backups when ZHEDEL_DB is PostgreSQL
+# (a newer server needs the client of its own major version here)
 FROM ${NODE_IMAGE} AS runtime
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends postgresql-client \
+ && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production \
     ZHEDEL_DB=/data/zhedel.db \
     ZHEDEL_HTTP_HOST=0.0.0.0 \
