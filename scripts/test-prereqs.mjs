@@ -105,7 +105,7 @@ export function ensureChromium() {
 // ---------------------------------------------------------------------------------------------
 // PostgreSQL
 
-const PG_TESTS = "the contract suite's PostgreSQL half (test/contract/), test/integration/pg-*.test.ts and the multi-instance tests";
+const PG_TESTS = "the contract suite's PostgreSQL half (test/contract/), test/integration/pg-*.test.ts, test/integration/migrate-pg.test.ts and the two-instance tests (test/e2e/instances-pg.test.ts)";
 const PG_HOWTO = 'install the server (apt-get install postgresql) and the tests start a throw-away cluster of their own, '
   + 'or point them at a server: ZHEDEL_TEST_PG=postgres://user@host:port/db npm test';
 
