@@ -393,7 +393,7 @@ async function run(argv: string[], out: Out, cfg: () => Config): Promise<number>
         }
       })();
       const total = Object.values(copied.rows).reduce((a, b) => a + b, 0);
-      out.print(`${copied.outcome === 'already' ? 'already copied, nothing changed' : `copied ${total} rows in ${Object.keys(copied.rows).length} tables`}; journal ${v.journal.ok ? `intact (${v.journal.checked} records)` : `BROKEN at ${v.journal.problem?.seq}`}`,
+      out.print(`${copied.outcome === 'already' ? 'already copied, nothing changed' : `copied ${total} rows in ${Object.keys(copied.rows).length} tables`}; journal ${v.journal.ok ? `intact: ${v.journal.checked} records, head ${v.journal.headHash}` : `BROKEN at ${v.journal.problem?.seq}`}`,
         { outcome: copied.outcome, rows: copied.rows, journal: v.journal });
       return v.journal.ok ? 0 : 3;
     }
