@@ -1,11 +1,13 @@
 /**
- * `npm run bench [name...]`: prints one line per figure. Names: core, sms, calls, http, alarms, cli. With no name, every benchmark runs.
+ * `npm run bench [name...]`: prints one line per figure. Names: core, sms, calls, http, alarms,
+ * cli, pg (SQLite and PostgreSQL side by side). With no name, every benchmark runs.
  */
 import { benchAlarms } from './alarms.ts';
 import { benchCalls } from './calls.ts';
 import { benchCli } from './cli.ts';
 import { benchCore } from './core.ts';
 import { benchHttp } from './http.ts';
+import { benchPg } from './pg.ts';
 import { benchSms } from './sms.ts';
 
 const benches: Record<string, () => Promise<void>> = {
@@ -15,6 +17,7 @@ const benches: Record<string, () => Promise<void>> = {
   http: benchHttp,
   alarms: benchAlarms,
   cli: benchCli,
+  pg: benchPg,
 };
 
 const wanted = process.argv.slice(2);

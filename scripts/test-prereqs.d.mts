@@ -21,6 +21,10 @@ export interface TestPostgres {
 export function postgresRequired(): boolean;
 export function findPostgresPrograms(): PostgresPrograms | null;
 export function ensurePostgresPrograms(): PostgresPrograms | null;
-export function startCluster(programs: PostgresPrograms): Promise<TestPostgres>;
+export interface ClusterOptions {
+  /** Server settings (`-c name=value`) over the defaults fsync=off, max_connections=200; e.g. { fsync: 'on' }. */
+  settings?: Record<string, string>;
+}
+export function startCluster(programs: PostgresPrograms, options?: ClusterOptions): Promise<TestPostgres>;
 export function stopCluster(cluster: { dir: string; pgCtl: string }): void;
 export function postgresForTests(): Promise<TestPostgres | null>;

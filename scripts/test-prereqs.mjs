@@ -299,11 +299,17 @@ function startGuard(cluster) {
 /**
  * Starts a throw-away PostgreSQL cluster: initdb (trust authentication, superuser postgres) in
  * a new temporary folder, then the server on a free port of 127.0.0.1 with its socket in that
- * folder. fsync is off — nothing in it must survive a crash of the machine. Returns
+ * folder. fsync is off — nothing in it must survive a crash of the machine — unless
+ * `options.settings` says otherwise: server settings (`-c name=value`) that override the
+ * defaults (fsync=off, max_connections=200), e.g. { fsync: 'on' } for durable commits. Returns
  * { url, version, stop }; stop() is synchronous and idempotent. The cluster is also stopped when
  * this process exits or is killed.
  */
-export async function startCluster(programs) {
+export async function startCluster(programs, options = {}) {
+  const settings = { fsync: 'off', max_connections: '200', ...options.settings };
+  for (const name of Object.keys(settings)) {
+    if (!/^[a-z_][a-z0-9_.]*$/i.test(name)) throw new Error(`not a server setting's name: ${name}`);
+  }
   const user = serverUser();
   const dir = mkdtempSync(join(tmpdir(), 'zhedel-pg-'));
   if (user.owner) chownSync(dir, user.owner.uid, user.owner.gid);
@@ -340,8 +346,9 @@ export async function startCluster(programs) {
     // another suite on this machine may take the port between the check and the bind: try again
     for (let attempt = 1; ; attempt++) {
       const port = await freePort();
-      const options = `-p ${port} -k ${quoted(dir)} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200`;
-      const start = runServerProgram(user, dir, programs.pgCtl, ['start', '-w', '-t', '120', '-D', data, '-l', log, '-o', options]);
+      const serverOptions = [`-p ${port}`, `-k ${quoted(dir)}`, '-c listen_addresses=127.0.0.1',
+        ...Object.entries(settings).map(([name, value]) => `-c ${quoted(`${name}=${value}`)}`)].join(' ');
+      const start = runServerProgram(user, dir, programs.pgCtl, ['start', '-w', '-t', '120', '-D', data, '-l', log, '-o', serverOptions]);
       if (start.status === 0) {
         const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
         const version = await serverVersion(url, 'the throw-away PostgreSQL cluster');
@@ -351,7 +358,7 @@ export async function startCluster(programs) {
           if (r.status !== 0) throw new Error(`pg_ctl stop failed:\n${r.stdout}${r.stderr}`);
         };
         const up = () => {
-          const r = runServerProgram(user, dir, programs.pgCtl, ['start', '-w', '-t', '120', '-D', data, '-l', log, '-o', options]);
+          const r = runServerProgram(user, dir, programs.pgCtl, ['start', '-w', '-t', '120', '-D', data, '-l', log, '-o', serverOptions]);
           if (r.status !== 0) throw new Error(`pg_ctl start failed:\n${r.stdout}${r.stderr}`);
         };
         return { url, version, stop, down, up };

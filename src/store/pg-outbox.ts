@@ -74,46 +74,71 @@ export class PgOutbox implements Outbox {
     return ids.filter((id) => set.has(id));
   }
 
-  /** Applies accepted parts, and the outcomes of the messages `holder` still holds, in one transaction; returns the ids whose outcome was not applied. */
+  /**
+   * Applies accepted parts, and the outcomes of the messages `holder` still holds, in one
+   * transaction; returns the ids whose outcome was not applied. Two statements whatever the
+   * batch's size (a statement per part or outcome would cost a round trip each): the parts
+   * with their keys, then the outcomes.
+   */
   async record(parts: PartAccepted[], outcomes: MessageOutcome[], at: string, holder: string): Promise<number[]> {
     if (parts.length === 0 && outcomes.length === 0) return [];
+    // a part given twice is kept once, with the keys it was first given with
+    const seen = new Set<string>();
+    const newParts = parts.filter((p) => {
+      const k = `${p.outboxId}:${p.seq}`;
+      if (seen.has(k)) return false;
+      seen.add(k);
+      return true;
+    });
+    // an outcome given twice for one message: the first applies, the others find it no longer 'sending'
+    const once = new Map<number, MessageOutcome>();
+    for (const o of outcomes) if (!once.has(o.outboxId)) once.set(o.outboxId, o);
+    const list = [...once.values()];
+    /** The ids whose outcome was not applied, in the order given. */
+    const notApplied = (applied: Set<number>): number[] => outcomes.filter((o) => once.get(o.outboxId) !== o || !applied.has(o.outboxId)).map((o) => o.outboxId);
     return this.tx(async (c) => {
-      for (const p of parts) {
-        const r = await c.query<{ id: number }>(`INSERT INTO outbox_parts (outbox_id, seq, total, message_id, state, submitted_at)
-          VALUES ($1, $2, $3, $4, 'submitted', $5) ON CONFLICT (outbox_id, seq) DO NOTHING RETURNING id`, [p.outboxId, p.seq, p.total, p.messageId, at]);
-        const partId = r.rows[0]?.id;
-        if (partId !== undefined && p.keys.length > 0) {
-          await c.query('INSERT INTO outbox_part_keys (key, part_id) SELECT unnest($1::text[]), $2', [p.keys, partId]);
-        }
+      if (newParts.length > 0) {
+        const keyed = newParts.flatMap((p) => p.keys.map((key) => ({ p, key })));
+        await c.query(`WITH inserted AS (
+            INSERT INTO outbox_parts (outbox_id, seq, total, message_id, state, submitted_at)
+            SELECT p.outbox_id, p.seq, p.total, p.message_id, 'submitted', $5
+              FROM unnest($1::bigint[], $2::int[], $3::int[], $4::text[]) AS p(outbox_id, seq, total, message_id)
+            ON CONFLICT (outbox_id, seq) DO NOTHING
+            RETURNING id, outbox_id, seq)
+          INSERT INTO outbox_part_keys (key, part_id)
+          SELECT k.key, i.id FROM inserted i
+            JOIN unnest($6::bigint[], $7::int[], $8::text[]) AS k(outbox_id, seq, key) ON k.outbox_id = i.outbox_id AND k.seq = i.seq`,
+        [newParts.map((p) => p.outboxId), newParts.map((p) => p.seq), newParts.map((p) => p.total), newParts.map((p) => p.messageId), at,
+          keyed.map((k) => k.p.outboxId), keyed.map((k) => k.p.seq), keyed.map((k) => k.key)]);
       }
-      // an outcome is applied only while the message is still this holder's claim
-      const ignored: number[] = [];
-      for (const o of outcomes) {
-        let r: pg.QueryResult;
-        switch (o.state) {
-          case 'submitted':
-            r = await c.query(`UPDATE outbox SET state = 'submitted', parts_total = $1, submitted_at = $2, updated_at = $2,
-                body_enc = CASE WHEN $3::boolean THEN NULL ELSE body_enc END, body = CASE WHEN $3::boolean AND secret = 1 THEN NULL ELSE body END,
-                error = NULL
-              WHERE id = $4 AND state = 'sending' AND claimed_by = $5`, [o.total, at, o.eraseBody, o.outboxId, holder]);
-            break;
-          case 'retry':
-            r = await c.query(`UPDATE outbox SET state = 'queued', not_before = $1, error = $2, duplicate_risk = GREATEST(duplicate_risk, $3), updated_at = $4
-              WHERE id = $5 AND state = 'sending' AND claimed_by = $6`, [o.notBefore, o.error, o.duplicateRisk ? 1 : 0, at, o.outboxId, holder]);
-            break;
-          case 'failed':
-            r = await c.query(`UPDATE outbox SET state = 'failed', error = $1, duplicate_risk = GREATEST(duplicate_risk, $2), done_at = $3, updated_at = $3,
-                body_enc = CASE WHEN $4::boolean THEN NULL ELSE body_enc END
-              WHERE id = $5 AND state = 'sending' AND claimed_by = $6`, [o.error, o.duplicateRisk ? 1 : 0, at, o.eraseBody, o.outboxId, holder]);
-            break;
-          case 'expired':
-            r = await c.query(`UPDATE outbox SET state = 'expired', body_enc = NULL, body = CASE WHEN secret = 1 THEN NULL ELSE body END,
-                done_at = $1, updated_at = $1 WHERE id = $2 AND state = 'sending' AND claimed_by = $3`, [at, o.outboxId, holder]);
-            break;
-        }
-        if ((r.rowCount ?? 0) === 0) ignored.push(o.outboxId);
-      }
-      return ignored;
+      if (list.length === 0) return [];
+      // each outcome as in the SQLite engine: 'submitted', 'retry' (queued again), 'failed', 'expired';
+      // applied only while the message is still this holder's claim
+      const applied = (await c.query<{ id: number }>(`UPDATE outbox o SET
+          state = CASE WHEN v.state = 'retry' THEN 'queued' ELSE v.state END,
+          parts_total = CASE WHEN v.state = 'submitted' THEN v.total ELSE o.parts_total END,
+          submitted_at = CASE WHEN v.state = 'submitted' THEN $8 ELSE o.submitted_at END,
+          not_before = CASE WHEN v.state = 'retry' THEN v.not_before ELSE o.not_before END,
+          error = CASE WHEN v.state = 'submitted' THEN NULL WHEN v.state IN ('retry', 'failed') THEN v.error ELSE o.error END,
+          duplicate_risk = CASE WHEN v.state IN ('retry', 'failed') THEN GREATEST(o.duplicate_risk, v.duplicate_risk) ELSE o.duplicate_risk END,
+          done_at = CASE WHEN v.state IN ('failed', 'expired') THEN $8 ELSE o.done_at END,
+          updated_at = $8,
+          body_enc = CASE WHEN v.state = 'expired' OR (v.state IN ('submitted', 'failed') AND v.erase) THEN NULL ELSE o.body_enc END,
+          body = CASE WHEN o.secret = 1 AND (v.state = 'expired' OR (v.state = 'submitted' AND v.erase)) THEN NULL ELSE o.body END
+        FROM unnest($1::bigint[], $2::text[], $3::int[], $4::text[], $5::text[], $6::int[], $7::boolean[])
+          AS v(id, state, total, not_before, error, duplicate_risk, erase)
+        WHERE o.id = v.id AND o.state = 'sending' AND o.claimed_by = $9
+        RETURNING o.id`, [
+        list.map((o) => o.outboxId),
+        list.map((o) => o.state),
+        list.map((o) => (o.state === 'submitted' ? o.total : null)),
+        list.map((o) => (o.state === 'retry' ? o.notBefore : null)),
+        list.map((o) => (o.state === 'retry' || o.state === 'failed' ? o.error : null)),
+        list.map((o) => ((o.state === 'retry' || o.state === 'failed') && o.duplicateRisk ? 1 : 0)),
+        list.map((o) => (o.state === 'submitted' || o.state === 'failed' ? o.eraseBody : false)),
+        at, holder,
+      ])).rows;
+      return notApplied(new Set(applied.map((r) => Number(r.id))));
     });
   }
 

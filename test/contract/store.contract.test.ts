@@ -246,6 +246,37 @@ describe.each(ENGINES)('store contract on $name', (engine) => {
       expect(byId.get(info)).toMatchObject({ state: 'queued', error: 'throttled' });
     });
 
+    it('applies every kind of outcome of one batch to its own message; a second outcome for a message is not applied', async () => {
+      const [failedPlain, failedSealed, expiredSealed, expiredPlain, retried, keptSealed] = await db.store.transaction(async (tx) => [
+        await tx.enqueueSms(sms(2)), await tx.enqueueSms(sms(0, { secret: true })), await tx.enqueueSms(sms(0, { secret: true })),
+        await tx.enqueueSms(sms(2)), await tx.enqueueSms(sms(1)), await tx.enqueueSms(sms(0, { secret: true })),
+      ]) as [number, number, number, number, number, number];
+      expect((await db.outbox.claim(AT, 10, 'a', LEASE)).claimed).toHaveLength(6);
+      const now = '2026-11-24T10:00:05.000Z';
+      const ignored = await db.outbox.record([{ outboxId: keptSealed, seq: 1, total: 1, messageId: 'K1', keys: ['K1'] }], [
+        { outboxId: failedPlain, state: 'failed', error: 'smsc:0x0b', duplicateRisk: true, eraseBody: true },
+        { outboxId: failedSealed, state: 'failed', error: 'timeout', duplicateRisk: false, eraseBody: true },
+        { outboxId: expiredSealed, state: 'expired' },
+        { outboxId: retried, state: 'retry', notBefore: '2026-11-24T10:01:00.000Z', error: 'link-lost', duplicateRisk: true },
+        { outboxId: expiredPlain, state: 'expired' },
+        { outboxId: retried, state: 'submitted', eraseBody: true, total: 1 },
+        { outboxId: keptSealed, state: 'submitted', eraseBody: false, total: 1 },
+      ], now, 'a');
+      expect(ignored).toEqual([retried]);
+      const byId = new Map((await db.store.read((tx) => tx.listOutbox({ limit: 10 }))).map((r) => [r.id, r]));
+      expect(byId.get(failedPlain)).toMatchObject({ state: 'failed', error: 'smsc:0x0b', duplicateRisk: true, doneAt: now, body: 'text 2' });
+      expect(byId.get(failedSealed)).toMatchObject({ state: 'failed', error: 'timeout', duplicateRisk: false, doneAt: now, bodyEnc: null });
+      expect(byId.get(expiredSealed)).toMatchObject({ state: 'expired', error: null, doneAt: now, body: null, bodyEnc: null });
+      expect(byId.get(expiredPlain)).toMatchObject({ state: 'expired', doneAt: now, body: 'text 2' });
+      expect(byId.get(retried)).toMatchObject({ state: 'queued', error: 'link-lost', duplicateRisk: true, doneAt: null, partsTotal: null, body: 'text 1' });
+      expect(byId.get(keptSealed)).toMatchObject({ state: 'submitted', error: null, partsTotal: 1, doneAt: null, messageIds: ['K1'] });
+      expect(byId.get(keptSealed)?.bodyEnc).not.toBeNull();
+      expect(await db.outbox.nextDue()).toBe('2026-11-24T10:01:00.000Z');
+      // a holder that no longer holds the message changes nothing
+      expect(await db.outbox.record([], [{ outboxId: keptSealed, state: 'failed', error: 'late', duplicateRisk: false, eraseBody: true }], now, 'b')).toEqual([keptSealed]);
+      expect((await db.outbox.counts())).toEqual({ failed: 2, expired: 2, queued: 1, submitted: 1 });
+    });
+
     it('after a restart, messages caught mid-send are queued again as possible duplicates, keeping accepted parts', async () => {
       const id = await db.store.transaction((tx) => tx.enqueueSms(sms(1)));
       await db.outbox.claim(AT, 10, 'a', LEASE);
