@@ -34,7 +34,9 @@ import { figure, fmt, summary } from './stats.ts';
 
 const SECRET = 'bench-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
 const silent = pino({ level: 'silent' });
-const SMS_COUNT = 10_000;
+const SMS_DRAINED = 10_000;
+/** The drain against an SMSC that answers like a real one (round trip, window of one bind). */
+const SLOW_SMSC = { delayMs: 20, window: 10, count: 3_000 };
 const CORE_ITERATIONS = 1_000;
 const ALARMS = 1_000;
 
@@ -207,8 +209,9 @@ async function benchCoreOn(engine: Engine): Promise<{ rps: number; p50: number; 
 class SimProcess {
   private constructor(private readonly child: ChildProcess, readonly url: string) {}
 
-  static async start(): Promise<SimProcess> {
-    const child = spawn(process.execPath, ['bin/run-ts.js', 'bench/smsc-process.ts'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  /** `responseDelayMs`: the simulator answers each submit_sm that late (a real SMSC's round trip). */
+  static async start(responseDelayMs = 0): Promise<SimProcess> {
+    const child = spawn(process.execPath, ['bin/run-ts.js', 'bench/smsc-process.ts', String(responseDelayMs)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const url = await new Promise<string>((resolve, reject) => {
       child.once('error', reject);
       child.once('exit', (code) => reject(new Error(`the SMSC simulator exited (${code})`)));
@@ -246,8 +249,8 @@ interface Instance {
   dispatcher: Dispatcher;
 }
 
-function instance(s: OpenStore, url: string, holder: string): Instance {
-  const session = new SmppSession({ url, systemId: 'zhedel', password: 'secret', logger: silent, window: 50, tps: 0, responseTimeoutMs: 30_000 });
+function instance(s: OpenStore, url: string, holder: string, window = 50): Instance {
+  const session = new SmppSession({ url, systemId: 'zhedel', password: 'secret', logger: silent, window, tps: 0, responseTimeoutMs: 30_000 });
   const dispatcher = new Dispatcher({ store: s.outbox, link: session, clock: systemClock, logger: silent, sender: 'ZHEDEL', holder, openText: () => '' });
   session.on('bound', () => dispatcher.wake());
   return { s, session, dispatcher };
@@ -304,8 +307,9 @@ const WARM_UP = 1_000;
  * share or for the first use of new server connections; the dispatchers are stopped while the
  * measured batch is queued, and started together to drain it.
  */
-async function drainOn(engine: Engine, sim: SimProcess, instances: 1 | 2): Promise<DrainFigures> {
-  const dbPath = await engine.create(`drain${instances}`);
+async function drainOn(engine: Engine, sim: SimProcess, instances: 1 | 2, o: { count?: number; window?: number } = {}): Promise<DrainFigures> {
+  const SMS_COUNT = o.count ?? SMS_DRAINED;
+  const dbPath = await engine.create(`drain${instances}${o.window ? `w${o.window}` : ""}`);
   const queue = async (n: number): Promise<number> => {
     const seed = await openStore({ dbPath: engine.seeding(dbPath) });
     try {
@@ -325,7 +329,7 @@ async function drainOn(engine: Engine, sim: SimProcess, instances: 1 | 2): Promi
     await Promise.all(rigs.map((r) => r.dispatcher.flush()));
   };
   try {
-    for (const holder of ['a', 'b'].slice(0, instances)) rigs.push(instance(await openStore({ dbPath }), sim.url, holder));
+    for (const holder of ['a', 'b'].slice(0, instances)) rigs.push(instance(await openStore({ dbPath }), sim.url, holder, o.window));
     await Promise.all(rigs.map((r) => new Promise<void>((resolve) => {
       r.session.once('bound', () => resolve());
       r.session.start();
@@ -474,7 +478,7 @@ export async function benchPg(): Promise<void> {
       for (const e of engines) {
         const d = await drainOn(e, sim, n);
         drains.push(d);
-        const what = `SMS drain of ${SMS_COUNT.toLocaleString('en')} messages, ${n === 1 ? 'one instance' : 'two instances'}`;
+        const what = `SMS drain of ${SMS_DRAINED.toLocaleString('en')} messages, ${n === 1 ? 'one instance' : 'two instances'}`;
         figure(label(e, `${what}`), fmt(d.rate, 0), 'msg/s');
         figure(label(e, `${what}, CPU of the service process per message (simulator apart)`), fmt(d.cpuUs, 0), 'µs');
         if (d.serverUs !== null) figure(label(e, `${what}, CPU of the database server per message`), fmt(d.serverUs, 0), 'µs');
@@ -485,6 +489,22 @@ export async function benchPg(): Promise<void> {
       row(`SMS drain, ${inst}, msg/s`, drains.map((d) => fmt(d.rate, 0)));
       row('… CPU per message: service process / database server / simulator, µs', drains.map((d) => `${fmt(d.cpuUs, 0)} / ${d.serverUs === null ? '–' : fmt(d.serverUs, 0)} / ${fmt(d.simUs, 0)}`));
       row(`… the machine's ${cpus().length} cores busy`, drains.map((d) => `${fmt(d.busy * 100, 0)} %`));
+    }
+
+    // 2b. the same drain when each bind is bound by the SMSC's round trip (as a real one is), not by CPU
+    const slowSim = await SimProcess.start(SLOW_SMSC.delayMs);
+    try {
+      for (const n of [1, 2] as const) {
+        const drains: DrainFigures[] = [];
+        for (const e of engines) {
+          const d = await drainOn(e, slowSim, n, { count: SLOW_SMSC.count, window: SLOW_SMSC.window });
+          drains.push(d);
+          figure(label(e, `SMS drain of ${SLOW_SMSC.count.toLocaleString('en')} messages, SMSC answering after ${SLOW_SMSC.delayMs} ms, window ${SLOW_SMSC.window}, ${n === 1 ? 'one instance' : 'two instances'}`), fmt(d.rate, 0), 'msg/s');
+        }
+        row(`SMS drain, SMSC answering after ${SLOW_SMSC.delayMs} ms (window ${SLOW_SMSC.window} per bind), ${n === 1 ? 'one instance' : 'two instances'}, msg/s`, drains.map((d) => fmt(d.rate, 0)));
+      }
+    } finally {
+      await slowSim.stop();
     }
 
     // 3. alarm → last SMS
