@@ -1,5 +1,6 @@
 import { AppError } from '../domain/errors.ts';
 import { BILLING_TEXT, alarmText, restoredText } from '../domain/texts.ts';
+import { UNSILENCEABLE_KINDS } from '../domain/types.ts';
 import type { ClientView, Lang, NumberView, ObjectStatus, ObjectView } from '../domain/types.ts';
 import { applyStatus, checkOperator, mustClient, mustObject } from './context.ts';
 import type { CoreContext, Tx } from './context.ts';
@@ -210,6 +211,12 @@ export class Alarms {
       const now = tx.now();
       const until = new Date(now.getTime() + this.ctx.calloutLeaseMs).toISOString();
       for (const ev of await tx.store.claimCallouts(this.ctx.instance, now.toISOString(), until, running)) {
+        // taken over from an instance that died after someone pressed 1: that alarm is answered
+        // (fire and panic are called through to everyone, so they go on)
+        if (!UNSILENCEABLE_KINDS.has(ev.kind ?? '') && (await tx.store.calloutAcknowledged(ev.id))) {
+          await tx.store.finishCallout(ev.id, this.ctx.instance);
+          continue;
+        }
         const object = await mustObject(tx.store, ev.objectCode);
         const client = await mustClient(tx.store, object.clientId);
         const contacts = (await tx.store.listNumbers(client.id)).filter((n) => n.state === 'active' && (n.allObjects || n.objectCodes.includes(object.code)));

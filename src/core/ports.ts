@@ -178,6 +178,8 @@ export interface StoreTx {
   ackAlert(id: number, by: string, at: string): Promise<boolean>;
 
   insertCallout(c: { eventId: number; objectCode: string; phone: string; round: number; at: string }): Promise<number>;
+  /** Whether someone already acknowledged this alarm on a call-out (by any instance). */
+  calloutAcknowledged(eventId: number): Promise<boolean>;
   endCallout(id: number, result: string, at: string): Promise<void>;
 
   allSubscriptions(): Promise<Array<{ clientId: number; service: string; state: string }>>;

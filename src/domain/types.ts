@@ -72,3 +72,5 @@ export interface NumberView {
 /** Events the monitoring centre reports, and the kinds of alarm. */
 export const MONITORING_TYPES = ['alarm', 'restore', 'arm', 'disarm', 'trouble', 'link-lost', 'link-restored', 'test'] as const;
 export const ALARM_KINDS = ['burglary', 'fire', 'panic', 'flood', 'tamper'] as const;
+/** Alarms a client's acknowledgement does not silence: every contact is called, and an operator alerted. */
+export const UNSILENCEABLE_KINDS: ReadonlySet<string> = new Set(['fire', 'panic']);

@@ -743,6 +743,10 @@ export class PgTx implements StoreTx {
       [c.eventId, c.objectCode, c.phone, c.round, c.at]));
   }
 
+  calloutAcknowledged(eventId: number): Promise<boolean> {
+    return this.read(async () => (await this.one("SELECT 1 FROM callouts WHERE event_id = $1 AND result = 'acknowledged' LIMIT 1", [eventId])) !== undefined);
+  }
+
   endCallout(id: number, result: string, at: string): Promise<void> {
     return this.write(async () => {
       await this.exec('UPDATE callouts SET result = $1, ended_at = $2 WHERE id = $3', [result, at, id]);

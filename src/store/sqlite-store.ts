@@ -638,6 +638,10 @@ export class SqliteTx implements StoreTx {
       .run(c.eventId, c.objectCode, c.phone, c.round, c.at).lastInsertRowid);
   }
 
+  async calloutAcknowledged(eventId: number): Promise<boolean> {
+    return this.st("SELECT 1 FROM callouts WHERE event_id = ? AND result = 'acknowledged' LIMIT 1").get(eventId) !== undefined;
+  }
+
   async endCallout(id: number, result: string, at: string): Promise<void> {
     this.st('UPDATE callouts SET result = ?, ended_at = ? WHERE id = ?').run(result, at, id);
   }

@@ -1,5 +1,6 @@
 import type { TelephonyCore } from '../core/channels.ts';
 import type { CalloutPlan } from '../core/core.ts';
+import { UNSILENCEABLE_KINDS } from '../domain/types.ts';
 import type { Logger } from '../logger.ts';
 import type { CalloutRequest, CalloutResult } from './service.ts';
 
@@ -21,9 +22,6 @@ export interface AlarmCallOptions {
   signal?: AbortSignal;
 }
 
-/** Fire and panic cannot be silenced by a client: every contact is called and operators are alerted. */
-const UNSILENCEABLE = new Set(['fire', 'panic']);
-
 /**
  * Robot call-outs about an alarm: down the ordered contact list until someone presses 1,
  * round after round with a pause, never calling again a number that rejected the call. Each
@@ -32,7 +30,7 @@ const UNSILENCEABLE = new Set(['fire', 'panic']);
 export async function runAlarmCalls(plan: CalloutPlan, o: AlarmCallOptions): Promise<{ acknowledgedBy: string | null; attempts: number }> {
   const rounds = o.rounds ?? 3;
   const pause = o.roundPauseMs ?? 60_000;
-  const loud = UNSILENCEABLE.has(plan.kind);
+  const loud = UNSILENCEABLE_KINDS.has(plan.kind);
   const rejected = new Set<string>();
   let acknowledgedBy: string | null = null;
   let attempts = 0;

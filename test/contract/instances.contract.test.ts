@@ -165,6 +165,20 @@ describe.each(ENGINES)('instances on one database: $name', (engine) => {
       expect(await claim(b, 'b', 50)).toEqual([e2]);
     });
 
+    it('tells whether an alarm was acknowledged on any call-out', async () => {
+      const ev = await alarm('ack1');
+      const other = await alarm('ack2');
+      const call = (result: string) => a.store.transaction(async (tx) => {
+        const id = await tx.insertCallout({ eventId: ev, objectCode: '1001', phone: '+77011234567', round: 1, at: at(0) });
+        await tx.endCallout(id, result, at(1));
+      });
+      await call('no-answer');
+      expect(await b.store.read((tx) => tx.calloutAcknowledged(ev))).toBe(false);
+      await call('acknowledged');
+      expect(await b.store.read((tx) => tx.calloutAcknowledged(ev))).toBe(true);
+      expect(await b.store.read((tx) => tx.calloutAcknowledged(other))).toBe(false);
+    });
+
     it('two instances claiming at once never both get an alarm', async () => {
       for (let i = 0; i < 10; i++) await alarm(`c${i}`);
       // (each claim by an instance of its own: an instance gets its own running call-outs back)

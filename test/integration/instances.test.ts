@@ -154,6 +154,27 @@ describe('call-outs with two instances', () => {
     expect(await b.core.takeCallouts()).toEqual([]);
   });
 
+  it('an alarm acknowledged before its instance died is not called about again; a fire is', async () => {
+    const { a, b } = pair();
+    await seedClient(a);
+    a.db.prepare('UPDATE objects SET callout_enabled = 1').run();
+    const burglary = await a.core.recordMonitoringEvent({ sourceId: 'k1', objectCode: '1234', type: 'alarm', kind: 'burglary', zone: 1, eventAt: null });
+    const fire = await a.core.recordMonitoringEvent({ sourceId: 'k2', objectCode: '1234', type: 'alarm', kind: 'fire', zone: 2, eventAt: null });
+    const plans = await b.core.takeCallouts();
+    expect(plans.map((p) => p.eventId)).toEqual([burglary.row.id, fire.row.id]);
+    // b's first calls are answered with 1, then b dies before it could close the call-outs
+    for (const p of plans) {
+      await b.core.noteCallout({ eventId: p.eventId, objectCode: p.objectCode, clientId: p.clientId, phone: p.contacts[0]!.phone, round: 1, result: 'acknowledged', startedAt: a.clock.now().toISOString() });
+    }
+    a.clock.advance(31_000);
+    // a takes over: the burglary was answered and is closed; the fire goes on to every contact
+    expect((await a.core.takeCallouts()).map((p) => p.eventId)).toEqual([fire.row.id]);
+    const state = (id: number): unknown => (a.db.prepare('SELECT callout_state FROM monitoring_events WHERE id = ?').get(id) as { callout_state: unknown }).callout_state;
+    expect(state(burglary.row.id)).toBe('done');
+    expect(state(fire.row.id)).toBe('running');
+    expect(await a.core.takeCallouts([fire.row.id])).toEqual([]);
+  });
+
   it('calls stop, and no alert is raised, once the claim was lost to another instance', async () => {
     const { a } = pair();
     const { clientId } = await seedClient(a);
