@@ -153,7 +153,7 @@ try {
   say(`Journal verification: ${v.ok ? `intact, ${v.checked} records` : 'BROKEN'}`);
   if (!v.ok) throw new Error('journal broken');
   const states = (await core.listOutbox({ limit: 100 })).map((m) => m.state);
-  await wait('delivery receipts', async () => (await core.listOutbox({ limit: 100 })).every((m) => m.state === 'delivered'), 10_000);
+  await wait('delivery receipts', async () => (await core.listOutbox({ limit: 100 })).every((m) => m.state === 'delivered'), 30_000);
   say(`SMS sent: ${states.length}, all delivered.`);
 } catch (e) {
   failed = true;
