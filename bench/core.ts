@@ -19,7 +19,7 @@ function setup(dbPath: string): { core: Core; close: () => void } {
 }
 
 /** identify + status + arm, each request a committed (fsynced) journal document. */
-async function loop(core: Core, phone: string, iterations: number): Promise<{ latencies: number[]; seconds: number; requests: number }> {
+export async function loop(core: Core, phone: string, iterations: number): Promise<{ latencies: number[]; seconds: number; requests: number }> {
   const latencies: number[] = [];
   const t0 = performance.now();
   for (let i = 0; i < iterations; i++) {

@@ -30,6 +30,7 @@ import { openStore } from '../src/store/index.ts';
 import type { OpenStore } from '../src/store/index.ts';
 import { findPostgresPrograms, startCluster } from '../scripts/test-prereqs.mjs';
 import { SmscSim } from '../test/sim/smsc.ts';
+import { loop } from './core.ts';
 import { figure, fmt, summary } from './stats.ts';
 
 const SECRET = 'bench-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
@@ -167,22 +168,6 @@ async function closeStore(s: OpenStore): Promise<void> {
 
 function newCore(store: Store, extra: Partial<ConstructorParameters<typeof Core>[0]> = {}): Core {
   return new Core({ store, clock: systemClock, random: cryptoRandom, keys: deriveKeys(SECRET), timeZone: 'Asia/Almaty', ...extra });
-}
-
-/** identify + status + arm, each request a committed journal document (as bench/core.ts). */
-async function loop(core: Core, phone: string, iterations: number): Promise<{ latencies: number[]; seconds: number; requests: number }> {
-  const latencies: number[] = [];
-  const t0 = performance.now();
-  for (let i = 0; i < iterations; i++) {
-    const a = performance.now();
-    await core.identify(phone);
-    await core.request({ channel: 'sms', phone, action: 'status' });
-    const b = performance.now();
-    await core.request({ channel: 'sms', phone, action: 'arm' });
-    const c = performance.now();
-    latencies.push(b - a, c - b);
-  }
-  return { latencies, seconds: (performance.now() - t0) / 1000, requests: iterations * 2 };
 }
 
 async function benchCoreOn(engine: Engine): Promise<{ rps: number; p50: number; p99: number }> {

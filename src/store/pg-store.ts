@@ -10,39 +10,16 @@ import type {
   ClientView, Lang, NumberState, NumberView, ObjectStatus, ObjectView,
 } from '../domain/types.ts';
 import { duplicateKeyOf, isReadTimeout, JOURNAL_LOCK, lockSql } from './pg-db.ts';
+import { alertFrom, challengeFrom, clientFrom, eventFrom, journalFrom, objectFrom, operatorFrom, outboxFrom, str } from './rows.ts';
+import type { Row } from './rows.ts';
 import type { PgDatabase } from './pg-db.ts';
 
-type Row = Record<string, unknown>;
 
 /** The longest rate-limit key the store takes (see `StoreTx.rateHit`). */
 const RATE_KEY_MAX = 200;
 
-const str = (v: unknown): string | null => (v as string | null) ?? null;
-const numOrNull = (v: unknown): number | null => (v as number | null) ?? null;
-
-function clientFrom(r: Row): ClientView {
-  return {
-    id: r.id as number,
-    name: r.name as string,
-    lang: r.lang as Lang,
-    langChosen: r.lang_chosen === 1,
-    balance: r.balance as number,
-    suspendedAt: str(r.suspended_at),
-    createdAt: r.created_at as string,
-  };
-}
-
-function objectFrom(r: Row): ObjectView {
-  return {
-    id: r.id as number,
-    clientId: r.client_id as number,
-    code: r.code as string,
-    address: r.address as string,
-    status: r.status as ObjectStatus,
-    statusSince: r.status_since as string,
-    calloutEnabled: r.callout_enabled === 1,
-  };
-}
+const NUMBER_COLUMNS = `n.*, ARRAY(SELECT o.code FROM number_objects no JOIN objects o ON o.id = no.object_id
+  WHERE no.number_id = n.id ORDER BY o.code) AS codes`;
 
 /** A number row selected with `NUMBER_COLUMNS` (its object codes in `codes`). */
 function numberFrom(r: Row): NumberView {
@@ -59,82 +36,9 @@ function numberFrom(r: Row): NumberView {
   };
 }
 
-const NUMBER_COLUMNS = `n.*, ARRAY(SELECT o.code FROM number_objects no JOIN objects o ON o.id = no.object_id
-  WHERE no.number_id = n.id ORDER BY o.code) AS codes`;
-
-function challengeFrom(r: Row): ChallengeRow {
-  return {
-    id: r.id as string,
-    purpose: r.purpose as string,
-    numberId: r.number_id as number,
-    objectId: numOrNull(r.object_id),
-    channel: r.channel as string,
-    codeHash: r.code_hash as Buffer,
-    createdAt: r.created_at as string,
-    expiresAt: r.expires_at as string,
-    attempts: r.attempts as number,
-    state: r.state as ChallengeRow['state'],
-    operator: str(r.operator),
-  };
-}
-
-function journalFrom(r: Row): JournalRecord {
-  return {
-    seq: r.seq as number,
-    at: r.at as string,
-    channel: r.channel as string,
-    phone: str(r.phone),
-    clientId: numOrNull(r.client_id),
-    objectCode: str(r.object_code),
-    action: r.action as string,
-    auth: r.auth as string,
-    challengeId: str(r.challenge_id),
-    operator: str(r.operator),
-    outcome: r.outcome as string,
-    reason: str(r.reason),
-    detail: str(r.detail),
-    prevHash: r.prev_hash as string,
-    hash: r.hash as string,
-  };
-}
-
 /** An outbox row selected with its parts' message ids in `message_ids`. */
-function outboxFrom(r: Row): OutboxRow {
-  return {
-    id: r.id as number,
-    priority: r.priority as number,
-    kind: r.kind as string,
-    phone: r.phone as string,
-    clientId: numOrNull(r.client_id),
-    body: str(r.body),
-    bodyEnc: (r.body_enc as Buffer | null) ?? null,
-    secret: r.secret === 1,
-    state: r.state as string,
-    createdAt: r.created_at as string,
-    expiresAt: str(r.expires_at),
-    attempts: r.attempts as number,
-    error: str(r.error),
-    updatedAt: r.updated_at as string,
-    partsTotal: numOrNull(r.parts_total),
-    duplicateRisk: r.duplicate_risk === 1,
-    doneAt: str(r.done_at),
-    messageIds: r.message_ids as string[],
-  };
-}
-
-function operatorFrom(r: Row): OperatorRow {
-  return {
-    id: r.id as number, name: r.name as string, role: r.role as 'operator' | 'admin', createdAt: r.created_at as string,
-    disabledAt: str(r.disabled_at), tokenIssuedAt: str(r.token_issued_at), tokenExpiresAt: str(r.token_expires_at), lastUsedAt: str(r.last_used_at),
-  };
-}
-
-function eventFrom(r: Row): MonitoringEventRow {
-  return {
-    id: r.id as number, sourceId: r.source_id as string, objectCode: r.object_code as string, type: r.type as string,
-    kind: str(r.kind), zone: numOrNull(r.zone), eventAt: r.event_at as string, receivedAt: r.received_at as string,
-    processedAt: str(r.processed_at), result: str(r.result),
-  };
+function outboxWithIds(r: Row): OutboxRow {
+  return { ...outboxFrom(r), messageIds: r.message_ids as string[] };
 }
 
 /**
@@ -531,7 +435,7 @@ export class PgTx implements StoreTx {
       args.push(f.limit);
       const rows = await this.rows(`SELECT o.*, ARRAY(SELECT p.message_id FROM outbox_parts p WHERE p.outbox_id = o.id ORDER BY p.seq) AS message_ids
         FROM outbox o${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT $${args.length}`, args);
-      return rows.map(outboxFrom);
+      return rows.map(outboxWithIds);
     });
   }
 
@@ -725,11 +629,7 @@ export class PgTx implements StoreTx {
       const rows = openOnly
         ? await this.rows('SELECT * FROM alerts WHERE acknowledged_at IS NULL ORDER BY id DESC LIMIT $1', [limit])
         : await this.rows('SELECT * FROM alerts ORDER BY id DESC LIMIT $1', [limit]);
-      return rows.map((r) => ({
-        id: r.id as number, kind: r.kind as string, clientId: numOrNull(r.client_id), objectCode: str(r.object_code),
-        phone: str(r.phone), detail: str(r.detail), createdAt: r.created_at as string,
-        acknowledgedAt: str(r.acknowledged_at), acknowledgedBy: str(r.acknowledged_by),
-      }));
+      return rows.map(alertFrom);
     });
   }
 

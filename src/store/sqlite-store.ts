@@ -14,8 +14,9 @@ import type { Db } from './db.ts';
 import { lockFor, TxStatements } from './sqlite-lock.ts';
 import type { SqliteLock } from './sqlite-lock.ts';
 import { Statements } from './statements.ts';
+import { alertFrom, challengeFrom, clientFrom, eventFrom, journalFrom, objectFrom, operatorFrom, outboxFrom } from './rows.ts';
+import type { Row } from './rows.ts';
 
-type Row = Record<string, unknown>;
 
 const DUPLICATE_CODES = new Set(['SQLITE_CONSTRAINT_UNIQUE', 'SQLITE_CONSTRAINT_PRIMARYKEY']);
 
@@ -39,88 +40,6 @@ function uniqueWrite<T>(fn: () => T): T {
     }
     throw e;
   }
-}
-
-function clientFrom(r: Row): ClientView {
-  return {
-    id: r.id as number,
-    name: r.name as string,
-    lang: r.lang as Lang,
-    langChosen: r.lang_chosen === 1,
-    balance: r.balance as number,
-    suspendedAt: (r.suspended_at as string | null) ?? null,
-    createdAt: r.created_at as string,
-  };
-}
-
-function objectFrom(r: Row): ObjectView {
-  return {
-    id: r.id as number,
-    clientId: r.client_id as number,
-    code: r.code as string,
-    address: r.address as string,
-    status: r.status as ObjectStatus,
-    statusSince: r.status_since as string,
-    calloutEnabled: r.callout_enabled === 1,
-  };
-}
-
-function challengeFrom(r: Row): ChallengeRow {
-  return {
-    id: r.id as string,
-    purpose: r.purpose as string,
-    numberId: r.number_id as number,
-    objectId: (r.object_id as number | null) ?? null,
-    channel: r.channel as string,
-    codeHash: r.code_hash as Buffer,
-    createdAt: r.created_at as string,
-    expiresAt: r.expires_at as string,
-    attempts: r.attempts as number,
-    state: r.state as ChallengeRow['state'],
-    operator: (r.operator as string | null) ?? null,
-  };
-}
-
-export function journalFrom(r: Row): JournalRecord {
-  return {
-    seq: r.seq as number,
-    at: r.at as string,
-    channel: r.channel as string,
-    phone: (r.phone as string | null) ?? null,
-    clientId: (r.client_id as number | null) ?? null,
-    objectCode: (r.object_code as string | null) ?? null,
-    action: r.action as string,
-    auth: r.auth as string,
-    challengeId: (r.challenge_id as string | null) ?? null,
-    operator: (r.operator as string | null) ?? null,
-    outcome: r.outcome as string,
-    reason: (r.reason as string | null) ?? null,
-    detail: (r.detail as string | null) ?? null,
-    prevHash: r.prev_hash as string,
-    hash: r.hash as string,
-  };
-}
-
-function outboxFrom(r: Row): Omit<OutboxRow, 'messageIds'> {
-  return {
-    id: r.id as number,
-    priority: r.priority as number,
-    kind: r.kind as string,
-    phone: r.phone as string,
-    clientId: (r.client_id as number | null) ?? null,
-    body: (r.body as string | null) ?? null,
-    bodyEnc: (r.body_enc as Buffer | null) ?? null,
-    secret: r.secret === 1,
-    state: r.state as string,
-    createdAt: r.created_at as string,
-    expiresAt: (r.expires_at as string | null) ?? null,
-    attempts: r.attempts as number,
-    error: (r.error as string | null) ?? null,
-    updatedAt: r.updated_at as string,
-    partsTotal: (r.parts_total as number | null) ?? null,
-    duplicateRisk: r.duplicate_risk === 1,
-    doneAt: (r.done_at as string | null) ?? null,
-  };
 }
 
 /**
@@ -501,26 +420,18 @@ export class SqliteTx implements StoreTx {
     });
   }
 
-  private operatorFrom(r: Row): OperatorRow {
-    return {
-      id: r.id as number, name: r.name as string, role: r.role as 'operator' | 'admin', createdAt: r.created_at as string,
-      disabledAt: (r.disabled_at as string | null) ?? null, tokenIssuedAt: (r.token_issued_at as string | null) ?? null,
-      tokenExpiresAt: (r.token_expires_at as string | null) ?? null, lastUsedAt: (r.last_used_at as string | null) ?? null,
-    };
-  }
-
   async getOperatorByToken(tokenHash: string): Promise<OperatorRow | undefined> {
     const r = this.st('SELECT * FROM operators WHERE token_hash = ?').get(tokenHash) as Row | undefined;
-    return r && this.operatorFrom(r);
+    return r && operatorFrom(r);
   }
 
   async getOperatorByName(name: string): Promise<OperatorRow | undefined> {
     const r = this.st('SELECT * FROM operators WHERE name = ?').get(name) as Row | undefined;
-    return r && this.operatorFrom(r);
+    return r && operatorFrom(r);
   }
 
   async listOperators(): Promise<OperatorRow[]> {
-    return (this.st('SELECT * FROM operators ORDER BY id').all() as Row[]).map((r) => this.operatorFrom(r));
+    return (this.st('SELECT * FROM operators ORDER BY id').all() as Row[]).map(operatorFrom);
   }
 
   async setOperatorDisabled(id: number, at: string | null): Promise<boolean> {
@@ -554,14 +465,6 @@ export class SqliteTx implements StoreTx {
     };
   }
 
-  private eventFrom(row: Row): MonitoringEventRow {
-    return {
-      id: row.id as number, sourceId: row.source_id as string, objectCode: row.object_code as string, type: row.type as string,
-      kind: (row.kind as string | null) ?? null, zone: (row.zone as number | null) ?? null, eventAt: row.event_at as string,
-      receivedAt: row.received_at as string, processedAt: (row.processed_at as string | null) ?? null, result: (row.result as string | null) ?? null,
-    };
-  }
-
   async setEventResult(id: number, result: string, at: string, zoneKey: string | null): Promise<void> {
     this.st('UPDATE monitoring_events SET result = ?, processed_at = ?, zone_key = ? WHERE id = ?').run(result, at, zoneKey, id);
   }
@@ -574,7 +477,7 @@ export class SqliteTx implements StoreTx {
   async openAlarm(objectCode: string): Promise<MonitoringEventRow | undefined> {
     const last = this.st(`SELECT * FROM monitoring_events WHERE object_code = ? AND result IN ('alarm', 'restored')
       ORDER BY event_at DESC, id DESC LIMIT 1`).get(objectCode) as Row | undefined;
-    return last && last.result === 'alarm' ? this.eventFrom(last) : undefined;
+    return last && last.result === 'alarm' ? eventFrom(last) : undefined;
   }
 
   async setCalloutState(eventId: number, state: 'pending' | 'running' | 'done'): Promise<void> {
@@ -588,7 +491,7 @@ export class SqliteTx implements StoreTx {
          OR (callout_state = 'running' AND (callout_lease_until IS NULL OR callout_lease_until <= ?))
          OR (callout_state = 'running' AND callout_holder = ? AND id NOT IN (SELECT value FROM json_each(?)))
       RETURNING *`).all(holder, leaseUntil, at, holder, JSON.stringify(skip)) as Row[];
-    return rows.map((r) => this.eventFrom(r)).sort((a, b) => a.id - b.id);
+    return rows.map(eventFrom).sort((a, b) => a.id - b.id);
   }
 
   async renewCallouts(eventIds: number[], holder: string, leaseUntil: string): Promise<number[]> {
@@ -622,11 +525,7 @@ export class SqliteTx implements StoreTx {
     const rows = (openOnly
       ? this.st('SELECT * FROM alerts WHERE acknowledged_at IS NULL ORDER BY id DESC LIMIT ?').all(limit)
       : this.st('SELECT * FROM alerts ORDER BY id DESC LIMIT ?').all(limit)) as Row[];
-    return rows.map((r) => ({
-      id: r.id as number, kind: r.kind as string, clientId: (r.client_id as number | null) ?? null, objectCode: (r.object_code as string | null) ?? null,
-      phone: (r.phone as string | null) ?? null, detail: (r.detail as string | null) ?? null, createdAt: r.created_at as string,
-      acknowledgedAt: (r.acknowledged_at as string | null) ?? null, acknowledgedBy: (r.acknowledged_by as string | null) ?? null,
-    }));
+    return rows.map(alertFrom);
   }
 
   async ackAlert(id: number, by: string, at: string): Promise<boolean> {

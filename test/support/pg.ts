@@ -11,17 +11,11 @@ export function pgUrl(): string | undefined {
   return url ? url : undefined;
 }
 
-async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
+/** Runs `fn` on a connection of its own to the test server's admin database. */
+function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
   const url = pgUrl();
-  if (!url) throw new Error('ZHEDEL_TEST_PG is not set');
-  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
-  c.on('error', () => undefined);
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
+  if (!url) return Promise.reject(new Error('ZHEDEL_TEST_PG is not set'));
+  return withConnection(url, fn);
 }
 
 /** The URL of `database` on the test server (the admin URL with another path). */

@@ -1,0 +1,121 @@
+import type { AlertRow, ChallengeRow, MonitoringEventRow, OperatorRow, OutboxRow } from '../core/ports.ts';
+import type { JournalRecord } from '../domain/journal.ts';
+import type { ClientView, Lang, ObjectStatus, ObjectView } from '../domain/types.ts';
+
+/**
+ * Rows as both engines read them back into the port's types: the tables have the same columns
+ * on SQLite and PostgreSQL, 0/1 flags as integers, times as ISO text.
+ */
+export type Row = Record<string, unknown>;
+
+export const str = (v: unknown): string | null => (v as string | null) ?? null;
+export const numOrNull = (v: unknown): number | null => (v as number | null) ?? null;
+
+export function clientFrom(r: Row): ClientView {
+  return {
+    id: r.id as number,
+    name: r.name as string,
+    lang: r.lang as Lang,
+    langChosen: r.lang_chosen === 1,
+    balance: r.balance as number,
+    suspendedAt: str(r.suspended_at),
+    createdAt: r.created_at as string,
+  };
+}
+
+export function objectFrom(r: Row): ObjectView {
+  return {
+    id: r.id as number,
+    clientId: r.client_id as number,
+    code: r.code as string,
+    address: r.address as string,
+    status: r.status as ObjectStatus,
+    statusSince: r.status_since as string,
+    calloutEnabled: r.callout_enabled === 1,
+  };
+}
+
+
+
+export function challengeFrom(r: Row): ChallengeRow {
+  return {
+    id: r.id as string,
+    purpose: r.purpose as string,
+    numberId: r.number_id as number,
+    objectId: numOrNull(r.object_id),
+    channel: r.channel as string,
+    codeHash: r.code_hash as Buffer,
+    createdAt: r.created_at as string,
+    expiresAt: r.expires_at as string,
+    attempts: r.attempts as number,
+    state: r.state as ChallengeRow['state'],
+    operator: str(r.operator),
+  };
+}
+
+export function journalFrom(r: Row): JournalRecord {
+  return {
+    seq: r.seq as number,
+    at: r.at as string,
+    channel: r.channel as string,
+    phone: str(r.phone),
+    clientId: numOrNull(r.client_id),
+    objectCode: str(r.object_code),
+    action: r.action as string,
+    auth: r.auth as string,
+    challengeId: str(r.challenge_id),
+    operator: str(r.operator),
+    outcome: r.outcome as string,
+    reason: str(r.reason),
+    detail: str(r.detail),
+    prevHash: r.prev_hash as string,
+    hash: r.hash as string,
+  };
+}
+
+
+export function operatorFrom(r: Row): OperatorRow {
+  return {
+    id: r.id as number, name: r.name as string, role: r.role as 'operator' | 'admin', createdAt: r.created_at as string,
+    disabledAt: str(r.disabled_at), tokenIssuedAt: str(r.token_issued_at), tokenExpiresAt: str(r.token_expires_at), lastUsedAt: str(r.last_used_at),
+  };
+}
+
+export function eventFrom(r: Row): MonitoringEventRow {
+  return {
+    id: r.id as number, sourceId: r.source_id as string, objectCode: r.object_code as string, type: r.type as string,
+    kind: str(r.kind), zone: numOrNull(r.zone), eventAt: r.event_at as string, receivedAt: r.received_at as string,
+    processedAt: str(r.processed_at), result: str(r.result),
+  };
+}
+
+/** An outbox row, without its parts' message ids (each engine reads those its own way). */
+export function outboxFrom(r: Row): Omit<OutboxRow, 'messageIds'> {
+  return {
+    id: r.id as number,
+    priority: r.priority as number,
+    kind: r.kind as string,
+    phone: r.phone as string,
+    clientId: numOrNull(r.client_id),
+    body: str(r.body),
+    bodyEnc: (r.body_enc as Buffer | null) ?? null,
+    secret: r.secret === 1,
+    state: r.state as string,
+    createdAt: r.created_at as string,
+    expiresAt: str(r.expires_at),
+    attempts: r.attempts as number,
+    error: str(r.error),
+    updatedAt: r.updated_at as string,
+    partsTotal: numOrNull(r.parts_total),
+    duplicateRisk: r.duplicate_risk === 1,
+    doneAt: str(r.done_at),
+  };
+}
+
+export function alertFrom(r: Row): AlertRow {
+  return {
+    id: r.id as number, kind: r.kind as string, clientId: numOrNull(r.client_id), objectCode: str(r.object_code),
+    phone: str(r.phone), detail: str(r.detail), createdAt: r.created_at as string,
+    acknowledgedAt: str(r.acknowledged_at), acknowledgedBy: str(r.acknowledged_by),
+  };
+}
