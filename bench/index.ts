@@ -1,6 +1,7 @@
 /**
  * `npm run bench [name...]`: prints one line per figure. Names: core, sms, calls, http, alarms,
- * cli, pg (SQLite and PostgreSQL side by side). With no name, every benchmark runs.
+ * cli, pg (SQLite and PostgreSQL side by side); sms:drain, sms:latency, sms:tps, sms:memory run one part
+ * of sms. With no name, every benchmark runs.
  */
 import { benchAlarms } from './alarms.ts';
 import { benchCalls } from './calls.ts';
@@ -8,7 +9,7 @@ import { benchCli } from './cli.ts';
 import { benchCore } from './core.ts';
 import { benchHttp } from './http.ts';
 import { benchPg } from './pg.ts';
-import { benchSms } from './sms.ts';
+import { benchSms, SMS_PARTS } from './sms.ts';
 
 const benches: Record<string, () => Promise<void>> = {
   core: benchCore,
@@ -18,10 +19,12 @@ const benches: Record<string, () => Promise<void>> = {
   alarms: benchAlarms,
   cli: benchCli,
   pg: benchPg,
+  ...Object.fromEntries(SMS_PARTS.map((p) => [`sms:${p}`, () => benchSms([p])])),
 };
 
 const wanted = process.argv.slice(2);
-const names = wanted.length ? wanted : Object.keys(benches);
+// with no name, every benchmark once (sms runs its parts itself)
+const names = wanted.length ? wanted : Object.keys(benches).filter((n) => !n.includes(':'));
 for (const name of names) {
   const run = benches[name];
   if (!run) {

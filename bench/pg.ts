@@ -43,7 +43,7 @@ const ALARMS = 1_000;
 
 // ------------------------------------------------------------------------------- engines
 
-interface Engine {
+export interface Engine {
   name: 'SQLite' | 'PostgreSQL';
   /** A new, empty database: its ZHEDEL_DB. */
   create(label: string): Promise<string>;
@@ -53,7 +53,7 @@ interface Engine {
   serverCpuMs(): number | null;
 }
 
-function sqliteEngine(dir: string): Engine {
+export function sqliteEngine(dir: string): Engine {
   return {
     name: 'SQLite',
     create: (label) => Promise.resolve(join(dir, `${label}.db`)),
@@ -63,7 +63,7 @@ function sqliteEngine(dir: string): Engine {
   };
 }
 
-interface PgServer {
+export interface PgServer {
   /** URL of an admin database. */
   url: string;
   /** How the server was found, for the output. */
@@ -72,7 +72,7 @@ interface PgServer {
 }
 
 /** The PostgreSQL server for the benchmark, or the reason there is none. */
-async function pgServer(): Promise<PgServer | string> {
+export async function pgServer(): Promise<PgServer | string> {
   const given = process.env.ZHEDEL_BENCH_PG;
   if (given) return { url: given, origin: 'the server in ZHEDEL_BENCH_PG', stop: () => undefined };
   const programs = findPostgresPrograms();
@@ -116,7 +116,7 @@ function clusterCpu(postmaster: number): () => number | null {
   };
 }
 
-async function pgEngine(server: PgServer): Promise<{ engine: Engine; about: string; drop(): Promise<void> }> {
+export async function pgEngine(server: PgServer): Promise<{ engine: Engine; about: string; drop(): Promise<void> }> {
   const admin = new pg.Client({ connectionString: server.url, connectionTimeoutMillis: 15_000 });
   await admin.connect();
   const info = (await admin.query<{ v: string; fsync: string; sc: string; pid: number }>(
@@ -159,7 +159,7 @@ async function pgEngine(server: PgServer): Promise<{ engine: Engine; about: stri
   };
 }
 
-async function closeStore(s: OpenStore): Promise<void> {
+export async function closeStore(s: OpenStore): Promise<void> {
   await s.bus.close();
   await s.admin.close();
 }
@@ -191,7 +191,7 @@ async function benchCoreOn(engine: Engine): Promise<{ rps: number; p50: number; 
 // ------------------------------------------------------------------------------- 2. SMS drain
 
 /** The simulator in its own process: its CPU time is not the service's. */
-class SimProcess {
+export class SimProcess {
   private constructor(private readonly child: ChildProcess, readonly url: string) {}
 
   /** `responseDelayMs`: the simulator answers each submit_sm that late (a real SMSC's round trip). */
@@ -242,23 +242,23 @@ function instance(s: OpenStore, url: string, holder: string, window = 50): Insta
 }
 
 /** N messages queued, as bench/sms.ts queues them: every tenth two UCS-2 parts, a third of them alarms. */
-async function queueMessages(store: Store, n: number): Promise<number> {
+async function queueMessages(store: Store, n: number, text?: (i: number) => string): Promise<number> {
   const at = new Date().toISOString();
   for (let from = 0; from < n; from += 1_000) {
     await store.transaction(async (tx) => {
       for (let j = from; j < Math.min(n, from + 1_000); j++) {
         await tx.enqueueSms({
           priority: j % 3 === 0 ? 1 : 2, kind: 'bench', phone: '+77011234567', clientId: null,
-          body: j % 10 === 0 ? `Длинное сообщение номер ${j}: ${'Ж'.repeat(80)}` : `Bench message ${j}`,
+          body: text ? text(j) : j % 10 === 0 ? `Длинное сообщение номер ${j}: ${'Ж'.repeat(80)}` : `Bench message ${j}`,
           bodyEnc: null, secret: false, at, expiresAt: null,
         });
       }
     });
   }
-  return n + Math.ceil(n / 10);
+  return text ? n : n + Math.ceil(n / 10);
 }
 
-interface DrainFigures {
+export interface DrainFigures {
   rate: number;
   /** CPU of this process (every instance in it; the simulator runs in its own), µs per message. */
   cpuUs: number;
@@ -292,13 +292,15 @@ const WARM_UP = 1_000;
  * share or for the first use of new server connections; the dispatchers are stopped while the
  * measured batch is queued, and started together to drain it.
  */
-async function drainOn(engine: Engine, sim: SimProcess, instances: 1 | 2, o: { count?: number; window?: number } = {}): Promise<DrainFigures> {
+let drains = 0;
+
+export async function drainOn(engine: Engine, sim: SimProcess, instances: 1 | 2, o: { count?: number; window?: number; text?: (i: number) => string } = {}): Promise<DrainFigures> {
   const SMS_COUNT = o.count ?? SMS_DRAINED;
-  const dbPath = await engine.create(`drain${instances}${o.window ? `w${o.window}` : ""}`);
+  const dbPath = await engine.create(`drain${instances}${o.window ? `w${o.window}` : ''}n${++drains}`);
   const queue = async (n: number): Promise<number> => {
     const seed = await openStore({ dbPath: engine.seeding(dbPath) });
     try {
-      return await queueMessages(seed.store, n);
+      return await queueMessages(seed.store, n, o.text);
     } finally {
       await closeStore(seed);
     }
