@@ -436,7 +436,21 @@ export interface PartAccepted {
   seq: number;
   total: number;
   messageId: string;
-  keys: string[];
+  /** The key the id is found by (its normal form: trimmed, lower case, no leading zeros). */
+  key: string;
+}
+
+/** A delivery receipt to apply: the keys of stored ids it may name, and the part's new state. */
+export interface ReceiptUpdate {
+  keys: { exact: string[]; cross: string[] };
+  state: PartState;
+  error: string | null;
+}
+
+/** What a receipt settled: its message, and the message's final state once every part is settled (else null). */
+export interface ReceiptApplied {
+  outboxId: number;
+  messageState: string | null;
 }
 
 export type MessageOutcome =
@@ -506,11 +520,12 @@ export interface Outbox {
    */
   record(parts: PartAccepted[], outcomes: MessageOutcome[], at: string, holder: string): Promise<number[]>;
   /**
-   * A delivery receipt: finds the part by any of its keys (exact ones first, newest part
-   * first) and settles it; when every part of the message is settled the message takes its
-   * final state (`messageState`, else null). Returns null when no part matches (yet).
+   * Delivery receipts, in one transaction, in order: each finds its part by a key (exact ones
+   * first, newest part first) and settles it; when every part of a message is settled the
+   * message takes its final state. One answer per receipt: what it settled, or null when no
+   * part matches (yet).
    */
-  applyReceipt(keys: { exact: string[]; cross: string[] }, state: PartState, error: string | null, at: string): Promise<{ outboxId: number; messageState: string | null } | null>;
+  applyReceipts(receipts: ReceiptUpdate[], at: string): Promise<Array<ReceiptApplied | null>>;
   /** Messages by state. */
   counts(): Promise<OutboxCounts>;
   /** The parts of one message in part order, with the SMSC's ids and their states. */

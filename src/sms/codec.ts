@@ -72,9 +72,8 @@ export function decodeGsm7Unpacked(buf: Buffer): string {
 }
 
 function encodeUcs2(units: string): Buffer {
-  const b = Buffer.alloc(units.length * 2);
-  for (let i = 0; i < units.length; i++) b.writeUInt16BE(units.charCodeAt(i), i * 2);
-  return b;
+  // UTF-16 code units, big-endian (lone surrogates are kept as they are, as UCS-2 carries them)
+  return Buffer.from(units, 'utf16le').swap16();
 }
 
 export function decodeUcs2(buf: Buffer): string {
@@ -296,38 +295,39 @@ export function parseReceipt(d: ReceiptInput): ParsedReceipt | null {
 
 /**
  * Message ids may come back in a receipt in another base than the submit_sm_resp gave them
- * (hexadecimal vs decimal, with or without leading zeros). A stored id is indexed under its
- * own normal form and its numeric value under each reading; a receipt id is looked up by its
- * normal form first, and only when that finds nothing by its value in the other base.
+ * (hexadecimal vs decimal, with or without leading zeros). A stored id is kept under its
+ * normal form (trimmed, lower case, no leading zeros); a receipt id is looked up by its normal
+ * form first, and only when that finds nothing by its value written in the other base.
  */
 function normalForm(id: string): string {
   return id.trim().toLowerCase().replace(/^0+(?=.)/, '');
 }
 
-/** Keys under which a stored (submit_sm_resp) id is indexed. */
-export function messageIdKeys(id: string): string[] {
-  const raw = id.trim().toLowerCase();
-  const keys = [`s:${normalForm(raw)}`];
-  if (/^[0-9a-f]{1,64}$/.test(raw)) keys.push(`h:${BigInt('0x' + raw).toString(10)}`);
-  if (/^\d{1,64}$/.test(raw)) keys.push(`d:${BigInt(raw).toString(10)}`);
-  return keys;
+/** The key under which a stored (submit_sm_resp) id is found. */
+export function messageIdKey(id: string): string {
+  return normalForm(id);
 }
 
-/** Keys to find a receipt's id: `exact` first, then `cross` (the same value in the other base). */
+/** Keys of stored ids a receipt's id may name: `exact` first, then `cross` (the same value in the other base). */
 export function receiptLookupKeys(id: string): { exact: string[]; cross: string[] } {
   const raw = id.trim().toLowerCase();
+  const exact = normalForm(raw);
   const cross: string[] = [];
   // a decimal receipt id may be the value of a hexadecimal stored id, and the other way round
-  if (/^\d{1,64}$/.test(raw)) cross.push(`h:${BigInt(raw).toString(10)}`);
-  if (/^[0-9a-f]{1,64}$/.test(raw)) cross.push(`d:${BigInt('0x' + raw).toString(10)}`);
-  return { exact: [`s:${normalForm(raw)}`], cross };
+  // (ids of up to 64 digits are read as numbers)
+  if (/^\d{1,64}$/.test(raw)) cross.push(BigInt(raw).toString(16));
+  if (/^[0-9a-f]{1,64}$/.test(raw)) {
+    const decimal = BigInt('0x' + raw).toString(10);
+    if (decimal.length <= 64) cross.push(decimal);
+  }
+  return { exact: [exact], cross: cross.filter((k) => k !== exact) };
 }
 
 /** True when a receipt id names the stored id, allowing another base and leading zeros. */
 export function sameMessageId(stored: string, receipt: string): boolean {
-  const keys = new Set(messageIdKeys(stored));
+  const key = messageIdKey(stored);
   const r = receiptLookupKeys(receipt);
-  return r.exact.some((k) => keys.has(k)) || r.cross.some((k) => keys.has(k));
+  return r.exact.includes(key) || r.cross.includes(key);
 }
 
 /** An incoming deliver_sm, read from its raw bytes (SMPP v3.4 section 4.6.1). */

@@ -1,6 +1,6 @@
-import type { ClaimedSms, Clock, MessageOutcome, Outbox, PartAccepted, PartState } from '../core/ports.ts';
+import type { ClaimedSms, Clock, MessageOutcome, Outbox, PartAccepted, PartState, ReceiptApplied } from '../core/ports.ts';
 import type { Logger } from '../logger.ts';
-import { destAddress, encodeSms, messageIdKeys, receiptLookupKeys, sourceAddress, validityPeriod } from './codec.ts';
+import { destAddress, encodeSms, messageIdKey, receiptLookupKeys, sourceAddress, validityPeriod } from './codec.ts';
 import type { SubmitOutcome, SubmitParams } from './session.ts';
 
 /** What the dispatcher needs from the SMPP link. */
@@ -85,6 +85,8 @@ export class Dispatcher {
   private parts: PartAccepted[] = [];
   private outcomes: MessageOutcome[] = [];
   private unmatched: Array<{ r: Receipt; at: number }> = [];
+  /** Receipts waiting for the next write, each with the answer its deliver_sm waits for. */
+  private receipts: Array<{ r: Receipt; resolve: () => void; reject: (e: unknown) => void }> = [];
   private idle: Array<() => void> = [];
   /** Messages claimed by this dispatcher whose outcome is not written yet: their claims are renewed. */
   private readonly held = new Set<number>();
@@ -221,9 +223,9 @@ export class Dispatcher {
         for (const m of claimed) this.held.add(m.id);
         // sealed texts are opened first, so that the parts go to the link in the claimed order
         // (most urgent first), each message's submits one after the other as before
-        const texts = await Promise.all(claimed.map((m) => this.textOf(m)));
+        const texts = claimed.some((m) => m.secret) ? await Promise.all(claimed.map((m) => this.textOf(m))) : null;
         claimed.forEach((m, i) => {
-          const text = texts[i] as { text: string } | { error: unknown };
+          const text = texts ? texts[i] as { text: string } | { error: unknown } : { text: m.body ?? '' };
           const sent = 'text' in text ? this.send(m, text.text) : Promise.reject(text.error);
           void sent.then(
             (outcome) => this.settle(outcome),
@@ -321,7 +323,7 @@ export class Dispatcher {
     const total = enc.parts.length;
     const dest = destAddress(m.phone);
     const validity = m.expiresAt ? validityPeriod(Date.parse(m.expiresAt) - now.getTime()) : undefined;
-    const results = await Promise.all(enc.parts.map((bytes, i): Promise<SubmitOutcome | null> => {
+    const submit = (bytes: Buffer, i: number): Promise<SubmitOutcome | null> => {
       if (m.acceptedParts.includes(i + 1)) return Promise.resolve(null);
       const p: SubmitParams = {
         source: this.source,
@@ -331,10 +333,12 @@ export class Dispatcher {
         shortMessage: bytes,
         registeredDelivery: 1,
         priority: m.priority === 0 ? 1 : 0,
-        ...(validity ? { validityPeriod: validity } : {}),
       };
+      if (validity) p.validityPeriod = validity;
       return this.o.link.submit(p);
-    }));
+    };
+    // most messages have one part: no list of promises for them
+    const results = total === 1 ? [await submit(enc.parts[0] as Buffer, 0)] : await Promise.all(enc.parts.map(submit));
 
     let permanent: string | null = null;
     let transient: string | null = null;
@@ -346,7 +350,7 @@ export class Dispatcher {
         case 'accepted':
           accepted++;
           this.stats.submittedParts++;
-          this.parts.push({ outboxId: m.id, seq: i + 1, total, messageId: r.messageId, keys: messageIdKeys(r.messageId) });
+          this.parts.push({ outboxId: m.id, seq: i + 1, total, messageId: r.messageId, key: messageIdKey(r.messageId) });
           break;
         case 'rejected':
           if (r.permanent) permanent ??= `smsc:0x${r.commandStatus.toString(16).padStart(2, '0')}`;
@@ -366,11 +370,8 @@ export class Dispatcher {
       }
     });
     this.scheduleFlush();
+    if (accepted === total) return { outboxId: m.id, state: 'submitted', eraseBody: m.secret, total };
     const log = { outbox: m.id, kind: m.kind, parts: total, attempt: m.attempts };
-    if (accepted === total) {
-      this.o.logger.debug(log, 'sms accepted by the SMSC');
-      return { outboxId: m.id, state: 'submitted', eraseBody: m.secret, total };
-    }
     if (permanent) {
       this.o.logger.warn({ ...log, error: permanent }, 'sms refused by the SMSC');
       return { outboxId: m.id, state: 'failed', error: permanent, duplicateRisk, eraseBody: true };
@@ -389,7 +390,7 @@ export class Dispatcher {
   private flushTimer: NodeJS.Timeout | null = null;
 
   private scheduleFlush(): void {
-    if (this.parts.length + this.outcomes.length >= 1_000) {
+    if (this.parts.length + this.outcomes.length + this.receipts.length >= 1_000) {
       this.flushLogged();
       return;
     }
@@ -422,14 +423,20 @@ export class Dispatcher {
   }
 
   private async write(): Promise<void> {
-    if (this.parts.length === 0 && this.outcomes.length === 0) return;
+    if (this.parts.length === 0 && this.outcomes.length === 0 && this.receipts.length === 0) return;
     const parts = this.parts;
     const outcomes = this.outcomes;
+    const receipts = this.receipts;
     this.parts = [];
     this.outcomes = [];
-    let ignored: number[];
+    this.receipts = [];
+    let ignored: number[] = [];
     try {
-      ignored = await this.o.store.record(parts, outcomes, this.now().toISOString(), this.o.holder);
+      if (parts.length > 0 || outcomes.length > 0) ignored = await this.o.store.record(parts, outcomes, this.now().toISOString(), this.o.holder);
+    } catch (e) {
+      // their deliver_sm is answered with an error: the SMSC delivers them again
+      for (const x of receipts) x.reject(e);
+      throw e;
     } finally {
       // written, or lost with a failed write: either way no longer renewed here (an unwritten
       // message is taken back by any instance once its lease ends)
@@ -438,40 +445,65 @@ export class Dispatcher {
     if (ignored.length > 0) this.o.logger.warn({ outbox: ignored }, 'outcomes of SMS whose claim was lost to another instance were not recorded');
     const skip = new Set(ignored);
     for (const o of outcomes) if (o.state !== 'retry' && !skip.has(o.outboxId)) this.o.onSettled?.(o.state, 'sms');
-    if (this.unmatched.length > 0) await this.retryUnmatched();
+    // the receipts after the parts they may name, with those that found no part before
+    if (receipts.length > 0 || this.unmatched.length > 0) {
+      let applied: Array<ReceiptApplied | null>;
+      const unmatched = this.unmatched;
+      this.unmatched = [];
+      try {
+        applied = await this.applyReceipts([...receipts.map((x) => x.r), ...unmatched.map((u) => u.r)]);
+      } catch (e) {
+        this.unmatched = unmatched;
+        for (const x of receipts) x.reject(e);
+        throw e;
+      }
+      const now = this.now().getTime();
+      receipts.forEach((x, i) => {
+        if (!applied[i]) {
+          this.unmatched.push({ r: x.r, at: now });
+          this.stats.unmatchedReceipts++;
+        }
+        x.resolve();
+      });
+      this.keepUnmatched(unmatched, applied.slice(receipts.length), now);
+    }
   }
 
-  /** A delivery receipt from the SMSC; resolves once it is applied (or kept for a retry). */
-  async onReceipt(r: Receipt): Promise<void> {
+  /** A delivery receipt from the SMSC; resolves once it is applied (or kept for a retry), rejects when it could not be written. */
+  onReceipt(r: Receipt): Promise<void> {
     this.stats.receipts++;
-    if (r.state === 'enroute') return;
-    this.flushScheduled = false;
-    if (this.flushTimer) clearTimeout(this.flushTimer);
-    this.flushTimer = null;
-    // the part it names may still be waiting to be written: written first, then the receipt
-    await this.inTurn(async () => {
-      await this.write();
-      if (!(await this.applyReceipt(r))) {
-        this.unmatched.push({ r, at: this.now().getTime() });
-        this.stats.unmatchedReceipts++;
-      }
+    if (r.state === 'enroute') return Promise.resolve();
+    // the part it names may still be waiting to be written: written first, then the receipt, in one turn
+    return new Promise((resolve, reject) => {
+      this.receipts.push({ r, resolve, reject });
+      this.scheduleFlush();
     });
   }
 
-  private async applyReceipt(r: Receipt): Promise<boolean> {
-    const res = await this.o.store.applyReceipt(receiptLookupKeys(r.messageId), r.state as PartState, r.err ?? null, this.now().toISOString());
-    if (res?.messageState) this.o.onSettled?.(res.messageState, 'receipt');
-    return res !== null;
+  private async applyReceipts(list: Receipt[]): Promise<Array<ReceiptApplied | null>> {
+    const applied = await this.o.store.applyReceipts(list.map((r) => ({ keys: receiptLookupKeys(r.messageId), state: r.state as PartState, error: r.err ?? null })), this.now().toISOString());
+    for (const res of applied) if (res?.messageState) this.o.onSettled?.(res.messageState, 'receipt');
+    return applied;
+  }
+
+  /** Receipts that found no part yet are kept for a minute (their part may be written by another instance), then given up. */
+  private keepUnmatched(list: Array<{ r: Receipt; at: number }>, applied: Array<ReceiptApplied | null>, now: number): void {
+    list.forEach((u, i) => {
+      if (applied[i]) return;
+      if (now - u.at < 60_000) this.unmatched.push(u);
+      else this.o.logger.warn({ messageId: u.r.messageId }, 'delivery receipt for an unknown message');
+    });
   }
 
   private async retryUnmatched(): Promise<void> {
-    const keep: Array<{ r: Receipt; at: number }> = [];
-    const now = this.now().getTime();
-    for (const u of this.unmatched) {
-      if (await this.applyReceipt(u.r)) continue;
-      if (now - u.at < 60_000) keep.push(u);
-      else this.o.logger.warn({ messageId: u.r.messageId }, 'delivery receipt for an unknown message');
+    const list = this.unmatched;
+    if (list.length === 0) return;
+    this.unmatched = [];
+    try {
+      this.keepUnmatched(list, await this.applyReceipts(list.map((u) => u.r)), this.now().getTime());
+    } catch (e) {
+      this.unmatched = [...list, ...this.unmatched];
+      throw e;
     }
-    this.unmatched = keep;
   }
 }

@@ -37,13 +37,15 @@ interface DroppedWindow {
 
 /** SMPP command_status values we answer deliver_sm with. */
 const ESME_ROK = 0;
+const ESME_RSYSERR = 0x08;
 
 /**
  * SMS that reach us (deliver_sm): delivery receipts go to the dispatcher; everything else is a
  * message from a phone. Multi-part messages are joined; the text becomes a command to the core
  * as channel `sms`; the answer goes back through the outbox in the client's language. Unknown
  * and blocked senders get no answer. Never throws: a broken message is answered ESME_ROK (so
- * the SMSC does not resend it forever) and logged.
+ * the SMSC does not resend it forever) and logged; a receipt that could not be written is
+ * answered ESME_RSYSERR, so that the SMSC sends it again.
  */
 export class SmsInbound {
   private readonly o: InboundOptions;
@@ -93,8 +95,28 @@ export class SmsInbound {
     this.o.logger.warn({ count, senders }, 'SMS from unknown senders beyond the limit dropped; journalled as one record');
   }
 
-  /** Resolves with the deliver_sm_resp status once the message was handled; never rejects. */
+  /**
+   * Resolves with the deliver_sm_resp status once the message was handled; never rejects.
+   * Delivery receipts go to the dispatcher at once, beside the messages from phones (which
+   * take their turn), so that receipts arriving together are written together; one that could
+   * not be written is answered ESME_RSYSERR, and the SMSC delivers it again.
+   */
   handle(d: InboundDeliver): Promise<number> {
+    let receipt: ReturnType<typeof parseReceipt>;
+    try {
+      receipt = parseReceipt(d);
+    } catch {
+      receipt = null;
+    }
+    if (receipt) {
+      const r = { messageId: receipt.messageId, state: receipt.state, err: receipt.err ?? null };
+      return Promise.resolve()
+        .then(() => this.o.onReceipt(r))
+        .then(() => ESME_ROK, (e: unknown) => {
+          this.o.logger.error({ err: e }, 'a delivery receipt could not be written; the SMSC will deliver it again');
+          return ESME_RSYSERR;
+        });
+    }
     return this.inTurn(async () => {
       try {
         await this.handleUnsafe(d);
@@ -106,11 +128,6 @@ export class SmsInbound {
   }
 
   private async handleUnsafe(d: InboundDeliver): Promise<void> {
-    const receipt = parseReceipt(d);
-    if (receipt) {
-      await this.o.onReceipt({ messageId: receipt.messageId, state: receipt.state, err: receipt.err ?? null });
-      return;
-    }
     const now = this.o.clock.now().getTime();
     for (const dropped of this.assembler.expire(now)) {
       this.o.logger.info({ from: maskPhone(dropped.sender), parts: dropped.received, of: dropped.total }, 'incomplete multi-part SMS dropped');

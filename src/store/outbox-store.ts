@@ -1,5 +1,5 @@
 import type { Statement } from 'better-sqlite3';
-import type { ClaimedSms, MessageOutcome, Outbox, OutboxCounts, PartAccepted, PartState } from '../core/ports.ts';
+import type { ClaimedSms, MessageOutcome, Outbox, OutboxCounts, PartAccepted, ReceiptApplied, ReceiptUpdate } from '../core/ports.ts';
 import type { Db } from './db.ts';
 import { lockFor } from './sqlite-lock.ts';
 import type { SqliteLock } from './sqlite-lock.ts';
@@ -88,40 +88,28 @@ export class OutboxStore implements Outbox {
     return this.lock.run(() => {
       if (parts.length === 0 && outcomes.length === 0) return [];
       return this.db.transaction(() => {
-        const ins = this.st(`INSERT OR IGNORE INTO outbox_parts (outbox_id, seq, total, message_id, state, submitted_at)
-          VALUES (?, ?, ?, ?, 'submitted', ?)`);
-        const key = this.st('INSERT INTO outbox_part_keys (key, part_id) VALUES (?, ?)');
-        for (const p of parts) {
-          const r = ins.run(p.outboxId, p.seq, p.total, p.messageId, at);
-          if (r.changes === 1) {
-            const partId = Number(r.lastInsertRowid);
-            for (const k of p.keys) key.run(k, partId);
-          }
-        }
+        const ins = this.st(`INSERT OR IGNORE INTO outbox_parts (outbox_id, seq, total, message_id, id_key, state, submitted_at)
+          VALUES (?, ?, ?, ?, ?, 'submitted', ?)`);
+        for (const p of parts) ins.run(p.outboxId, p.seq, p.total, p.messageId, p.key, at);
         // an outcome is applied only while the message is still this holder's claim
-        const held = "state = 'sending' AND claimed_by = ?";
         const ignored: number[] = [];
+        const st = this.outcomeStatements();
         for (const o of outcomes) {
           let changes = 0;
           switch (o.state) {
-            case 'submitted':
-              changes = this.st(`UPDATE outbox SET state = 'submitted', parts_total = ?, submitted_at = ?, updated_at = ?,
-                  body_enc = CASE WHEN ? THEN NULL ELSE body_enc END, body = CASE WHEN ? AND secret = 1 THEN NULL ELSE body END,
-                  error = NULL
-                WHERE id = ? AND ${held}`).run(o.total, at, at, o.eraseBody ? 1 : 0, o.eraseBody ? 1 : 0, o.outboxId, holder).changes;
+            case 'submitted': {
+              const erase = o.eraseBody ? 1 : 0;
+              changes = st.submitted.run(o.total, at, at, erase, erase, o.outboxId, holder).changes;
               break;
+            }
             case 'retry':
-              changes = this.st(`UPDATE outbox SET state = 'queued', not_before = ?, error = ?, duplicate_risk = MAX(duplicate_risk, ?), updated_at = ?
-                WHERE id = ? AND ${held}`).run(o.notBefore, o.error, o.duplicateRisk ? 1 : 0, at, o.outboxId, holder).changes;
+              changes = st.retry.run(o.notBefore, o.error, o.duplicateRisk ? 1 : 0, at, o.outboxId, holder).changes;
               break;
             case 'failed':
-              changes = this.st(`UPDATE outbox SET state = 'failed', error = ?, duplicate_risk = MAX(duplicate_risk, ?), done_at = ?, updated_at = ?,
-                  body_enc = CASE WHEN ? THEN NULL ELSE body_enc END
-                WHERE id = ? AND ${held}`).run(o.error, o.duplicateRisk ? 1 : 0, at, at, o.eraseBody ? 1 : 0, o.outboxId, holder).changes;
+              changes = st.failed.run(o.error, o.duplicateRisk ? 1 : 0, at, at, o.eraseBody ? 1 : 0, o.outboxId, holder).changes;
               break;
             case 'expired':
-              changes = this.st(`UPDATE outbox SET state = 'expired', body_enc = NULL, body = CASE WHEN secret = 1 THEN NULL ELSE body END,
-                  done_at = ?, updated_at = ? WHERE id = ? AND ${held}`).run(at, at, o.outboxId, holder).changes;
+              changes = st.expired.run(at, at, o.outboxId, holder).changes;
               break;
           }
           if (changes === 0) ignored.push(o.outboxId);
@@ -131,38 +119,62 @@ export class OutboxStore implements Outbox {
     });
   }
 
+  private outcomeSql: { submitted: Statement; retry: Statement; failed: Statement; expired: Statement } | null = null;
+
+  /** The statements that write an outcome, prepared once (a batch runs them a thousand times). */
+  private outcomeStatements(): { submitted: Statement; retry: Statement; failed: Statement; expired: Statement } {
+    if (this.outcomeSql) return this.outcomeSql;
+    const held = "state = 'sending' AND claimed_by = ?";
+    this.outcomeSql = {
+      submitted: this.st(`UPDATE outbox SET state = 'submitted', parts_total = ?, submitted_at = ?, updated_at = ?,
+          body_enc = CASE WHEN ? THEN NULL ELSE body_enc END, body = CASE WHEN ? AND secret = 1 THEN NULL ELSE body END,
+          error = NULL
+        WHERE id = ? AND ${held}`),
+      retry: this.st(`UPDATE outbox SET state = 'queued', not_before = ?, error = ?, duplicate_risk = MAX(duplicate_risk, ?), updated_at = ?
+        WHERE id = ? AND ${held}`),
+      failed: this.st(`UPDATE outbox SET state = 'failed', error = ?, duplicate_risk = MAX(duplicate_risk, ?), done_at = ?, updated_at = ?,
+          body_enc = CASE WHEN ? THEN NULL ELSE body_enc END
+        WHERE id = ? AND ${held}`),
+      expired: this.st(`UPDATE outbox SET state = 'expired', body_enc = NULL, body = CASE WHEN secret = 1 THEN NULL ELSE body END,
+          done_at = ?, updated_at = ? WHERE id = ? AND ${held}`),
+    };
+    return this.outcomeSql;
+  }
+
   /**
-   * A delivery receipt: finds the part by any of the id's keys (newest first) and settles
-   * it; when every part of the message is settled the message takes its final state.
-   * Returns the message id, or null when no part matches (yet).
+   * Delivery receipts in one transaction: each finds its part by a key (newest part first) and
+   * settles it; when every part of the message is settled the message takes its final state.
    */
-  applyReceipt(keys: { exact: string[]; cross: string[] }, state: PartState, error: string | null, at: string): Promise<{ outboxId: number; messageState: string | null } | null> {
+  applyReceipts(receipts: ReceiptUpdate[], at: string): Promise<Array<ReceiptApplied | null>> {
     return this.lock.run(() => {
-      return this.db.transaction(() => {
-        const find = (list: string[]): { id: number; outbox_id: number } | undefined => {
-          if (list.length === 0) return undefined;
-          const placeholders = list.map(() => '?').join(',');
-          return this.db.prepare(`SELECT p.id, p.outbox_id FROM outbox_part_keys k JOIN outbox_parts p ON p.id = k.part_id
-            WHERE k.key IN (${placeholders}) ORDER BY p.id DESC LIMIT 1`).get(...list) as { id: number; outbox_id: number } | undefined;
-        };
-        const part = find(keys.exact) ?? find(keys.cross);
-        if (!part) return null;
-        const final = state !== 'accepted' && state !== 'unknown';
-        this.st('UPDATE outbox_parts SET state = ?, error = ?, done_at = ? WHERE id = ?').run(state, error, final ? at : null, part.id);
-        const msg = this.st('SELECT state, parts_total FROM outbox WHERE id = ?').get(part.outbox_id) as { state: string; parts_total: number | null };
-        if (msg.state !== 'submitted' || msg.parts_total === null) return { outboxId: part.outbox_id, messageState: null };
-        const parts = this.st('SELECT state FROM outbox_parts WHERE outbox_id = ?').all(part.outbox_id) as Array<{ state: string }>;
-        if (parts.length < msg.parts_total) return { outboxId: part.outbox_id, messageState: null };
-        const states = parts.map((p) => p.state);
-        if (states.some((s) => s === 'submitted' || s === 'accepted' || s === 'unknown')) return { outboxId: part.outbox_id, messageState: null };
-        const messageState = states.every((s) => s === 'delivered') ? 'delivered'
-          : states.includes('expired') ? 'expired' : 'undeliverable';
-        const err = messageState === 'delivered' ? null : error;
-        this.st('UPDATE outbox SET state = ?, error = COALESCE(?, error), done_at = ?, updated_at = ? WHERE id = ?')
-          .run(messageState, err, at, at, part.outbox_id);
-        return { outboxId: part.outbox_id, messageState };
-      }).immediate();
+      if (receipts.length === 0) return [];
+      return this.db.transaction(() => receipts.map((r) => this.applyOne(r, at))).immediate();
     });
+  }
+
+  private applyOne(r: ReceiptUpdate, at: string): ReceiptApplied | null {
+    const find = (list: string[]): { id: number; outbox_id: number } | undefined => {
+      if (list.length === 0) return undefined;
+      const one = list.length === 1;
+      const sql = `SELECT id, outbox_id FROM outbox_parts WHERE id_key ${one ? '= ?' : `IN (${list.map(() => '?').join(',')})`} ORDER BY id DESC LIMIT 1`;
+      return (one ? this.st(sql) : this.db.prepare(sql)).get(...list) as { id: number; outbox_id: number } | undefined;
+    };
+    const part = find(r.keys.exact) ?? find(r.keys.cross);
+    if (!part) return null;
+    const final = r.state !== 'accepted' && r.state !== 'unknown';
+    this.st('UPDATE outbox_parts SET state = ?, error = ?, done_at = ? WHERE id = ?').run(r.state, r.error, final ? at : null, part.id);
+    const msg = this.st('SELECT state, parts_total FROM outbox WHERE id = ?').get(part.outbox_id) as { state: string; parts_total: number | null };
+    if (msg.state !== 'submitted' || msg.parts_total === null) return { outboxId: part.outbox_id, messageState: null };
+    const parts = this.st('SELECT state FROM outbox_parts WHERE outbox_id = ?').all(part.outbox_id) as Array<{ state: string }>;
+    if (parts.length < msg.parts_total) return { outboxId: part.outbox_id, messageState: null };
+    const states = parts.map((p) => p.state);
+    if (states.some((s) => s === 'submitted' || s === 'accepted' || s === 'unknown')) return { outboxId: part.outbox_id, messageState: null };
+    const messageState = states.every((s) => s === 'delivered') ? 'delivered'
+      : states.includes('expired') ? 'expired' : 'undeliverable';
+    const err = messageState === 'delivered' ? null : r.error;
+    this.st('UPDATE outbox SET state = ?, error = COALESCE(?, error), done_at = ?, updated_at = ? WHERE id = ?')
+      .run(messageState, err, at, at, part.outbox_id);
+    return { outboxId: part.outbox_id, messageState };
   }
 
   counts(): Promise<OutboxCounts> {

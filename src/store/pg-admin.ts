@@ -10,7 +10,7 @@ const DAY_MS = 86_400_000;
 /** The tables of the schema (verifyIntegrity reports any that is missing). */
 const TABLES = [
   'clients', 'objects', 'numbers', 'number_objects', 'services', 'subscriptions', 'challenges', 'otp_sends', 'journal', 'outbox',
-  'outbox_parts', 'outbox_part_keys', 'ledger', 'sessions', 'operators', 'monitoring_events', 'alerts', 'tariffs', 'billing_notices',
+  'outbox_parts', 'ledger', 'sessions', 'operators', 'monitoring_events', 'alerts', 'tariffs', 'billing_notices',
   'callouts', 'settings', 'otp_floods', 'job_runs', 'rate_hits',
 ];
 const JOURNAL_GUARDS = ['journal_no_update', 'journal_no_delete', 'journal_no_truncate'];

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { ClaimedSms, MessageOutcome, Outbox, OutboxCounts, PartAccepted, PartState } from '../core/ports.ts';
+import type { ClaimedSms, MessageOutcome, Outbox, OutboxCounts, PartAccepted, ReceiptApplied, ReceiptUpdate } from '../core/ports.ts';
 import type { PgDatabase } from './pg-db.ts';
 
 type Row = Record<string, unknown>;
@@ -98,18 +98,12 @@ export class PgOutbox implements Outbox {
     const notApplied = (applied: Set<number>): number[] => outcomes.filter((o) => once.get(o.outboxId) !== o || !applied.has(o.outboxId)).map((o) => o.outboxId);
     return this.tx(async (c) => {
       if (newParts.length > 0) {
-        const keyed = newParts.flatMap((p) => p.keys.map((key) => ({ p, key })));
-        await c.query(`WITH inserted AS (
-            INSERT INTO outbox_parts (outbox_id, seq, total, message_id, state, submitted_at)
-            SELECT p.outbox_id, p.seq, p.total, p.message_id, 'submitted', $5
-              FROM unnest($1::bigint[], $2::int[], $3::int[], $4::text[]) AS p(outbox_id, seq, total, message_id)
-            ON CONFLICT (outbox_id, seq) DO NOTHING
-            RETURNING id, outbox_id, seq)
-          INSERT INTO outbox_part_keys (key, part_id)
-          SELECT k.key, i.id FROM inserted i
-            JOIN unnest($6::bigint[], $7::int[], $8::text[]) AS k(outbox_id, seq, key) ON k.outbox_id = i.outbox_id AND k.seq = i.seq`,
-        [newParts.map((p) => p.outboxId), newParts.map((p) => p.seq), newParts.map((p) => p.total), newParts.map((p) => p.messageId), at,
-          keyed.map((k) => k.p.outboxId), keyed.map((k) => k.p.seq), keyed.map((k) => k.key)]);
+        await c.query(`INSERT INTO outbox_parts (outbox_id, seq, total, message_id, id_key, state, submitted_at)
+            SELECT p.outbox_id, p.seq, p.total, p.message_id, p.id_key, 'submitted', $6
+              FROM unnest($1::bigint[], $2::int[], $3::int[], $4::text[], $5::text[]) AS p(outbox_id, seq, total, message_id, id_key)
+            ON CONFLICT (outbox_id, seq) DO NOTHING`,
+        [newParts.map((p) => p.outboxId), newParts.map((p) => p.seq), newParts.map((p) => p.total), newParts.map((p) => p.messageId),
+          newParts.map((p) => p.key), at]);
       }
       if (list.length === 0) return [];
       // each outcome as in the SQLite engine: 'submitted', 'retry' (queued again), 'failed', 'expired';
@@ -143,35 +137,42 @@ export class PgOutbox implements Outbox {
   }
 
   /**
-   * A delivery receipt: finds the part by any of the id's keys (newest first) and settles
-   * it; when every part of the message is settled the message takes its final state.
-   * Returns the message id, or null when no part matches (yet).
+   * Delivery receipts in one transaction: each finds its part by a key (newest part first) and
+   * settles it; when every part of the message is settled the message takes its final state.
    */
-  applyReceipt(keys: { exact: string[]; cross: string[] }, state: PartState, error: string | null, at: string): Promise<{ outboxId: number; messageState: string | null } | null> {
+  applyReceipts(receipts: ReceiptUpdate[], at: string): Promise<Array<ReceiptApplied | null>> {
+    if (receipts.length === 0) return Promise.resolve([]);
     return this.tx(async (c) => {
-      const find = async (list: string[]): Promise<{ id: number; outbox_id: number } | undefined> => {
-        if (list.length === 0) return undefined;
-        return (await c.query<{ id: number; outbox_id: number }>(`SELECT p.id, p.outbox_id FROM outbox_part_keys k JOIN outbox_parts p ON p.id = k.part_id
-          WHERE k.key = ANY($1::text[]) ORDER BY p.id DESC LIMIT 1`, [list])).rows[0];
-      };
-      const part = (await find(keys.exact)) ?? (await find(keys.cross));
-      if (!part) return null;
-      // the message first: a receipt for another of its parts waits here, then sees this one settled
-      const msg = (await c.query<{ state: string; parts_total: number | null }>('SELECT state, parts_total FROM outbox WHERE id = $1 FOR UPDATE', [part.outbox_id])).rows[0]!;
-      const final = state !== 'accepted' && state !== 'unknown';
-      await c.query('UPDATE outbox_parts SET state = $1, error = $2, done_at = $3 WHERE id = $4', [state, error, final ? at : null, part.id]);
-      if (msg.state !== 'submitted' || msg.parts_total === null) return { outboxId: part.outbox_id, messageState: null };
-      const states = (await c.query<{ state: string }>('SELECT state FROM outbox_parts WHERE outbox_id = $1', [part.outbox_id])).rows.map((p) => p.state);
-      if (states.length < msg.parts_total) return { outboxId: part.outbox_id, messageState: null };
-      if (states.some((s) => s === 'submitted' || s === 'accepted' || s === 'unknown')) return { outboxId: part.outbox_id, messageState: null };
-      const messageState = states.every((s) => s === 'delivered') ? 'delivered'
-        : states.includes('expired') ? 'expired' : 'undeliverable';
-      const err = messageState === 'delivered' ? null : error;
-      await c.query('UPDATE outbox SET state = $1, error = COALESCE($2, error), done_at = $3, updated_at = $3 WHERE id = $4',
-        [messageState, err, at, part.outbox_id]);
-      return { outboxId: part.outbox_id, messageState };
+      const out: Array<ReceiptApplied | null> = [];
+      for (const r of receipts) out.push(await this.applyOne(c, r, at));
+      return out;
     });
   }
+
+  private async applyOne(c: pg.PoolClient, r: ReceiptUpdate, at: string): Promise<ReceiptApplied | null> {
+    const find = async (list: string[]): Promise<{ id: number; outbox_id: number } | undefined> => {
+      if (list.length === 0) return undefined;
+      return (await c.query<{ id: number; outbox_id: number }>(`SELECT id, outbox_id FROM outbox_parts
+        WHERE id_key = ANY($1::text[]) ORDER BY id DESC LIMIT 1`, [list])).rows[0];
+    };
+    const part = (await find(r.keys.exact)) ?? (await find(r.keys.cross));
+    if (!part) return null;
+    // the message first: a receipt for another of its parts waits here, then sees this one settled
+    const msg = (await c.query<{ state: string; parts_total: number | null }>('SELECT state, parts_total FROM outbox WHERE id = $1 FOR UPDATE', [part.outbox_id])).rows[0]!;
+    const final = r.state !== 'accepted' && r.state !== 'unknown';
+    await c.query('UPDATE outbox_parts SET state = $1, error = $2, done_at = $3 WHERE id = $4', [r.state, r.error, final ? at : null, part.id]);
+    if (msg.state !== 'submitted' || msg.parts_total === null) return { outboxId: part.outbox_id, messageState: null };
+    const states = (await c.query<{ state: string }>('SELECT state FROM outbox_parts WHERE outbox_id = $1', [part.outbox_id])).rows.map((p) => p.state);
+    if (states.length < msg.parts_total) return { outboxId: part.outbox_id, messageState: null };
+    if (states.some((s) => s === 'submitted' || s === 'accepted' || s === 'unknown')) return { outboxId: part.outbox_id, messageState: null };
+    const messageState = states.every((s) => s === 'delivered') ? 'delivered'
+      : states.includes('expired') ? 'expired' : 'undeliverable';
+    const err = messageState === 'delivered' ? null : r.error;
+    await c.query('UPDATE outbox SET state = $1, error = COALESCE($2, error), done_at = $3, updated_at = $3 WHERE id = $4',
+      [messageState, err, at, part.outbox_id]);
+    return { outboxId: part.outbox_id, messageState };
+  }
+
 
   counts(): Promise<OutboxCounts> {
     return this.db.run(async () => {

@@ -48,7 +48,7 @@ describe.each(ENGINES)('instances on one database: $name', (engine) => {
     it('a live claim is left alone; once its lease ran out the next claim of any instance takes the message back as a possible duplicate', async () => {
       const [id] = await queue(1) as [number];
       expect((await a.outbox.claim(at(0), 10, 'a', at(60))).claimed.map((m) => m.id)).toEqual([id]);
-      await a.outbox.record([{ outboxId: id, seq: 1, total: 2, messageId: 'P1', keys: ['P1'] }], [], at(1), 'a');
+      await a.outbox.record([{ outboxId: id, seq: 1, total: 2, messageId: 'P1', key: 'p1' }], [], at(1), 'a');
       // the lease holds: instance b finds nothing to take
       expect(await b.outbox.claim(at(59), 10, 'b', at(119))).toEqual({ claimed: [], expired: 0, takenOver: 0 });
       // a's lease ran out (a died): b takes the message back and claims it, keeping the accepted part
@@ -56,7 +56,7 @@ describe.each(ENGINES)('instances on one database: $name', (engine) => {
       expect(taken.takenOver).toBe(1);
       expect(taken.claimed).toEqual([expect.objectContaining({ id, attempts: 2, duplicateRisk: true, acceptedParts: [1] })]);
       // a's late outcome is not recorded over b's claim; its parts are
-      const late = await a.outbox.record([{ outboxId: id, seq: 2, total: 2, messageId: 'P2', keys: ['P2'] }], [{ outboxId: id, state: 'submitted', eraseBody: false, total: 2 }], at(61), 'a');
+      const late = await a.outbox.record([{ outboxId: id, seq: 2, total: 2, messageId: 'P2', key: 'p2' }], [{ outboxId: id, state: 'submitted', eraseBody: false, total: 2 }], at(61), 'a');
       expect(late).toEqual([id]);
       expect(await a.outbox.counts()).toEqual({ sending: 1 });
       expect((await a.outbox.parts(id)).map((p) => p.messageId)).toEqual(['P1', 'P2']);

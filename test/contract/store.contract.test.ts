@@ -220,10 +220,10 @@ describe.each(ENGINES)('store contract on $name', (engine) => {
       expect(await db.outbox.claim(now, 10, 'a', LEASE)).toEqual({ claimed: [], expired: 0, takenOver: 0 });
 
       await db.outbox.record([
-        { outboxId: code, seq: 1, total: 1, messageId: 'M1', keys: ['M1', 'm1'] },
-        { outboxId: alarm, seq: 1, total: 2, messageId: 'A1', keys: ['A1'] },
-        { outboxId: alarm, seq: 2, total: 2, messageId: 'A2', keys: ['A2'] },
-        { outboxId: alarm, seq: 2, total: 2, messageId: 'A2', keys: ['A2'] },
+        { outboxId: code, seq: 1, total: 1, messageId: 'M1', key: 'm1' },
+        { outboxId: alarm, seq: 1, total: 2, messageId: 'A1', key: 'a1' },
+        { outboxId: alarm, seq: 2, total: 2, messageId: 'A2', key: 'a2' },
+        { outboxId: alarm, seq: 2, total: 2, messageId: 'A2', key: 'a2' },
       ], [
         { outboxId: code, state: 'submitted', eraseBody: true, total: 1 },
         { outboxId: alarm, state: 'submitted', eraseBody: false, total: 2 },
@@ -234,10 +234,16 @@ describe.each(ENGINES)('store contract on $name', (engine) => {
       expect((await db.outbox.parts(alarm)).map((p) => [p.seq, p.messageId, p.state])).toEqual([[1, 'A1', 'submitted'], [2, 'A2', 'submitted']]);
       expect(await db.outbox.nextDue()).toBe('2026-11-24T10:05:00.000Z');
 
-      expect(await db.outbox.applyReceipt({ exact: ['nope'], cross: [] }, 'delivered', null, now)).toBeNull();
-      expect(await db.outbox.applyReceipt({ exact: [], cross: ['m1'] }, 'delivered', null, now)).toEqual({ outboxId: code, messageState: 'delivered' });
-      expect(await db.outbox.applyReceipt({ exact: ['A1'], cross: [] }, 'delivered', null, now)).toEqual({ outboxId: alarm, messageState: null });
-      expect(await db.outbox.applyReceipt({ exact: ['A2'], cross: [] }, 'undeliverable', 'absent', now)).toEqual({ outboxId: alarm, messageState: 'undeliverable' });
+      expect(await db.outbox.applyReceipts([], now)).toEqual([]);
+      // in one transaction, in order: the second part's receipt sees the first part settled
+      expect(await db.outbox.applyReceipts([
+        { keys: { exact: ['nope'], cross: [] }, state: 'delivered', error: null },
+        { keys: { exact: ['x'], cross: ['m1'] }, state: 'delivered', error: null },
+        { keys: { exact: ['a1'], cross: [] }, state: 'delivered', error: null },
+        { keys: { exact: ['a2'], cross: [] }, state: 'undeliverable', error: 'absent' },
+      ], now)).toEqual([null, { outboxId: code, messageState: 'delivered' }, { outboxId: alarm, messageState: null }, { outboxId: alarm, messageState: 'undeliverable' }]);
+      // keys are matched as stored, not as they came
+      expect(await db.outbox.applyReceipts([{ keys: { exact: ['M1'], cross: [] }, state: 'delivered', error: null }], now)).toEqual([null]);
       const rows = await db.store.read((tx) => tx.listOutbox({ limit: 10 }));
       const byId = new Map(rows.map((r) => [r.id, r]));
       expect(byId.get(code)).toMatchObject({ state: 'delivered', bodyEnc: null, messageIds: ['M1'] });
@@ -253,7 +259,7 @@ describe.each(ENGINES)('store contract on $name', (engine) => {
       ]) as [number, number, number, number, number, number];
       expect((await db.outbox.claim(AT, 10, 'a', LEASE)).claimed).toHaveLength(6);
       const now = '2026-11-24T10:00:05.000Z';
-      const ignored = await db.outbox.record([{ outboxId: keptSealed, seq: 1, total: 1, messageId: 'K1', keys: ['K1'] }], [
+      const ignored = await db.outbox.record([{ outboxId: keptSealed, seq: 1, total: 1, messageId: 'K1', key: 'k1' }], [
         { outboxId: failedPlain, state: 'failed', error: 'smsc:0x0b', duplicateRisk: true, eraseBody: true },
         { outboxId: failedSealed, state: 'failed', error: 'timeout', duplicateRisk: false, eraseBody: true },
         { outboxId: expiredSealed, state: 'expired' },
@@ -280,7 +286,7 @@ describe.each(ENGINES)('store contract on $name', (engine) => {
     it('after a restart, messages caught mid-send are queued again as possible duplicates, keeping accepted parts', async () => {
       const id = await db.store.transaction((tx) => tx.enqueueSms(sms(1)));
       await db.outbox.claim(AT, 10, 'a', LEASE);
-      await db.outbox.record([{ outboxId: id, seq: 1, total: 2, messageId: 'P1', keys: ['P1'] }], [], AT, 'a');
+      await db.outbox.record([{ outboxId: id, seq: 1, total: 2, messageId: 'P1', key: 'p1' }], [], AT, 'a');
       expect(await db.outbox.recoverSending(AT, 'a')).toBe(1);
       expect(await db.outbox.recoverSending(AT, 'a')).toBe(0);
       expect((await db.store.read((tx) => tx.listOutbox({ limit: 10, duplicateRisk: true }))).map((r) => r.id)).toEqual([id]);

@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { ReceiptApplied, ReceiptUpdate } from '../../src/core/ports.ts';
+import { OutboxStore } from '../../src/store/outbox-store.ts';
 import { SmscSim } from '../sim/smsc.ts';
 import { makeFixture, seedClient } from '../support/core-fixture.ts';
 import type { Fixture } from '../support/core-fixture.ts';
@@ -241,6 +243,45 @@ describe('SMS over SMPP against the SMSC simulator', () => {
     h.sim.sendReceipt(b?.messageId as string, 'UNDELIV', '001');
     await until(() => outboxRow(fx, 1).state === 'delivered' && outboxRow(fx, 2).state === 'undeliverable', 3_000, 'receipts applied');
     expect(h.dispatcher.stats.unmatchedReceipts).toBe(0);
+  });
+
+  it('receipts arriving together are written in one transaction; one that could not be written is refused, and applied when it comes again', async () => {
+    const fx = fixture();
+    const batches: number[] = [];
+    let failNext = false;
+    class CountingOutbox extends OutboxStore {
+      override async applyReceipts(list: ReceiptUpdate[], at: string): Promise<Array<ReceiptApplied | null>> {
+        batches.push(list.length);
+        if (failNext) {
+          failNext = false;
+          throw new Error('disk I/O error');
+        }
+        return super.applyReceipts(list, at);
+      }
+    }
+    const h = await harness(fx, { dispatcher: { store: new CountingOutbox(fx.db) } });
+    const { clientId } = await seedClient(fx);
+    for (let i = 0; i < 40; i++) await fx.core.queueSms({ priority: 'info', kind: 'notice', phone: '+77011234567', clientId, text: `notice ${i}`, secret: false, expiresAt: null });
+    h.dispatcher.wake();
+    await until(() => (fx.db.prepare("SELECT COUNT(*) AS n FROM outbox WHERE state = 'submitted'").get() as { n: number }).n === 40, 5_000, 'all submitted');
+    const seqs = h.sim.submitsTo('77011234567').map((x) => h.sim.sendReceipt(x.messageId as string, 'DELIVRD'));
+    await until(() => (fx.db.prepare("SELECT COUNT(*) AS n FROM outbox WHERE state = 'delivered'").get() as { n: number }).n === 40, 5_000, 'all delivered');
+    expect(batches.reduce((a, b) => a + b, 0)).toBe(40);
+    expect(batches.length).toBeLessThan(10);
+    await until(() => seqs.every((q) => h.sim.deliverResps.some((r) => r.sequence === q)), 3_000, 'every deliver_sm answered');
+    expect(h.sim.deliverResps.filter((r) => seqs.includes(r.sequence)).map((r) => r.status)).toEqual(seqs.map(() => 0));
+
+    await fx.core.queueSms({ priority: 'info', kind: 'notice', phone: '+77011234567', clientId, text: 'one more', secret: false, expiresAt: null });
+    h.dispatcher.wake();
+    await until(() => outboxRow(fx, 41).state === 'submitted', 5_000, 'submitted');
+    const last = h.sim.submitsTo('77011234567').at(-1)?.messageId as string;
+    failNext = true;
+    const refused = h.sim.sendReceipt(last, 'DELIVRD');
+    const answer = await until(() => h.sim.deliverResps.find((r) => r.sequence === refused), 3_000, 'the refused receipt answered');
+    expect(answer.status).not.toBe(0);
+    expect(outboxRow(fx, 41).state).toBe('submitted');
+    h.sim.sendReceipt(last, 'DELIVRD');
+    await until(() => outboxRow(fx, 41).state === 'delivered', 3_000, 'delivered when it came again');
   });
 
   it('rides out throttling, a full queue, nacks and a permanent refusal', async () => {

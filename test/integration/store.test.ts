@@ -3,7 +3,9 @@ import { chmodSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { backupJob } from '../../src/jobs/schedule.ts';
+import { receiptLookupKeys } from '../../src/sms/codec.ts';
 import { integrityCheck, loadMigrations, migrate, openDb, schemaVersion } from '../../src/store/db.ts';
+import { OutboxStore } from '../../src/store/outbox-store.ts';
 import { makeFixture, seedClient, tempDir } from '../support/core-fixture.ts';
 import type { Fixture } from '../support/core-fixture.ts';
 import { quietLogger } from '../support/sms-harness.ts';
@@ -39,6 +41,31 @@ describe('database', () => {
     expect(() => migrate(db, bad)).toThrow();
     expect(schemaVersion(db)).toBe(good.length);
     expect(db.prepare("SELECT COUNT(*) AS n FROM sqlite_master WHERE name = 'x'").get()).toEqual({ n: 0 });
+    db.close();
+  });
+
+  it('parts sent before the one-key upgrade are still found by their receipts, in either base', async () => {
+    const db = openDb(join(tempDir(), 'parts.db'), { migrate: false });
+    migrate(db, loadMigrations().filter((m) => m.version <= 7));
+    const at = '2026-11-24T10:00:00.000Z';
+    const outbox = (db.prepare(`INSERT INTO outbox (priority, kind, phone, body, secret, state, attempts, not_before, created_at, updated_at, parts_total, submitted_at)
+      VALUES (2, 'notice', '+77011234567', 'x', 0, 'submitted', 1, ?, ?, ?, 2, ?)`).run(at, at, at, at).lastInsertRowid);
+    // as the earlier schema kept them: each part, and its keys in a table of their own
+    const part = db.prepare("INSERT INTO outbox_parts (outbox_id, seq, total, message_id, state, submitted_at) VALUES (?, ?, 2, ?, 'submitted', ?)");
+    const key = db.prepare('INSERT INTO outbox_part_keys (key, part_id) VALUES (?, ?)');
+    const p1 = part.run(outbox, 1, '00001A2B', at).lastInsertRowid;
+    for (const k of ['s:1a2b', 'h:6699']) key.run(k, p1);
+    const p2 = part.run(outbox, 2, '4711', at).lastInsertRowid;
+    for (const k of ['s:4711', 'h:18193', 'd:4711']) key.run(k, p2);
+    migrate(db);
+    expect(db.prepare('SELECT id_key FROM outbox_parts ORDER BY seq').all()).toEqual([{ id_key: '1a2b' }, { id_key: '4711' }]);
+    expect(db.prepare("SELECT COUNT(*) AS n FROM sqlite_master WHERE name = 'outbox_part_keys'").get()).toEqual({ n: 0 });
+    const store = new OutboxStore(db);
+    expect(await store.applyReceipts([
+      { keys: receiptLookupKeys('6699'), state: 'delivered', error: null },
+      { keys: receiptLookupKeys('0x'), state: 'delivered', error: null },
+      { keys: receiptLookupKeys('4711'), state: 'delivered', error: null },
+    ], at)).toEqual([{ outboxId: Number(outbox), messageState: null }, null, { outboxId: Number(outbox), messageState: 'delivered' }]);
     db.close();
   });
 

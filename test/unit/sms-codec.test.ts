@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  decodeGsm7Unpacked, decodeInbound, destAddress, encodeGsm7Unpacked, encodeSms, gsm7Length, isGsm7, messageIdKeys,
+  decodeGsm7Unpacked, decodeInbound, destAddress, encodeGsm7Unpacked, encodeSms, gsm7Length, isGsm7, messageIdKey,
   parseDeliverSm, parseReceipt, receiptLookupKeys, sameMessageId, sourceAddress, validityPeriod,
 } from '../../src/sms/codec.ts';
 import { ConcatAssembler } from '../../src/sms/concat.ts';
@@ -118,12 +118,19 @@ describe('delivery receipts', () => {
     ['6699', '1a2b', true],
     ['1a2b', '1a2c', false],
     ['12345678901234567890', '12345678901234567890', true],
+    ['ff', '255', true],
+    ['255', 'ff', true],
+    ['0', '000', true],
+    ['ff', '256', false],
   ])('%s ~ %s: %s', (stored, receipt, same) => {
     expect(sameMessageId(stored, receipt)).toBe(same);
   });
   it('exact ids win over a value read in another base', () => {
     // "10" read as hexadecimal is 16; a receipt for "16" must find "16", not "10"
-    expect(receiptLookupKeys('16').exact).toEqual(messageIdKeys('16').slice(0, 1));
+    expect(receiptLookupKeys('16').exact).toEqual([messageIdKey('16')]);
+    // then the stored ids whose value it is in the other base: 0x10 = 16, and 0x16 = 22
+    expect(receiptLookupKeys('16').cross).toEqual(['10', '22']);
+    expect(receiptLookupKeys(' 00FF ')).toEqual({ exact: ['ff'], cross: ['255'] });
   });
 });
 
