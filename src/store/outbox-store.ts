@@ -5,6 +5,9 @@ import { lockFor } from './sqlite-lock.ts';
 import type { SqliteLock } from './sqlite-lock.ts';
 import { Statements } from './statements.ts';
 
+/** A claimed row as the claim returns it (see `claim`). */
+type ClaimRow = [number, number, string, string, string | null, Buffer | null, number, string | null, number, number, number];
+
 /**
  * The outbox on SQLite, as the SMS dispatcher sees it. State changes are applied in batches, one
  * transaction per batch, so a busy SMSC link costs few fsyncs. Each method takes its turn on
@@ -47,24 +50,23 @@ export class OutboxStore implements Outbox {
         const expired = this.st(`UPDATE outbox SET state = 'expired', body = CASE WHEN secret = 1 THEN NULL ELSE body END,
             body_enc = NULL, done_at = ?, updated_at = ?
           WHERE state = 'queued' AND expires_at IS NOT NULL AND expires_at <= ?`).run(now, now, now).changes;
-        // one statement claims the batch; RETURNING gives no order, so sort here
-        const rows = this.st(`UPDATE outbox SET state = 'sending', attempts = attempts + 1,
+        // one statement claims the batch; RETURNING gives no order, so sort here. Rows come as
+        // arrays (no object per row): id, priority, kind, phone, body, body_enc, secret,
+        // expires_at, attempts, concat_ref, duplicate_risk
+        this.claimSql ??= this.db.prepare(`UPDATE outbox SET state = 'sending', attempts = attempts + 1,
             concat_ref = COALESCE(concat_ref, id % 255 + 1), claimed_by = ?, lease_until = ?, updated_at = ?
           WHERE id IN (SELECT id FROM outbox WHERE state = 'queued' AND not_before <= ? ORDER BY priority, id LIMIT ?)
-          RETURNING id, priority, kind, phone, body, body_enc, secret, expires_at, attempts, concat_ref, duplicate_risk`)
-          .all(holder, leaseUntil, now, now, limit) as Array<Record<string, unknown>>;
+          RETURNING id, priority, kind, phone, body, body_enc, secret, expires_at, attempts, concat_ref, duplicate_risk`).raw(true);
+        const rows = this.claimSql.all(holder, leaseUntil, now, now, limit) as ClaimRow[];
         if (rows.length === 0) return { claimed: [], expired, takenOver };
-        rows.sort((a, b) => (a.priority as number) - (b.priority as number) || (a.id as number) - (b.id as number));
+        rows.sort((a, b) => a[1] - b[1] || a[0] - b[0]);
         const acceptedOf = this.st('SELECT seq FROM outbox_parts WHERE outbox_id = ? ORDER BY seq');
         const claimed = rows.map((r): ClaimedSms => {
-          const id = r.id as number;
-          const attempts = r.attempts as number;
+          const [id, priority, kind, phone, body, bodyEnc, secret, expiresAt, attempts, concatRef, duplicateRisk] = r;
           const accepted = attempts > 1 ? (acceptedOf.all(id) as Array<{ seq: number }>).map((p) => p.seq) : [];
           return {
-            id, priority: r.priority as number, kind: r.kind as string, phone: r.phone as string,
-            body: (r.body as string | null) ?? null, bodyEnc: (r.body_enc as Buffer | null) ?? null, secret: r.secret === 1,
-            expiresAt: (r.expires_at as string | null) ?? null, attempts, concatRef: r.concat_ref as number,
-            duplicateRisk: r.duplicate_risk === 1, acceptedParts: accepted,
+            id, priority, kind, phone, body, bodyEnc, secret: secret === 1, expiresAt, attempts, concatRef,
+            duplicateRisk: duplicateRisk === 1, acceptedParts: accepted,
           };
         });
         return { claimed, expired, takenOver };
@@ -119,6 +121,7 @@ export class OutboxStore implements Outbox {
     });
   }
 
+  private claimSql: Statement | null = null;
   private outcomeSql: { submitted: Statement; retry: Statement; failed: Statement; expired: Statement } | null = null;
 
   /** The statements that write an outcome, prepared once (a batch runs them a thousand times). */
