@@ -269,23 +269,29 @@ export async function benchSms(parts: ReadonlyArray<(typeof SMS_PARTS)[number]> 
       figure('SMS with ZHEDEL_SMPP_TPS=100: throttling errors', throttled);
     }
 
-    // Memory while 100,000 queued messages drain: the heap sampled every 50 ms until the last is sent.
+    // Memory while 100,000 queued messages drain: every 250 ms the heap is collected and what
+    // is still alive measured (the messages and their state held by the dispatcher and the
+    // session), and between collections the heap used with its garbage.
     if (parts.includes('memory')) {
       const r = rig(dir, 'memory', simProcess.url, { window: 10 });
       const total = 100_000;
       await enqueue(r, total, (i) => `Queued notice ${i}`);
       global.gc?.();
       const base = process.memoryUsage();
-      let peak = base.heapUsed;
+      let live = base.heapUsed;
+      let used = base.heapUsed;
       const sampler = setInterval(() => {
-        peak = Math.max(peak, process.memoryUsage().heapUsed);
-      }, 50);
+        used = Math.max(used, process.memoryUsage().heapUsed);
+        global.gc?.();
+        live = Math.max(live, process.memoryUsage().heapUsed);
+      }, 250);
       r.session.start();
       await r.dispatcher.start();
       await waitSubmitted(r, total, 300_000);
       clearInterval(sampler);
       const rss = process.memoryUsage().rss;
-      figure('SMS with 100,000 queued: heap growth at its peak while draining', `${fmt((peak - base.heapUsed) / 1048576, 1)} MiB; ceiling < 64 MiB`);
+      figure('SMS with 100,000 queued: live heap growth at its peak while draining (after collection)', `${fmt((live - base.heapUsed) / 1048576, 1)} MiB; ceiling < 64 MiB`);
+      figure('SMS with 100,000 queued: heap used at its peak, garbage included', fmt((used - base.heapUsed) / 1048576, 1), 'MiB');
       figure('SMS with 100,000 queued: resident set size after the drain', fmt(rss / 1048576, 0), 'MiB');
       await r.close();
     }
