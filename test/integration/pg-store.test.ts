@@ -8,7 +8,9 @@ import { DuplicateKeyError } from '../../src/core/ports.ts';
 import type { StoreTx } from '../../src/core/ports.ts';
 import { JournalVerifier } from '../../src/domain/journal.ts';
 import type { JournalContent } from '../../src/domain/journal.ts';
-import { loadPgMigrations } from '../../src/store/pg-db.ts';
+import pg from 'pg';
+import { receiptLookupKeys } from '../../src/sms/codec.ts';
+import { loadPgMigrations, migratePg } from '../../src/store/pg-db.ts';
 import { openStore, restoreStore } from '../../src/store/index.ts';
 import type { OpenStore } from '../../src/store/index.ts';
 import { createTestDatabase, pgUrl, withConnection } from '../support/pg.ts';
@@ -153,6 +155,36 @@ describe.runIf(pgUrl())('PostgreSQL store', () => {
     // the seed rows once, not once per instance
     expect(await stores[0]!.store.read((tx) => tx.listServices())).toHaveLength(4);
     expect(await stores[1]!.admin.verifyIntegrity()).toBe('ok');
+  });
+
+  it('parts sent before the one-key upgrade are still found by their receipts, in either base', async () => {
+    const url = await database();
+    const pool = new pg.Pool({ connectionString: url, max: 1 });
+    try {
+      await migratePg(pool, loadPgMigrations().filter((m) => m.version <= 2));
+      const outbox = (await pool.query<{ id: string }>(`INSERT INTO outbox (priority, kind, phone, body, secret, state, attempts, not_before, created_at, updated_at, parts_total, submitted_at)
+        VALUES (2, 'notice', '+77011234567', 'x', 0, 'submitted', 1, $1, $1, $1, 2, $1) RETURNING id`, [AT])).rows[0]!.id;
+      // as the earlier schema kept them: each part, and its keys in a table of their own
+      const part = async (seq: number, messageId: string, keys: string[]): Promise<void> => {
+        const id = (await pool.query<{ id: string }>(`INSERT INTO outbox_parts (outbox_id, seq, total, message_id, state, submitted_at)
+          VALUES ($1, $2, 2, $3, 'submitted', $4) RETURNING id`, [outbox, seq, messageId, AT])).rows[0]!.id;
+        for (const k of keys) await pool.query('INSERT INTO outbox_part_keys (key, part_id) VALUES ($1, $2)', [k, id]);
+      };
+      await part(1, '00001A2B', ['s:1a2b', 'h:6699']);
+      await part(2, '4711', ['s:4711', 'h:18193', 'd:4711']);
+    } finally {
+      await pool.end();
+    }
+    const s = await open(url);
+    const keys = await withConnection(url, async (c) => (await c.query("SELECT id_key, to_regclass('outbox_part_keys') AS old FROM outbox_parts ORDER BY seq")).rows);
+    expect(keys).toEqual([{ id_key: '1a2b', old: null }, { id_key: '4711', old: null }]);
+    const applied = await s.outbox.applyReceipts([
+      { keys: receiptLookupKeys('6699'), state: 'delivered', error: null },
+      { keys: receiptLookupKeys('0x'), state: 'delivered', error: null },
+      { keys: receiptLookupKeys('4711'), state: 'delivered', error: null },
+    ], AT);
+    expect(applied.map((a) => a && a.messageState)).toEqual([null, null, 'delivered']);
+    expect(applied[0]).not.toBeNull();
   });
 
   it('journal appends from two instances, each with its own pool, form one chain', async () => {
