@@ -317,12 +317,13 @@ export class Dispatcher {
   }
 
   private async send(m: ClaimedSms, text: string): Promise<MessageOutcome> {
-    const now = this.now();
-    if (m.expiresAt && now.getTime() >= Date.parse(m.expiresAt)) return { outboxId: m.id, state: 'expired' };
+    // the clock is read only for messages with a lifetime (codes): no Date per notice
+    const now = m.expiresAt ? this.now().getTime() : 0;
+    if (m.expiresAt && now >= Date.parse(m.expiresAt)) return { outboxId: m.id, state: 'expired' };
     const enc = encodeSms(text, { reference: m.concatRef });
     const total = enc.parts.length;
     const dest = destAddress(m.phone);
-    const validity = m.expiresAt ? validityPeriod(Date.parse(m.expiresAt) - now.getTime()) : undefined;
+    const validity = m.expiresAt ? validityPeriod(Date.parse(m.expiresAt) - now) : undefined;
     const submit = (bytes: Buffer, i: number): Promise<SubmitOutcome | null> => {
       if (m.acceptedParts.includes(i + 1)) return Promise.resolve(null);
       const p: SubmitParams = {
