@@ -1,5 +1,5 @@
-// `smpp` ships no types. The product reaches it only through src/sms/session.ts, which gives
-// the parts it uses a narrow type of its own.
+// `smpp` ships no types. Only the benchmark's bare loop (the ceiling the SMS drain is measured
+// against) uses it, a development dependency; the product speaks SMPP itself (src/sms/pdu.ts).
 declare module 'smpp' {
   const smpp: unknown;
   export default smpp;

@@ -1,17 +1,21 @@
 import { EventEmitter } from 'node:events';
-import { isIP } from 'node:net';
+import { connect as netConnect, isIP } from 'node:net';
 import type { Socket } from 'node:net';
-import smpp from 'smpp';
+import { connect as tlsConnect } from 'node:tls';
 import { backoffDelay } from '../domain/backoff.ts';
 import type { Logger } from '../logger.ts';
 import type { Address, DeliverSm } from './codec.ts';
 import { parseDeliverSm } from './codec.ts';
+import {
+  checkBind, CMD, encodeBindTransceiver, encodeDeliverSmResp, encodeEnquireLink, encodeEnquireLinkResp, encodeGenericNack,
+  encodeSubmitSm, encodeUnbind, encodeUnbindResp, ESME_RINVCMDID, nextSequence, PduReader, submitSmRespMessageId,
+} from './pdu.ts';
 
 /**
- * An SMPP v3.4 transceiver session to the SMSC, over the `smpp` library, adding what the
- * library lacks: a send window, response timeouts, enquire_link supervision, reconnect with
- * backoff and jitter, a throughput limit, pauses on throttling and full queues, and typed
- * outcomes. The only module besides the codec that knows SMPP; the only one importing `smpp`.
+ * An SMPP v3.4 transceiver session to the SMSC over TCP or TLS, on the PDU layer of pdu.ts:
+ * a send window, response timeouts, enquire_link supervision, reconnect with backoff and
+ * jitter, a throughput limit, pauses on throttling and full queues, and typed outcomes. The
+ * only module besides the codec and pdu.ts that knows SMPP.
  */
 
 export interface SubmitParams {
@@ -100,43 +104,106 @@ interface Pending {
   params: SubmitParams;
   resolve: (o: SubmitOutcome) => void;
   busyRetries: number;
+  /** While written and unanswered: its sequence_number on the link (0 otherwise) and its deadline. */
+  seq: number;
+  deadline: number;
 }
 
-type LibPdu = Record<string, unknown> & {
-  command: string;
-  command_status: number;
-  sequence_number: number;
-  message_id?: string;
-  response(o?: Record<string, unknown>): LibPdu;
-};
+/** A request other than submit_sm awaiting its answer; `done(null)`: no answer (timeout or link gone). */
+interface Control {
+  timer: NodeJS.Timeout;
+  done: (status: number | null) => void;
+}
 
-type LibSession = EventEmitter & {
-  socket: Socket;
-  closed: boolean;
-  send(pdu: LibPdu, onResp?: (p: LibPdu) => void, onSent?: () => void, onFail?: (p: LibPdu) => void): boolean;
-  bind_transceiver(o: Record<string, unknown>, cb: (p: LibPdu) => void): void;
-  submit_sm(o: Record<string, unknown>, cb: (p: LibPdu) => void, onSent?: () => void, onFail?: (p: LibPdu) => void): void;
-  enquire_link(o: Record<string, unknown>, cb: (p: LibPdu) => void): void;
-  unbind(o: Record<string, unknown>, cb: (p: LibPdu) => void): void;
-  destroy(): void;
-  close(): void;
-};
+const ESME_RSYSERR = 0x08;
+/** SMPP v3.4 responses: one of these with no request of ours waiting for it is ignored. */
+const V34_RESPONSES = new Set([
+  0x80000000, 0x80000001, 0x80000002, 0x80000003, 0x80000004, 0x80000005, 0x80000006, 0x80000007, 0x80000008, 0x80000009,
+  0x80000015, 0x80000021, 0x80000103,
+]);
+const NOT_SENT: SubmitOutcome = Object.freeze({ status: 'not-sent' });
+const UNKNOWN: SubmitOutcome = Object.freeze({ status: 'unknown' });
+const TIMEOUT: SubmitOutcome = Object.freeze({ status: 'timeout' });
 
-type Lib = {
-  connect(o: Record<string, unknown>): LibSession;
-  PDU: { prototype: { fromBuffer: (b: Buffer) => unknown } } & (new (cmd: string, o: Record<string, unknown>) => LibPdu);
-};
+/**
+ * One TCP (or TLS) connection to the SMSC and what belongs to it alone: its sequence numbers,
+ * its reader, the requests other than submit_sm awaiting an answer, and the PDUs written in
+ * this event-loop turn, which go to the socket together on the next tick.
+ */
+class Link {
+  seq = 0;
+  readonly reader = new PduReader();
+  readonly control = new Map<number, Control>();
+  private out: Buffer[] = [];
+  private outBytes = 0;
+  /** Submits among `out`: the newest entries of the session's `awaiting`. */
+  outSubmits = 0;
+  /** The socket's buffer is full: no new submits until it drains. */
+  blocked = false;
+  private flushQueued = false;
 
-const lib = smpp as unknown as Lib;
+  constructor(readonly socket: Socket) {}
 
-// The library decodes short_message into text by its own rules; keep the raw bytes of every
-// PDU it reads so deliver_sm can be decoded by our codec exactly as it came.
-const RAW = Symbol('raw');
-const originalFromBuffer = lib.PDU.prototype.fromBuffer;
-lib.PDU.prototype.fromBuffer = function fromBuffer(this: Record<symbol, Buffer>, buf: Buffer) {
-  this[RAW] = buf;
-  return originalFromBuffer.call(this, buf);
-};
+  nextSeq(): number {
+    this.seq = nextSequence(this.seq);
+    return this.seq;
+  }
+
+  send(pdu: Buffer, submit = false): void {
+    this.out.push(pdu);
+    this.outBytes += pdu.length;
+    if (submit) this.outSubmits++;
+    if (!this.flushQueued) {
+      this.flushQueued = true;
+      process.nextTick(this.flush);
+    }
+  }
+
+  /** Sends a request and waits for its answer (its status), at most `timeoutMs`. */
+  request(pdu: Buffer, timeoutMs: number, done: (status: number | null) => void): void {
+    const seq = pdu.readUInt32BE(12);
+    const timer = setTimeout(() => {
+      if (this.control.delete(seq)) done(null);
+    }, timeoutMs);
+    timer.unref();
+    this.control.set(seq, { timer, done });
+    this.send(pdu);
+  }
+
+  /** The answer to a request of ours; false if none waits for this sequence number. */
+  answer(seq: number, status: number): boolean {
+    const c = this.control.get(seq);
+    if (!c) return false;
+    this.control.delete(seq);
+    clearTimeout(c.timer);
+    c.done(status);
+    return true;
+  }
+
+  /** The link is gone: every request waiting here gets no answer, nothing more is written. */
+  close(): void {
+    const waiting = [...this.control.values()];
+    this.control.clear();
+    for (const c of waiting) {
+      clearTimeout(c.timer);
+      c.done(null);
+    }
+    this.out.length = 0;
+    this.outBytes = 0;
+    this.outSubmits = 0;
+  }
+
+  private readonly flush = (): void => {
+    this.flushQueued = false;
+    const out = this.out;
+    if (out.length === 0 || this.socket.destroyed) return;
+    const bytes = out.length === 1 ? (out[0] as Buffer) : Buffer.concat(out, this.outBytes);
+    out.length = 0;
+    this.outBytes = 0;
+    this.outSubmits = 0;
+    if (!this.socket.write(bytes)) this.blocked = true;
+  };
+}
 
 export interface SessionStats {
   bound: boolean;
@@ -155,12 +222,13 @@ export interface SessionStats {
 /** Events: 'bound', 'unbound'. */
 export class SmppSession extends EventEmitter {
   private readonly o: Required<Omit<SessionOptions, 'tlsCa' | 'systemType'>> & Pick<SessionOptions, 'tlsCa' | 'systemType'>;
-  private lib: LibSession | null = null;
+  private link: Link | null = null;
   private bound = false;
   private stopping = false;
   private attempt = 0;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private enquireTimer: NodeJS.Timeout | null = null;
+  private sweepTimer: NodeJS.Timeout | null = null;
   private readonly queue: Pending[] = [];
   private queueHead = 0;
   private inFlight = 0;
@@ -169,11 +237,14 @@ export class SmppSession extends EventEmitter {
   private tokens: number;
   private lastRefill = 0;
   private tokenTimer: NodeJS.Timeout | null = null;
-  private corked = false;
   private deliverHandler: ((d: InboundDeliver) => number | Promise<number>) | null = null;
   private readonly counters = { submitted: 0, accepted: 0, rejected: 0, throttled: 0, queueFull: 0, timeouts: 0, reconnects: 0, delivers: 0 };
-  /** Submits written on the current link, awaiting their answer (so a drop can settle them). */
-  private readonly awaiting = new Map<number, { settle: (o: SubmitOutcome) => void }>();
+  /**
+   * Submits written on the current link, awaiting their answer, by sequence number. Entries
+   * are added as they are written, all with the same timeout: the map's order is the order of
+   * their deadlines, which one periodic sweep checks from the oldest.
+   */
+  private readonly awaiting = new Map<number, Pending>();
 
   constructor(opts: SessionOptions) {
     super();
@@ -181,6 +252,8 @@ export class SmppSession extends EventEmitter {
       window: 10, responseTimeoutMs: 30_000, enquireLinkMs: 30_000, tps: 0, reconnectDelaysMs: [1_000, 5_000, 15_000, 30_000],
       tlsRejectUnauthorized: true, throttlePauseMs: 1_000, queueFullPauseMs: 10_000, maxRetriesOnBusy: 5, ...opts,
     };
+    // refused here rather than sent as a malformed bind_transceiver
+    checkBind({ systemId: this.o.systemId, password: this.o.password, systemType: this.o.systemType ?? '' });
     this.tokens = this.bucketSize();
     this.on('error', () => undefined);
   }
@@ -208,9 +281,9 @@ export class SmppSession extends EventEmitter {
    * Waits in a FIFO while the window is full, the link is down or sending is paused.
    */
   submit(params: SubmitParams): Promise<SubmitOutcome> {
-    if (this.stopping) return Promise.resolve({ status: 'not-sent' });
+    if (this.stopping) return Promise.resolve(NOT_SENT);
     return new Promise((resolve) => {
-      this.queue.push({ params, resolve, busyRetries: 0 });
+      this.queue.push({ params, resolve, busyRetries: 0, seq: 0, deadline: 0 });
       this.drain();
     });
   }
@@ -221,24 +294,15 @@ export class SmppSession extends EventEmitter {
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.reconnectTimer = null;
     // what waits in the queue was never written
-    for (let i = this.queueHead; i < this.queue.length; i++) this.queue[i]?.resolve({ status: 'not-sent' });
+    for (let i = this.queueHead; i < this.queue.length; i++) this.queue[i]?.resolve(NOT_SENT);
     this.queue.length = 0;
     this.queueHead = 0;
     const deadline = Date.now() + timeoutMs;
-    while (this.inFlight > 0 && Date.now() < deadline && this.lib) await new Promise((r) => setTimeout(r, 20));
-    const s = this.lib;
-    if (s && this.bound) {
+    while (this.inFlight > 0 && Date.now() < deadline && this.link) await new Promise((r) => setTimeout(r, 20));
+    const link = this.link;
+    if (link && this.bound) {
       await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, 1_000);
-        try {
-          s.unbind({}, () => {
-            clearTimeout(t);
-            resolve();
-          });
-        } catch {
-          clearTimeout(t);
-          resolve();
-        }
+        link.request(encodeUnbind(link.nextSeq()), 1_000, () => resolve());
       });
     }
     this.teardown('stopped');
@@ -246,8 +310,8 @@ export class SmppSession extends EventEmitter {
   }
 
   private clearTimers(): void {
-    for (const t of [this.enquireTimer, this.pauseTimer, this.tokenTimer, this.reconnectTimer]) if (t) clearTimeout(t);
-    this.enquireTimer = this.pauseTimer = this.tokenTimer = this.reconnectTimer = null;
+    for (const t of [this.enquireTimer, this.pauseTimer, this.tokenTimer, this.reconnectTimer, this.sweepTimer]) if (t) clearTimeout(t);
+    this.enquireTimer = this.pauseTimer = this.tokenTimer = this.reconnectTimer = this.sweepTimer = null;
   }
 
   private connect(): void {
@@ -260,73 +324,159 @@ export class SmppSession extends EventEmitter {
       log.error({ url: this.o.url }, 'bad SMPP URL');
       return;
     }
-    const tls = url.protocol === 'ssmpp:';
-    const s = lib.connect({
-      host: url.hostname, port: Number(url.port || (tls ? 3550 : 2775)), tls, connectTimeout: 10_000,
-      ...(tls ? { rejectUnauthorized: this.o.tlsRejectUnauthorized,
+    const secure = url.protocol === 'ssmpp:';
+    const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+    const port = Number(url.port || (secure ? 3550 : 2775));
+    const socket = secure
+      ? tlsConnect({
+        host, port, rejectUnauthorized: this.o.tlsRejectUnauthorized,
         // SNI carries host names only (RFC 6066); an address is still checked against the certificate
-        ...(isIP(url.hostname) ? {} : { servername: url.hostname }), ...(this.o.tlsCa ? { ca: this.o.tlsCa } : {}) } : {}),
-    });
-    this.lib = s;
-    s.on('error', (e: Error) => {
+        ...(isIP(host) ? {} : { servername: host }), ...(this.o.tlsCa ? { ca: this.o.tlsCa } : {}),
+      })
+      : netConnect({ host, port });
+    const link = new Link(socket);
+    this.link = link;
+    const connectTimer = setTimeout(() => {
+      const e = new Error(`timeout of 10000 ms while connecting to ${host}:${port}`);
+      socket.destroy(e);
+    }, 10_000);
+    connectTimer.unref();
+    socket.on('error', (e: Error) => {
       log.warn({ error: e.message }, 'SMPP link error');
     });
-    s.on('close', () => {
-      if (this.lib !== s) return;
+    socket.on('close', () => {
+      clearTimeout(connectTimer);
+      if (this.link !== link) return;
       this.teardown('closed');
       this.scheduleReconnect();
     });
-    s.on(tls ? 'secureConnect' : 'connect', () => {
-      s.bind_transceiver({
-        system_id: this.o.systemId, password: this.o.password, system_type: this.o.systemType ?? '', interface_version: 0x34,
-      }, (pdu) => {
-        if (this.lib !== s) return;
-        if (pdu.command_status !== 0) {
-          log.warn({ status: `0x${pdu.command_status.toString(16)}` }, 'SMPP bind refused');
-          s.destroy();
-          return;
-        }
-        this.bound = true;
-        this.attempt = 0;
-        log.info({ url: `${url.protocol}//${url.host}` }, 'SMPP bound as transceiver');
-        this.scheduleEnquire();
-        this.emit('bound');
-        this.drain();
-      });
+    socket.on(secure ? 'secureConnect' : 'connect', () => {
+      clearTimeout(connectTimer);
+      if (this.link === link) this.bind(link, url);
     });
-    s.on('deliver_sm', (pdu: LibPdu) => this.onDeliverSm(s, pdu));
-    s.on('enquire_link', (pdu: LibPdu) => {
-      s.send(pdu.response());
-    });
-    s.on('unbind', (pdu: LibPdu) => {
-      log.info('SMSC asked to unbind');
-      s.send(pdu.response());
-      this.bound = false;
-      setTimeout(() => s.destroy(), 50);
-    });
-    s.on('generic_nack', (pdu: LibPdu) => {
-      // a nack for a sequence we wait for is settled by its callback; others are only noted
-      if (!this.awaiting.has(pdu.sequence_number)) log.warn({ status: pdu.command_status }, 'generic_nack from the SMSC');
-    });
-    s.on('pdu', (pdu: LibPdu) => {
-      if (pdu.command === 'unknown') s.send(pdu.response());
+    socket.on('data', (chunk: Buffer) => this.onData(link, chunk));
+    socket.on('drain', () => {
+      link.blocked = false;
+      if (this.link === link) this.drain();
     });
   }
 
-  private onDeliverSm(s: LibSession, pdu: LibPdu): void {
-    this.counters.delivers++;
-    const raw = (pdu as unknown as Record<symbol, Buffer | undefined>)[RAW];
-    const answer = (status: number): void => {
-      try {
-        s.send(pdu.response({ command_status: status }));
-      } catch {
-        // link gone; the SMSC will deliver it again
+  private bind(link: Link, url: URL): void {
+    const log = this.o.logger;
+    const pdu = encodeBindTransceiver(link.nextSeq(), { systemId: this.o.systemId, password: this.o.password, systemType: this.o.systemType ?? '' });
+    link.request(pdu, this.o.responseTimeoutMs, (status) => {
+      if (this.link !== link) return;
+      if (status !== 0) {
+        if (status === null) log.warn('SMPP bind unanswered');
+        else log.warn({ status: `0x${status.toString(16)}` }, 'SMPP bind refused');
+        link.socket.destroy();
+        return;
       }
+      this.bound = true;
+      this.attempt = 0;
+      log.info({ url: `${url.protocol}//${url.host}` }, 'SMPP bound as transceiver');
+      this.scheduleEnquire();
+      this.startSweep();
+      this.emit('bound');
+      this.drain();
+    });
+  }
+
+  private onData(link: Link, chunk: Buffer): void {
+    if (this.link !== link) return;
+    link.reader.push(chunk);
+    for (;;) {
+      let pdu: Buffer | null;
+      try {
+        pdu = link.reader.next();
+      } catch (e) {
+        this.o.logger.warn({ error: (e as Error).message }, 'SMPP framing error; reconnecting');
+        link.socket.destroy();
+        return;
+      }
+      if (!pdu) return;
+      this.onPdu(link, pdu);
+      if (this.link !== link) return;
+    }
+  }
+
+  private onPdu(link: Link, pdu: Buffer): void {
+    const id = pdu.readUInt32BE(4);
+    const status = pdu.readUInt32BE(8);
+    const seq = pdu.readUInt32BE(12);
+    switch (id) {
+      case CMD.submit_sm_resp: {
+        const p = this.awaiting.get(seq);
+        if (p) this.onSubmitResp(p, status, pdu);
+        return;
+      }
+      case CMD.generic_nack: {
+        // a nack settles the request it answers (a nack never accepts anything)
+        const st = status || ESME_RSYSERR;
+        const p = this.awaiting.get(seq);
+        if (p) this.onSubmitResp(p, st, null);
+        else if (!link.answer(seq, st)) this.o.logger.warn({ status }, 'generic_nack from the SMSC');
+        return;
+      }
+      case CMD.bind_transceiver_resp:
+      case CMD.enquire_link_resp:
+      case CMD.unbind_resp:
+        link.answer(seq, status);
+        return;
+      case CMD.deliver_sm:
+        this.onDeliverSm(link, pdu, seq);
+        return;
+      case CMD.enquire_link:
+        link.send(encodeEnquireLinkResp(seq));
+        return;
+      case CMD.unbind:
+        this.o.logger.info('SMSC asked to unbind');
+        link.send(encodeUnbindResp(seq));
+        if (this.bound) {
+          this.bound = false;
+          this.o.logger.warn({ reason: 'unbind' }, 'SMPP link down');
+          this.emit('unbound');
+        }
+        setTimeout(() => link.socket.destroy(), 50);
+        return;
+      case CMD.outbind:
+      case CMD.alert_notification:
+        // no response is defined for these; we are bound already
+        return;
+      default:
+        if (!V34_RESPONSES.has(id)) link.send(encodeGenericNack(seq, ESME_RINVCMDID));
+    }
+  }
+
+  private onSubmitResp(p: Pending, st: number, pdu: Buffer | null): void {
+    if (st === 0) {
+      this.counters.accepted++;
+      this.settle(p, { status: 'accepted', messageId: pdu ? submitSmRespMessageId(pdu) : '' });
+      return;
+    }
+    if ((st === ESME_RTHROTTLED || st === ESME_RMSGQFUL) && p.busyRetries < this.o.maxRetriesOnBusy) {
+      p.busyRetries++;
+      const pause = st === ESME_RTHROTTLED ? this.o.throttlePauseMs : this.o.queueFullPauseMs;
+      if (st === ESME_RTHROTTLED) this.counters.throttled++;
+      else this.counters.queueFull++;
+      this.pausedUntil = Math.max(this.pausedUntil, Date.now() + pause);
+      this.o.logger.info({ status: `0x${st.toString(16)}`, pauseMs: pause }, 'SMSC busy; pausing');
+      this.settle(p, NOT_SENT, true);
+      return;
+    }
+    this.counters.rejected++;
+    this.settle(p, { status: 'rejected', commandStatus: st, permanent: isPermanent(st) });
+  }
+
+  private onDeliverSm(link: Link, pdu: Buffer, seq: number): void {
+    this.counters.delivers++;
+    const answer = (status: number): void => {
+      // link gone: the SMSC will deliver it again
+      if (!link.socket.destroyed) link.send(encodeDeliverSmResp(seq, status));
     };
     let d: DeliverSm;
     try {
-      if (!raw) throw new RangeError('raw PDU missing');
-      d = parseDeliverSm(raw);
+      d = parseDeliverSm(pdu);
     } catch (e) {
       this.o.logger.warn({ error: (e as Error).message }, 'malformed deliver_sm');
       answer(0);
@@ -352,23 +502,37 @@ export class SmppSession extends EventEmitter {
     if (this.enquireTimer) clearTimeout(this.enquireTimer);
     this.enquireTimer = setTimeout(() => {
       this.enquireTimer = null;
-      const s = this.lib;
-      if (!s || !this.bound) return;
-      const t = setTimeout(() => {
-        if (this.lib !== s) return;
-        this.o.logger.warn('enquire_link unanswered; reconnecting');
-        s.destroy();
-      }, this.o.responseTimeoutMs);
-      try {
-        s.enquire_link({}, () => {
-          clearTimeout(t);
-          this.scheduleEnquire();
-        });
-      } catch {
-        clearTimeout(t);
-      }
+      const link = this.link;
+      if (!link || !this.bound) return;
+      link.request(encodeEnquireLink(link.nextSeq()), this.o.responseTimeoutMs, (status) => {
+        if (this.link !== link) return;
+        if (status === null) {
+          this.o.logger.warn('enquire_link unanswered; reconnecting');
+          link.socket.destroy();
+          return;
+        }
+        this.scheduleEnquire();
+      });
     }, this.o.enquireLinkMs);
     this.enquireTimer.unref();
+  }
+
+  /** Response timeouts: one periodic check of the oldest submits in flight, not a timer each. */
+  private startSweep(): void {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    const every = Math.max(10, Math.min(100, Math.floor(this.o.responseTimeoutMs / 4)));
+    this.sweepTimer = setInterval(() => this.sweep(), every);
+    this.sweepTimer.unref();
+  }
+
+  private sweep(): void {
+    if (this.awaiting.size === 0) return;
+    const now = Date.now();
+    for (const p of this.awaiting.values()) {
+      if (p.deadline > now) return;
+      this.counters.timeouts++;
+      this.settle(p, TIMEOUT);
+    }
   }
 
   private scheduleReconnect(): void {
@@ -383,24 +547,36 @@ export class SmppSession extends EventEmitter {
     this.reconnectTimer.unref();
   }
 
-  /** The link is gone: everything written and unanswered may or may not have arrived. */
+  /**
+   * The link is gone: everything written and unanswered may or may not have arrived; what
+   * was still waiting for this turn's write was never sent.
+   */
   private teardown(reason: string): void {
-    const s = this.lib;
-    this.lib = null;
+    const link = this.link;
+    this.link = null;
     const was = this.bound;
     this.bound = false;
     if (this.enquireTimer) clearTimeout(this.enquireTimer);
     this.enquireTimer = null;
-    for (const [, a] of this.awaiting) a.settle({ status: 'unknown' });
-    this.awaiting.clear();
-    if (s) {
-      try {
-        s.removeAllListeners('deliver_sm');
-        s.on('error', () => undefined);
-        s.destroy();
-      } catch {
-        // already destroyed
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sweepTimer = null;
+    if (this.awaiting.size > 0) {
+      const unwrittenFrom = this.awaiting.size - (link?.outSubmits ?? 0);
+      let i = 0;
+      for (const p of this.awaiting.values()) {
+        p.seq = 0;
+        this.inFlight--;
+        p.resolve(i++ < unwrittenFrom ? UNKNOWN : NOT_SENT);
       }
+      this.awaiting.clear();
+      this.scheduleDrain();
+    }
+    if (link) {
+      link.close();
+      const s = link.socket;
+      s.removeAllListeners('data');
+      s.on('error', () => undefined);
+      s.destroy();
     }
     if (was) {
       this.o.logger.warn({ reason }, 'SMPP link down');
@@ -424,9 +600,9 @@ export class SmppSession extends EventEmitter {
   }
 
   private drain(): void {
-    const s = this.lib;
+    const link = this.link;
     while (this.queueHead < this.queue.length) {
-      if (!s || !this.bound || this.stopping) return;
+      if (!link || !this.bound || this.stopping || link.blocked) return;
       if (this.inFlight >= this.o.window) return;
       const now = Date.now();
       if (now < this.pausedUntil) {
@@ -448,21 +624,23 @@ export class SmppSession extends EventEmitter {
         this.queue.splice(0, this.queueHead);
         this.queueHead = 0;
       }
-      this.write(s, p);
+      this.write(link, p, now);
     }
   }
 
   private drainScheduled = false;
 
-  /** Answers arrive one by one; refill the window once per event-loop turn, in one corked write. */
+  /** Answers arrive one by one; refill the window once per event-loop turn, in one write. */
   private scheduleDrain(): void {
     if (this.drainScheduled) return;
     this.drainScheduled = true;
-    setImmediate(() => {
-      this.drainScheduled = false;
-      this.drain();
-    });
+    setImmediate(this.drainLater);
   }
+
+  private readonly drainLater = (): void => {
+    this.drainScheduled = false;
+    this.drain();
+  };
 
   private wakeAt(ms: number): void {
     if (this.pauseTimer) return;
@@ -472,81 +650,33 @@ export class SmppSession extends EventEmitter {
     }, Math.max(1, ms));
   }
 
-  private cork(s: LibSession): void {
-    if (this.corked) return;
-    this.corked = true;
-    s.socket.cork();
-    process.nextTick(() => {
-      this.corked = false;
-      s.socket.uncork();
-    });
-  }
-
-  private write(s: LibSession, p: Pending): void {
+  private write(link: Link, p: Pending, now: number): void {
     this.inFlight++;
     this.counters.submitted++;
-    let done = false;
-    let seq = 0;
-    let timer: NodeJS.Timeout | undefined;
-    const settle = (o: SubmitOutcome, requeue = false): void => {
-      if (done) return;
-      done = true;
-      if (timer) clearTimeout(timer);
-      if (seq) this.awaiting.delete(seq);
-      this.inFlight--;
-      if (requeue) {
-        this.queue.splice(this.queueHead, 0, p);
-      } else {
-        p.resolve(o);
-      }
-      this.scheduleDrain();
-    };
-    const params = p.params;
-    const pdu: Record<string, unknown> = {
-      service_type: '',
-      source_addr_ton: params.source.ton, source_addr_npi: params.source.npi, source_addr: params.source.addr,
-      dest_addr_ton: params.destination.ton, dest_addr_npi: params.destination.npi, destination_addr: params.destination.addr,
-      esm_class: params.esmClass, data_coding: params.dataCoding, short_message: params.shortMessage,
-      registered_delivery: params.registeredDelivery, priority_flag: params.priority ?? 0,
-      ...(params.validityPeriod ? { validity_period: params.validityPeriod } : {}),
-    };
-    this.cork(s);
+    const seq = link.nextSeq();
+    let pdu: Buffer;
     try {
-      const req = new lib.PDU('submit_sm', pdu);
-      const onResp = (resp: LibPdu): void => {
-        if (resp.command_status === 0) {
-          this.counters.accepted++;
-          settle({ status: 'accepted', messageId: String(resp.message_id ?? '') });
-          return;
-        }
-        const st = resp.command_status;
-        if ((st === ESME_RTHROTTLED || st === ESME_RMSGQFUL) && p.busyRetries < this.o.maxRetriesOnBusy) {
-          p.busyRetries++;
-          const pause = st === ESME_RTHROTTLED ? this.o.throttlePauseMs : this.o.queueFullPauseMs;
-          if (st === ESME_RTHROTTLED) this.counters.throttled++;
-          else this.counters.queueFull++;
-          this.pausedUntil = Math.max(this.pausedUntil, Date.now() + pause);
-          this.o.logger.info({ status: `0x${st.toString(16)}`, pauseMs: pause }, 'SMSC busy; pausing');
-          settle({ status: 'not-sent' }, true);
-          return;
-        }
-        this.counters.rejected++;
-        settle({ status: 'rejected', commandStatus: st, permanent: isPermanent(st) });
-      };
-      const written = s.send(req, onResp, undefined, () => settle({ status: 'not-sent' }));
-      if (!written) {
-        settle({ status: 'not-sent' });
-        return;
-      }
-      seq = req.sequence_number;
-      this.awaiting.set(seq, { settle: (o) => settle(o) });
-      timer = setTimeout(() => {
-        this.counters.timeouts++;
-        settle({ status: 'timeout' });
-      }, this.o.responseTimeoutMs);
+      pdu = encodeSubmitSm(seq, p.params);
     } catch (e) {
       this.o.logger.error({ error: (e as Error).message }, 'submit_sm could not be built');
-      settle({ status: 'rejected', commandStatus: 0x08, permanent: true });
+      this.inFlight--;
+      p.resolve({ status: 'rejected', commandStatus: ESME_RSYSERR, permanent: true });
+      this.scheduleDrain();
+      return;
     }
+    p.seq = seq;
+    p.deadline = now + this.o.responseTimeoutMs;
+    this.awaiting.set(seq, p);
+    link.send(pdu, true);
+  }
+
+  /** A submit is answered (or timed out): out of the window, to its caller or back to the head of the queue. */
+  private settle(p: Pending, o: SubmitOutcome, requeue = false): void {
+    this.awaiting.delete(p.seq);
+    p.seq = 0;
+    this.inFlight--;
+    if (requeue) this.queue.splice(this.queueHead, 0, p);
+    else p.resolve(o);
+    this.scheduleDrain();
   }
 }
