@@ -228,13 +228,13 @@ export class SimProcess {
   }
 }
 
-interface Instance {
+export interface Instance {
   s: OpenStore;
   session: SmppSession;
   dispatcher: Dispatcher;
 }
 
-function instance(s: OpenStore, url: string, holder: string, window = 50): Instance {
+export function instance(s: OpenStore, url: string, holder: string, window = 50): Instance {
   const session = new SmppSession({ url, systemId: 'zhedel', password: 'secret', logger: silent, window, tps: 0, responseTimeoutMs: 30_000 });
   const dispatcher = new Dispatcher({ store: s.outbox, link: session, clock: systemClock, logger: silent, sender: 'ZHEDEL', holder, openText: () => '' });
   session.on('bound', () => dispatcher.wake());
@@ -242,7 +242,7 @@ function instance(s: OpenStore, url: string, holder: string, window = 50): Insta
 }
 
 /** N messages queued, as bench/sms.ts queues them: every tenth two UCS-2 parts, a third of them alarms. */
-async function queueMessages(store: Store, n: number, text?: (i: number) => string): Promise<number> {
+export async function queueMessages(store: Store, n: number, text?: (i: number) => string): Promise<number> {
   const at = new Date().toISOString();
   for (let from = 0; from < n; from += 1_000) {
     await store.transaction(async (tx) => {
@@ -271,7 +271,7 @@ export interface DrainFigures {
 }
 
 /** CPU time of every core of the machine so far: busy and total (ms). */
-function machineCpu(): { busy: number; total: number } {
+export function machineCpu(): { busy: number; total: number } {
   let busy = 0;
   let total = 0;
   for (const c of cpus()) {

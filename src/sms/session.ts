@@ -334,6 +334,9 @@ export class SmppSession extends EventEmitter {
         ...(isIP(host) ? {} : { servername: host }), ...(this.o.tlsCa ? { ca: this.o.tlsCa } : {}),
       })
       : netConnect({ host, port });
+    // the PDUs of one event-loop turn already go out in one write: Nagle's algorithm would only
+    // hold a code's submit_sm back until the SMSC acknowledged the previous segment
+    socket.setNoDelay(true);
     const link = new Link(socket);
     this.link = link;
     const connectTimer = setTimeout(() => {
