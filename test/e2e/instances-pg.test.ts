@@ -270,9 +270,14 @@ describe.runIf(url !== undefined || required)('two service instances on one Post
         const flagged = bulk.filter((r) => r.duplicateRisk);
         expect(flagged.length).toBeGreaterThan(0);
         process.stdout.write(`kill -9 after ${killedAt} of ${BULK}: ${flagged.length} taken over and flagged, ${twice.length} reached the SMSC twice\n`);
-        // each alarm: its SMS told once, one call-out placed, acknowledged once
+        // each alarm: its SMS told once (twice only if flagged: on a machine loaded enough for a
+        // renewal of the 3 s lease to come late, the claim passes to the other instance), one
+        // call-out placed, acknowledged once
         for (let i = 0; i < N; i++) {
-          expect(smsc.textsTo(phoneOf(i).slice(1)).filter((t) => t.startsWith('ТРЕВОГА'))).toHaveLength(1);
+          const told = smsc.textsTo(phoneOf(i).slice(1)).filter((t) => t.startsWith('ТРЕВОГА')).length;
+          const row = rows.find((r) => r.kind === 'alarm' && r.phone === phoneOf(i));
+          expect(row).toBeDefined();
+          expect(told === 1 || (told === 2 && row?.duplicateRisk === true), `alarm ${i}: told ${told} times, flagged ${row?.duplicateRisk}`).toBe(true);
           expect(asterisks.flatMap((a) => a.originated).filter((o) => o.endpoint.includes(phoneOf(i).slice(1)) || o.endpoint.includes(phoneOf(i)))).toHaveLength(1);
         }
         expect(await core.searchJournal({ action: 'alarm-ack', limit: 100 })).toHaveLength(N);
