@@ -52,7 +52,11 @@ export type OriginateOutcome =
   | { kind: 'answer'; afterMs?: number }
   | { kind: 'busy' | 'no-answer' | 'reject' | 'fail'; afterMs?: number };
 
+/** Milliseconds since the epoch, with fractions: requests and events recorded in the same millisecond keep their order. */
+const preciseNow = (): number => performance.timeOrigin + performance.now();
+
 export interface RequestRecord {
+  /** When the request was received (preciseNow). */
   at: number;
   method: string;
   path: string;
@@ -61,6 +65,7 @@ export interface RequestRecord {
 }
 
 export interface EventRecord {
+  /** When the event was sent (preciseNow). */
   at: number;
   type: string;
   channelId?: string;
@@ -180,7 +185,7 @@ export class AsteriskSim {
     if (!app) return;
     const e = { ...event, timestamp: new Date().toISOString(), application: app, asterisk_id: '00:00:00:00:00:01' };
     const channel = (event.channel as SimChannelState | undefined)?.id;
-    this.events.push({ at: Date.now(), type: String(event.type), app, ...(channel ? { channelId: channel } : {}) });
+    this.events.push({ at: preciseNow(), type: String(event.type), app, ...(channel ? { channelId: channel } : {}) });
     const text = JSON.stringify(e);
     for (const [ws, apps] of this.sockets) if (apps.includes(app) && ws.readyState === 1) ws.send(text);
   }
@@ -221,7 +226,7 @@ export class AsteriskSim {
     const url = new URL(req.url ?? '/', 'http://x');
     const query = Object.fromEntries(url.searchParams.entries());
     const record = (status: number): void => {
-      this.requests.push({ at: Date.now(), method: req.method ?? 'GET', path: url.pathname, query, status });
+      this.requests.push({ at: preciseNow(), method: req.method ?? 'GET', path: url.pathname, query, status });
     };
     if (this.down) {
       req.socket.destroy();
