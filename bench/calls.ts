@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,30 +9,122 @@ import { deriveKeys } from '../src/domain/crypto.ts';
 import { createLogger } from '../src/logger.ts';
 import { openDb } from '../src/store/db.ts';
 import { SqliteStore } from '../src/store/sqlite-store.ts';
+import { AriLink } from '../src/telephony/ari-link.ts';
+import type { AriEvent } from '../src/telephony/ari-link.ts';
 import { Telephony } from '../src/telephony/service.ts';
-import { AsteriskSim } from '../test/sim/asterisk.ts';
-import type { SimCall } from '../test/sim/asterisk.ts';
+import type { Burst, BurstResult } from './asterisk-process.ts';
 import { figure, fmt, seed, summary } from './stats.ts';
 
-const CALLS = 500;
+/** 2,000 calls arriving over 4 s: 50 every 100 ms. */
+const BURST: Burst = { calls: 2_000, batch: 50, everyMs: 100 };
+/** Playbacks per call in the pass over the ARI link alone: with the answer and the hang-up, the 8 requests of a robot's call here. */
+const LINK_PLAYS = 6;
+const CEILING = { startP99Ms: 100, keyP99Ms: 50, errors: 0, heapPerCallKiB: 64 };
+
+/** The Asterisk simulator in its own process (bench/asterisk-process.ts). */
+class SimProcess {
+  private constructor(private readonly child: ChildProcess, readonly url: string) {}
+
+  static async start(): Promise<SimProcess> {
+    const child = spawn(process.execPath, ['bin/run-ts.js', 'bench/asterisk-process.ts'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const url = await new Promise<string>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('exit', (code) => reject(new Error(`the Asterisk simulator exited (${code})`)));
+      child.once('message', (m) => resolve((m as { url: string }).url));
+    });
+    child.removeAllListeners('exit');
+    return new SimProcess(child, url);
+  }
+
+  private ask(m: object): Promise<BurstResult> {
+    return new Promise((resolve) => {
+      this.child.once('message', (r) => resolve((r as { done: BurstResult }).done));
+      this.child.send(m);
+    });
+  }
+
+  /** Scripted calls for the application `zhedel`. */
+  burst(b: Burst): Promise<BurstResult> {
+    return this.ask({ burst: b });
+  }
+
+  /** Calls for the application `app`, which nobody plays; done when all have ended. */
+  bare(b: Burst, app: string): Promise<BurstResult> {
+    return this.ask({ bare: { ...b, app } });
+  }
+
+  async stop(): Promise<void> {
+    const exited = new Promise((r) => this.child.once('exit', r));
+    this.child.send('stop');
+    await exited;
+  }
+}
 
 /**
- * 500 simultaneous scripted calls against the Asterisk simulator (identify, status, arm):
- * how fast the robot answers StasisStart and each key, memory per call, errors, and whether
- * memory returns to its baseline afterwards.
+ * The ARI link alone, without the robot and the store: the same calls on the same schedule, each
+ * answered, then `plays` playbacks of two media one after the other, then hung up — the REST
+ * requests and events of a robot's call. Returns the CPU time of this process per call, ms.
+ */
+async function linkAlone(sim: SimProcess, plays: number): Promise<{ cpuPerCallMs: number; errors: number }> {
+  const app = 'bench-link';
+  const link = new AriLink({ url: sim.url, user: 'zhedel', password: 'secret', app, logger: createLogger('silent') });
+  let errors = 0;
+  const left = new Map<string, number>();
+  const play = (id: string): void => {
+    const n = left.get(id) ?? 0;
+    left.set(id, n - 1);
+    const next = n > 0 ? link.play(id, ['sound:zhedel/ru/status-armed', 'sound:zhedel/ru/main-menu'], `${id}-pb${n}`, 'ru') : link.hangup(id);
+    next.catch(() => {
+      errors++;
+    });
+  };
+  link.on('event', (e: AriEvent) => {
+    if (e.type === 'StasisStart' && e.channel) {
+      const id = e.channel.id;
+      left.set(id, plays);
+      link.answer(id).then(() => play(id), () => {
+        errors++;
+      });
+    } else if (e.type === 'PlaybackFinished' && e.playback) {
+      play(e.playback.id.replace(/-pb\d+$/, ''));
+    }
+  });
+  link.start();
+  try {
+    if (!(await link.whenConnected(30_000))) throw new Error('the ARI link did not connect to the Asterisk simulator');
+    const cpu0 = process.cpuUsage();
+    const r = await sim.bare(BURST, app);
+    const cpu = process.cpuUsage(cpu0);
+    return { cpuPerCallMs: (cpu.user + cpu.system) / 1000 / BURST.calls, errors: errors + r.errors };
+  } finally {
+    await link.stop();
+  }
+}
+
+const pq = (s: number[]): string => {
+  const x = summary(s);
+  return `${fmt(x.p50, 1)} / ${fmt(x.p99, 1)}`;
+};
+
+/**
+ * 2,000 scripted calls (identify, status, arm) arriving over 4 s against the Asterisk simulator,
+ * which runs in a process of its own: how fast the robot answers StasisStart and each key, the
+ * CPU time of the robot's process per call, memory per call, errors, and whether memory returns
+ * to its baseline afterwards.
  */
 export async function benchCalls(): Promise<void> {
+  const n = BURST.calls;
   const dir = mkdtempSync(join(tmpdir(), 'zhedel-bench-calls-'));
   const db = openDb(join(dir, 'calls.db'));
   const core = new Core({ store: new SqliteStore(db), clock: systemClock, random: cryptoRandom, keys: deriveKeys('bench-secret-'.repeat(4)), timeZone: 'Asia/Almaty' });
-  const sim = await AsteriskSim.start({ playbackMs: 200 });
+  const sim = await SimProcess.start();
   const tel = new Telephony({
     url: sim.url, user: 'zhedel', password: 'secret', app: 'zhedel', calloutEndpoint: 'PJSIP/{number}@trunk',
     core, clock: systemClock, timeZone: 'Asia/Almaty', logger: createLogger('silent'),
   });
   try {
     await seed(db, async () => {
-      for (let i = 0; i < CALLS; i++) {
+      for (let i = 0; i < n; i++) {
         const c = await core.addClient({ name: `Client ${i}`, lang: i % 2 ? 'kk' : 'ru', operator: 'bench' });
         await core.addObject({ clientId: c.id, code: String(100000 + i), address: `Street ${i}`, operator: 'bench' });
         await core.addNumber({ clientId: c.id, phone: `+7701${String(1000000 + i).padStart(7, '0')}`, signed: true, operator: 'bench' });
@@ -42,81 +136,42 @@ export async function benchCalls(): Promise<void> {
     await new Promise((r) => setTimeout(r, 200));
     const base = process.memoryUsage().heapUsed;
 
-    const calls: SimCall[] = [];
-    const t0 = Date.now();
     let peak = 0;
     let peakCalls = 0;
     const sampler = setInterval(() => {
       peak = Math.max(peak, process.memoryUsage().heapUsed);
       peakCalls = Math.max(peakCalls, tel.activeCalls);
     }, 50);
-    // calls arrive over about two seconds (250 a second) and each lasts several seconds, so all
-    // 500 are in progress at once
-    for (let i = 0; i < CALLS; i++) {
-      calls.push(sim.call({ number: `87011${String(1000000 + i).slice(1)}` }));
-      if (i % 10 === 9) await new Promise((r) => setTimeout(r, 40));
-    }
-    let errors = 0;
-    await Promise.all(calls.map(async (call) => {
-      try {
-        await call.waitForPrompt('main-menu', 60_000);
-        await call.press('1');
-        await call.waitForPrompt('confirm-arm', 60_000);
-        await call.press('1');
-        await call.waitForPrompt('armed-ok', 60_000);
-        call.hangup();
-      } catch {
-        errors++;
-        call.hangup();
-      }
-    }));
-    const elapsed = Date.now() - t0;
+    const cpu0 = process.cpuUsage();
+    const r = await sim.burst(BURST);
+    while (tel.activeCalls > 0) await new Promise((res) => setTimeout(res, 20));
+    const cpu = process.cpuUsage(cpu0);
     clearInterval(sampler);
-    while (tel.activeCalls > 0) await new Promise((r) => setTimeout(r, 20));
 
-    // StasisStart → first play request, and ChannelDtmfReceived → next request on that channel.
-    const starts: number[] = [];
-    const afterKey: number[] = [];
-    const byChannel = new Map<string, number[]>();
-    for (const r of sim.requests) {
-      const m = /\/channels\/([^/]+)\/(?:play|answer)/.exec(r.path);
-      if (!m) continue;
-      const list = byChannel.get(m[1] as string) ?? [];
-      if (r.path.includes('/play')) list.push(r.at);
-      byChannel.set(m[1] as string, list);
-    }
-    for (const e of sim.events) {
-      if (!e.channelId) continue;
-      const plays = byChannel.get(e.channelId) ?? [];
-      const next = plays.find((t) => t >= e.at);
-      if (next === undefined) continue;
-      if (e.type === 'StasisStart') starts.push(next - e.at);
-      if (e.type === 'ChannelDtmfReceived') afterKey.push(next - e.at);
-    }
-    const answers: number[] = [];
-    for (const e of sim.events) {
-      if (e.type !== 'StasisStart' || !e.channelId) continue;
-      const a = sim.requests.find((r) => r.path.endsWith(`${e.channelId}/answer`));
-      if (a) answers.push(a.at - e.at);
-    }
-    const s0 = summary(answers);
-    figure('calls: StasisStart → answer request p50 / p99', `${fmt(s0.p50, 1)} / ${fmt(s0.p99, 1)}`, 'ms');
-    const s1 = summary(starts);
-    const s2 = summary(afterKey);
     const armed = (await core.listObjects()).filter((o) => o.status === 'armed').length;
-    figure(`calls: ${CALLS} calls (identify, status, arm) arriving over 2 s, all done in`, fmt(elapsed / 1000, 1), 's');
+    const cpuPerCall = (cpu.user + cpu.system) / 1000 / n;
+    const heapPerCall = (peak - base) / n / 1024;
+    figure(`calls: ${n} calls (identify, status, arm), ${BURST.batch} every ${BURST.everyMs} ms, all done in`, fmt(r.elapsedMs / 1000, 1), 's');
     figure('calls: most calls in progress at once', peakCalls);
-    figure('calls: StasisStart → first playback request p50 / p99', `${fmt(s1.p50, 1)} / ${fmt(s1.p99, 1)}`, 'ms');
-    figure('calls: DTMF event → next robot request p50 / p99', `${fmt(s2.p50, 1)} / ${fmt(s2.p99, 1)}`, 'ms');
-    figure('calls: errors', `${errors} (objects armed: ${armed}/${CALLS})`);
-    figure('calls: heap per call at peak', fmt((peak - base) / CALLS / 1024, 1), 'KiB');
+    figure('calls: StasisStart → answer request p50 / p99', pq(r.answers), 'ms');
+    figure('calls: StasisStart → first playback request p50 / p99 / ceiling', `${pq(r.starts)} / ${CEILING.startP99Ms}`, 'ms');
+    figure('calls: DTMF event → next robot request p50 / p99 / ceiling', `${pq(r.afterKey)} / ${CEILING.keyP99Ms}`, 'ms');
+    figure('calls: DTMF event → next playback request p50 / p99', pq(r.afterKeyPlay), 'ms');
+    figure('calls: errors / ceiling', `${r.errors} / ${CEILING.errors} (objects armed: ${armed}/${n})`);
+    figure('calls: heap per call at peak / ceiling', `${fmt(heapPerCall, 1)} / ${CEILING.heapPerCallKiB}`, 'KiB');
+    figure('calls: CPU time of the robot\'s process per call', fmt(cpuPerCall, 3), 'ms');
+    figure('calls: CPU time of the simulator\'s process per call (for scale)', fmt(r.cpuUs / 1000 / n, 3), 'ms');
     global.gc?.();
-    await new Promise((r) => setTimeout(r, 300));
+    await new Promise((res) => setTimeout(res, 300));
     global.gc?.();
     figure('calls: heap after the calls, above the baseline before them', fmt((process.memoryUsage().heapUsed - base) / 1048576, 2), 'MiB');
+    figure('calls: ARI requests / events per call', `${fmt(r.requestsPerCall, 1)} / ${fmt(r.eventsPerCall, 1)}`);
+
+    const bare = await linkAlone(sim, LINK_PLAYS);
+    figure(`calls: CPU time per call of the ARI link alone (answer, ${LINK_PLAYS} playbacks, hang-up; no robot, no store)`, fmt(bare.cpuPerCallMs, 3), `ms (errors: ${bare.errors})`);
   } finally {
     await tel.stop(1_000);
-    await sim.close();
+    await sim.stop();
     db.close();
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,14 +1,20 @@
 import { EventEmitter } from 'node:events';
-import ari from 'ari-client';
+import http from 'node:http';
+import https from 'node:https';
+import type { WebSocket } from 'ws';
 import { backoffDelay } from '../domain/backoff.ts';
 import type { Logger } from '../logger.ts';
 
 /**
- * The connection to Asterisk's REST Interface: the only module that talks to `ari-client`.
- * It connects (retrying with backoff until Asterisk appears), starts the Stasis application,
- * and turns ARI's WebSocket events into plain records routed by channel id. Every REST call
+ * The connection to Asterisk's REST Interface (ARI, Asterisk 20/22), spoken directly: REST
+ * requests over HTTP keep-alive (`node:http`/`node:https`) with basic authentication, and the
+ * event WebSocket (`/ari/events?app=NAME`) through `ws`, loaded when the link starts. It
+ * connects (retrying with backoff until Asterisk appears, forever until stopped), checks the
+ * credentials, opens the WebSocket, watches it with ping frames (a half-open TCP link is
+ * noticed), and turns ARI's events into plain records routed by channel id. Every REST call
  * ends: it resolves, or rejects with an AriError whose `gone` is true when the channel or
- * playback no longer exists (Asterisk answers 404 for a hung-up channel).
+ * playback no longer exists (Asterisk answers 404 for a hung-up channel); a request that gets
+ * no answer in time is aborted and rejects with status null.
  */
 
 export interface AriEvent {
@@ -52,8 +58,14 @@ export interface AriLinkOptions {
   logger: Logger;
   /** Delays between connection attempts. */
   retryDelaysMs?: number[];
-  /** Time limit for one REST request. */
+  /** Time limit for one REST request (and for the WebSocket's opening handshake). */
   requestTimeoutMs?: number;
+  /** A ping frame on the WebSocket this often… */
+  pingIntervalMs?: number;
+  /** …and the link counts as lost when its pong has not come back within this. */
+  pongTimeoutMs?: number;
+  /** REST requests in flight at once, at most (Asterisk's http.conf `sessionlimit` is 100 by default). */
+  maxSockets?: number;
 }
 
 /** What the call flow and the call-outs need from ARI. */
@@ -66,30 +78,49 @@ export interface AriOps {
   originate(a: { endpoint: string; channelId: string; callerId?: string; timeoutSec: number; appArgs: string[] }): Promise<void>;
 }
 
-type Client = {
-  on(event: string, fn: (...args: unknown[]) => void): void;
-  removeAllListeners(event?: string): void;
-  start(app: string): Promise<void>;
-  stop(): void;
-  channels: Record<string, (params: Record<string, unknown>) => Promise<unknown>>;
-  playbacks: Record<string, (params: Record<string, unknown>) => Promise<unknown>>;
-};
-
 const DEFAULT_RETRY = [1_000, 2_000, 5_000, 10_000, 15_000, 30_000];
+
+type Query = Record<string, string | number | undefined>;
+type Ws = typeof WebSocket;
+
+/** `ws` is loaded when a link starts: commands that never talk to Asterisk do not pay for it. */
+let wsClass: Promise<Ws> | null = null;
+const loadWs = (): Promise<Ws> => (wsClass ??= import('ws').then((m) => m.WebSocket));
 
 /** Events: 'event' (AriEvent), 'connected', 'disconnected'. */
 export class AriLink extends EventEmitter implements AriOps {
   private readonly o: Required<AriLinkOptions>;
-  private client: Client | null = null;
+  private readonly transport: typeof http | typeof https;
+  private readonly host: string;
+  private readonly port: number;
+  /** The URL's path without a trailing slash ('' for `http://host:8088`). */
+  private readonly prefix: string;
+  /** For logs: scheme, host, port and path, never the credentials. */
+  private readonly shownUrl: string;
+  private readonly authorization: string;
+  private agent: http.Agent | null = null;
+  private ws: WebSocket | null = null;
   private connected = false;
-  private stopped = false;
+  private stopped = true;
+  /** Changes at every start and stop: work begun for an earlier one stops there. */
+  private generation = 0;
   private attempt = 0;
   private retryTimer: NodeJS.Timeout | null = null;
+  private pingTimer: NodeJS.Timeout | null = null;
+  private pongTimer: NodeJS.Timeout | null = null;
   lastError: string | null = null;
 
   constructor(opts: AriLinkOptions) {
     super();
-    this.o = { retryDelaysMs: DEFAULT_RETRY, requestTimeoutMs: 5_000, ...opts };
+    this.o = { retryDelaysMs: DEFAULT_RETRY, requestTimeoutMs: 5_000, pingIntervalMs: 20_000, pongTimeoutMs: 10_000, maxSockets: 50, ...opts };
+    const u = new URL(this.o.url);
+    const tls = u.protocol === 'https:' || u.protocol === 'wss:';
+    this.transport = tls ? https : http;
+    this.host = u.hostname.replace(/^\[(.*)\]$/, '$1');
+    this.port = u.port ? Number(u.port) : tls ? 443 : 80;
+    this.prefix = u.pathname.replace(/\/+$/, '');
+    this.shownUrl = `${u.protocol}//${u.host}${this.prefix}`;
+    this.authorization = `Basic ${Buffer.from(`${this.o.user}:${this.o.password}`).toString('base64')}`;
     // an 'error' event must never kill the process
     this.on('error', () => undefined);
   }
@@ -114,27 +145,28 @@ export class AriLink extends EventEmitter implements AriOps {
   }
 
   start(): void {
+    if (!this.stopped) return;
     this.stopped = false;
-    void this.connect();
+    this.attempt = 0;
+    // Asterisk closes a keep-alive connection idle for 15 s (http.conf session_keep_alive):
+    // ours are closed after 10 s idle, before Asterisk does.
+    this.agent = new this.transport.Agent({ keepAlive: true, maxSockets: this.o.maxSockets, timeout: 10_000, scheduling: 'lifo' });
+    void this.connect(++this.generation);
   }
 
+  /** Closes the WebSocket and every HTTP connection; leaves no timer behind. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.generation++;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
-    if (this.client) this.dropClient(this.client);
+    this.unsupervise();
+    const ws = this.ws;
+    this.ws = null;
     this.setConnected(false);
-  }
-
-  /** Forgets a client and closes its WebSocket (it may already be gone). */
-  private dropClient(c: Client): void {
-    if (this.client === c) this.client = null;
-    try {
-      c.removeAllListeners();
-      c.stop();
-    } catch {
-      // already closed
-    }
+    if (ws) await closeSocket(ws);
+    this.agent?.destroy();
+    this.agent = null;
   }
 
   private setConnected(v: boolean): void {
@@ -143,141 +175,246 @@ export class AriLink extends EventEmitter implements AriOps {
     this.emit(v ? 'connected' : 'disconnected');
   }
 
-  private scheduleRetry(): void {
-    if (this.stopped) return;
+  private scheduleRetry(generation: number): void {
+    if (this.stopped || generation !== this.generation) return;
     const delay = backoffDelay(this.attempt, this.o.retryDelaysMs, Math.random, { jitter: 0.2, fallbackMs: 30_000 });
     this.attempt++;
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
-      void this.connect();
+      void this.connect(generation);
     }, delay);
     this.retryTimer.unref();
   }
 
-  private async connect(): Promise<void> {
-    if (this.stopped) return;
+  /** Checks the credentials over REST, then opens the event WebSocket. */
+  private async connect(generation: number): Promise<void> {
+    if (this.stopped || generation !== this.generation) return;
     const log = this.o.logger;
-    let client: Client;
-    // The library's Swagger loader prints a notice with console.log for Asterisk's Swagger 1.1
-    // resource listing; keep stdout for our JSON logs.
-    const consoleLog = console.log;
-    console.log = () => undefined;
+    let Ws: Ws;
     try {
-      client = (await ari.connect(this.o.url, this.o.user, this.o.password)) as unknown as Client;
+      await this.request('GET', ['asterisk', 'info'], { only: 'system' });
+      Ws = await loadWs();
     } catch (e) {
-      this.lastError = errorText(e);
-      if (this.attempt === 0 || this.attempt % 10 === 0) log.warn({ url: this.o.url, error: this.lastError }, 'Asterisk ARI not reachable; retrying');
-      this.scheduleRetry();
-      return;
-    } finally {
-      console.log = consoleLog;
-    }
-    if (this.stopped) {
-      client.stop();
+      if (generation !== this.generation) return;
+      this.lastError = e instanceof AriError && (e.status === 401 || e.status === 403) ? this.refused(e.status) : errorText(e);
+      if (this.attempt === 0 || this.attempt % 10 === 0) log.warn({ url: this.shownUrl, error: this.lastError }, 'Asterisk ARI not reachable; retrying');
+      this.scheduleRetry(generation);
       return;
     }
-    this.client = client;
-    client.on('*', (event: unknown) => {
-      try {
-        this.emit('event', event as AriEvent);
-      } catch (e) {
-        log.error({ err: e }, 'ARI event handler failed');
-      }
-    });
-    client.on('WebSocketConnected', () => {
+    if (generation !== this.generation) return;
+    const wsUrl = `${this.transport === https ? 'wss' : 'ws'}://${this.hostPort()}${this.prefix}/ari/events?${queryString({ app: this.o.app, api_key: `${this.o.user}:${this.o.password}` })}`;
+    const ws = new Ws(wsUrl, { headers: { authorization: this.authorization }, handshakeTimeout: this.o.requestTimeoutMs, perMessageDeflate: false });
+    this.ws = ws;
+    ws.on('open', () => {
+      if (this.ws !== ws) return;
       this.attempt = 0;
       this.lastError = null;
+      this.supervise(ws);
       this.setConnected(true);
-      log.info('ARI WebSocket connected');
+      log.info({ url: this.shownUrl, app: this.o.app }, 'ARI WebSocket connected');
     });
-    client.on('WebSocketReconnecting', (e: unknown) => {
-      this.lastError = errorText(e);
+    ws.on('message', (data, isBinary) => {
+      if (this.ws === ws) this.onMessage(data, isBinary);
+    });
+    ws.on('pong', () => {
+      if (this.pongTimer) clearTimeout(this.pongTimer);
+      this.pongTimer = null;
+    });
+    ws.on('error', (e) => {
+      if (this.ws !== ws) return;
+      const status = /Unexpected server response: (\d+)/.exec(e.message)?.[1];
+      this.lastError = status === '401' || status === '403' ? this.refused(Number(status)) : `ARI WebSocket: ${errorText(e)}`;
+    });
+    ws.on('close', (code) => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      this.unsupervise();
+      if (this.connected) {
+        this.lastError ??= `ARI WebSocket closed (${code})`;
+        log.warn({ url: this.shownUrl, error: this.lastError }, 'ARI WebSocket lost; reconnecting');
+      }
       this.setConnected(false);
-      log.warn({ error: this.lastError }, 'ARI WebSocket lost; reconnecting');
+      this.scheduleRetry(generation);
     });
-    client.on('WebSocketMaxRetries', () => {
-      this.setConnected(false);
-      log.warn('ARI WebSocket gave up; connecting again from the start');
-      this.dropClient(client);
-      this.scheduleRetry();
-    });
-    client.on('APILoadError', (e: unknown) => {
-      this.lastError = errorText(e);
-    });
+  }
+
+  private refused(status: number): string {
+    return `ARI refused the credentials of user ${this.o.user} (HTTP ${status})`;
+  }
+
+  private hostPort(): string {
+    return `${this.host.includes(':') ? `[${this.host}]` : this.host}:${this.port}`;
+  }
+
+  /** A ping frame every pingIntervalMs; no pong within pongTimeoutMs ends the WebSocket (a half-open link). */
+  private supervise(ws: WebSocket): void {
+    this.unsupervise();
+    this.pingTimer = setInterval(() => {
+      if (this.pongTimer) return;
+      this.pongTimer = setTimeout(() => {
+        this.pongTimer = null;
+        this.lastError = `ARI WebSocket: no pong within ${this.o.pongTimeoutMs} ms`;
+        ws.terminate();
+      }, this.o.pongTimeoutMs);
+      this.pongTimer.unref();
+      try {
+        ws.ping();
+      } catch {
+        // closing already: 'close' follows
+      }
+    }, this.o.pingIntervalMs);
+    this.pingTimer.unref();
+  }
+
+  private unsupervise(): void {
+    if (this.pingTimer) clearInterval(this.pingTimer);
+    if (this.pongTimer) clearTimeout(this.pongTimer);
+    this.pingTimer = null;
+    this.pongTimer = null;
+  }
+
+  private onMessage(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
+    const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+    let event: unknown;
     try {
-      await client.start(this.o.app);
-      this.attempt = 0;
-      this.setConnected(true);
-      log.info({ app: this.o.app }, 'ARI application started');
+      event = isBinary ? null : JSON.parse(buf.toString('utf8'));
+    } catch {
+      event = null;
+    }
+    if (typeof event !== 'object' || event === null || typeof (event as { type?: unknown }).type !== 'string') {
+      this.o.logger.warn({ bytes: buf.length, binary: isBinary }, 'ARI WebSocket message that is not a JSON event; ignored');
+      return;
+    }
+    try {
+      this.emit('event', event as AriEvent);
     } catch (e) {
-      this.lastError = errorText(e);
-      log.warn({ error: this.lastError }, 'ARI application could not start; retrying');
-      this.dropClient(client);
-      this.scheduleRetry();
+      this.o.logger.error({ err: e }, 'ARI event handler failed');
     }
   }
 
-  private async call(resource: 'channels' | 'playbacks', op: string, params: Record<string, unknown>): Promise<unknown> {
-    const c = this.client;
-    if (!c) throw new AriError('not connected to Asterisk', null);
-    const fn = c[resource][op];
-    if (!fn) throw new AriError(`ARI operation ${resource}.${op} is not available`, null);
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      return await Promise.race([
-        fn.call(c[resource], params),
-        new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new AriError(`ARI ${resource}.${op} timed out`, null)), this.o.requestTimeoutMs);
-        }),
-      ]);
-    } catch (e) {
-      if (e instanceof AriError) throw e;
-      throw new AriError(`ARI ${resource}.${op}: ${errorText(e)}`, statusOf(e));
-    } finally {
-      if (timer) clearTimeout(timer);
-    }
+  /**
+   * One REST request: every path segment and query value URL-encoded, basic authentication,
+   * no body. Resolves on a 2xx answer (its body is not read); rejects with AriError.
+   */
+  private request(method: 'GET' | 'POST' | 'DELETE', segments: string[], query: Query = {}, retried = false): Promise<void> {
+    const agent = this.agent;
+    if (!agent) return Promise.reject(new AriError('not connected to Asterisk', null));
+    const resource = `/${segments.map(encodeURIComponent).join('/')}`;
+    const qs = queryString(query);
+    const label = `${method} ${resource}`;
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const settle = (err: AriError | null): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (err) reject(err);
+        else resolve();
+      };
+      const req = this.transport.request({
+        agent, host: this.host, port: this.port, method, path: `${this.prefix}/ari${resource}${qs ? `?${qs}` : ''}`,
+        headers: { authorization: this.authorization, accept: 'application/json', 'content-length': '0' },
+      }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => {
+          if (res.statusCode && res.statusCode >= 400) chunks.push(c);
+        });
+        res.on('error', (e) => settle(new AriError(`ARI ${label}: ${errorText(e)}`, null)));
+        res.on('end', () => {
+          const status = res.statusCode ?? 0;
+          if (status >= 200 && status < 300) {
+            // the answers (the channel, the playback) are not needed by the call flow
+            settle(null);
+            return;
+          }
+          const json = parseJson(Buffer.concat(chunks).toString('utf8'));
+          settle(new AriError(`ARI ${label}: ${messageOf(json) ?? (res.statusMessage || 'error')} (HTTP ${status})`, status));
+        });
+      });
+      const timer = setTimeout(() => {
+        req.destroy(new AriError(`ARI ${label} timed out after ${this.o.requestTimeoutMs} ms`, null));
+      }, this.o.requestTimeoutMs);
+      req.on('error', (e) => {
+        // A kept-alive connection the server closed just as we reused it: the request never
+        // reached Asterisk, so it is sent once more on a fresh connection.
+        if (!settled && !retried && req.reusedSocket && (e as NodeJS.ErrnoException).code === 'ECONNRESET') {
+          settled = true;
+          clearTimeout(timer);
+          resolve(this.request(method, segments, query, true));
+          return;
+        }
+        settle(e instanceof AriError ? e : new AriError(`ARI ${label}: ${errorText(e)}`, null));
+      });
+      req.end();
+    });
   }
 
   async answer(channelId: string): Promise<void> {
-    await this.call('channels', 'answer', { channelId });
+    await this.request('POST', ['channels', channelId, 'answer']);
   }
 
+  /** One playback of several media: Asterisk takes them as one comma-separated `media` value. */
   async play(channelId: string, media: string[], playbackId: string, lang?: string): Promise<void> {
-    await this.call('channels', 'playWithId', { channelId, playbackId, media: media.join(','), ...(lang ? { lang } : {}) });
+    await this.request('POST', ['channels', channelId, 'play', playbackId], { media: media.join(','), lang });
   }
 
   async stopPlayback(playbackId: string): Promise<void> {
-    await this.call('playbacks', 'stop', { playbackId });
+    await this.request('DELETE', ['playbacks', playbackId]);
   }
 
   async hangup(channelId: string, reason = 'normal'): Promise<void> {
-    await this.call('channels', 'hangup', { channelId, reason });
+    await this.request('DELETE', ['channels', channelId], { reason });
   }
 
   async continueInDialplan(channelId: string, context: string, extension: string, priority: number): Promise<void> {
-    await this.call('channels', 'continueInDialplan', { channelId, context, extension, priority });
+    await this.request('POST', ['channels', channelId, 'continue'], { context, extension, priority });
   }
 
   async originate(a: { endpoint: string; channelId: string; callerId?: string; timeoutSec: number; appArgs: string[] }): Promise<void> {
-    await this.call('channels', 'originateWithId', {
-      channelId: a.channelId, endpoint: a.endpoint, app: this.o.app, appArgs: a.appArgs.join(','), timeout: a.timeoutSec,
-      ...(a.callerId ? { callerId: a.callerId } : {}),
+    await this.request('POST', ['channels', a.channelId], {
+      endpoint: a.endpoint, app: this.o.app, appArgs: a.appArgs.join(','), timeout: a.timeoutSec, callerId: a.callerId,
     });
   }
 }
 
+function queryString(q: Query): string {
+  return Object.entries(q)
+    .filter((kv): kv is [string, string | number] => kv[1] !== undefined)
+    .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`)
+    .join('&');
+}
+
+function parseJson(body: string): unknown {
+  if (!body) return undefined;
+  try {
+    return JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Asterisk's error answers are `{"message": "…"}`. */
+function messageOf(json: unknown): string | undefined {
+  const m = typeof json === 'object' && json !== null ? (json as { message?: unknown }).message : undefined;
+  return typeof m === 'string' && m ? m : undefined;
+}
+
 function errorText(e: unknown): string {
-  if (e instanceof Error) return e.message;
-  if (typeof e === 'object' && e && 'message' in e) return String((e as { message: unknown }).message);
+  if (e instanceof AggregateError && !e.message) return e.errors.map(errorText).join('; ');
+  if (e instanceof Error) return e.message || String((e as NodeJS.ErrnoException).code ?? e.name);
   return String(e);
 }
 
-/** ari-client's errors carry the HTTP status in different places depending on the path. */
-function statusOf(e: unknown): number | null {
-  if (typeof e !== 'object' || e === null) return null;
-  const o = e as Record<string, unknown>;
-  for (const k of ['status', 'statusCode']) if (typeof o[k] === 'number') return o[k] as number;
-  const msg = errorText(e);
-  if (/not found/i.test(msg) || /\b404\b/.test(msg)) return 404;
-  return null;
+/** Closes a WebSocket politely; ends it after a second if the other side does not answer. */
+function closeSocket(ws: WebSocket): Promise<void> {
+  if (ws.readyState === ws.CLOSED) return Promise.resolve();
+  return new Promise((resolve) => {
+    const t = setTimeout(() => ws.terminate(), 1_000);
+    ws.once('close', () => {
+      clearTimeout(t);
+      resolve();
+    });
+    ws.on('error', () => undefined);
+    ws.close(1000);
+  });
 }

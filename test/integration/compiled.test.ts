@@ -58,7 +58,7 @@ describe('the compiled service', () => {
     expect(r.loaded.some((u) => u.includes('/dist/cli.js'))).toBe(true);
     expect(r.loaded.filter((u) => u.includes('/src/') || u.endsWith('.ts'))).toEqual([]);
     const pkgs = packagesOf(r.loaded);
-    for (const heavy of ['fastify', 'ari-client', 'asterisk-manager', 'smpp', 'node-cron', 'pino', 'prom-client', 'tsx']) expect(pkgs.has(heavy), heavy).toBe(false);
+    for (const heavy of ['fastify', 'ws', 'asterisk-manager', 'smpp', 'node-cron', 'pino', 'prom-client', 'tsx']) expect(pkgs.has(heavy), heavy).toBe(false);
     expect(pkgs.has('better-sqlite3')).toBe(true);
   });
 });

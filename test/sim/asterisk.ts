@@ -3,8 +3,9 @@
  * uses, over HTTP and WebSocket on 127.0.0.1, port 0. Written from the ARI reference.
  *
  * Covers:
- * - /ari/api-docs/resources.json and the per-resource Swagger declarations ari-client loads
- *   at connect (asterisk, applications, channels, playbacks, bridges, sounds, events);
+ * - /ari/api-docs/resources.json and the per-resource Swagger declarations Asterisk serves
+ *   (asterisk, applications, channels, playbacks, bridges, sounds, events), for clients that
+ *   build their requests from them (the service itself does not read them);
  * - HTTP basic authentication (401 otherwise) and `api_key=user:password` on the WebSocket;
  * - /ari/events?app=NAME WebSocket with StasisStart (args), StasisEnd, ChannelStateChange,
  *   ChannelDtmfReceived, PlaybackStarted, PlaybackFinished, ChannelHangupRequest,
@@ -16,8 +17,9 @@
  * - DTMF does not stop a playback (as in Asterisk): only a stop request does.
  * Test controls: playbacks held (playing until released) so that keys land during a prompt.
  * Misbehaviours: playbacks that never finish, a caller hanging up when a given prompt starts,
- * all WebSockets dropped (clients reconnect), a full restart (connections refused for a while,
- * channels gone), 500 answers for chosen paths.
+ * all WebSockets dropped (clients reconnect), WebSockets gone silent (a half-open link: nothing
+ * read, no pong), a frame that is not JSON, a full restart (connections refused for a while,
+ * channels gone), 500 answers for chosen paths, requests on chosen paths never answered.
  * Not covered: bridges beyond creation, recordings, snoop, external media, device states.
  */
 import { createServer } from 'node:http';
@@ -52,15 +54,21 @@ export type OriginateOutcome =
   | { kind: 'answer'; afterMs?: number }
   | { kind: 'busy' | 'no-answer' | 'reject' | 'fail'; afterMs?: number };
 
+/** Milliseconds since the epoch, with fractions: requests and events recorded in the same millisecond keep their order. */
+const preciseNow = (): number => performance.timeOrigin + performance.now();
+
 export interface RequestRecord {
+  /** When the request was received (preciseNow). */
   at: number;
   method: string;
   path: string;
   query: Record<string, string>;
+  /** The answer's status; 0 for a request held unanswered (`holdPaths`). */
   status: number;
 }
 
 export interface EventRecord {
+  /** When the event was sent (preciseNow). */
   at: number;
   type: string;
   channelId?: string;
@@ -94,12 +102,17 @@ export class AsteriskSim {
   playbacksNeverFinish = false;
   /** Paths (substring) answered with 500. */
   failPaths: string[] = [];
+  /** Paths (substring) never answered: the client waits until it gives up. */
+  holdPaths: string[] = [];
+  /** Requests held by `holdPaths`, until the client closes them. */
+  readonly held = new Set<ServerResponse>();
   private down = false;
   readonly channels = new Map<string, SimChannelState>();
   readonly playbacks = new Map<string, SimPlayback>();
   readonly requests: RequestRecord[] = [];
   readonly events: EventRecord[] = [];
   private readonly sockets = new Map<WebSocket, string[]>();
+  private readonly wsTcp = new Map<WebSocket, Socket>();
   private readonly tcp = new Set<Socket>();
   private readonly calls = new Map<string, SimCall>();
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -171,7 +184,11 @@ export class AsteriskSim {
     const apps = (url.searchParams.get('app') ?? '').split(',').filter(Boolean);
     wss.handleUpgrade(req, socket, head, (ws) => {
       this.sockets.set(ws, apps);
-      ws.on('close', () => this.sockets.delete(ws));
+      this.wsTcp.set(ws, socket);
+      ws.on('close', () => {
+        this.sockets.delete(ws);
+        this.wsTcp.delete(ws);
+      });
       ws.on('error', () => undefined);
     });
   }
@@ -180,7 +197,7 @@ export class AsteriskSim {
     if (!app) return;
     const e = { ...event, timestamp: new Date().toISOString(), application: app, asterisk_id: '00:00:00:00:00:01' };
     const channel = (event.channel as SimChannelState | undefined)?.id;
-    this.events.push({ at: Date.now(), type: String(event.type), app, ...(channel ? { channelId: channel } : {}) });
+    this.events.push({ at: preciseNow(), type: String(event.type), app, ...(channel ? { channelId: channel } : {}) });
     const text = JSON.stringify(e);
     for (const [ws, apps] of this.sockets) if (apps.includes(app) && ws.readyState === 1) ws.send(text);
   }
@@ -221,7 +238,7 @@ export class AsteriskSim {
     const url = new URL(req.url ?? '/', 'http://x');
     const query = Object.fromEntries(url.searchParams.entries());
     const record = (status: number): void => {
-      this.requests.push({ at: Date.now(), method: req.method ?? 'GET', path: url.pathname, query, status });
+      this.requests.push({ at: preciseNow(), method: req.method ?? 'GET', path: url.pathname, query, status });
     };
     if (this.down) {
       req.socket.destroy();
@@ -236,6 +253,12 @@ export class AsteriskSim {
       }
       if (this.failPaths.some((p) => url.pathname.includes(p))) {
         record(this.json(res, 500, { message: 'Internal server error' }));
+        return;
+      }
+      if (this.holdPaths.some((p) => url.pathname.includes(p))) {
+        record(0);
+        this.held.add(res);
+        res.on('close', () => this.held.delete(res));
         return;
       }
       record(this.route(req.method ?? 'GET', url.pathname, url.searchParams, res));
@@ -397,9 +420,25 @@ export class AsteriskSim {
     this.send(c.app, { type: 'ChannelDtmfReceived', digit, duration_ms: durationMs, channel: this.view(c) });
   }
 
+  /** Sends a frame as it is (not JSON, say) to the WebSockets of `app`. */
+  sendRaw(app: string, text: string): void {
+    for (const [ws, apps] of this.sockets) if (apps.includes(app) && ws.readyState === 1) ws.send(text);
+  }
+
+  /**
+   * The WebSockets go silent without closing (a half-open TCP link): nothing is read from them
+   * any more, so a client's pings get no pong. New connections are served as usual.
+   */
+  silenceWebSockets(): void {
+    for (const [ws, socket] of this.wsTcp) {
+      socket.pause();
+      this.sockets.delete(ws);
+    }
+  }
+
   /** Closes every WebSocket abruptly; clients may reconnect at once. */
   dropWebSockets(): void {
-    for (const ws of this.sockets.keys()) ws.terminate();
+    for (const ws of this.wsTcp.keys()) ws.terminate();
     this.sockets.clear();
   }
 
