@@ -20,8 +20,13 @@ export class SqliteLock {
    * Runs `fn` once every earlier holder finished; resolves or rejects as `fn` did. Rejects at
    * once when called from inside a holder of this lock (transactions do not nest).
    */
+  /** True when called from inside a holder of this lock (its work, or what that work awaits). */
+  inside(): boolean {
+    return SqliteLock.holding.getStore() === this;
+  }
+
   run<T>(fn: () => Promise<T> | T): Promise<T> {
-    if (SqliteLock.holding.getStore() === this) {
+    if (this.inside()) {
       return Promise.reject(new Error('a transaction was started inside another transaction of the same database'));
     }
     const result = this.tail.then(() => SqliteLock.holding.run(this, fn));

@@ -37,10 +37,18 @@ const STATUS_PROMPT: Record<ObjectStatus, string> = {
   'no-link': 'status-no-link',
 };
 
+/** One formatter per time zone: making one costs far more than using it (a call says two times). */
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
 function localParts(d: Date, timeZone: string): { y: number; m: number; d: number; h: number; min: number } {
-  const parts = new Intl.DateTimeFormat('en-GB', {
-    timeZone, year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', hourCycle: 'h23',
-  }).formatToParts(d);
+  let f = formatters.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-GB', {
+      timeZone, year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', hourCycle: 'h23',
+    });
+    formatters.set(timeZone, f);
+  }
+  const parts = f.formatToParts(d);
   const get = (t: string): number => Number(parts.find((p) => p.type === t)?.value ?? 0);
   return { y: get('year'), m: get('month'), d: get('day'), h: get('hour'), min: get('minute') };
 }

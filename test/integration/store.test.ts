@@ -6,6 +6,7 @@ import { backupJob } from '../../src/jobs/schedule.ts';
 import { receiptLookupKeys } from '../../src/sms/codec.ts';
 import { integrityCheck, loadMigrations, migrate, openDb, schemaVersion } from '../../src/store/db.ts';
 import { OutboxStore } from '../../src/store/outbox-store.ts';
+import { SqliteStore } from '../../src/store/sqlite-store.ts';
 import { makeFixture, seedClient, tempDir } from '../support/core-fixture.ts';
 import type { Fixture } from '../support/core-fixture.ts';
 import { quietLogger } from '../support/sms-harness.ts';
@@ -41,6 +42,44 @@ describe('database', () => {
     expect(() => migrate(db, bad)).toThrow();
     expect(schemaVersion(db)).toBe(good.length);
     expect(db.prepare("SELECT COUNT(*) AS n FROM sqlite_master WHERE name = 'x'").get()).toEqual({ n: 0 });
+    db.close();
+  });
+
+  it('transactions asked for together share one commit; one that fails is undone alone, and none is answered before the commit', async () => {
+    const db = openDb(join(tempDir(), 'group.db'));
+    const store = new SqliteStore(db);
+    const at = '2026-11-24T10:00:00.000Z';
+    await store.transaction((tx) => tx.insertClient({ name: 'first', lang: 'ru', balance: 0, at }));
+    const before = { ...store.commits };
+    const answered: number[] = [];
+    const runs = Array.from({ length: 20 }, (_, i) => store.transaction(async (tx) => {
+      const id = await tx.insertClient({ name: `c${i}`, lang: 'ru', balance: i, at });
+      // the member's own write is visible to it, and to the members after it
+      expect((await tx.getClient(id))?.name).toBe(`c${i}`);
+      if (i % 3 === 1) throw new Error(`refused ${i}`);
+      return id;
+    }).then((id) => {
+      answered.push(i);
+      // answered only once the group's commit is on disk: another connection sees the row
+      const other = openDb(db.name, { readonly: true });
+      try {
+        expect(other.prepare('SELECT name FROM clients WHERE id = ?').get(id)).toEqual({ name: `c${i}` });
+      } finally {
+        other.close();
+      }
+      return id;
+    }));
+    const results = await Promise.allSettled(runs);
+    results.forEach((r, i) => {
+      if (i % 3 === 1) expect(r).toMatchObject({ status: 'rejected', reason: { message: `refused ${i}` } });
+      else expect(r.status).toBe('fulfilled');
+    });
+    expect(answered).toEqual(Array.from({ length: 20 }, (_, i) => i).filter((i) => i % 3 !== 1));
+    const names = (db.prepare('SELECT name FROM clients ORDER BY id').all() as Array<{ name: string }>).map((r) => r.name);
+    expect(names).toEqual(['first', ...answered.map((i) => `c${i}`)]);
+    // 20 transactions asked for in one turn: committed in one group (not twenty)
+    expect(store.commits.transactions - before.transactions).toBe(20);
+    expect(store.commits.groups - before.groups).toBe(1);
     db.close();
   });
 
