@@ -25,6 +25,14 @@ export class SqliteLock {
     return SqliteLock.holding.getStore() === this;
   }
 
+  /**
+   * Runs `fn` once every earlier holder finished, whoever asks: for work queued on its own
+   * behalf (the next group of transactions), not on behalf of the code that happens to ask.
+   */
+  runQueued<T>(fn: () => Promise<T> | T): Promise<T> {
+    return SqliteLock.holding.exit(() => this.run(fn));
+  }
+
   run<T>(fn: () => Promise<T> | T): Promise<T> {
     if (this.inside()) {
       return Promise.reject(new Error('a transaction was started inside another transaction of the same database'));

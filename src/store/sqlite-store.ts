@@ -105,14 +105,17 @@ export class SqliteStore implements Store {
   private scheduleGroup(): void {
     if (this.groupQueued) return;
     this.groupQueued = true;
-    this.lock.run(() => this.runGroup()).catch(() => undefined);
+    // what is left after a group (more than one group's worth, or members of a group SQLite
+    // rolled back) gets a group of its own
+    void this.lock.runQueued(() => this.runGroup()).catch(() => undefined).finally(() => {
+      if (this.writers.length > 0) this.scheduleGroup();
+    });
   }
 
   /** Runs what queued until now as one transaction; what queues meanwhile waits for the next group. */
   private async runGroup(): Promise<void> {
     this.groupQueued = false;
     const members = this.writers.splice(0, MAX_GROUP);
-    if (this.writers.length > 0) this.scheduleGroup();
     if (members.length === 0) return;
     const st = this.groupStmts;
     try {
@@ -137,7 +140,6 @@ export class SqliteStore implements Store {
           for (const o of outcomes) o.m.reject(o.ok ? e : o.error);
           m.reject(e);
           this.writers.unshift(...members.slice(i + 1));
-          if (this.writers.length > 0) this.scheduleGroup();
           return;
         }
         st.rollbackTo.run();

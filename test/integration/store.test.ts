@@ -80,6 +80,11 @@ describe('database', () => {
     // 20 transactions asked for in one turn: committed in one group (not twenty)
     expect(store.commits.transactions - before.transactions).toBe(20);
     expect(store.commits.groups - before.groups).toBe(1);
+    // more than one group holds: the rest get groups of their own, in order
+    const many = await Promise.all(Array.from({ length: 300 }, (_, i) => store.transaction((tx) => tx.insertClient({ name: `m${i}`, lang: 'kk', balance: i, at }))));
+    expect(many).toEqual([...many].sort((a, b) => a - b));
+    expect(store.commits.transactions - before.transactions).toBe(320);
+    expect(store.commits.groups - before.groups).toBeGreaterThanOrEqual(1 + Math.ceil(300 / 64));
     db.close();
   });
 
