@@ -116,7 +116,8 @@ export async function benchCalls(): Promise<void> {
   const n = BURST.calls;
   const dir = mkdtempSync(join(tmpdir(), 'zhedel-bench-calls-'));
   const db = openDb(join(dir, 'calls.db'));
-  const core = new Core({ store: new SqliteStore(db), clock: systemClock, random: cryptoRandom, keys: deriveKeys('bench-secret-'.repeat(4)), timeZone: 'Asia/Almaty' });
+  const store = new SqliteStore(db);
+  const core = new Core({ store, clock: systemClock, random: cryptoRandom, keys: deriveKeys('bench-secret-'.repeat(4)), timeZone: 'Asia/Almaty' });
   const sim = await SimProcess.start();
   const tel = new Telephony({
     url: sim.url, user: 'zhedel', password: 'secret', app: 'zhedel', calloutEndpoint: 'PJSIP/{number}@trunk',
@@ -142,6 +143,7 @@ export async function benchCalls(): Promise<void> {
       peak = Math.max(peak, process.memoryUsage().heapUsed);
       peakCalls = Math.max(peakCalls, tel.activeCalls);
     }, 50);
+    const commits0 = { ...store.commits };
     const cpu0 = process.cpuUsage();
     const r = await sim.burst(BURST);
     while (tel.activeCalls > 0) await new Promise((res) => setTimeout(res, 20));
@@ -160,6 +162,9 @@ export async function benchCalls(): Promise<void> {
     figure('calls: errors / ceiling', `${r.errors} / ${CEILING.errors} (objects armed: ${armed}/${n})`);
     figure('calls: heap per call at peak / ceiling', `${fmt(heapPerCall, 1)} / ${CEILING.heapPerCallKiB}`, 'KiB');
     figure('calls: CPU time of the robot\'s process per call', fmt(cpuPerCall, 3), 'ms');
+    const groups = store.commits.groups - commits0.groups;
+    const txs = store.commits.transactions - commits0.transactions;
+    figure('calls: durable commits during the burst / write transactions in them', `${groups} / ${txs} (${fmt(txs / groups, 1)} per commit)`);
     figure('calls: CPU time of the simulator\'s process per call (for scale)', fmt(r.cpuUs / 1000 / n, 3), 'ms');
     global.gc?.();
     await new Promise((res) => setTimeout(res, 300));

@@ -105,10 +105,14 @@ export class SqliteStore implements Store {
   private scheduleGroup(): void {
     if (this.groupQueued) return;
     this.groupQueued = true;
-    // what is left after a group (more than one group's worth, or members of a group SQLite
-    // rolled back) gets a group of its own
-    void this.lock.runQueued(() => this.runGroup()).catch(() => undefined).finally(() => {
-      if (this.writers.length > 0) this.scheduleGroup();
+    // the group takes its place in the lock's queue after this turn of the event loop: every
+    // transaction asked for in the same turn (the events of one read from a socket, the
+    // requests of one burst) joins it. What is left after a group (more than one group's
+    // worth, or members of a group SQLite rolled back) gets a group of its own.
+    setImmediate(() => {
+      void this.lock.runQueued(() => this.runGroup()).catch(() => undefined).finally(() => {
+        if (this.writers.length > 0) this.scheduleGroup();
+      });
     });
   }
 
