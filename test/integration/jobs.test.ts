@@ -36,14 +36,20 @@ describe('scheduled jobs', () => {
     cleanups.push(() => fx.close());
     await seedClient(fx);
     let writes = 0;
-    const writer = setInterval(async () => {
-      for (let i = 0; i < 20; i++) {
-        await fx.core.operatorRequest({ action: i % 2 ? 'arm' : 'disarm', objectCode: '1234', operator: 'w' });
-        writes++;
+    let stop = false;
+    // writes go on until the backup is done, and end before the database closes
+    const writer = (async () => {
+      while (!stop) {
+        for (let i = 0; i < 20; i++) {
+          await fx.core.operatorRequest({ action: i % 2 ? 'arm' : 'disarm', objectCode: '1234', operator: 'w' });
+          writes++;
+        }
+        await new Promise((r) => setTimeout(r, 1));
       }
-    }, 1);
+    })();
     const r = await backupJob(deps(fx));
-    clearInterval(writer);
+    stop = true;
+    await writer;
     expect(writes).toBeGreaterThan(0);
     expect(r.integrity).toBe('ok');
     const copy = openDb(r.file, { migrate: false });
