@@ -403,9 +403,11 @@ describe('SMS over SMPP against the SMSC simulator', () => {
     const fx = fixture();
     const h = await harness(fx, { sim: { behaviour: { fragmentBytes: 3 } } });
     await seedClient(fx);
-    await h.sim.waitFor(() => h.sim.boundCount === 1, 5_000, 'bind');
+    // every PDU comes in 3-byte pieces, each on a timer of its own: on a loaded machine the
+    // exchange takes seconds, so the waits are generous
+    await h.sim.waitFor(() => h.sim.boundCount === 1, 15_000, 'bind');
     h.sim.sendMo({ from: '77011234567', text: 'STATUS' });
-    await h.sim.waitFor(() => h.sim.textsTo('77011234567').some((t) => t.startsWith('1234:')), 5_000, 'reply');
+    await h.sim.waitFor(() => h.sim.textsTo('77011234567').some((t) => t.startsWith('1234:')), 15_000, 'reply');
   });
 
   it('a code that outlived its five minutes is never sent late', async () => {
