@@ -294,9 +294,10 @@ export class AriLink extends EventEmitter implements AriOps {
 
   /**
    * One REST request: every path segment and query value URL-encoded, basic authentication,
-   * no body. Resolves on a 2xx answer (its body is not read); rejects with AriError.
+   * no body. Resolves on a 2xx answer (with its JSON body when `withBody`, else undefined: the
+   * call flow needs no answer's body); rejects with AriError.
    */
-  private request(method: 'GET' | 'POST' | 'DELETE', segments: string[], query: Query = {}, retried = false): Promise<void> {
+  private request(method: 'GET' | 'POST' | 'DELETE', segments: string[], query: Query = {}, retried = false, withBody = false): Promise<unknown> {
     const agent = this.agent;
     if (!agent) return Promise.reject(new AriError('not connected to Asterisk', null));
     const resource = `/${segments.map(encodeURIComponent).join('/')}`;
@@ -304,12 +305,12 @@ export class AriLink extends EventEmitter implements AriOps {
     const label = `${method} ${resource}`;
     return new Promise((resolve, reject) => {
       let settled = false;
-      const settle = (err: AriError | null): void => {
+      const settle = (err: AriError | null, body?: unknown): void => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
         if (err) reject(err);
-        else resolve();
+        else resolve(body);
       };
       const req = this.transport.request({
         agent, host: this.host, port: this.port, method, path: `${this.prefix}/ari${resource}${qs ? `?${qs}` : ''}`,
@@ -317,14 +318,13 @@ export class AriLink extends EventEmitter implements AriOps {
       }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => {
-          if (res.statusCode && res.statusCode >= 400) chunks.push(c);
+          if (withBody || (res.statusCode && res.statusCode >= 400)) chunks.push(c);
         });
         res.on('error', (e) => settle(new AriError(`ARI ${label}: ${errorText(e)}`, null)));
         res.on('end', () => {
           const status = res.statusCode ?? 0;
           if (status >= 200 && status < 300) {
-            // the answers (the channel, the playback) are not needed by the call flow
-            settle(null);
+            settle(null, withBody ? parseJson(Buffer.concat(chunks).toString('utf8')) : undefined);
             return;
           }
           const json = parseJson(Buffer.concat(chunks).toString('utf8'));
@@ -340,13 +340,23 @@ export class AriLink extends EventEmitter implements AriOps {
         if (!settled && !retried && req.reusedSocket && (e as NodeJS.ErrnoException).code === 'ECONNRESET') {
           settled = true;
           clearTimeout(timer);
-          resolve(this.request(method, segments, query, true));
+          resolve(this.request(method, segments, query, true, withBody));
           return;
         }
         settle(e instanceof AriError ? e : new AriError(`ARI ${label}: ${errorText(e)}`, null));
       });
       req.end();
     });
+  }
+
+  /**
+   * The channels in this application's Stasis now (`GET /ari/applications/{app}`, its
+   * `channel_ids`): after a reconnect, those the robot no longer knows are left over.
+   */
+  async appChannels(): Promise<string[]> {
+    const body = await this.request('GET', ['applications', this.o.app], {}, false, true);
+    const ids = (body as { channel_ids?: unknown } | null)?.channel_ids;
+    return Array.isArray(ids) ? ids.filter((x): x is string => typeof x === 'string') : [];
   }
 
   async answer(channelId: string): Promise<void> {

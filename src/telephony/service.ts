@@ -36,6 +36,8 @@ export interface TelephonyOptions {
   logger: Logger;
   timings?: Partial<CallTimings>;
   retryDelaysMs?: number[];
+  /** After the link comes up, how long calls get to announce themselves before the unknown ones left in the application are hung up (2 s). */
+  leftoverGraceMs?: number;
 }
 
 interface ActiveCall {
@@ -83,7 +85,41 @@ export class Telephony {
       ...(opts.retryDelaysMs ? { retryDelaysMs: opts.retryDelaysMs } : {}),
     });
     this.link.on('event', (e: AriEvent) => this.onEvent(e));
-    this.link.on('disconnected', () => this.dropAll('ari-disconnected'));
+    this.link.on('disconnected', () => {
+      if (this.sweepTimer) clearTimeout(this.sweepTimer);
+      this.sweepTimer = null;
+      this.dropAll('ari-disconnected');
+    });
+    this.link.on('connected', () => {
+      // Calls left in our Stasis application by a link that dropped (or by this process before a
+      // crash) stay up in Asterisk, silent, until the caller gives up: they are hung up. Calls
+      // that entered Stasis since the link came up are announced by their StasisStart within
+      // moments, so only what is still unknown after a grace period is left over.
+      if (this.sweepTimer) clearTimeout(this.sweepTimer);
+      this.sweepTimer = setTimeout(() => {
+        this.sweepTimer = null;
+        void this.sweepLeftovers();
+      }, this.o.leftoverGraceMs ?? 2_000);
+      this.sweepTimer.unref();
+    });
+  }
+
+  private sweepTimer: NodeJS.Timeout | null = null;
+
+  /** Hangs up the channels in our application that no call of this process knows. Never rejects. */
+  private async sweepLeftovers(): Promise<void> {
+    let ids: string[];
+    try {
+      ids = await this.link.appChannels();
+    } catch (e) {
+      this.o.logger.warn({ error: (e as Error).message }, 'channels left in the ARI application could not be listed');
+      return;
+    }
+    const left = ids.filter((id) => !this.calls.has(id) && !this.callouts.has(id));
+    for (const id of left) {
+      this.o.logger.warn({ channel: id }, 'a call left in the ARI application by a dropped link is hung up');
+      await this.link.hangup(id, 'normal').catch(() => undefined);
+    }
   }
 
   start(): void {
@@ -105,6 +141,8 @@ export class Telephony {
   /** Stops taking calls; lets calls in progress go on for at most `graceMs`, then hangs up. */
   async stop(graceMs = 10_000): Promise<void> {
     this.accepting = false;
+    if (this.sweepTimer) clearTimeout(this.sweepTimer);
+    this.sweepTimer = null;
     const deadline = Date.now() + graceMs;
     while (this.calls.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     for (const [id, c] of this.calls) {

@@ -290,6 +290,10 @@ describe('phone robot against the Asterisk simulator', () => {
     sim.dropWebSockets();
     await until(() => tel.activeCalls === 0, 3_000, 'call dropped with the link');
     await until(() => sim.connectedApps().includes('zhedel'), 8_000, 'reconnected');
+    // the call stayed in Stasis in Asterisk, silent: once the link is back it is hung up
+    expect(call.isEnded).toBe(false);
+    await until(() => call.isEnded, 8_000, 'the call left by the dropped link hung up');
+    expect(sim.requestsFor(call.id).some((r) => r.method === 'DELETE')).toBe(true);
     const next = sim.call({ number: '87011234567' });
     await menu(next);
     await sim.restart(300);

@@ -14,6 +14,8 @@
  *   media, comma separated, as one playback), originate / originateWithId into Stasis;
  *   playbacks: get, stop (PlaybackFinished follows); a hung-up channel answers 404
  *   `{"message":"Channel not found"}` to everything, a channel out of Stasis 409;
+ * - applications: list, and get one with the `channel_ids` in its Stasis (channels stay in
+ *   Stasis when the application's WebSocket drops, as in Asterisk);
  * - DTMF does not stop a playback (as in Asterisk): only a stop request does.
  * Test controls: playbacks held (playing until released) so that keys land during a prompt.
  * Misbehaviours: playbacks that never finish, a caller hanging up when a given prompt starts,
@@ -276,6 +278,13 @@ export class AsteriskSim {
     if (path === '/ari/asterisk/info') return this.json(res, 200, { system: { version: '22.0.0-sim', entity_id: '00:00:00:00:00:01' } });
     if (path === '/ari/asterisk/ping') return this.json(res, 200, { ping: 'pong', timestamp: new Date().toISOString(), asterisk_id: '00:00:00:00:00:01' });
     if (path === '/ari/applications') return this.json(res, 200, [...new Set(this.connectedApps())].map((name) => ({ name })));
+    m = /^\/ari\/applications\/([^/]+)$/.exec(path);
+    if (m && method === 'GET') {
+      // the application and the channels in its Stasis (they stay there when its WebSocket drops)
+      const name = decodeURIComponent(m[1] as string);
+      const channelIds = [...this.channels.values()].filter((c) => c.app === name && c.inStasis && !c.gone).map((c) => c.id);
+      return this.json(res, 200, { name, channel_ids: channelIds, bridge_ids: [], endpoint_ids: [], device_names: [], events_allowed: [], events_disallowed: [] });
+    }
     if (path === '/ari/sounds') return this.json(res, 200, []);
     if (path === '/ari/channels' && method === 'GET') return this.json(res, 200, [...this.channels.values()].filter((c) => !c.gone).map((c) => this.view(c)));
     if (path === '/ari/channels' && method === 'POST') return this.originate(q, q.get('channelId') ?? `sim-${++this.seq}`, res);
