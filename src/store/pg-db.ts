@@ -1,10 +1,11 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { DuplicateKeyError, StorageUnavailableError } from '../core/ports.ts';
+import { readMigrations } from './migrations-files.ts';
+import type { Migration } from './migrations-files.ts';
 
 /**
  * The PostgreSQL engine's connection handling: one pool per opened store, its transactions,
@@ -150,17 +151,10 @@ export function duplicateKeyOf(e: unknown): DuplicateKeyError | null {
   return new DuplicateKeyError(e.constraint ?? e.table ?? 'key');
 }
 
-export interface Migration {
-  version: number;
-  name: string;
-  sql: string;
-}
+export type { Migration } from './migrations-files.ts';
 
 export function loadPgMigrations(dir = MIGRATIONS_DIR): Migration[] {
-  return readdirSync(dir)
-    .filter((f) => /^\d{3}-[\w-]+\.sql$/.test(f))
-    .sort()
-    .map((f) => ({ version: Number(f.slice(0, 3)), name: f, sql: readFileSync(join(dir, f), 'utf8') }));
+  return readMigrations(dir);
 }
 
 /** Which store's work the running code is part of: a transaction asked for inside it would wait for itself. */
