@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,7 +12,7 @@ import { AriLink } from '../src/telephony/ari-link.ts';
 import type { AriEvent } from '../src/telephony/ari-link.ts';
 import { Telephony } from '../src/telephony/service.ts';
 import type { Burst, BurstResult } from './asterisk-process.ts';
-import { figure, fmt, seed, summary } from './stats.ts';
+import { figure, fmt, seed, startSimulator, summary } from './stats.ts';
 
 /** 2,000 calls arriving over 4 s: 50 every 100 ms. */
 const BURST: Burst = { calls: 2_000, batch: 50, everyMs: 100 };
@@ -26,13 +25,7 @@ class SimProcess {
   private constructor(private readonly child: ChildProcess, readonly url: string) {}
 
   static async start(): Promise<SimProcess> {
-    const child = spawn(process.execPath, ['bin/run-ts.js', 'bench/asterisk-process.ts'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    const url = await new Promise<string>((resolve, reject) => {
-      child.once('error', reject);
-      child.once('exit', (code) => reject(new Error(`the Asterisk simulator exited (${code})`)));
-      child.once('message', (m) => resolve((m as { url: string }).url));
-    });
-    child.removeAllListeners('exit');
+    const { child, url } = await startSimulator('bench/asterisk-process.ts', [], 'Asterisk simulator');
     return new SimProcess(child, url);
   }
 

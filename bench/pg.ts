@@ -11,7 +11,6 @@
  * installed; otherwise the PostgreSQL figures are skipped with one line saying why. Each
  * figure gets a fresh database zhedel_bench_<random>_<figure>, dropped at the end.
  */
-import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -31,7 +30,7 @@ import type { OpenStore } from '../src/store/index.ts';
 import { findPostgresPrograms, startCluster } from '../scripts/test-prereqs.mjs';
 import { SmscSim } from '../test/sim/smsc.ts';
 import { loop } from './core.ts';
-import { figure, fmt, summary } from './stats.ts';
+import { figure, fmt, startSimulator, summary } from './stats.ts';
 
 const SECRET = 'bench-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
 const silent = pino({ level: 'silent' });
@@ -196,13 +195,7 @@ export class SimProcess {
 
   /** `responseDelayMs`: the simulator answers each submit_sm that late (a real SMSC's round trip). */
   static async start(responseDelayMs = 0): Promise<SimProcess> {
-    const child = spawn(process.execPath, ['bin/run-ts.js', 'bench/smsc-process.ts', String(responseDelayMs)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    const url = await new Promise<string>((resolve, reject) => {
-      child.once('error', reject);
-      child.once('exit', (code) => reject(new Error(`the SMSC simulator exited (${code})`)));
-      child.once('message', (m) => resolve((m as { url: string }).url));
-    });
-    child.removeAllListeners('exit');
+    const { child, url } = await startSimulator('bench/smsc-process.ts', [String(responseDelayMs)], 'SMSC simulator');
     return new SimProcess(child, url);
   }
 

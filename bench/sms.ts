@@ -144,7 +144,6 @@ async function drainAgainstBare(engine: Engine, sim: SimProcess, window: number,
 }
 
 interface Rig {
-  wake(): void;
   db: ReturnType<typeof openDb>;
   core: Core;
   outbox: OutboxStore;
@@ -155,10 +154,10 @@ interface Rig {
 
 function rig(dir: string, name: string, url: string, o: { window: number; tps?: number; start?: boolean }): Rig {
   const db = openDb(join(dir, `${name}.db`));
-  const signal = { wake: (): void => undefined };
   const core = new Core({
     store: new SqliteStore(db), clock: systemClock, random: cryptoRandom, keys: deriveKeys(SECRET), timeZone: 'Asia/Almaty',
-    outboxSignal: { queued: () => signal.wake() },
+    // the rig's dispatcher at the time (a part may put another in its place)
+    outboxSignal: { queued: () => r.dispatcher.wake() },
   });
   const outbox = new OutboxStore(db);
   const session = new SmppSession({ url, systemId: 'zhedel', password: 'secret', logger: silent, window: o.window, tps: o.tps ?? 0, responseTimeoutMs: 30_000 });
@@ -169,19 +168,12 @@ function rig(dir: string, name: string, url: string, o: { window: number; tps?: 
   session.on('bound', () => r.dispatcher.wake());
   const r: Rig = {
     db, core, outbox, session, dispatcher,
-    get wake() {
-      return signal.wake;
-    },
-    set wake(f: () => void) {
-      signal.wake = f;
-    },
     async close() {
       await r.dispatcher.stop(5_000);
       await session.stop(1_000);
       db.close();
     },
   };
-  r.wake = () => r.dispatcher.wake();
   return r;
 }
 

@@ -1,3 +1,6 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+
 /** Small helpers shared by the benchmarks. */
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
@@ -30,4 +33,19 @@ export async function seed(db: { pragma(source: string): unknown }, fn: () => Pr
   } finally {
     db.pragma('synchronous = FULL');
   }
+}
+
+/**
+ * Starts a simulator in a process of its own (its CPU time is not the service's): `script`
+ * sends `{ url }` over the IPC channel once it listens. Rejects when it exits first.
+ */
+export async function startSimulator(script: string, args: string[], what: string): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, ['bin/run-ts.js', script, ...args], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const url = await new Promise<string>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`the ${what} exited (${code})`)));
+    child.once('message', (m) => resolve((m as { url: string }).url));
+  });
+  child.removeAllListeners('exit');
+  return { child, url };
 }
