@@ -158,9 +158,9 @@ export class OutboxStore implements Outbox {
   private applyOne(r: ReceiptUpdate, at: string): ReceiptApplied | null {
     const find = (list: string[]): { id: number; outbox_id: number } | undefined => {
       if (list.length === 0) return undefined;
-      const one = list.length === 1;
-      const sql = `SELECT id, outbox_id FROM outbox_parts WHERE id_key ${one ? '= ?' : `IN (${list.map(() => '?').join(',')})`} ORDER BY id DESC LIMIT 1`;
-      return (one ? this.st(sql) : this.db.prepare(sql)).get(...list) as { id: number; outbox_id: number } | undefined;
+      // one or two keys: two statements, each prepared once
+      const sql = `SELECT id, outbox_id FROM outbox_parts WHERE id_key IN (${list.map(() => '?').join(',')}) ORDER BY id DESC LIMIT 1`;
+      return this.st(sql).get(...list) as { id: number; outbox_id: number } | undefined;
     };
     const part = find(r.keys.exact) ?? find(r.keys.cross);
     if (!part) return null;

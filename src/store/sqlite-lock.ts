@@ -71,12 +71,11 @@ export class TxStatements {
   }
 
   /**
-   * `fn` inside BEGIN IMMEDIATE … COMMIT (`write`) or a deferred transaction (a read); a
-   * rejection (or a failed commit) rolls back and rejects with that error. The caller holds
-   * the file's lock.
+   * `fn` inside a deferred transaction (a read); a rejection rolls back and rejects with that
+   * error. The caller holds the file's lock. (Writes go in groups: see `SqliteStore`.)
    */
-  async within<T>(write: boolean, fn: () => Promise<T> | T): Promise<T> {
-    (write ? this.beginImmediate : this.beginDeferred).run();
+  async read<T>(fn: () => Promise<T> | T): Promise<T> {
+    this.beginDeferred.run();
     try {
       const result = await fn();
       this.commit.run();
@@ -86,4 +85,5 @@ export class TxStatements {
       throw e;
     }
   }
+
 }

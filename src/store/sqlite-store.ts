@@ -67,17 +67,15 @@ export class SqliteStore implements Store {
   private readonly txStmts: TxStatements;
   private readonly lock: SqliteLock;
 
-  private readonly groupStmts: { begin: Statement; savepoint: Statement; release: Statement; rollbackTo: Statement; commit: Statement; rollback: Statement };
+  /** A group member's savepoint (the group's BEGIN, COMMIT and ROLLBACK are `txStmts`'). */
+  private readonly member: { savepoint: Statement; release: Statement; rollbackTo: Statement };
 
   constructor(db: Db, lock: SqliteLock = lockFor(db)) {
     this.db = db;
     this.stmts = new Statements(db);
     this.txStmts = new TxStatements(db);
     this.lock = lock;
-    this.groupStmts = {
-      begin: this.txStmts.beginImmediate, commit: this.txStmts.commit, rollback: this.txStmts.rollback,
-      savepoint: db.prepare('SAVEPOINT member'), release: db.prepare('RELEASE member'), rollbackTo: db.prepare('ROLLBACK TO member'),
-    };
+    this.member = { savepoint: db.prepare('SAVEPOINT member'), release: db.prepare('RELEASE member'), rollbackTo: db.prepare('ROLLBACK TO member') };
   }
 
   /**
@@ -121,9 +119,10 @@ export class SqliteStore implements Store {
     this.groupQueued = false;
     const members = this.writers.splice(0, MAX_GROUP);
     if (members.length === 0) return;
-    const st = this.groupStmts;
+    const tx0 = this.txStmts;
+    const st = this.member;
     try {
-      st.begin.run();
+      tx0.beginImmediate.run();
     } catch (e) {
       for (const m of members) m.reject(e);
       return;
@@ -154,10 +153,10 @@ export class SqliteStore implements Store {
       }
     }
     try {
-      if (outcomes.some((o) => o.ok)) st.commit.run();
-      else st.rollback.run();
+      if (outcomes.some((o) => o.ok)) tx0.commit.run();
+      else tx0.rollback.run();
     } catch (e) {
-      if (this.db.inTransaction) st.rollback.run();
+      if (this.db.inTransaction) tx0.rollback.run();
       for (const o of outcomes) o.m.reject(o.ok ? e : o.error);
       return;
     }
@@ -171,17 +170,17 @@ export class SqliteStore implements Store {
 
   /** A deferred transaction whose `tx` refuses every statement that writes; see `Store.read`. */
   read<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
-    return this.lock.run(() => this.within(false, fn));
+    return this.lock.run(async () => {
+      const tx = new SqliteTx(this.db, this.stmts, true);
+      try {
+        return await this.txStmts.read(() => fn(tx));
+      } finally {
+        tx.end();
+      }
+    });
   }
 
-  private async within<T>(write: boolean, fn: (tx: StoreTx) => Promise<T>): Promise<T> {
-    const tx = new SqliteTx(this.db, this.stmts, !write);
-    try {
-      return await this.txStmts.within(write, () => fn(tx));
-    } finally {
-      tx.end();
-    }
-  }
+
 }
 
 /**
