@@ -7,6 +7,8 @@ import type { Config } from './config.ts';
 import type { ConfirmResult, RequestResult } from './core/core.ts';
 import { AppError, isAppError } from './domain/errors.ts';
 import { formatKzt, parseKzt } from './domain/money.ts';
+import { parseWindow } from './domain/policy.ts';
+import type { ConfirmationRules } from './domain/policy.ts';
 import { ALARM_KINDS, BLOCK_REASONS, LANGS, MONITORING_TYPES } from './domain/types.ts';
 import type { BlockReason, Lang, ObjectView } from './domain/types.ts';
 import type { CoreContext } from './context.ts';
@@ -55,6 +57,14 @@ const USAGE = `usage: zhedel <command> [options]   (add --json for JSON output)
   migrate --from FILE --to postgres://…   copies a SQLite database into a new PostgreSQL one
                                           (journal with its hashes); refuses a non-empty target;
                                           running it again after it finished changes nothing
+  policy show [--client ID]               confirmation rules: the company's (and a client's own, merged)
+  policy set [--client ID] [--windows 23:00-06:00,…|none] [--new-number-days N] [--new-channel on|off]
+             [--recent-refusal on|off] [--always on|off] [--actions disarm,arm] [--otp-arm phone,sms,chat,app|none]
+                                          change the company's rules, or a client's own (stricter only)
+  policy clear --client ID                the client goes back to the company's rules
+  holds [--all] [--client ID]             requests held for confirmation (undecided ones unless --all)
+  hold confirm --id N | hold refuse --id N   an operator decides a held request
+  hold document --id DOCUMENT             hold a document that waits for its code (its id from the journal)
   operator add --name N --role operator|admin   prints the operator's token once and its expiry
   operator list                           role, state, last use, expiry
   operator disable --name N               the token answers 401 at once, open consoles close
@@ -127,11 +137,55 @@ function requestLine(r: RequestResult, tz: string): string {
       return `code sent, document ${r.challengeId} waits for it until ${r.expiresAt}`;
     case 'refused':
       return `refused: ${r.reason}`;
+    case 'held':
+      return `${r.object.code}: ${r.action} waits for confirmation (hold ${r.holdId}, document ${r.seq})`;
   }
+}
+
+function onOff(f: Flags, name: string): boolean | undefined {
+  const v = f[name];
+  if (v === undefined) return undefined;
+  if (v === 'on' || v === 'off') return v === 'on';
+  throw new UsageError(`--${name} must be on or off`);
+}
+
+function listFlag(v: string | boolean | undefined): string[] | undefined {
+  if (typeof v !== 'string') return undefined;
+  return v === 'none' ? [] : v.split(',').map((x) => x.trim()).filter(Boolean);
+}
+
+/** The rules a `policy set` changes, as the core reads them (checked there). */
+function policyFlags(f: Flags): { otp?: { arm: string[] }; callback: Record<string, unknown> } {
+  const callback: Record<string, unknown> = {};
+  const windows = listFlag(f.windows);
+  if (windows) callback.windows = windows.map(parseWindow);
+  if (f['new-number-days'] !== undefined) callback.newNumberDays = intArg(f, 'new-number-days');
+  for (const [flag, key] of [['new-channel', 'newChannel'], ['recent-refusal', 'recentRefusal'], ['always', 'always']] as const) {
+    const v = onOff(f, flag);
+    if (v !== undefined) callback[key] = v;
+  }
+  const actions = listFlag(f.actions);
+  if (actions) callback.actions = actions;
+  const otpArm = listFlag(f['otp-arm']);
+  return { callback, ...(otpArm ? { otp: { arm: otpArm } } : {}) };
+}
+
+function rulesLine(r: ConfirmationRules): string {
+  const c = r.callback;
+  const conditions = [
+    c.always ? 'always' : null,
+    c.windows.length ? `in ${c.windows.map((w) => `${w.from}-${w.to}`).join(', ')}` : null,
+    c.newNumberDays ? `number changed < ${c.newNumberDays} d` : null,
+    c.newChannel ? 'new channel' : null,
+    c.recentRefusal ? 'refusal in the last hour' : null,
+  ].filter(Boolean);
+  return `code for disarm on ${r.otp.disarm.join(',') || 'none'}, for arm on ${r.otp.arm.join(',') || 'none'}; `
+    + `call-back for ${c.actions.join(',') || 'nothing'} when ${conditions.join(' or ') || 'never'}`;
 }
 
 function confirmLine(r: ConfirmResult): string {
   if (r.kind === 'done') return `confirmed: ${r.purpose} (document ${r.seq})`;
+  if (r.kind === 'held') return `code accepted: ${r.purpose} of ${r.object.code} waits for confirmation (hold ${r.holdId})`;
   throw new AppError(r.reason === 'code-wrong' ? 'CODE_WRONG' : r.reason === 'code-expired' ? 'CODE_EXPIRED' : r.reason === 'code-used' ? 'CODE_USED' : 'CODE_DEAD',
     r.reason === 'code-wrong' ? `wrong code, ${r.attemptsLeft ?? 0} attempt(s) left` : `code refused: ${r.reason}`);
 }
@@ -450,6 +504,55 @@ async function run(argv: string[], out: Out, cfg: () => Config): Promise<number>
       const f = parse(rest, { 'per-hour': { type: 'string' } });
       const l = await withCore(({ core }) => (f['per-hour'] === undefined ? core.otpLimits() : core.setOtpCeiling({ perHour: intArg(f, 'per-hour'), operator: operatorName(f) })));
       out.print(`code SMS per number per hour: ${l.ceilingPerHour} (sign-in ${l.budgets['sign-in']}, actions ${l.budgets.action}); a new code for a pending one after ${l.resendPauseSeconds} s`, l);
+      return 0;
+    }
+
+    case 'policy': {
+      const f = parse(rest, {
+        client: { type: 'string' }, windows: { type: 'string' }, 'new-number-days': { type: 'string' }, 'new-channel': { type: 'string' },
+        'recent-refusal': { type: 'string' }, always: { type: 'string' }, actions: { type: 'string' }, 'otp-arm': { type: 'string' },
+      });
+      const clientId = f.client === undefined ? undefined : intArg(f, 'client');
+      if (sub === 'set') {
+        const rules = policyFlags(f);
+        if (Object.keys(rules.callback).length === 0 && !rules.otp) throw new UsageError('policy set: give at least one rule to change');
+        const body = { ...(rules.otp ? { otp: rules.otp } : {}), ...(Object.keys(rules.callback).length ? { callback: rules.callback } : {}) };
+        await withCore(({ core }) => (clientId === undefined
+          ? core.setCompanyRules({ rules: body, operator: operatorName(f) })
+          : core.setClientRules({ clientId, rules: body, operator: operatorName(f) })));
+      } else if (sub === 'clear') {
+        if (clientId === undefined) throw new UsageError('policy clear: --client is required (the company\'s rules are changed with policy set)');
+        await withCore(({ core }) => core.setClientRules({ clientId, rules: null, operator: operatorName(f) }));
+      } else if (sub !== 'show') {
+        throw new UsageError('policy: expected show, set or clear');
+      }
+      const r = await withCore(({ core }) => core.confirmationRules(clientId));
+      out.print(clientId === undefined ? `company: ${rulesLine(r.company)}` : [
+        `company: ${rulesLine(r.company)}`, `client ${clientId}: ${r.client ? rulesLine(r.client) : 'no rules of its own'}`, `in effect: ${rulesLine(r.effective)}`,
+      ].join('\n'), r);
+      return 0;
+    }
+
+    case 'holds': {
+      const f = parse([sub, ...rest].filter((x): x is string => x !== undefined), { all: { type: 'boolean' }, client: { type: 'string' } });
+      const list = await withCore(({ core }) => core.listHolds({ open: f.all !== true, ...(f.client !== undefined ? { clientId: intArg(f, 'client') } : {}) }));
+      const tz = tzOf();
+      out.print(list.map((h) => `${String(h.id).padStart(5)}  ${localTime(h.requestedAt, tz)}  ${h.action} ${h.objectCode}  by ${h.channel} ${h.phone}  ${h.state}`
+        + `  (${h.reasons})${h.result ? `  ${h.result}` : ''}${h.decidedBy ? ` by ${h.decidedBy}` : ''}`).join('\n') || 'no held requests', list);
+      return 0;
+    }
+
+    case 'hold': {
+      const f = parse(rest, { id: { type: 'string' } });
+      if (sub === 'document') {
+        const h = await withCore(({ core }) => core.holdDocument({ challengeId: req(f, 'id'), operator: operatorName(f) }));
+        out.print(`hold ${h.id}: ${h.action} of ${h.objectCode} waits for its code, then for confirmation`, h);
+        return 0;
+      }
+      if (sub !== 'confirm' && sub !== 'refuse') throw new UsageError('hold: expected confirm, refuse or document');
+      const r = await withCore(({ core }) => core.decideHold(intArg(f, 'id'), { decision: sub, operator: operatorName(f) }));
+      if (!r.changed) throw new AppError('CONFLICT', `the request was already decided (${r.hold.state})`);
+      out.print(`hold ${r.hold.id}: ${r.hold.state}`, r);
       return 0;
     }
 

@@ -9,12 +9,30 @@ import { startSms } from './sms/service.ts';
 import { startSchedules } from './jobs/schedule.ts';
 import { AmiMonitor } from './telephony/ami.ts';
 import { runAlarmCalls } from './telephony/alarm-calls.ts';
+import { runConfirmCalls } from './telephony/confirm-calls.ts';
 import { Telephony } from './telephony/service.ts';
 
 export { EventHub, openCore } from './context.ts';
 export type { CoreContext } from './context.ts';
 
 
+
+/**
+ * Runs `fn` every `ms`, one run at a time: a slow database never stacks the ticks up. The
+ * timer does not keep the process alive; `fail` gets what a run rejected with.
+ */
+function ticker(ms: number, fn: () => Promise<void>, fail: (err: unknown) => void): NodeJS.Timeout {
+  let busy = false;
+  const timer = setInterval(() => {
+    if (busy) return;
+    busy = true;
+    fn().catch(fail).finally(() => {
+      busy = false;
+    });
+  }, ms);
+  timer.unref();
+  return timer;
+}
 
 export interface RunningService {
   address: string;
@@ -74,18 +92,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
         .catch((err: unknown) => logger.error({ err, event: plan.eventId }, 'alarm call-outs could not be closed'));
     }
   };
-  // one look at a time: a slow database never stacks the ticks up
-  let takingCallouts = false;
-  const calloutTimer = setInterval(() => {
-    if (takingCallouts) return;
-    takingCallouts = true;
-    takeCallouts()
-      .catch((err: unknown) => logger.error({ err }, 'waiting alarm call-outs could not be read'))
-      .finally(() => {
-        takingCallouts = false;
-      });
-  }, 1_000);
-  calloutTimer.unref();
+  const calloutTimer = ticker(1_000, takeCallouts, (err) => logger.error({ err }, 'waiting alarm call-outs could not be read'));
   // the leases on call-outs under way are renewed well before they end (a third of the lease);
   // call-outs another instance took over meanwhile stop here
   let renewing = false;
@@ -107,6 +114,33 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       });
   }, Math.max(500, Math.floor(config.leaseMs / 3)));
   renewTimer.unref();
+
+  // Confirmation call-backs of held requests, claimed like alarm call-outs (one instance calls
+  // about one request); without a link to Asterisk they wait for an operator. Held requests
+  // whose time ran out are refused (and the operators alerted) by whichever instance looks first.
+  const confirming = new Map<number, AbortController>();
+  const takeHolds = async (): Promise<void> => {
+    if (telephony.link.isConnected()) {
+      for (const plan of await ctx.core.takeHoldCalls([...confirming.keys()])) {
+        if (confirming.has(plan.holdId)) continue;
+        const lease = new AbortController();
+        confirming.set(plan.holdId, lease);
+        void runConfirmCalls(plan, {
+          core: ctx.core, callOut: (r) => telephony.callOut(r), logger: logger.child({ channel: 'confirm-call' }), signal: lease.signal,
+          roundPauseMs: Math.min(config.alarms.roundPauseMs, 30_000), ringSec: config.alarms.ringSec,
+        }).catch((err: unknown) => logger.error({ err, hold: plan.holdId }, 'confirmation call-back failed'))
+          .finally(() => confirming.delete(plan.holdId));
+      }
+    }
+    await ctx.core.expireHolds();
+  };
+  const holdTimer = ticker(1_000, takeHolds, (err) => logger.error({ err }, 'held requests could not be read'));
+  const holdRenewTimer = ticker(Math.max(500, Math.floor(config.leaseMs / 3)), async () => {
+    const ids = [...confirming.keys()];
+    if (ids.length === 0) return;
+    const held = await ctx.core.renewHoldCalls(ids);
+    for (const id of ids) if (!held.includes(id)) confirming.get(id)?.abort();
+  }, (err) => logger.error({ err }, 'the lease on confirmation call-backs could not be renewed'));
 
   const schedules = startSchedules({
     core: ctx.core, admin: ctx.admin, backupDir: config.backup.dir, backupKeepDays: config.backup.keepDays,
@@ -154,6 +188,9 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       await app.close();
       clearInterval(calloutTimer);
       clearInterval(renewTimer);
+      clearInterval(holdTimer);
+      clearInterval(holdRenewTimer);
+      for (const lease of confirming.values()) lease.abort();
       clearInterval(pingTimer);
       schedules.stop();
       await Promise.all([telephony.stop(5_000), sms.stop()]);

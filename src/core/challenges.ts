@@ -6,6 +6,7 @@ import { maskPhone, tryParsePhone } from '../domain/phone.ts';
 import { otpText } from '../domain/texts.ts';
 import type { AuthMethod, Channel, ClientView, Lang, NumberView, ObjectView } from '../domain/types.ts';
 import { accessAlert, raiseAlertIn } from './alarms.ts';
+import { codeArrived } from './confirmations.ts';
 import { applyStatus, checkOperator, joinDetail } from './context.ts';
 import type { CoreContext, Tx } from './context.ts';
 import type { ChallengeRow, StoreTx } from './ports.ts';
@@ -19,7 +20,9 @@ export type ConfirmResult =
     kind: 'done'; purpose: string; challengeId: string; numberId: number; clientId: number; lang: Lang; seq: number;
     object?: ObjectView; changed: boolean;
   }
-  | { kind: 'refused'; reason: ConfirmRefusal; lang: Lang; seq: number; attemptsLeft?: number };
+  | { kind: 'refused'; reason: ConfirmRefusal; lang: Lang; seq: number; attemptsLeft?: number }
+  /** The code was right; the request now waits for a confirmation call-back (or an operator). */
+  | { kind: 'held'; purpose: 'arm' | 'disarm'; challengeId: string; holdId: number; clientId: number; lang: Lang; seq: number; object: ObjectView };
 
 /** A code back: with `challengeId` that challenge, without it the newest pending one on this channel. */
 export interface ConfirmInput {
@@ -171,6 +174,14 @@ export async function confirmIn(tx: Tx, a: ConfirmInput): Promise<ConfirmResult>
     object = ch.objectId ? await store.getObject(ch.objectId) : undefined;
     const allowed = object && (await store.objectsForNumber(number)).some((o) => o.id === object?.id);
     if (!object || !allowed) return refuse('object-not-allowed', chRef);
+    const hold = await store.holdForChallenge(ch.id);
+    if (hold && await codeArrived(tx, hold, object.code)) {
+      const rec = await tx.journal({
+        ...base, objectCode: object.code, action: ch.purpose, outcome: 'held', challengeId: ch.id,
+        detail: joinDetail(a.ref ?? null, `hold ${hold.id} waits for confirmation`),
+      });
+      return { kind: 'held', purpose: ch.purpose, challengeId: ch.id, holdId: hold.id, clientId: client.id, lang, seq: rec.seq, object };
+    }
     const r = await applyStatus(tx, object, ch.purpose === 'arm' ? 'armed' : 'disarmed', ch.purpose);
     object = r.object;
     changed = r.changed;

@@ -1,6 +1,7 @@
 import { AppError } from '../domain/errors.ts';
 import { tryParsePhone } from '../domain/phone.ts';
 import { needsOtp } from '../domain/policy.ts';
+import { holdReasonsFor, openHold, rulesFor } from './confirmations.ts';
 import type {
   AuthMethod, Channel, ClientView, Lang, NumberView, ObjectAction, ObjectStatus, ObjectView, RefusalReason,
 } from '../domain/types.ts';
@@ -29,7 +30,9 @@ export type RequestResult =
   }
   | { kind: 'status'; objects: ObjectView[]; lang: Lang; seq: number }
   | { kind: 'done'; action: 'arm' | 'disarm'; object: ObjectView; changed: boolean; lang: Lang; seq: number }
-  | { kind: 'challenge'; challengeId: string; expiresAt: string; object: ObjectView; action: ObjectAction; lang: Lang; seq: number };
+  | { kind: 'challenge'; challengeId: string; expiresAt: string; object: ObjectView; action: ObjectAction; lang: Lang; seq: number }
+  /** Waits for confirmation by a call-back to the trusted numbers (or an operator) before it is executed. */
+  | { kind: 'held'; holdId: number; object: ObjectView; action: 'arm' | 'disarm'; lang: Lang; seq: number };
 
 export interface ClientRequest {
   channel: Exclude<Channel, 'operator' | 'system' | 'monitoring'>;
@@ -136,7 +139,8 @@ export class ClientRequests {
       return { kind: 'status', objects: [object], lang, seq: rec.seq };
     }
 
-    if (needsOtp(this.ctx.policy, req.channel, req.action)) {
+    const reasons = await holdReasonsFor(tx, { client: id.client, number: id.number, channel: req.channel, action: req.action });
+    if (needsOtp(await rulesFor(tx.store, id.client.id), req.channel, req.action)) {
       const ch = await createChallenge(tx, {
         number: id.number, client: id.client, purpose: req.action, object, channel: req.channel, operator: null,
       });
@@ -147,10 +151,22 @@ export class ClientRequests {
         });
         return { kind: 'refused', reason: 'rate-limited', lang, seq: rec.seq, retryAfterMs: ch.retryAfterMs, limit: ch.why };
       }
+      if (reasons.length > 0) {
+        await openHold(tx, {
+          client: id.client, number: id.number, object, action: req.action, channel: req.channel, challengeId: ch.challengeId, codeExpiresAt: ch.expiresAt, reasons,
+        });
+      }
       const rec = await tx.journal({
         ...base, objectCode: object.code, action: req.action, outcome: 'challenged', challengeId: ch.challengeId,
+        detail: joinDetail(detail, reasons.length ? `confirmation=${reasons.join(',')}` : null),
       });
       return { kind: 'challenge', challengeId: ch.challengeId, expiresAt: ch.expiresAt, object, action: req.action, lang, seq: rec.seq };
+    }
+
+    if (reasons.length > 0) {
+      const holdId = await openHold(tx, { client: id.client, number: id.number, object, action: req.action, channel: req.channel, challengeId: null, reasons });
+      const rec = await tx.journal({ ...base, objectCode: object.code, action: req.action, outcome: 'held', detail: joinDetail(detail, `hold ${holdId} confirmation=${reasons.join(',')}`) });
+      return { kind: 'held', holdId, object, action: req.action, lang, seq: rec.seq };
     }
 
     const target: ObjectStatus = req.action === 'arm' ? 'armed' : 'disarmed';

@@ -3,8 +3,6 @@ import type { Keys } from '../domain/crypto.ts';
 import { seal } from '../domain/crypto.ts';
 import type { JournalContent, JournalRecord } from '../domain/journal.ts';
 import { parseMobile } from '../domain/phone.ts';
-import { DEFAULT_POLICY } from '../domain/policy.ts';
-import type { AuthPolicy } from '../domain/policy.ts';
 import type { ClientView, NumberView, ObjectStatus, ObjectView, SmsPriority } from '../domain/types.ts';
 import { PRIORITY } from '../domain/types.ts';
 import { DuplicateKeyError } from './ports.ts';
@@ -25,7 +23,6 @@ export interface CoreDeps {
   random: Random;
   keys: Keys;
   timeZone: string;
-  policy?: AuthPolicy;
   events?: LiveEvents;
   outboxSignal?: OutboxSignal;
 }
@@ -53,7 +50,6 @@ export class CoreContext {
   readonly clock: Clock;
   readonly random: Random;
   readonly keys: Keys;
-  readonly policy: AuthPolicy;
   readonly events: LiveEvents | undefined;
   readonly outboxSignal: OutboxSignal | undefined;
   readonly timeZone: string;
@@ -69,7 +65,6 @@ export class CoreContext {
     this.clock = deps.clock;
     this.random = deps.random;
     this.keys = deps.keys;
-    this.policy = deps.policy ?? DEFAULT_POLICY;
     this.events = deps.events;
     this.outboxSignal = deps.outboxSignal;
     this.timeZone = deps.timeZone;

@@ -100,6 +100,8 @@ function requestAnswer(core: TextCore, r: RequestResult, channel: 'sms' | 'chat'
     }
     case 'challenge':
       return { reply: t('codeSent', lang), lang, challengeId: r.challengeId };
+    case 'held':
+      return { reply: t('held', lang), lang };
     case 'refused':
       if (r.reason === 'object-ambiguous') return { reply: t('chooseObject', lang, { codes: (r.objectCodes ?? []).join(', ') }), lang };
       return { reply: refusalText(r.reason, lang, channel, { ms: r.retryAfterMs, limit: r.limit }), lang };
@@ -114,6 +116,7 @@ function confirmAnswer(r: ConfirmResult, channel: 'sms' | 'chat'): string | null
     if (r.purpose === 'arm' && r.object) return t(r.changed ? 'armed' : 'alreadyArmed', lang, { code: r.object.code });
     return t('refused', lang);
   }
+  if (r.kind === 'held') return t('held', lang);
   switch (r.reason) {
     case 'unknown':
     case 'blocked':

@@ -5,6 +5,10 @@ import { Alarms } from './alarms.ts';
 import type { AlertInput, CalloutPlan, MonitoringEventIn, RecordedEvent } from './alarms.ts';
 import { Billing, nextPeriod } from './billing.ts';
 import { Challenges, confirmIn } from './challenges.ts';
+import { Confirmations } from './confirmations.ts';
+import type { HoldCallPlan, HoldDecision, HoldView } from './confirmations.ts';
+import type { ConfirmationRules } from '../domain/policy.ts';
+import type { HoldState } from './ports.ts';
 import type { ConfirmInput, ConfirmResult, OtpLimits } from './challenges.ts';
 import type { ClientHttpCore, SmsCore, TelephonyCore, TextCore } from './channels.ts';
 import { ClientRequests, identify } from './client-requests.ts';
@@ -19,6 +23,7 @@ import { Registry } from './registry.ts';
 
 export { MAX_CLOCK_AHEAD_MS } from './alarms.ts';
 export type { CalloutPlan } from './alarms.ts';
+export type { HoldCallPlan, HoldDecision, HoldView } from './confirmations.ts';
 export { SETTING_OTP_CEILING } from './challenges.ts';
 export type { ConfirmRefusal, ConfirmResult } from './challenges.ts';
 export type { ClientRequest, Identity, RequestResult } from './client-requests.ts';
@@ -46,6 +51,7 @@ export class Core implements TelephonyCore, SmsCore, TextCore, ClientHttpCore {
   private readonly billing: Billing;
   private readonly alarms: Alarms;
   private readonly records: Records;
+  private readonly confirmations: Confirmations;
 
   constructor(deps: CoreDeps) {
     const ctx = new CoreContext(deps);
@@ -57,6 +63,7 @@ export class Core implements TelephonyCore, SmsCore, TextCore, ClientHttpCore {
     this.billing = new Billing(ctx);
     this.alarms = new Alarms(ctx);
     this.records = new Records(ctx);
+    this.confirmations = new Confirmations(ctx);
   }
 
   // ---------------------------------------------------------------- client requests
@@ -312,5 +319,56 @@ export class Core implements TelephonyCore, SmsCore, TextCore, ClientHttpCore {
 
   outboxText(r: Pick<OutboxRow, 'body' | 'bodyEnc' | 'secret' | 'phone'>, reveal: boolean): string | null {
     return this.records.outboxText(r, reveal);
+  }
+
+  // ---------------------------------------------------------------- confirmation rules and held documents
+
+  /** The company's confirmation rules, a client's own, and the two merged. */
+  confirmationRules(clientId?: number): Promise<{ company: ConfirmationRules; client: ConfirmationRules | null; effective: ConfirmationRules }> {
+    return this.confirmations.rules(clientId);
+  }
+
+  setCompanyRules(a: { rules: unknown; operator: string }): Promise<ConfirmationRules> {
+    return this.confirmations.setCompanyRules(a);
+  }
+
+  setClientRules(a: { clientId: number; rules: unknown; operator: string }): Promise<ConfirmationRules | null> {
+    return this.confirmations.setClientRules(a);
+  }
+
+  listHolds(a: { open?: boolean; clientId?: number; limit?: number }): Promise<HoldView[]> {
+    return this.confirmations.listHolds(a);
+  }
+
+  getHold(id: number): Promise<HoldView> {
+    return this.confirmations.getHold(id);
+  }
+
+  holdDocument(a: { challengeId: string; operator: string }): Promise<HoldView> {
+    return this.confirmations.holdDocument(a);
+  }
+
+  decideHold(id: number, d: HoldDecision): Promise<{ changed: boolean; hold: HoldView }> {
+    return this.confirmations.decide(id, d);
+  }
+
+  takeHoldCalls(running: number[] = []): Promise<HoldCallPlan[]> {
+    return this.confirmations.takeHoldCalls(running, this.ctx.calloutLeaseMs);
+  }
+
+  renewHoldCalls(ids: number[]): Promise<number[]> {
+    return this.confirmations.renewHoldCalls(ids, this.ctx.calloutLeaseMs);
+  }
+
+  holdState(id: number): Promise<HoldState | null> {
+    return this.confirmations.holdState(id);
+  }
+
+  noteHoldCall(a: { holdId: number; phone: string; result: string }): Promise<void> {
+    return this.confirmations.noteHoldCall(a);
+  }
+
+  expireHolds(): Promise<number> {
+    return this.confirmations.expireHolds();
   }
 }

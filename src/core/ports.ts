@@ -208,6 +208,61 @@ export interface StoreTx {
    * instance's hit).
    */
   rateHit(limits: RateLimit[], at: string): Promise<boolean>;
+
+  // ---- documents held for confirmation (agreement 5.10)
+  insertHold(h: HoldInsert): Promise<number>;
+  getHold(id: number): Promise<HoldRow | undefined>;
+  /** The hold waiting on this challenge's code, if any. */
+  holdForChallenge(challengeId: string): Promise<HoldRow | undefined>;
+  /** Newest first; `open` keeps the undecided ones. */
+  listHolds(f: { open?: boolean; clientId?: number; limit: number }): Promise<HoldRow[]>;
+  /**
+   * Moves a hold to `state` when it is in one of `from` (a conditional update: two instances
+   * deciding at once never both succeed); `patch` fields are set with it. False when the hold
+   * was not in one of `from`.
+   */
+  moveHold(id: number, from: HoldState[], state: HoldState, patch?: Partial<Pick<HoldRow, 'expiresAt' | 'decidedAt' | 'decidedBy' | 'result'>>): Promise<boolean>;
+  /**
+   * Claims holds whose call-back is to be placed by `holder`, as `claimCallouts` claims alarm
+   * call-outs: 'pending' ones, 'calling' ones under a lease that ran out, and `holder`'s own
+   * 'calling' ones except those in `skip`. Each becomes 'calling', held until `leaseUntil`.
+   */
+  claimHolds(holder: string, at: string, leaseUntil: string, skip: number[]): Promise<HoldRow[]>;
+  /** Extends the leases of those of `ids` still 'calling' under `holder`; returns their ids. */
+  renewHolds(ids: number[], holder: string, leaseUntil: string): Promise<number[]>;
+  /** Counts one call-back call placed for the hold. */
+  countHoldCall(id: number): Promise<void>;
+  /** Undecided holds whose time ran out at `at`. */
+  dueHolds(at: string, limit: number): Promise<HoldRow[]>;
+}
+
+export const HOLD_STATES = ['awaiting-code', 'pending', 'calling', 'confirmed', 'refused', 'expired', 'cancelled'] as const;
+export type HoldState = (typeof HOLD_STATES)[number];
+/** States of a hold that is not decided yet. */
+export const OPEN_HOLD_STATES: HoldState[] = ['awaiting-code', 'pending', 'calling'];
+
+export interface HoldInsert {
+  clientId: number;
+  numberId: number;
+  objectId: number;
+  action: 'arm' | 'disarm';
+  channel: string;
+  challengeId: string | null;
+  /** Why it is held, comma separated (see `HoldReason`). */
+  reasons: string;
+  state: HoldState;
+  requestedAt: string;
+  expiresAt: string;
+}
+
+export interface HoldRow extends HoldInsert {
+  id: number;
+  holder: string | null;
+  leaseUntil: string | null;
+  calls: number;
+  decidedAt: string | null;
+  decidedBy: string | null;
+  result: string | null;
 }
 
 /** One sliding-window limit: at most `max` hits of `key` in any `windowMs`. */
@@ -358,7 +413,8 @@ export type LiveEvent =
   | { type: 'object-status'; clientId: number; objectCode: string; status: ObjectStatus; since: string; cause: string }
   | { type: 'alarm'; clientId: number; objectCode: string; kind: string; zone: number | null; at: string }
   | { type: 'operator-alert'; id: number; kind: string; objectCode: string | null; detail: string | null }
-  | { type: 'number-state'; clientId: number; numberId: number; phone: string; state: NumberState };
+  | { type: 'number-state'; clientId: number; numberId: number; phone: string; state: NumberState }
+  | { type: 'hold'; id: number; clientId: number; objectCode: string; action: string; state: string };
 
 export interface LiveEvents {
   emit(e: LiveEvent): void;

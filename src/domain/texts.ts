@@ -90,8 +90,20 @@ export const T = {
     ru: 'Номер ещё не подтверждён. Ответьте кодом из SMS или обратитесь в Охрану.',
     kk: 'Нөмір әлі расталмаған. SMS-тағы кодпен жауап беріңіз немесе Күзетке хабарласыңыз.',
   },
+  held: {
+    ru: 'Запрос принят. Для подтверждения позвоним на ваш доверенный номер.',
+    kk: 'Сұрау қабылданды. Растау үшін сенімді нөміріңізге қоңырау шаламыз.',
+  },
   tooManyRequests: { ru: 'Слишком много запросов. Повторите через несколько минут.', kk: 'Сұраулар тым көп. Бірнеше минуттан кейін қайталаңыз.' },
 } as const satisfies Record<string, Texts>;
+
+/** The outcome of a held request, for the number that made it: "Подтверждено: снятие с охраны объекта 4711." */
+export function holdText(key: 'holdDone' | 'holdRefused', lang: Lang, action: string, objectCode: string): string {
+  const p = PURPOSE[action] ?? { ru: 'операция', kk: 'операция' };
+  const what = lang === 'kk' ? p.kk.replace('{object}', ` ${objectCode}`) : p.ru.replace(' {object}', ` ${objectCode}`);
+  if (key === 'holdDone') return lang === 'kk' ? `Расталды және орындалды: ${what}.` : `Подтверждено и выполнено: ${what}.`;
+  return lang === 'kk' ? `Расталмады, тоқтатылды: ${what}.` : `Не подтверждено, отменено: ${what}.`;
+}
 
 export function t(key: keyof typeof T, lang: Lang, vars: Record<string, string | number> = {}): string {
   return T[key][lang].replace(/\{(\w+)\}/g, (_, k: string) => String(vars[k] ?? ''));

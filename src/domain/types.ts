@@ -31,7 +31,7 @@ export type RefusalReason =
   | 'rate-limited';
 
 /** How the author of a document was authenticated. */
-export type AuthMethod = 'none' | 'caller-id' | 'sender' | 'session' | 'otp' | 'operator' | 'api-key';
+export type AuthMethod = 'none' | 'caller-id' | 'sender' | 'session' | 'otp' | 'operator' | 'api-key' | 'callback';
 
 /** SMS outbox priority: lower is sent first. */
 export const PRIORITY = { otp: 0, alarm: 1, info: 2 } as const;

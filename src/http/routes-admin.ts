@@ -176,6 +176,72 @@ export async function adminRoutes(app: FastifyInstance, d: {
     return await core.setOtpCeiling({ perHour: (req.body as { perHour: number }).perHour, operator: o.name });
   });
 
+  // ---- confirmation rules (agreement 5.10) and documents held for confirmation
+  const rulesBody = { type: 'object', additionalProperties: true } as const;
+  app.get('/v1/admin/policy', {
+    schema: {
+      ...sec, summary: 'The confirmation rules: the company\'s, and with ?client= that client\'s own and the two merged', response: ok,
+      querystring: { type: 'object', additionalProperties: false, properties: { client: { type: 'string', pattern: '^\\d{1,12}$' } } },
+    },
+  }, async (req) => {
+    await op(req);
+    const q = req.query as { client?: string };
+    return await core.confirmationRules(q.client ? Number(q.client) : undefined);
+  });
+  app.put('/v1/admin/policy', {
+    schema: { ...sec, summary: 'Change the company\'s confirmation rules (admin); fields left out keep their value', body: rulesBody, response: ok },
+  }, async (req) => {
+    const o = await admin(req);
+    return { company: await core.setCompanyRules({ rules: req.body, operator: o.name }) };
+  });
+  app.put('/v1/admin/clients/:id/policy', {
+    schema: {
+      ...sec, summary: 'A client\'s own stricter rules (admin; a signed application); {"rules": null} clears them', params: idParam, response: ok,
+      body: { type: 'object', additionalProperties: false, required: ['rules'], properties: { rules: { anyOf: [rulesBody, { type: 'null' }] } } },
+    },
+  }, async (req) => {
+    const o = await admin(req);
+    const id = Number((req.params as { id: string }).id);
+    await core.setClientRules({ clientId: id, rules: (req.body as { rules: unknown }).rules, operator: o.name });
+    return await core.confirmationRules(id);
+  });
+  app.get('/v1/admin/holds', {
+    schema: {
+      ...sec, summary: 'Requests held for confirmation, newest first (?open=true: undecided only)', response: ok,
+      querystring: {
+        type: 'object', additionalProperties: false,
+        properties: { open: { type: 'boolean' }, client: { type: 'integer', minimum: 1 }, limit: { type: 'integer', minimum: 1, maximum: 500 } },
+      },
+    },
+  }, async (req) => {
+    await op(req);
+    const q = req.query as { open?: boolean; client?: number; limit?: number };
+    return { holds: await core.listHolds({ ...(q.open ? { open: true } : {}), ...(q.client ? { clientId: q.client } : {}), ...(q.limit ? { limit: q.limit } : {}) }) };
+  });
+  app.get('/v1/admin/holds/:id', { schema: { ...sec, params: idParam, response: ok } }, async (req) => {
+    await op(req);
+    return { hold: await core.getHold(Number((req.params as { id: string }).id)) };
+  });
+  for (const decision of ['confirm', 'refuse'] as const) {
+    app.post(`/v1/admin/holds/:id/${decision}`, {
+      schema: { ...sec, summary: `${decision === 'confirm' ? 'Confirm (and execute)' : 'Refuse'} a held request`, params: idParam, response: ok },
+    }, async (req) => {
+      const o = await op(req);
+      const r = await core.decideHold(Number((req.params as { id: string }).id), { decision, operator: o.name });
+      if (!r.changed) throw new AppError('CONFLICT', `the request was already decided (${r.hold.state})`);
+      return r;
+    });
+  }
+  app.post('/v1/admin/documents/:id/hold', {
+    schema: {
+      ...sec, summary: 'Hold a document that waits for its code: once the code comes back it waits for confirmation too', response: ok,
+      params: { type: 'object', properties: { id: { type: 'string', minLength: 8, maxLength: 64 } } },
+    },
+  }, async (req, reply) => {
+    const o = await op(req);
+    return reply.code(201).send({ hold: await core.holdDocument({ challengeId: (req.params as { id: string }).id, operator: o.name }) });
+  });
+
   app.get('/v1/admin/journal', {
     schema: {
       ...sec, response: ok,
@@ -270,6 +336,7 @@ export async function adminRoutes(app: FastifyInstance, d: {
           case 'number-state': return { phone: e.phone, state: e.state, client: e.clientId };
           case 'alarm': return { object: e.objectCode, kind: e.kind, zone: e.zone, at: e.at, client: e.clientId };
           case 'operator-alert': return { id: e.id, kind: e.kind, object: e.objectCode, detail: e.detail };
+          case 'hold': return { id: e.id, object: e.objectCode, action: e.action, state: e.state, client: e.clientId };
         }
       },
     });

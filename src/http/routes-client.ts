@@ -136,18 +136,21 @@ export async function clientRoutes(app: FastifyInstance, d: { core: ClientHttpCo
     return objectOut(r.objects[0]);
   });
 
-  const actionOut = { type: 'object', properties: { object: objectSchema, changed: { type: 'boolean' }, documentId: { type: 'string' }, expiresAt: { type: 'string' }, document: { type: 'integer' } } } as const;
+  // `held`: the request waits for a confirmation call-back to the trusted numbers (or an operator); `hold` is its id
+  const heldOut = { held: { type: 'boolean' }, hold: { type: 'integer' } } as const;
+  const actionOut = { type: 'object', properties: { object: objectSchema, changed: { type: 'boolean' }, documentId: { type: 'string' }, expiresAt: { type: 'string' }, document: { type: 'integer' }, ...heldOut } } as const;
   const actionSchema = (summary: string) => ({
     tags: ['client'], summary, security: [{ session: [] }],
     params: { type: 'object', properties: { code: { type: 'string', pattern: '^\\d{3,8}$' } } },
     response: { 200: actionOut, 202: actionOut, ...ERROR_RESPONSES },
   });
 
-  app.post('/v1/objects/:code/arm', { schema: actionSchema('Arm an object') }, async (req) => {
+  app.post('/v1/objects/:code/arm', { schema: actionSchema('Arm an object (202 when the request waits for confirmation)') }, async (req, reply) => {
     const s = await session(req);
     const r = await requestAs(s, 'arm', (req.params as { code: string }).code);
     if (r.kind === 'refused') throw requestRefusal(r);
     if (r.kind === 'challenge') return { documentId: r.challengeId, expiresAt: r.expiresAt, document: r.seq };
+    if (r.kind === 'held') return reply.code(202).send({ object: objectOut(r.object), held: true, hold: r.holdId, document: r.seq });
     if (r.kind !== 'done') throw refusal('no-object');
     return { object: objectOut(r.object), changed: r.changed, document: r.seq };
   });
@@ -157,6 +160,7 @@ export async function clientRoutes(app: FastifyInstance, d: { core: ClientHttpCo
     const r = await requestAs(s, 'disarm', (req.params as { code: string }).code);
     if (r.kind === 'refused') throw requestRefusal(r);
     if (r.kind === 'challenge') return reply.code(202).send({ documentId: r.challengeId, expiresAt: r.expiresAt, document: r.seq });
+    if (r.kind === 'held') return reply.code(202).send({ object: objectOut(r.object), held: true, hold: r.holdId, document: r.seq });
     if (r.kind !== 'done') throw refusal('no-object');
     return reply.code(200).send({ object: objectOut(r.object), changed: r.changed, document: r.seq });
   });
@@ -166,15 +170,20 @@ export async function clientRoutes(app: FastifyInstance, d: { core: ClientHttpCo
       tags: ['client'], summary: 'Confirm a document with the code sent by SMS', security: [{ session: [] }],
       params: { type: 'object', properties: { id: { type: 'string', minLength: 8, maxLength: 64 } } },
       body: { type: 'object', additionalProperties: false, required: ['code'], properties: { code: codeSchema } },
-      response: { 200: { type: 'object', properties: { action: { type: 'string' }, object: objectSchema, changed: { type: 'boolean' }, document: { type: 'integer' } } }, ...ERROR_RESPONSES },
+      response: {
+        200: { type: 'object', properties: { action: { type: 'string' }, object: objectSchema, changed: { type: 'boolean' }, document: { type: 'integer' } } },
+        202: { type: 'object', properties: { action: { type: 'string' }, object: objectSchema, document: { type: 'integer' }, ...heldOut } },
+        ...ERROR_RESPONSES,
+      },
     },
-  }, async (req) => {
+  }, async (req, reply) => {
     const s = await session(req);
     const r: ConfirmResult = await core.confirm({
       channel: s.session.channel, phone: s.number.phone, code: (req.body as { code: string }).code, challengeId: (req.params as { id: string }).id,
       ref: `http:${s.session.channel}`,
     });
     if (r.kind === 'refused') throw refusal(r.reason, r.attemptsLeft !== undefined ? { attemptsLeft: r.attemptsLeft } : undefined);
+    if (r.kind === 'held') return reply.code(202).send({ action: r.purpose, object: objectOut(r.object), held: true, hold: r.holdId, document: r.seq });
     return { action: r.purpose, ...(r.object ? { object: objectOut(r.object) } : {}), changed: r.changed, document: r.seq };
   });
 

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type {
   AlertRow, ChallengeRow, JournalFilter, MonitoringEventInsert, MonitoringEventRow, OperatorRow, OutboxInsert, OutboxRow, ServiceRow,
-  RateLimit, SessionRow, Store, StoreTx,
+  RateLimit, SessionRow, Store, StoreTx, HoldInsert, HoldRow, HoldState,
 } from '../core/ports.ts';
 import { GENESIS_HASH, recordHash } from '../domain/journal.ts';
 import type { JournalContent, JournalRecord } from '../domain/journal.ts';
@@ -10,7 +10,7 @@ import type {
   ClientView, Lang, NumberState, NumberView, ObjectStatus, ObjectView,
 } from '../domain/types.ts';
 import { duplicateKeyOf, isReadTimeout, JOURNAL_LOCK, lockSql } from './pg-db.ts';
-import { alertFrom, challengeFrom, clientFrom, eventFrom, journalFrom, objectFrom, operatorFrom, outboxFrom, str } from './rows.ts';
+import { alertFrom, challengeFrom, clientFrom, eventFrom, holdFrom, journalFrom, objectFrom, operatorFrom, outboxFrom, str } from './rows.ts';
 import type { Row } from './rows.ts';
 import type { PgDatabase } from './pg-db.ts';
 
@@ -718,5 +718,76 @@ export class PgTx implements StoreTx {
       }
       return true;
     });
+  }
+
+  // ---- documents held for confirmation
+
+  insertHold(h: HoldInsert): Promise<number> {
+    return this.unique(async () => Number((await this.one(`INSERT INTO holds (client_id, number_id, object_id, action, channel, challenge_id, reasons, state, requested_at, expires_at)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
+    [h.clientId, h.numberId, h.objectId, h.action, h.channel, h.challengeId, h.reasons, h.state, h.requestedAt, h.expiresAt]))?.id));
+  }
+
+  getHold(id: number): Promise<HoldRow | undefined> {
+    return this.read(async () => {
+      const r = await this.one('SELECT * FROM holds WHERE id = $1', [id]);
+      return r ? holdFrom(r) : undefined;
+    });
+  }
+
+  holdForChallenge(challengeId: string): Promise<HoldRow | undefined> {
+    return this.read(async () => {
+      const r = await this.one('SELECT * FROM holds WHERE challenge_id = $1', [challengeId]);
+      return r ? holdFrom(r) : undefined;
+    });
+  }
+
+  listHolds(f: { open?: boolean; clientId?: number; limit: number }): Promise<HoldRow[]> {
+    return this.read(async () => {
+      const where: string[] = [];
+      const args: unknown[] = [];
+      if (f.open) where.push("state IN ('awaiting-code', 'pending', 'calling')");
+      if (f.clientId !== undefined) {
+        args.push(f.clientId);
+        where.push(`client_id = $${args.length}`);
+      }
+      args.push(f.limit);
+      return (await this.rows(`SELECT * FROM holds ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT $${args.length}`, args)).map(holdFrom);
+    });
+  }
+
+  moveHold(id: number, from: HoldState[], state: HoldState, patch: Partial<Pick<HoldRow, 'expiresAt' | 'decidedAt' | 'decidedBy' | 'result'>> = {}): Promise<boolean> {
+    return this.write(async () => (await this.exec(`UPDATE holds SET state = $1, expires_at = coalesce($2, expires_at), decided_at = coalesce($3, decided_at),
+      decided_by = coalesce($4, decided_by), result = coalesce($5, result)
+      WHERE id = $6 AND state = ANY($7::text[])`,
+    [state, patch.expiresAt ?? null, patch.decidedAt ?? null, patch.decidedBy ?? null, patch.result ?? null, id, from])) === 1);
+  }
+
+  claimHolds(holder: string, at: string, leaseUntil: string, skip: number[]): Promise<HoldRow[]> {
+    return this.write(async () => (await this.rows(`UPDATE holds SET state = 'calling', holder = $1, lease_until = $2
+      WHERE id IN (SELECT id FROM holds
+        WHERE state = 'pending'
+           OR (state = 'calling' AND (lease_until IS NULL OR lease_until <= $3))
+           OR (state = 'calling' AND holder = $1 AND NOT (id = ANY($4::bigint[])))
+        FOR UPDATE SKIP LOCKED)
+      RETURNING *`, [holder, leaseUntil, at, skip])).map(holdFrom).sort((a, b) => a.id - b.id));
+  }
+
+  renewHolds(ids: number[], holder: string, leaseUntil: string): Promise<number[]> {
+    if (ids.length === 0) return this.read(async () => []);
+    return this.write(async () => (await this.rows(`UPDATE holds SET lease_until = $1
+      WHERE id = ANY($2::bigint[]) AND state = 'calling' AND holder = $3 RETURNING id`, [leaseUntil, ids, holder]))
+      .map((r) => Number(r.id)).sort((a, b) => ids.indexOf(a) - ids.indexOf(b)));
+  }
+
+  countHoldCall(id: number): Promise<void> {
+    return this.write(async () => {
+      await this.exec('UPDATE holds SET calls = calls + 1 WHERE id = $1', [id]);
+    });
+  }
+
+  dueHolds(at: string, limit: number): Promise<HoldRow[]> {
+    return this.read(async () => (await this.rows(`SELECT * FROM holds WHERE state IN ('awaiting-code', 'pending', 'calling') AND expires_at <= $1
+      ORDER BY id LIMIT $2`, [at, limit])).map(holdFrom));
   }
 }

@@ -1,4 +1,4 @@
-import type { AlertRow, ChallengeRow, MonitoringEventRow, OperatorRow, OutboxRow } from '../core/ports.ts';
+import type { AlertRow, ChallengeRow, HoldRow, HoldState, MonitoringEventRow, OperatorRow, OutboxRow } from '../core/ports.ts';
 import type { JournalRecord } from '../domain/journal.ts';
 import type { ClientView, Lang, ObjectStatus, ObjectView } from '../domain/types.ts';
 
@@ -117,5 +117,15 @@ export function alertFrom(r: Row): AlertRow {
     id: r.id as number, kind: r.kind as string, clientId: numOrNull(r.client_id), objectCode: str(r.object_code),
     phone: str(r.phone), detail: str(r.detail), createdAt: r.created_at as string,
     acknowledgedAt: str(r.acknowledged_at), acknowledgedBy: str(r.acknowledged_by),
+  };
+}
+
+export function holdFrom(r: Row): HoldRow {
+  return {
+    id: Number(r.id), clientId: Number(r.client_id), numberId: Number(r.number_id), objectId: Number(r.object_id),
+    action: r.action as HoldRow['action'], channel: r.channel as string, challengeId: str(r.challenge_id), reasons: r.reasons as string,
+    state: r.state as HoldState, requestedAt: r.requested_at as string, expiresAt: r.expires_at as string,
+    holder: str(r.holder), leaseUntil: str(r.lease_until), calls: Number(r.calls), decidedAt: str(r.decided_at),
+    decidedBy: str(r.decided_by), result: str(r.result),
   };
 }

@@ -2,7 +2,7 @@ import type { Statement } from 'better-sqlite3';
 import { DuplicateKeyError } from '../core/ports.ts';
 import type {
   AlertRow, ChallengeRow, JournalFilter, MonitoringEventInsert, ServiceRow, MonitoringEventRow, OperatorRow, OutboxInsert, OutboxRow, RateLimit,
-  SessionRow, Store, StoreTx,
+  SessionRow, Store, StoreTx, HoldInsert, HoldRow, HoldState,
 } from '../core/ports.ts';
 import { GENESIS_HASH, recordHash } from '../domain/journal.ts';
 import type { JournalContent, JournalRecord } from '../domain/journal.ts';
@@ -14,7 +14,7 @@ import type { Db } from './db.ts';
 import { lockFor, TxStatements } from './sqlite-lock.ts';
 import type { SqliteLock } from './sqlite-lock.ts';
 import { Statements } from './statements.ts';
-import { alertFrom, challengeFrom, clientFrom, eventFrom, journalFrom, objectFrom, operatorFrom, outboxFrom } from './rows.ts';
+import { alertFrom, challengeFrom, clientFrom, eventFrom, holdFrom, journalFrom, objectFrom, operatorFrom, outboxFrom } from './rows.ts';
 import type { Row } from './rows.ts';
 
 
@@ -693,5 +693,64 @@ export class SqliteTx implements StoreTx {
     const hit = this.st('INSERT INTO rate_hits (key, at, until) VALUES (?, ?, ?)');
     for (const l of limits) hit.run(l.key, at, new Date(now + l.windowMs).toISOString());
     return true;
+  }
+
+  // ---- documents held for confirmation
+
+  async insertHold(h: HoldInsert): Promise<number> {
+    return uniqueWrite(() => Number(this.st(`INSERT INTO holds (client_id, number_id, object_id, action, channel, challenge_id, reasons, state, requested_at, expires_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(h.clientId, h.numberId, h.objectId, h.action, h.channel, h.challengeId, h.reasons, h.state, h.requestedAt, h.expiresAt).lastInsertRowid));
+  }
+
+  async getHold(id: number): Promise<HoldRow | undefined> {
+    const r = this.st('SELECT * FROM holds WHERE id = ?').get(id) as Row | undefined;
+    return r ? holdFrom(r) : undefined;
+  }
+
+  async holdForChallenge(challengeId: string): Promise<HoldRow | undefined> {
+    const r = this.st('SELECT * FROM holds WHERE challenge_id = ?').get(challengeId) as Row | undefined;
+    return r ? holdFrom(r) : undefined;
+  }
+
+  async listHolds(f: { open?: boolean; clientId?: number; limit: number }): Promise<HoldRow[]> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (f.open) where.push("state IN ('awaiting-code', 'pending', 'calling')");
+    if (f.clientId !== undefined) {
+      where.push('client_id = ?');
+      args.push(f.clientId);
+    }
+    const sql = `SELECT * FROM holds ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
+    return (this.st(sql).all(...args, f.limit) as Row[]).map(holdFrom);
+  }
+
+  async moveHold(id: number, from: HoldState[], state: HoldState, patch: Partial<Pick<HoldRow, 'expiresAt' | 'decidedAt' | 'decidedBy' | 'result'>> = {}): Promise<boolean> {
+    return this.st(`UPDATE holds SET state = ?, expires_at = coalesce(?, expires_at), decided_at = coalesce(?, decided_at),
+      decided_by = coalesce(?, decided_by), result = coalesce(?, result)
+      WHERE id = ? AND state IN (SELECT value FROM json_each(?))`)
+      .run(state, patch.expiresAt ?? null, patch.decidedAt ?? null, patch.decidedBy ?? null, patch.result ?? null, id, JSON.stringify(from)).changes === 1;
+  }
+
+  async claimHolds(holder: string, at: string, leaseUntil: string, skip: number[]): Promise<HoldRow[]> {
+    const rows = this.st(`UPDATE holds SET state = 'calling', holder = ?, lease_until = ?
+      WHERE state = 'pending'
+         OR (state = 'calling' AND (lease_until IS NULL OR lease_until <= ?))
+         OR (state = 'calling' AND holder = ? AND id NOT IN (SELECT value FROM json_each(?)))
+      RETURNING *`).all(holder, leaseUntil, at, holder, JSON.stringify(skip)) as Row[];
+    return rows.map(holdFrom).sort((a, b) => a.id - b.id);
+  }
+
+  async renewHolds(ids: number[], holder: string, leaseUntil: string): Promise<number[]> {
+    const renew = this.st("UPDATE holds SET lease_until = ? WHERE id = ? AND state = 'calling' AND holder = ?");
+    return ids.filter((id) => renew.run(leaseUntil, id, holder).changes === 1);
+  }
+
+  async countHoldCall(id: number): Promise<void> {
+    this.st('UPDATE holds SET calls = calls + 1 WHERE id = ?').run(id);
+  }
+
+  async dueHolds(at: string, limit: number): Promise<HoldRow[]> {
+    return (this.st(`SELECT * FROM holds WHERE state IN ('awaiting-code', 'pending', 'calling') AND expires_at <= ? ORDER BY id LIMIT ?`)
+      .all(at, limit) as Row[]).map(holdFrom);
   }
 }

@@ -224,6 +224,7 @@ export class Robot {
           s.object = res.object;
           await io.play(say([res.changed ? 'armed-ok' : 'already-armed']));
         }
+        if (res.kind === 'held') await io.play(say(['held-callback']));
         return 'menu';
       }
 
@@ -259,6 +260,10 @@ export class Robot {
       await io.play(say([res.changed ? 'disarmed-ok' : 'already-disarmed']));
       return 'menu';
     }
+    if (res.kind === 'held') {
+      await io.play(say(['held-callback']));
+      return 'menu';
+    }
     if (res.kind !== 'challenge') return 'menu';
     // after an error prompt the code is typed again with no question of its own
     let question = ['code-sent'];
@@ -282,6 +287,11 @@ export class Robot {
         s.errors = 0;
         if (c.object) s.object = c.object;
         await io.play(say([c.changed ? 'disarmed-ok' : 'already-disarmed']));
+        return 'menu';
+      }
+      if (c.kind === 'held') {
+        s.errors = 0;
+        await io.play(say(['held-callback']));
         return 'menu';
       }
       switch (c.reason) {

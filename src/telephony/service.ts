@@ -9,9 +9,9 @@ import { AriLink } from './ari-link.ts';
 import { CallIo } from './call-io.ts';
 import type { CallTimings } from './call-io.ts';
 import { Robot, media } from './robot.ts';
-import { sayDigits } from './speech.ts';
+import { sayDigits, sayWhen } from './speech.ts';
 
-export type CalloutResult = 'acknowledged' | 'no-answer' | 'busy' | 'rejected' | 'no-key' | 'failed';
+export type CalloutResult = 'acknowledged' | 'confirmed' | 'refused' | 'no-answer' | 'busy' | 'rejected' | 'no-key' | 'failed';
 
 export interface CalloutRequest {
   phone: string;
@@ -22,6 +22,11 @@ export interface CalloutRequest {
   zone?: number | null;
   /** How long the phone may ring. */
   ringSec?: number;
+  /**
+   * A confirmation call-back instead of an alarm: the held request is told (action, object,
+   * channel, when) and key 1 confirms it, key 2 refuses it.
+   */
+  confirm?: { action: string; channel: string; requestedAt: string };
 }
 
 export interface TelephonyOptions {
@@ -264,11 +269,40 @@ export class Telephony {
     });
   }
 
+  /**
+   * A confirmation call-back: "a request to disarm object 4 7 1 1 by SMS today at 3 12: press
+   * 1 to confirm, 2 to refuse", asked up to three times. Only key 1 confirms; voicemail or
+   * silence never does. Hangs up at the end.
+   */
+  private async confirmFlow(io: CallIo, req: CalloutRequest, c: NonNullable<CalloutRequest['confirm']>): Promise<CalloutResult> {
+    const message = [
+      'confirm-intro', `confirm-action-${c.action}`, 'object', ...sayDigits(req.objectCode), `confirm-via-${c.channel}`,
+      ...sayWhen(new Date(c.requestedAt), this.o.clock.now(), this.o.timeZone),
+    ];
+    let result: CalloutResult = 'no-key';
+    for (let round = 0; round < 3 && !io.hungUp; round++) {
+      if (round > 0) io.discardKeys();
+      const r = await io.ask(media(req.lang, [...message, 'confirm-press']), { maxDigits: 1 });
+      if (r.kind === 'hangup') break;
+      if (r.kind === 'digits' && (r.digits === '1' || r.digits === '2')) {
+        result = r.digits === '1' ? 'confirmed' : 'refused';
+        await io.play(media(req.lang, [result === 'confirmed' ? 'confirm-done' : 'confirm-refused']), false);
+        break;
+      }
+    }
+    await io.hangup();
+    return result;
+  }
+
   private async runCallout(io: CallIo, p: PendingCallout, log: Logger): Promise<void> {
     clearTimeout(p.timer);
     let result: CalloutResult = 'no-key';
     try {
       const { req } = p;
+      if (req.confirm) {
+        result = await this.confirmFlow(io, req, req.confirm);
+        return;
+      }
       const message = [
         'alarm-callout-intro', 'object', ...sayDigits(req.objectCode), `alarm-${req.kind}`,
         ...(req.zone ? ['alarm-zone', ...sayDigits(String(req.zone))] : []),

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DuplicateKeyError } from '../../src/core/ports.ts';
-import type { ChallengeRow, StoreTx } from '../../src/core/ports.ts';
+import type { ChallengeRow, HoldInsert, StoreTx } from '../../src/core/ports.ts';
 import { JournalVerifier } from '../../src/domain/journal.ts';
 import type { JournalContent, VerifyResult } from '../../src/domain/journal.ts';
 import { ENGINES } from './engines.ts';
@@ -303,6 +303,50 @@ describe.each(ENGINES)('store contract on $name', (engine) => {
       const ids = batches.flatMap((b) => b.claimed.map((m) => m.id));
       expect(ids).toHaveLength(30);
       expect(new Set(ids).size).toBe(30);
+    });
+  });
+
+  describe('held documents', () => {
+    const hold = (ids: { clientId: number; objectId: number; numberId: number }, over: Partial<HoldInsert> = {}): HoldInsert => ({
+      clientId: ids.clientId, numberId: ids.numberId, objectId: ids.objectId, action: 'disarm', channel: 'sms', challengeId: null,
+      reasons: 'window', state: 'pending', requestedAt: AT, expiresAt: '2026-11-24T10:15:00.000Z', ...over,
+    });
+
+    it('stores holds, finds one by its challenge, lists open ones newest first, moves state only from the states given', async () => {
+      const ids = await db.store.transaction(seed);
+      const [a, b] = await db.store.transaction(async (tx) => {
+        await tx.insertChallenge(challenge('ch-1', ids.numberId, AT, { objectId: ids.objectId }));
+        return [await tx.insertHold(hold(ids, { challengeId: 'ch-1', state: 'awaiting-code' })), await tx.insertHold(hold(ids, { action: 'arm' }))];
+      });
+      expect(await db.store.read((tx) => tx.holdForChallenge('ch-1'))).toMatchObject({ id: a, state: 'awaiting-code', challengeId: 'ch-1', reasons: 'window', calls: 0 });
+      expect(await db.store.read((tx) => tx.holdForChallenge('ch-2'))).toBeUndefined();
+      // one hold per challenge
+      await expect(db.store.transaction((tx) => tx.insertHold(hold(ids, { challengeId: 'ch-1' })))).rejects.toBeInstanceOf(DuplicateKeyError);
+      expect((await db.store.read((tx) => tx.listHolds({ open: true, limit: 10 }))).map((h) => h.id)).toEqual([b, a]);
+      expect(await db.store.transaction((tx) => tx.moveHold(a as number, ['pending'], 'confirmed'))).toBe(false);
+      expect(await db.store.transaction((tx) => tx.moveHold(a as number, ['awaiting-code'], 'pending', { expiresAt: '2026-11-24T10:30:00.000Z' }))).toBe(true);
+      expect(await db.store.transaction((tx) => tx.moveHold(b as number, ['pending', 'calling'], 'refused', { decidedAt: AT, decidedBy: 'op', result: 'confirmation-refused' }))).toBe(true);
+      expect(await db.store.read((tx) => tx.getHold(b as number))).toMatchObject({ state: 'refused', decidedBy: 'op', result: 'confirmation-refused', decidedAt: AT });
+      expect((await db.store.read((tx) => tx.listHolds({ open: true, limit: 10 }))).map((h) => h.id)).toEqual([a]);
+      expect((await db.store.read((tx) => tx.listHolds({ clientId: ids.clientId, limit: 1 }))).map((h) => h.id)).toEqual([b]);
+      expect((await db.store.read((tx) => tx.dueHolds('2026-11-24T10:29:59.000Z', 10)))).toEqual([]);
+      expect((await db.store.read((tx) => tx.dueHolds('2026-11-24T10:30:00.000Z', 10))).map((h) => h.id)).toEqual([a]);
+    });
+
+    it('claims call-backs under a lease as call-outs are claimed: never two holders at once', async () => {
+      const ids = await db.store.transaction(seed);
+      const id = await db.store.transaction((tx) => tx.insertHold(hold(ids)));
+      const second = await db.another();
+      expect((await db.store.transaction((tx) => tx.claimHolds('a', AT, '2026-11-24T10:00:30.000Z', []))).map((h) => [h.id, h.state, h.holder])).toEqual([[id, 'calling', 'a']]);
+      expect(await second.store.transaction((tx) => tx.claimHolds('b', '2026-11-24T10:00:10.000Z', '2026-11-24T10:00:40.000Z', []))).toEqual([]);
+      // its own claim is not handed back while it calls; a restart (no skip) takes it again
+      expect(await db.store.transaction((tx) => tx.claimHolds('a', '2026-11-24T10:00:10.000Z', '2026-11-24T10:00:40.000Z', [id]))).toEqual([]);
+      expect(await db.store.transaction((tx) => tx.renewHolds([id], 'a', '2026-11-24T10:01:00.000Z'))).toEqual([id]);
+      expect(await second.store.transaction((tx) => tx.renewHolds([id], 'b', '2026-11-24T10:01:00.000Z'))).toEqual([]);
+      await db.store.transaction((tx) => tx.countHoldCall(id));
+      // the lease ran out: another holder takes it over
+      expect((await second.store.transaction((tx) => tx.claimHolds('b', '2026-11-24T10:01:00.000Z', '2026-11-24T10:01:30.000Z', []))).map((h) => [h.holder, h.calls])).toEqual([['b', 1]]);
+      expect(await db.store.transaction((tx) => tx.renewHolds([id], 'a', '2026-11-24T10:02:00.000Z'))).toEqual([]);
     });
   });
 

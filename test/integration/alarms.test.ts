@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runAlarmCalls } from '../../src/telephony/alarm-calls.ts';
-import { Telephony } from '../../src/telephony/service.ts';
-import { AsteriskSim } from '../sim/asterisk.ts';
+import { callRig } from '../support/call-rig.ts';
+import type { Outcome } from '../support/call-rig.ts';
 import { makeFixture, seedClient } from '../support/core-fixture.ts';
 import type { Fixture } from '../support/core-fixture.ts';
 import { quietLogger, until } from '../support/sms-harness.ts';
@@ -171,29 +171,9 @@ describe('a panel\'s clock never silences an alarm', () => {
 });
 
 describe('alarm call-outs', () => {
-  async function rig(outcomes: Record<string, 'answer' | 'busy' | 'no-answer' | 'reject'>, keys: Record<string, string | null>) {
+  async function rig(outcomes: Record<string, Outcome>, keys: Record<string, string | null>) {
     const fx = fixture(true);
-    const sim = await AsteriskSim.start({ playbackMs: 5 });
-    cleanups.push(() => sim.close());
-    const tel = new Telephony({
-      url: sim.url, user: 'zhedel', password: 'secret', app: 'zhedel', calloutEndpoint: 'PJSIP/{number}@trunk', core: fx.core, clock: fx.clock,
-      timeZone: 'Asia/Almaty', logger: quietLogger, timings: { firstDigitMs: 300, interDigitMs: 200, playbackLimitMs: 500 }, retryDelaysMs: [100],
-    });
-    tel.start();
-    cleanups.push(() => tel.stop(300));
-    await until(() => tel.link.isConnected(), 5_000, 'ARI');
-    sim.onOriginate = (endpoint) => ({ kind: outcomes[endpoint.replace(/\D/g, '').slice(0, 11)] ?? 'no-answer' });
-    const pressed = new Set<string>();
-    const answerer = setInterval(() => {
-      for (const c of sim.answered) {
-        const n = c.channel.caller.number.slice(0, 11);
-        if (pressed.has(c.id) || !c.prompts.some((p) => p.endsWith('alarm-press-1'))) continue;
-        pressed.add(c.id);
-        const key = keys[n];
-        if (key) void c.press(key);
-      }
-    }, 20);
-    cleanups.push(() => clearInterval(answerer));
+    const { sim, tel } = await callRig({ core: fx.core, clock: fx.clock, outcomes, keys, askedBy: 'alarm-press-1', cleanups });
     const { clientId } = await seedClient(fx);
     await fx.core.addNumber({ clientId, phone: '87051112233', signed: true, operator: 'op' });
     await fx.core.addNumber({ clientId, phone: '87771112233', signed: true, operator: 'op' });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { deriveKeys, open, seal, tokenHash } from '../../src/domain/crypto.ts';
 import { formatKzt, parseKzt } from '../../src/domain/money.ts';
-import { DEFAULT_POLICY, needsOtp } from '../../src/domain/policy.ts';
+import { DEFAULT_RULES as DEFAULT_POLICY, needsOtp } from '../../src/domain/policy.ts';
 
 describe('money', () => {
   it.each([
@@ -59,6 +59,6 @@ describe('authentication policy', () => {
       expect(needsOtp(DEFAULT_POLICY, ch, 'status')).toBe(false);
     }
     expect(needsOtp(DEFAULT_POLICY, 'operator', 'disarm')).toBe(false);
-    expect(needsOtp({ otpActions: ['disarm', 'arm'] }, 'sms', 'arm')).toBe(true);
+    expect(needsOtp({ ...DEFAULT_POLICY, otp: { disarm: ['sms'], arm: ['sms'] } }, 'sms', 'arm')).toBe(true);
   });
 });

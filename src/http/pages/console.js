@@ -56,15 +56,48 @@
         var tr = document.createElement('tr');
         cell(tr, String(r.seq)); cell(tr, local(r.at)); cell(tr, r.channel); cell(tr, r.phone || ''); cell(tr, r.objectCode || '');
         cell(tr, r.action); cell(tr, r.outcome + (r.reason ? ' (' + r.reason + ')' : '')); cell(tr, r.operator || r.auth);
+        var td = cell(tr, '');
+        if (r.outcome === 'challenged' && r.challengeId && (r.action === 'disarm' || r.action === 'arm')) holdButton(td, r);
         tb.appendChild(tr);
       });
       return api('GET', '/v1/admin/journal/verify');
     }).then(function (v) { $('verify').textContent = v.ok ? '— цепочка цела (' + v.checked + ')' : '— ЦЕПОЧКА НАРУШЕНА на №' + v.problem.seq; });
   }
+  var HOLD_STATE = { 'awaiting-code': 'ждёт код', pending: 'ждёт подтверждения', calling: 'звоним клиенту', confirmed: 'подтверждён, выполнен', refused: 'отклонён', expired: 'истёк', cancelled: 'отменён' };
+  var HOLD_REASON = { always: 'всегда', window: 'ночное окно', 'new-number': 'новый номер', 'new-channel': 'новый канал', 'recent-refusal': 'недавний отказ', operator: 'оператор' };
+  var ACTION = { disarm: 'снятие', arm: 'постановка' };
+  function decideButton(td, h, decision, text, cls) {
+    var b = document.createElement('button'); b.textContent = text; if (cls) b.className = cls;
+    b.setAttribute('data-hold', String(h.id)); b.setAttribute('data-decision', decision);
+    b.onclick = function () { api('POST', '/v1/admin/holds/' + h.id + '/' + decision).then(loadHolds).then(loadJournal).catch(fail); };
+    td.appendChild(b);
+  }
+  function loadHolds() {
+    return api('GET', '/v1/admin/holds?limit=30').then(function (j) {
+      var tb = $('holds'); tb.textContent = '';
+      j.holds.forEach(function (h) {
+        var tr = document.createElement('tr'); tr.id = 'hold-' + h.id;
+        cell(tr, String(h.id)); cell(tr, local(h.requestedAt)); cell(tr, h.objectCode); cell(tr, ACTION[h.action] || h.action);
+        cell(tr, h.channel + ' ' + h.phone);
+        cell(tr, h.reasons.split(',').map(function (r) { return HOLD_REASON[r] || r; }).join(', '));
+        cell(tr, (HOLD_STATE[h.state] || h.state) + (h.decidedBy ? ' (' + h.decidedBy + ')' : ''), 'hold-' + h.state);
+        var td = cell(tr, '');
+        if (h.state === 'pending' || h.state === 'calling') { decideButton(td, h, 'confirm', 'Подтвердить'); decideButton(td, h, 'refuse', 'Отказать', 'danger'); }
+        else if (h.state === 'awaiting-code') decideButton(td, h, 'refuse', 'Отказать', 'danger');
+        tb.appendChild(tr);
+      });
+    });
+  }
+  function holdButton(td, r) {
+    var b = document.createElement('button'); b.textContent = 'Задержать'; b.title = 'После кода запрос будет ждать подтверждения клиента';
+    b.setAttribute('data-document', r.challengeId);
+    b.onclick = function () { api('POST', '/v1/admin/documents/' + encodeURIComponent(r.challengeId) + '/hold').then(loadHolds).catch(fail); };
+    td.appendChild(b);
+  }
   function fail(err) { $('appError').textContent = 'Ошибка: ' + err.message; }
   function refresh() {
     return api('GET', '/v1/admin/objects').then(function (o) { renderObjects(o.objects); return api('GET', '/v1/admin/clients'); })
-      .then(function (c) { return loadNumbers(c.clients); }).then(loadJournal).catch(fail);
+      .then(function (c) { return loadNumbers(c.clients); }).then(loadHolds).then(loadJournal).catch(fail);
   }
   function start() {
     $('login').hidden = true; $('app').hidden = false;
@@ -79,6 +112,7 @@
       loadJournal().catch(fail);
     });
     stream.addEventListener('number-state', function () { refresh(); });
+    stream.addEventListener('hold', function () { loadHolds().then(loadJournal).catch(fail); });
     // the operator was disabled, the token rotated or expired: back to sign-in
     stream.addEventListener('revoked', function () {
       stream.close(); stream = null; token = null; sessionStorage.removeItem('zhedel.operator');
