@@ -61,9 +61,10 @@ export async function holdReasonsFor(tx: Tx, a: { client: ClientView; number: Nu
   const c = rules.callback;
   let channelUsedBefore = true;
   if (c.newChannel) {
-    const seen = async (outcome: string): Promise<boolean> =>
-      (await tx.store.searchJournal({ clientId: a.client.id, channel: a.channel, outcome, limit: 1 })).length > 0;
-    channelUsedBefore = (await seen('executed')) || (await seen('accepted'));
+    // a use is a request about the objects (a sign-in or a call that did nothing is not)
+    const seen = async (action: string, outcome: string): Promise<boolean> =>
+      (await tx.store.searchJournal({ clientId: a.client.id, channel: a.channel, action, outcome, limit: 1 })).length > 0;
+    channelUsedBefore = (await seen('disarm', 'executed')) || (await seen('arm', 'executed')) || (await seen('status', 'accepted'));
   }
   let recentRefusal = false;
   if (c.recentRefusal) {

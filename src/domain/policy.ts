@@ -34,7 +34,7 @@ export interface ConfirmationRules {
     windows: TimeWindow[];
     /** Requests from a number activated or changed less than this many days ago (0: off). */
     newNumberDays: number;
-    /** Requests on a channel this client has never used before. */
+    /** Requests on a channel this client has never used before for a request about its objects (status, arm, disarm). */
     newChannel: boolean;
     /** Requests within an hour after a refused confirmation or a code whose attempts ran out. */
     recentRefusal: boolean;
@@ -58,7 +58,7 @@ export interface RequestFacts {
   localMinutes: number;
   /** Days since the requesting number was activated or last changed. */
   numberAgeDays: number;
-  /** Whether this client used this channel before (an accepted or executed document). */
+  /** Whether this client made a request about its objects on this channel before. */
   channelUsedBefore: boolean;
   /** A refused confirmation or exhausted code of this client within the last hour. */
   recentRefusal: boolean;

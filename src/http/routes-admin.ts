@@ -210,13 +210,13 @@ export async function adminRoutes(app: FastifyInstance, d: {
       ...sec, summary: 'Requests held for confirmation, newest first (?open=true: undecided only)', response: ok,
       querystring: {
         type: 'object', additionalProperties: false,
-        properties: { open: { type: 'boolean' }, client: { type: 'integer', minimum: 1 }, limit: { type: 'integer', minimum: 1, maximum: 500 } },
+        properties: { open: { type: 'string', enum: ['true', 'false'] }, client: { type: 'string', pattern: '^\\d{1,12}$' }, limit: { type: 'string', pattern: '^\\d{1,3}$' } },
       },
     },
   }, async (req) => {
     await op(req);
-    const q = req.query as { open?: boolean; client?: number; limit?: number };
-    return { holds: await core.listHolds({ ...(q.open ? { open: true } : {}), ...(q.client ? { clientId: q.client } : {}), ...(q.limit ? { limit: q.limit } : {}) }) };
+    const q = req.query as { open?: string; client?: string; limit?: string };
+    return { holds: await core.listHolds({ ...(q.open === 'true' ? { open: true } : {}), ...(q.client ? { clientId: Number(q.client) } : {}), ...(q.limit ? { limit: Number(q.limit) } : {}) }) };
   });
   app.get('/v1/admin/holds/:id', { schema: { ...sec, params: idParam, response: ok } }, async (req) => {
     await op(req);

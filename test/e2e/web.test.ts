@@ -93,4 +93,43 @@ describe('web chat and operator console in headless Chromium', () => {
     expect(await chat.textContent('#signinError')).toContain('Сеанс завершён');
     expect((await fx.core.searchJournal({ action: 'number-block' }))[0]).toMatchObject({ operator: 'Console Operator' });
   });
+
+  it('the console shows requests held for confirmation live, confirms one, and holds a document waiting for its code', async () => {
+    await seedClient(fx, { phone: '+77021234567', codes: ['4711'], name: 'Held Client' });
+    await fx.core.operatorRequest({ action: 'arm', objectCode: '4711', operator: 'op' });
+    await fx.core.setCompanyRules({ rules: { callback: { always: true } }, operator: 'admin' });
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${base}/console`);
+      await page.fill('#token', operatorToken);
+      await page.click('#loginForm button');
+      await page.waitForSelector('#obj-4711');
+      // a disarm by SMS whose code was right: it appears in the panel by itself
+      await fx.core.request({ channel: 'sms', phone: '+77021234567', action: 'disarm', objectCode: '4711' });
+      const held = await fx.core.confirm({ channel: 'sms', phone: '+77021234567', code: await fx.lastCode('+77021234567') });
+      expect(held.kind).toBe('held');
+      const id = (held as { holdId: number }).holdId;
+      const confirm = page.locator(`button[data-hold="${id}"][data-decision="confirm"]`);
+      await confirm.waitFor({ timeout: 3_000 });
+      expect(await page.locator(`#hold-${id} td`).nth(6).textContent()).toBe('ждёт подтверждения');
+      await confirm.click();
+      await page.locator(`#hold-${id} td.hold-confirmed`).waitFor({ timeout: 3_000 });
+      await page.locator('#obj-4711 td:nth-child(4) span.disarmed').waitFor({ timeout: 3_000 });
+      expect((await fx.core.getHold(id)).decidedBy).toBe('Console Operator');
+      // a disarm waiting for its code is held from the journal
+      await fx.core.setCompanyRules({ rules: { callback: { always: false } }, operator: 'admin' });
+      await fx.core.operatorRequest({ action: 'arm', objectCode: '4711', operator: 'op' });
+      fx.clock.advance(61_000);
+      const r = await fx.core.request({ channel: 'app', phone: '+77021234567', action: 'disarm', objectCode: '4711' });
+      const doc = (r as { challengeId: string }).challengeId;
+      await page.reload();
+      await page.click(`button[data-document="${doc}"]`);
+      const row = page.locator('#holds tr', { hasText: 'оператор' });
+      await row.waitFor({ timeout: 3_000 });
+      expect(await row.locator('td').nth(6).textContent()).toBe('ждёт код');
+      if (process.env.E2E_SCREENSHOTS) await page.screenshot({ path: `${process.env.E2E_SCREENSHOTS}/console-holds.png`, fullPage: true });
+    } finally {
+      await fx.core.setCompanyRules({ rules: { callback: { always: false } }, operator: 'admin' });
+    }
+  });
 });

@@ -232,6 +232,55 @@ describe('HTTP API', () => {
     expect((await r.fx.core.searchJournal({ action: 'setting-change' }))[0]).toMatchObject({ operator: 'Admin Aigerim', detail: 'otp.ceiling_per_hour=20 was=10' });
   });
 
+  it('confirmation rules: admins change them, bad rules are refused; a held disarm is answered 202 and decided by an operator', async () => {
+    const r = await rig();
+    await seedClient(r.fx);
+    await r.fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
+    const put = (token: string, url: string, payload: unknown) => r.app.inject({ method: 'PUT', url, headers: auth(token), payload: payload as Record<string, unknown> });
+    expect((await put(r.operator, '/v1/admin/policy', { callback: { always: true } })).statusCode).toBe(403);
+    const floor = await put(r.admin, '/v1/admin/policy', { otp: { disarm: ['phone'] } });
+    expect(floor.statusCode).toBe(400);
+    expect(floor.json().error.message).toMatch(/every client channel/);
+    expect((await put(r.admin, '/v1/admin/policy', { callback: { windows: [{ from: '23:00', to: '6' }] } })).statusCode).toBe(400);
+    const bad = await r.app.inject({ method: 'PUT', url: '/v1/admin/policy', headers: { ...auth(r.admin), 'content-type': 'application/json' }, payload: '{"callback":' });
+    expect(bad.statusCode).toBe(400);
+    expect((await r.app.inject({ method: 'GET', url: '/v1/admin/policy', headers: auth(r.operator) })).json().company.callback.windows).toEqual([]);
+    const ok = await put(r.admin, '/v1/admin/policy', { callback: { windows: [{ from: '00:00', to: '00:00' }], recentRefusal: true } });
+    expect(ok.json().company.callback).toMatchObject({ recentRefusal: true, newChannel: false });
+    const own = await put(r.admin, '/v1/admin/clients/1/policy', { rules: { callback: { newChannel: true } } });
+    expect(own.json().effective.callback).toMatchObject({ recentRefusal: true, newChannel: true });
+
+    const token = await signIn(r);
+    const d = await r.app.inject({ method: 'POST', url: '/v1/objects/1234/disarm', headers: auth(token) });
+    expect(d.statusCode).toBe(202);
+    const c = await r.app.inject({ method: 'POST', url: `/v1/documents/${d.json().documentId}/confirm`, headers: auth(token), payload: { code: await r.fx.lastCode('+77011234567') } });
+    expect(c.statusCode).toBe(202);
+    expect(c.json()).toMatchObject({ action: 'disarm', held: true, object: { code: '1234', status: 'armed' } });
+    const list = await r.app.inject({ method: 'GET', url: '/v1/admin/holds?open=true', headers: auth(r.operator) });
+    expect(list.statusCode).toBe(200);
+    const holds = list.json().holds;
+    expect(holds).toEqual([expect.objectContaining({ id: c.json().hold, state: 'pending', objectCode: '1234', phone: '+77011234567' })]);
+    expect(holds[0].reasons.split(',').sort()).toEqual(['new-channel', 'window']);
+    const yes = await r.app.inject({ method: 'POST', url: `/v1/admin/holds/${c.json().hold}/confirm`, headers: auth(r.operator) });
+    expect(yes.json()).toMatchObject({ changed: true, hold: { state: 'confirmed', decidedBy: 'Operator Dias' } });
+    expect((await r.app.inject({ method: 'POST', url: `/v1/admin/holds/${c.json().hold}/refuse`, headers: auth(r.operator) })).statusCode).toBe(409);
+    expect((await r.app.inject({ method: 'POST', url: '/v1/admin/holds/999/confirm', headers: auth(r.operator) })).statusCode).toBe(404);
+    expect((await r.fx.core.getObject('1234')).status).toBe('disarmed');
+    // an operator holds a document that waits for its code
+    await r.fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
+    await put(r.admin, '/v1/admin/policy', { callback: { windows: [] } });
+    await put(r.admin, '/v1/admin/clients/1/policy', { rules: null });
+    const d2 = await r.app.inject({ method: 'POST', url: '/v1/objects/1234/disarm', headers: auth(token) });
+    const held = await r.app.inject({ method: 'POST', url: `/v1/admin/documents/${d2.json().documentId}/hold`, headers: auth(r.operator) });
+    expect(held.statusCode).toBe(201);
+    expect(held.json().hold).toMatchObject({ state: 'awaiting-code', reasons: 'operator' });
+    const c2 = await r.app.inject({ method: 'POST', url: `/v1/documents/${d2.json().documentId}/confirm`, headers: auth(token), payload: { code: await r.fx.lastCode('+77011234567') } });
+    expect(c2.statusCode).toBe(202);
+    expect((await r.app.inject({ method: 'POST', url: `/v1/admin/holds/${c2.json().hold}/refuse`, headers: auth(r.operator) })).json().hold.state).toBe('refused');
+    expect((await r.fx.core.getObject('1234')).status).toBe('armed');
+    expect((await r.app.inject({ method: 'POST', url: '/v1/admin/documents/not-a-document/hold', headers: auth(r.operator) })).statusCode).toBe(404);
+  });
+
   it('account and the public catalogue', async () => {
     const r = await rig();
     await seedClient(r.fx);

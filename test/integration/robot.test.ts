@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { runConfirmCalls } from '../../src/telephony/confirm-calls.ts';
 import { Telephony } from '../../src/telephony/service.ts';
 import { knownPrompt } from '../../src/telephony/speech.ts';
 import { AsteriskSim } from '../sim/asterisk.ts';
@@ -152,6 +153,36 @@ describe('phone robot against the Asterisk simulator', () => {
     expect((await fx.core.getObject('1234')).status).toBe('disarmed');
     expect((await fx.core.searchJournal({ action: 'disarm', outcome: 'executed' }))[0]).toMatchObject({ channel: 'phone', auth: 'otp' });
     call.hangup();
+  });
+
+  it('a disarm the rules hold waits for the call-back: the caller hears so, and key 1 on the call-back disarms', async () => {
+    const { fx, sim, tel } = await setupSeeded();
+    await fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
+    await fx.core.setCompanyRules({ rules: { callback: { always: true } }, operator: 'admin' });
+    const call = sim.call({ number: '87011234567' });
+    await menu(call);
+    const n = call.prompts.length;
+    await call.press('2');
+    await call.waitForPrompt('code-sent', 5_000, n);
+    await call.press(`${await fx.lastCode('+77011234567')}#`, { gapMs: 20 });
+    const at = await call.waitForPrompt('held-callback', 5_000, n);
+    await menu(call, at);
+    expect(ids(call).slice(n)).not.toContain('disarmed-ok');
+    expect((await fx.core.getObject('1234')).status).toBe('armed');
+    call.hangup();
+    // the call-back: Asterisk rings the trusted number, which answers and presses 1
+    sim.onOriginate = () => ({ kind: 'answer' });
+    const [plan] = await fx.core.takeHoldCalls();
+    const done = runConfirmCalls(plan as NonNullable<typeof plan>, { core: fx.core, callOut: (q) => tel.callOut({ ...q, ringSec: 2 }), logger: quietLogger });
+    const back = await until(() => sim.answered.find((c) => c.prompts.some((p) => p.endsWith('confirm-press'))), 5_000, 'the call-back asks');
+    expect(back.channel.caller.number.slice(0, 11)).toBe('77011234567');
+    expect(ids(back).slice(0, 3)).toEqual(['confirm-intro', 'confirm-action-disarm', 'object']);
+    expect(ids(back)).toContain('confirm-via-phone');
+    await back.press('1');
+    expect(await done).toBe('confirmed');
+    expect(ids(back)).toContain('confirm-done');
+    expect((await fx.core.getObject('1234')).status).toBe('disarmed');
+    expect((await fx.core.searchJournal({ action: 'disarm', limit: 5 })).map((d) => [d.outcome, d.auth])).toEqual([['executed', 'callback'], ['held', 'otp'], ['challenged', 'caller-id']]);
   });
 
   it('signed in to the app, then a call within 5 s disarms; twenty sign-in requests by a stranger change nothing', async () => {

@@ -116,6 +116,24 @@ describe('SMS over SMPP against the SMSC simulator', () => {
     expect(executed).toMatchObject({ channel: 'sms', auth: 'otp', phone: '+77011234567' });
   });
 
+  it('СНЯТЬ inside the confirmation window: the code is answered "we will call", and the outcome comes by SMS', async () => {
+    const fx = fixture();
+    const h = await harness(fx);
+    await seedClient(fx);
+    await fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
+    await fx.core.setCompanyRules({ rules: { callback: { windows: [{ from: '00:00', to: '00:00' }] } }, operator: 'admin' });
+    await h.sim.waitFor(() => h.sim.boundCount === 1, 5_000, 'bind');
+    h.sim.sendMo({ from: '77011234567', text: 'СНЯТЬ 1234' });
+    const code = await h.sim.waitFor(() => h.sim.textsTo('77011234567').map((t) => /^Код (\d{6})/.exec(t)?.[1]).find(Boolean), 5_000, 'code SMS');
+    h.sim.sendMo({ from: '77011234567', text: code as string });
+    await h.sim.waitFor(() => h.sim.textsTo('77011234567').includes('Запрос принят. Для подтверждения позвоним на ваш доверенный номер.'), 5_000, 'held reply');
+    expect((await fx.core.getObject('1234')).status).toBe('armed');
+    const [hold] = await fx.core.listHolds({ open: true });
+    await fx.core.decideHold(hold?.id as number, { decision: 'confirm', operator: 'Operator Dias' });
+    await h.sim.waitFor(() => h.sim.textsTo('77011234567').includes('Подтверждено и выполнено: снятие с охраны объекта 1234.'), 5_000, 'outcome SMS');
+    expect((await fx.core.getObject('1234')).status).toBe('disarmed');
+  });
+
   it('a number confirmed by SMS, or a sign-in in the app, then СНЯТЬ within 5 s: the disarm gets its code', async () => {
     const fx = fixture();
     // the dispatcher keeps the core's clock: the codes are queued at the advanced time

@@ -9,7 +9,9 @@
   var STATE = { active: 'активен', pending: 'ожидает кода', blocked: 'заблокирован', removed: 'удалён' };
 
   function api(method, path, body) {
-    return fetch(path, { method: method, headers: { authorization: 'Bearer ' + token, 'content-type': 'application/json' }, body: body ? JSON.stringify(body) : undefined })
+    var headers = { authorization: 'Bearer ' + token };
+    if (body) headers['content-type'] = 'application/json'; // an empty JSON body is refused
+    return fetch(path, { method: method, headers: headers, body: body ? JSON.stringify(body) : undefined })
       .then(function (r) { return r.json().then(function (j) { if (!r.ok) throw new Error((j.error && j.error.message) || r.statusText); return j; }); });
   }
   function cell(tr, text, cls) { var td = document.createElement('td'); td.textContent = text; if (cls) td.className = cls; tr.appendChild(td); return td; }
