@@ -99,7 +99,7 @@ describe('schedules in the core', () => {
     expect(await scheduleCheckJob(deps(fx), at(fx, '2026-11-24T14:59:00Z'))).toEqual({ checked: 2, sms: 0, alerts: 0 });
     // 20:00: the SMS, in the client's language, to the number that may see 1234 only
     expect(await scheduleCheckJob(deps(fx), at(fx, '2026-11-24T15:00:00Z'))).toEqual({ checked: 2, sms: 1, alerts: 0 });
-    expect(await scheduleSms(fx)).toEqual([{ phone: '+77011234567', text: 'ZHEDEL: 1234 нысаны күзетте емес, кесте бойынша 20:00 дейін. Нысанды күзетке қойыңыз.' }]);
+    expect(await scheduleSms(fx)).toEqual([{ phone: '+77011234567', text: 'ZHEDEL: 1234 нысаны күзетте емес, кесте бойынша 20:00 дейін.' }]);
     expect(await scheduleCheckJob(deps(fx), at(fx, '2026-11-24T15:29:00Z'))).toEqual({ checked: 2, sms: 0, alerts: 0 });
     expect(await alerts(fx, 'not-armed')).toEqual([]);
     // after the 30 minutes' grace: the operators' alert, once
@@ -145,7 +145,7 @@ describe('schedules in the core', () => {
     expect(await alerts(fx, 'not-armed')).toEqual([{ objectCode: '1234', detail: 'not armed on 2026-11-24, due 23:50' }]);
     // Thursday is closed: disarmed at midnight is already late
     expect(await fx.core.checkSchedules(at(fx, '2026-11-25T19:00:00Z'))).toMatchObject({ sms: 1, alerts: 0 });
-    expect((await scheduleSms(fx))[0]?.text).toBe('ZHEDEL: объект 1234 не под охраной, а сегодня по графику выходной.');
+    expect((await scheduleSms(fx))[0]?.text).toBe('ZHEDEL: объект 1234 не под охраной, сегодня по графику выходной.');
   });
 
   it('a disarm outside the schedule, from any source, alerts the operators and tells the client unless switched off', async () => {

@@ -47,7 +47,7 @@ describe('schedules by SMS against the SMSC simulator', () => {
     expect((await fx.core.checkSchedules(fx.clock.now())).sms).toBe(0);
     h.dispatcher.wake();
     expect(await h.sim.waitFor(() => h.sim.textsTo('77011234567')[0], 5_000, 'not-armed SMS'))
-      .toBe('ZHEDEL: объект 4711 не под охраной, по графику — до 00:00. Поставьте его на охрану.');
+      .toBe('ZHEDEL: объект 4711 не под охраной, по графику — до 00:00.');
     expect(h.sim.textsTo('77011234567')).toHaveLength(1);
   });
 });

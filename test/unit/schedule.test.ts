@@ -5,7 +5,7 @@ import {
   addDays, checkException, checkWeek, groupWeek, localNow, notArmedDue, offSchedule, parseRule, parseWeekdays, planFor, weekdayOf,
 } from '../../src/domain/schedule.ts';
 import type { DayRule, ScheduleException } from '../../src/domain/schedule.ts';
-import { scheduleText } from '../../src/domain/texts.ts';
+import { scheduleNotice, scheduleText, t } from '../../src/domain/texts.ts';
 
 const TZ = 'Asia/Almaty';
 /** Armed by 20:00 Mon–Fri, 22:00 Sat, not disarmed before 07:00 on working days; Sunday free. */
@@ -128,6 +128,18 @@ describe('schedule: as text and as a command', () => {
     expect(scheduleText('ru', '4711', { groups, exceptions })).toBe('График объекта 4711:\nПн-Пт: снятие с 07:00, охрана до 20:00\nСб: охрана до 22:00\n31.12: выходной');
     expect(scheduleText('kk', '4711', { groups, exceptions })).toBe('4711 нысанының кестесі:\nДс-Жм: алу 07:00 бастап, күзет 20:00 дейін\nСн: күзет 22:00 дейін\n31.12: демалыс');
     expect(scheduleText('ru', '4711', null)).toBe('У объекта 4711 нет графика.');
+  });
+
+  it('each notice fits one SMS part (70 UCS-2 characters) with an 8-digit object code, and help names ГРАФИК', () => {
+    for (const lang of ['ru', 'kk'] as const) {
+      for (const key of ['notArmed', 'notArmedClosed', 'offSchedule', 'none'] as const) {
+        expect(scheduleNotice(key, lang, { code: '12345678', time: '23:59' }).length, `${lang} ${key}`).toBeLessThanOrEqual(70);
+      }
+    }
+    expect(t('help', 'ru')).toContain('ГРАФИК');
+    expect(t('help', 'kk')).toContain('КЕСТЕ');
+    expect(t('help', 'ru').length).toBeLessThanOrEqual(70);
+    expect(t('help', 'kk').length).toBeLessThanOrEqual(70);
   });
 
   it('ГРАФИК, КЕСТЕ, GRAFIK and SCHEDULE ask for the schedule, with or without an object code', () => {
