@@ -13,6 +13,8 @@ import { ALARM_KINDS, BLOCK_REASONS, LANGS, MONITORING_TYPES } from './domain/ty
 import type { BlockReason, Lang, ObjectView } from './domain/types.ts';
 import type { CoreContext } from './context.ts';
 import { localTime } from './local-time.ts';
+import type { ObjectSchedule } from './core/schedules.ts';
+import { parseRule, weekdayName } from './domain/schedule.ts';
 
 /**
  * `zhedel`: the operators' command line and the service's entry point. Prints one clear
@@ -44,6 +46,14 @@ const USAGE = `usage: zhedel <command> [options]   (add --json for JSON output)
                                           newest first, N up to 1000 (50); --before pages back;
                                           --state possible-duplicate: messages that may have gone twice
   sms send --phone P --text TEXT          a notice to a client's active trusted number
+  schedule show --object CODE             the object's opening/closing schedule and exceptions
+  schedule set --object CODE --rule "DAYS [open-from HH:MM] [arm-by HH:MM]" [--rule …] [--sms on|off]
+                                          replaces the weekly rules (exceptions stay); DAYS: mon-fri,
+                                          sat, mon,wed,fri, 1-5 or all; --sms: whether a disarm outside
+                                          the schedule is also told to the client by SMS (default on)
+  schedule clear --object CODE            removes the schedule and its exceptions
+  schedule exception add --object CODE --date YYYY-MM-DD (--closed | [--open-from HH:MM] [--arm-by HH:MM]) [--note TEXT]
+  schedule exception remove --object CODE --date YYYY-MM-DD
   event --object CODE --type T [--kind K] [--zone N] [--id ID] [--at ISO]
                                           a monitoring event (alarm, restore, arm, disarm, trouble,
                                           link-lost, link-restored, test)
@@ -617,8 +627,77 @@ async function run(argv: string[], out: Out, cfg: () => Config): Promise<number>
       return 0;
     }
 
+    case 'schedule':
+      return await scheduleCommand(sub, rest, out, withCore);
+
     default:
       throw new UsageError(`unknown command: ${cmd}`);
+  }
+}
+
+// ---------------------------------------------------------------- schedules
+
+function scheduleLines(s: ObjectSchedule | null, code: string): string {
+  if (!s) return `${code}: no schedule`;
+  const times = (r: { closed?: boolean; openFrom: string | null; armBy: string | null }): string => (r.closed
+    ? 'closed all day'
+    : [r.openFrom ? `open-from ${r.openFrom}` : '', r.armBy ? `arm-by ${r.armBy}` : ''].filter(Boolean).join('  ') || 'no rule');
+  return [
+    `${code}: schedule (off-schedule disarm SMS ${s.notifyOffSchedule ? 'on' : 'off'}; set by ${s.updatedBy ?? '-'} at ${s.updatedAt})`,
+    ...s.days.map((d) => `  ${weekdayName(d.weekday)}  ${times(d)}`),
+    ...s.exceptions.map((e) => `  ${e.date}  ${times(e)}${e.note ? `  (${e.note})` : ''}`),
+  ].join('\n');
+}
+
+async function scheduleCommand(sub: string | undefined, rest: string[], out: Out, withCore: <T>(fn: (ctx: CoreContext) => T | Promise<T>) => Promise<T>): Promise<number> {
+  const objectOpt = { object: { type: 'string' as const } };
+  switch (sub) {
+    case 'show': {
+      const f = parse(rest, objectOpt);
+      const s = await withCore(({ core }) => core.getSchedule(req(f, 'object')));
+      out.print(scheduleLines(s, req(f, 'object')), s);
+      return 0;
+    }
+    case 'set': {
+      const f = parse(rest, { ...objectOpt, rule: { type: 'string', multiple: true }, sms: { type: 'string' } });
+      const rules = (f.rule as unknown as string[] | undefined) ?? [];
+      if (rules.length === 0) throw new UsageError('--rule is required (e.g. --rule "mon-fri open-from 07:00 arm-by 20:00")');
+      if (f.sms !== undefined && f.sms !== 'on' && f.sms !== 'off') throw new UsageError('--sms must be on or off');
+      const days = rules.flatMap((r) => parseRule(r));
+      const s = await withCore(({ core }) => core.setSchedule({
+        objectCode: req(f, 'object'), days, ...(f.sms !== undefined ? { notifyOffSchedule: f.sms === 'on' } : {}), operator: operatorName(f),
+      }));
+      out.print(scheduleLines(s, s.objectCode), s);
+      return 0;
+    }
+    case 'clear': {
+      const f = parse(rest, objectOpt);
+      await withCore(({ core }) => core.clearSchedule({ objectCode: req(f, 'object'), operator: operatorName(f) }));
+      out.print(`${req(f, 'object')}: schedule removed`, { objectCode: req(f, 'object'), cleared: true });
+      return 0;
+    }
+    case 'exception': {
+      const [action, ...more] = rest;
+      if (action === 'add') {
+        const f = parse(more, { ...objectOpt, date: { type: 'string' }, closed: { type: 'boolean' }, 'open-from': { type: 'string' }, 'arm-by': { type: 'string' }, note: { type: 'string' } });
+        const s = await withCore(({ core }) => core.addScheduleException({
+          objectCode: req(f, 'object'), date: req(f, 'date'), closed: f.closed === true,
+          armBy: (f['arm-by'] as string | undefined) ?? null, openFrom: (f['open-from'] as string | undefined) ?? null, note: (f.note as string | undefined) ?? null,
+          operator: operatorName(f),
+        }));
+        out.print(scheduleLines(s, s.objectCode), s);
+        return 0;
+      }
+      if (action === 'remove') {
+        const f = parse(more, { ...objectOpt, date: { type: 'string' } });
+        const s = await withCore(({ core }) => core.removeScheduleException({ objectCode: req(f, 'object'), date: req(f, 'date'), operator: operatorName(f) }));
+        out.print(scheduleLines(s, s.objectCode), s);
+        return 0;
+      }
+      throw new UsageError('schedule exception: expected add or remove');
+    }
+    default:
+      throw new UsageError('schedule: expected show, set, clear or exception');
   }
 }
 

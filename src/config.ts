@@ -197,6 +197,7 @@ const schema = {
   ZHEDEL_BILLING_REMIND_DAYS: int(0, 28, 3),
   ZHEDEL_BACKUP_DIR: optionalText,
   ZHEDEL_BACKUP_KEEP_DAYS: int(1, 3_650, 14),
+  ZHEDEL_SCHEDULE_GRACE_MIN: int(0, 720, 30),
 };
 
 type Schema = typeof schema;
@@ -259,6 +260,8 @@ export interface Config {
   alarms: { groupMs: number; ackTimeoutMs: number; rounds: number; roundPauseMs: number; ringSec: number };
   billing: { remindDays: number };
   backup: { dir: string; keepDays: number };
+  /** Minutes after an object's arm-by time before the operators are alerted that it is still not armed. */
+  schedules: { graceMin: number };
 }
 
 /**
@@ -356,6 +359,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     billing: { remindDays: e.ZHEDEL_BILLING_REMIND_DAYS },
     backup: { dir: e.ZHEDEL_BACKUP_DIR ? resolve(e.ZHEDEL_BACKUP_DIR) : join(dataDir, 'backups'), keepDays: e.ZHEDEL_BACKUP_KEEP_DAYS },
+    schedules: { graceMin: e.ZHEDEL_SCHEDULE_GRACE_MIN },
   };
 }
 

@@ -86,6 +86,7 @@ export async function openCore(config: Config, opts: { outboxSignal?: OutboxSign
   const core = new Core({
     store, clock: systemClock, random: cryptoRandom, keys: deriveKeys(config.secret), timeZone: config.timeZone, events,
     alarmGroupMs: config.alarms.groupMs, instance: config.instance, calloutLeaseMs: config.leaseMs,
+    scheduleGraceMs: config.schedules.graceMin * 60_000,
     ...(opts.outboxSignal ? { outboxSignal: opts.outboxSignal } : {}),
   });
   const access = new Access({ store, clock: systemClock, random: cryptoRandom, keys: deriveKeys(config.secret), core, operatorTokenDays: config.operatorTokenDays });

@@ -4,6 +4,7 @@ import type { AlertInput, CalloutPlan } from './alarms.ts';
 import type { ConfirmInput, ConfirmResult } from './challenges.ts';
 import type { ClientRequest, Identity, Inquiry, RequestResult, SignInResult } from './client-requests.ts';
 import type { SmsToQueue } from './context.ts';
+import type { ScheduleInquiry, ScheduleInquiryResult } from './schedules.ts';
 import type { TextAnswer } from './conversation.ts';
 import type { JournalFilter, OutboxRow, RateLimit } from './ports.ts';
 
@@ -20,6 +21,8 @@ export interface TextCore {
   request(req: ClientRequest): Promise<RequestResult>;
   confirm(a: ConfirmInput): Promise<ConfirmResult>;
   inquiry(a: Inquiry): Promise<Identity>;
+  /** ГРАФИК: an object's schedule, journalled like other inquiries. */
+  schedule(a: ScheduleInquiry): Promise<ScheduleInquiryResult>;
 }
 
 /** The phone robot (incoming calls) and alarm call-outs. */

@@ -57,7 +57,7 @@ export type SignInResult =
   | { kind: 'refused'; reason: RefusalReason; retryAfterMs?: number; limit?: 'pause' | 'budget' };
 
 /** Where a client's request came in, and how the author was recognised. */
-const CHANNEL_AUTH: Record<ClientRequest['channel'], AuthMethod> = {
+export const CHANNEL_AUTH: Record<ClientRequest['channel'], AuthMethod> = {
   phone: 'caller-id',
   sms: 'sender',
   chat: 'session',
@@ -77,6 +77,20 @@ export async function identify(store: StoreTx, raw: string | null | undefined): 
   if (number.state === 'blocked') return { ok: false, phone, reason: 'blocked', client, number };
   if (client.suspendedAt) return { ok: false, phone, reason: 'suspended', client, number };
   return { ok: true, phone, number, client, objects: await store.objectsForNumber(number) };
+}
+
+/** The object a request is about: the one named (when the number may see it), else the number's only one. */
+export async function pickObject(store: StoreTx, objects: ObjectView[], code: string | null):
+  Promise<{ ok: true; object: ObjectView } | { ok: false; reason: 'no-object' | 'object-not-allowed' | 'object-ambiguous' }> {
+  if (code) {
+    const own = objects.find((o) => o.code === code);
+    if (own) return { ok: true, object: own };
+    // Do not tell a client whether someone else's object exists.
+    return { ok: false, reason: (await store.getObjectByCode(code)) ? 'object-not-allowed' : 'no-object' };
+  }
+  if (objects.length === 1) return { ok: true, object: objects[0] as ObjectView };
+  if (objects.length === 0) return { ok: false, reason: 'no-object' };
+  return { ok: false, reason: 'object-ambiguous' };
 }
 
 /** What clients ask on every channel, identified by their trusted number. */
@@ -125,7 +139,7 @@ export class ClientRequests {
       return { kind: 'status', objects: id.objects, lang, seq: rec.seq };
     }
 
-    const pick = await this.pickObject(tx.store, id.objects, objectCode);
+    const pick = await pickObject(tx.store, id.objects, objectCode);
     if (!pick.ok) {
       const rec = await tx.journal({ ...base, objectCode, action: req.action, outcome: 'refused', reason: pick.reason });
       const res: RequestResult = { kind: 'refused', reason: pick.reason, lang, seq: rec.seq };
@@ -175,19 +189,6 @@ export class ClientRequests {
       ...base, objectCode: object.code, action: req.action, outcome: 'executed', detail: joinDetail(detail, changed ? null : 'unchanged'),
     });
     return { kind: 'done', action: req.action, object: after, changed, lang, seq: rec.seq };
-  }
-
-  private async pickObject(store: StoreTx, objects: ObjectView[], code: string | null):
-    Promise<{ ok: true; object: ObjectView } | { ok: false; reason: 'no-object' | 'object-not-allowed' | 'object-ambiguous' }> {
-    if (code) {
-      const own = objects.find((o) => o.code === code);
-      if (own) return { ok: true, object: own };
-      // Do not tell a client whether someone else's object exists.
-      return { ok: false, reason: (await store.getObjectByCode(code)) ? 'object-not-allowed' : 'no-object' };
-    }
-    if (objects.length === 1) return { ok: true, object: objects[0] as ObjectView };
-    if (objects.length === 0) return { ok: false, reason: 'no-object' };
-    return { ok: false, reason: 'object-ambiguous' };
   }
 
   /**

@@ -6,6 +6,7 @@ import { parseMobile } from '../domain/phone.ts';
 import type { ClientView, NumberView, ObjectStatus, ObjectView, SmsPriority } from '../domain/types.ts';
 import { PRIORITY } from '../domain/types.ts';
 import { DuplicateKeyError } from './ports.ts';
+import { onObjectDisarmed } from './schedules.ts';
 import type { Clock, LiveEvent, LiveEvents, OutboxSignal, Random, Store, StoreTx } from './ports.ts';
 
 export interface CoreDeps {
@@ -25,6 +26,8 @@ export interface CoreDeps {
   timeZone: string;
   events?: LiveEvents;
   outboxSignal?: OutboxSignal;
+  /** How long after an object's arm-by time the operators are alerted that it is still not armed (default 30 min). */
+  scheduleGraceMs?: number;
 }
 
 /** An SMS for the outbox; `secret` texts (codes) are sealed. */
@@ -56,8 +59,10 @@ export class CoreContext {
   readonly alarmGroupMs: number;
   readonly instance: string;
   readonly calloutLeaseMs: number;
+  readonly scheduleGraceMs: number;
 
   constructor(deps: CoreDeps) {
+    this.scheduleGraceMs = deps.scheduleGraceMs ?? 30 * 60_000;
     this.alarmGroupMs = deps.alarmGroupMs ?? 5 * 60_000;
     this.instance = deps.instance ?? 'local';
     this.calloutLeaseMs = deps.calloutLeaseMs ?? 30_000;
@@ -177,6 +182,7 @@ export async function applyStatus(tx: Tx, object: ObjectView, target: ObjectStat
   await tx.store.setObjectStatus(fresh.id, target, since);
   const after = { ...fresh, status: target, statusSince: since };
   tx.emit({ type: 'object-status', clientId: fresh.clientId, objectCode: fresh.code, status: target, since, cause });
+  if (target === 'disarmed') await onObjectDisarmed(tx, after, cause, since);
   return { object: after, changed: true };
 }
 

@@ -62,6 +62,12 @@ export async function answerText(core: TextCore, ctx: TextContext): Promise<Text
         : t('help', lang);
       return { reply, lang, command: command.cmd };
     }
+    case 'schedule': {
+      const r = await core.schedule({ ...base, objectCode: command.objectCode });
+      if (r.kind === 'schedule') return { reply: r.text, lang: r.lang, command: 'schedule' };
+      const reply = r.reason === 'object-ambiguous' ? t('chooseObject', r.lang, { codes: (r.objectCodes ?? []).join(', ') }) : refusalText(r.reason, r.lang, ctx.channel);
+      return { reply, lang: r.lang, command: 'schedule' };
+    }
   }
 }
 

@@ -20,6 +20,9 @@ import type { TextAnswer } from './conversation.ts';
 import type { AlertRow, JournalFilter, MonitoringEventRow, OutboxRow, RateLimit } from './ports.ts';
 import { Records } from './records.ts';
 import { Registry } from './registry.ts';
+import { Schedules } from './schedules.ts';
+import type { ObjectSchedule, ScheduleCheck, ScheduleInquiry, ScheduleInquiryResult } from './schedules.ts';
+import type { DayRule } from '../domain/schedule.ts';
 
 export { MAX_CLOCK_AHEAD_MS } from './alarms.ts';
 export type { CalloutPlan } from './alarms.ts';
@@ -52,6 +55,7 @@ export class Core implements TelephonyCore, SmsCore, TextCore, ClientHttpCore {
   private readonly alarms: Alarms;
   private readonly records: Records;
   private readonly confirmations: Confirmations;
+  private readonly schedules: Schedules;
 
   constructor(deps: CoreDeps) {
     const ctx = new CoreContext(deps);
@@ -64,6 +68,7 @@ export class Core implements TelephonyCore, SmsCore, TextCore, ClientHttpCore {
     this.alarms = new Alarms(ctx);
     this.records = new Records(ctx);
     this.confirmations = new Confirmations(ctx);
+    this.schedules = new Schedules(ctx);
   }
 
   // ---------------------------------------------------------------- client requests
@@ -106,6 +111,7 @@ export class Core implements TelephonyCore, SmsCore, TextCore, ClientHttpCore {
         request: (req) => this.clients.requestIn(tx, req),
         confirm: (c) => confirmIn(tx, c),
         inquiry: (i) => this.clients.inquiryIn(tx, i),
+        schedule: (q) => this.schedules.inquiryIn(tx, q),
       };
       const answer = await answerText(inTx, { channel: a.channel, phone: a.phone, text: a.text, ...(a.ref ? { ref: a.ref } : {}) });
       if (answer.reply === null) return { ...answer, outboxId: null };
@@ -370,5 +376,42 @@ export class Core implements TelephonyCore, SmsCore, TextCore, ClientHttpCore {
 
   expireHolds(): Promise<number> {
     return this.confirmations.expireHolds();
+  }
+
+  // ---------------------------------------------------------------- schedules
+
+  /** The object's opening/closing schedule, or null when it has none. */
+  getSchedule(objectCode: string): Promise<ObjectSchedule | null> {
+    return this.schedules.getSchedule(objectCode);
+  }
+
+  /** An operator sets the object's weekly rules (its exceptions stay); journalled. */
+  setSchedule(a: { objectCode: string; days: DayRule[]; notifyOffSchedule?: boolean; operator: string }): Promise<ObjectSchedule> {
+    return this.schedules.setSchedule(a);
+  }
+
+  /** An operator removes the object's schedule and its exceptions; journalled. */
+  clearSchedule(a: { objectCode: string; operator: string }): Promise<void> {
+    return this.schedules.clearSchedule(a);
+  }
+
+  /** An operator sets the exception of one date: closed, or other times; journalled. */
+  addScheduleException(a: { objectCode: string; date: string; closed?: boolean; armBy?: string | null; openFrom?: string | null; note?: string | null; operator: string }): Promise<ObjectSchedule> {
+    return this.schedules.addException(a);
+  }
+
+  /** An operator removes the exception of one date; journalled. */
+  removeScheduleException(a: { objectCode: string; date: string; operator: string }): Promise<ObjectSchedule> {
+    return this.schedules.removeException(a);
+  }
+
+  /** The every-minute check: not-armed SMS and alerts, once a day each (see `Schedules.checkSchedules`). */
+  checkSchedules(at: Date): Promise<ScheduleCheck> {
+    return this.schedules.checkSchedules(at);
+  }
+
+  /** ГРАФИК from a trusted number (app, chat): the schedule of an object it may see; journalled. */
+  schedule(a: ScheduleInquiry): Promise<ScheduleInquiryResult> {
+    return this.schedules.inquiry(a);
   }
 }

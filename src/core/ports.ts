@@ -1,5 +1,6 @@
 import type { JournalContent, JournalRecord } from '../domain/journal.ts';
 import type { CodeClass } from '../domain/otp.ts';
+import type { DayRule, ScheduleException } from '../domain/schedule.ts';
 import type {
   ClientView, Lang, NumberState, NumberView, ObjectStatus, ObjectView,
 } from '../domain/types.ts';
@@ -234,6 +235,26 @@ export interface StoreTx {
   countHoldCall(id: number): Promise<void>;
   /** Undecided holds whose time ran out at `at`. */
   dueHolds(at: string, limit: number): Promise<HoldRow[]>;
+
+  // ---------------------------------------------------------------- schedules
+
+  /** The object's schedule with every exception (oldest date first), if it has one. */
+  getSchedule(objectId: number): Promise<ScheduleRow | undefined>;
+  /** Every schedule, by object id, each with its exceptions dated `exceptionsFrom` or later. */
+  listSchedules(exceptionsFrom: string): Promise<ScheduleRow[]>;
+  /** Creates the object's schedule, or replaces its weekly rules and flag (its exceptions stay). */
+  putSchedule(s: { objectId: number; days: DayRule[]; notifyOffSchedule: boolean; at: string; by: string | null }): Promise<void>;
+  /** Removes the object's schedule with its rules and exceptions; false when it had none. */
+  deleteSchedule(objectId: number): Promise<boolean>;
+  /** Sets the exception of one date of a scheduled object (replacing one of that date). */
+  putScheduleException(objectId: number, e: ScheduleException): Promise<void>;
+  /** Removes the exception of one date; false when there was none. */
+  deleteScheduleException(objectId: number, date: string): Promise<boolean>;
+  /**
+   * Records that a notice of `kind` about the object was given for a local date; true the
+   * first time, false (nothing changed) when it already was, by any instance.
+   */
+  scheduleNotice(objectId: number, date: string, kind: string, at: string): Promise<boolean>;
 }
 
 export const HOLD_STATES = ['awaiting-code', 'pending', 'calling', 'confirmed', 'refused', 'expired', 'cancelled'] as const;
@@ -263,6 +284,16 @@ export interface HoldRow extends HoldInsert {
   decidedAt: string | null;
   decidedBy: string | null;
   result: string | null;
+}
+
+/** An object's schedule as stored. */
+export interface ScheduleRow {
+  objectId: number;
+  days: DayRule[];
+  notifyOffSchedule: boolean;
+  exceptions: ScheduleException[];
+  updatedAt: string;
+  updatedBy: string | null;
 }
 
 /** One sliding-window limit: at most `max` hits of `key` in any `windowMs`. */

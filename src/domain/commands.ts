@@ -10,10 +10,12 @@ export type Command =
   | { cmd: 'balance' }
   | { cmd: 'help' }
   | { cmd: 'code'; code: string }
-  | { cmd: 'unknown' };
+  | { cmd: 'unknown' }
+  | { cmd: 'schedule'; objectCode: string | null };
 
-const WORDS: Record<string, 'status' | 'arm' | 'disarm' | 'balance' | 'help' | 'code'> = {};
-function words(cmd: 'status' | 'arm' | 'disarm' | 'balance' | 'help' | 'code', list: string[]): void {
+type Word = 'status' | 'arm' | 'disarm' | 'balance' | 'help' | 'code' | 'schedule';
+const WORDS: Record<string, Word> = {};
+function words(cmd: Word, list: string[]): void {
   for (const w of list) WORDS[w] = cmd;
 }
 words('status', ['СТАТУС', 'СОСТОЯНИЕ', 'КҮЙ', 'КУЙ', 'ЖАҒДАЙ', 'STATUS', 'STATE']);
@@ -22,6 +24,7 @@ words('disarm', ['СНЯТЬ', 'СНЯТИЕ', 'ОТКЛ', 'ВЫКЛ', 'ВЫКЛ
 words('balance', ['БАЛАНС', 'СЧЕТ', 'ҚАЛДЫҚ', 'BALANCE', 'BAL']);
 words('help', ['ПОМОЩЬ', 'СПРАВКА', 'КӨМЕК', 'КОМЕК', 'HELP', '?']);
 words('code', ['КОД', 'CODE']);
+words('schedule', ['ГРАФИК', 'КЕСТЕ', 'GRAFIK', 'SCHEDULE']);
 
 /** Two-word Kazakh forms: "күзетке қою" (arm), "күзеттен алу" (disarm). */
 const PHRASES: Array<[RegExp, 'arm' | 'disarm']> = [
@@ -54,7 +57,7 @@ export function parseCommand(text: string): Command {
   const bare = /^(\d{3}) ?(\d{3})$/.exec(t);
   if (bare) return { cmd: 'code', code: `${bare[1]}${bare[2]}` };
 
-  let cmd: 'status' | 'arm' | 'disarm' | 'balance' | 'help' | 'code' | undefined;
+  let cmd: Word | undefined;
   for (const [re, c] of PHRASES) {
     const m = re.exec(t);
     if (m) {

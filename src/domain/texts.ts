@@ -80,8 +80,8 @@ export const T = {
   noObject: { ru: 'Такого объекта нет среди ваших.', kk: 'Мұндай нысан сізде жоқ.' },
   chooseObject: { ru: 'Укажите код объекта: {codes}.', kk: 'Нысан кодын көрсетіңіз: {codes}.' },
   help: {
-    ru: 'Команды: СТАТУС, ОХРАНА <код>, СНЯТЬ <код>, БАЛАНС, ПОМОЩЬ.',
-    kk: 'Командалар: КҮЙ, КҮЗЕТ <код>, АЛУ <код>, БАЛАНС, КӨМЕК.',
+    ru: 'Команды: СТАТУС, ОХРАНА <код>, СНЯТЬ <код>, БАЛАНС, ГРАФИК, ПОМОЩЬ.',
+    kk: 'Командалар: КҮЙ, КҮЗЕТ <код>, АЛУ <код>, БАЛАНС, КЕСТЕ, КӨМЕК.',
   },
   balance: { ru: 'Баланс: {amount} тг.', kk: 'Баланс: {amount} тг.' },
   refused: { ru: 'Запрос отклонён.', kk: 'Сұрау қабылданбады.' },
@@ -155,3 +155,74 @@ export const BILLING_TEXT = {
     kk: 'ZHEDEL: нөміріңізден күдікті кіру әрекеттері байқалды. Бұл сіз болмасаңыз, Күзетке қоңырау шалыңыз.',
   },
 } as const satisfies Record<string, Texts>;
+
+// ---------------------------------------------------------------- schedules
+
+export const SCHEDULE_TEXT = {
+  notArmed: {
+    ru: 'ZHEDEL: объект {code} не под охраной, по графику — до {time}.',
+    kk: 'ZHEDEL: {code} нысаны күзетте емес, кесте бойынша {time} дейін.',
+  },
+  notArmedClosed: {
+    ru: 'ZHEDEL: объект {code} не под охраной, сегодня по графику выходной.',
+    kk: 'ZHEDEL: {code} нысаны күзетте емес, бүгін кесте бойынша демалыс.',
+  },
+  offSchedule: {
+    ru: 'ZHEDEL: объект {code} снят с охраны в {time}, вне графика.',
+    kk: 'ZHEDEL: {code} нысаны {time} кестеден тыс күзеттен алынды.',
+  },
+  none: { ru: 'У объекта {code} нет графика.', kk: '{code} нысанының кестесі жоқ.' },
+  head: { ru: 'График объекта {code}:', kk: '{code} нысанының кестесі:' },
+  closed: { ru: 'выходной', kk: 'демалыс' },
+  free: { ru: 'без ограничений', kk: 'шектеусіз' },
+  openFrom: { ru: 'снятие с {time}', kk: 'алу {time} бастап' },
+  armBy: { ru: 'охрана до {time}', kk: 'күзет {time} дейін' },
+} as const satisfies Record<string, Texts>;
+
+const WEEKDAY_SHORT: Record<Lang, string[]> = {
+  ru: ['Пн', 'Вт', 'Ср', 'Чт', 'Пт', 'Сб', 'Вс'],
+  kk: ['Дс', 'Сс', 'Ср', 'Бс', 'Жм', 'Сн', 'Жс'],
+};
+
+function fill(text: string, vars: Record<string, string>): string {
+  return text.replace(/\{(\w+)\}/g, (_, k: string) => vars[k] ?? '');
+}
+
+/** One schedule text of `SCHEDULE_TEXT` with its values. */
+export function scheduleNotice(key: 'notArmed' | 'notArmedClosed' | 'offSchedule' | 'none', lang: Lang, vars: { code: string; time?: string }): string {
+  return fill(SCHEDULE_TEXT[key][lang], { code: vars.code, time: vars.time ?? '' });
+}
+
+/** The local time ("HH:MM") of an instant. */
+export function localClock(iso: string, timeZone: string): string {
+  return timeOnly(iso, timeZone);
+}
+
+function timesText(lang: Lang, r: { closed?: boolean; armBy: string | null; openFrom: string | null }): string {
+  if (r.closed) return SCHEDULE_TEXT.closed[lang];
+  const parts = [
+    ...(r.openFrom ? [fill(SCHEDULE_TEXT.openFrom[lang], { time: r.openFrom })] : []),
+    ...(r.armBy ? [fill(SCHEDULE_TEXT.armBy[lang], { time: r.armBy })] : []),
+  ];
+  return parts.length > 0 ? parts.join(', ') : SCHEDULE_TEXT.free[lang];
+}
+
+/**
+ * An object's schedule as text (the answer to ГРАФИК): the week in groups of days with the
+ * same times, then the exceptions of the coming days (at most `maxExceptions`).
+ */
+export function scheduleText(
+  lang: Lang, code: string,
+  s: { groups: Array<{ from: number; to: number; armBy: string | null; openFrom: string | null }>; exceptions: Array<{ date: string; closed: boolean; armBy: string | null; openFrom: string | null }> } | null,
+  maxExceptions = 5,
+): string {
+  if (!s) return scheduleNotice('none', lang, { code });
+  const names = WEEKDAY_SHORT[lang];
+  const lines = [fill(SCHEDULE_TEXT.head[lang], { code })];
+  for (const g of s.groups) {
+    const days = g.from === g.to ? names[g.from - 1] : `${names[g.from - 1]}-${names[g.to - 1]}`;
+    lines.push(`${days}: ${timesText(lang, g)}`);
+  }
+  for (const e of s.exceptions.slice(0, maxExceptions)) lines.push(`${e.date.slice(8, 10)}.${e.date.slice(5, 7)}: ${timesText(lang, e)}`);
+  return lines.join('\n');
+}

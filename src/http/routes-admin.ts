@@ -365,4 +365,56 @@ export async function adminRoutes(app: FastifyInstance, d: {
     const r = await core.recordMonitoringEvent({ sourceId: b.id, objectCode: b.object, type: b.type, kind: b.kind ?? null, zone: b.zone ?? null, eventAt: b.at ?? null });
     return reply.code(r.duplicate ? 200 : 201).send({ id: r.row.id, duplicate: r.duplicate, result: r.row.result });
   });
+  // ---------------------------------------------------------------- schedules
+
+  const clock = { type: ['string', 'null'], pattern: '^([01]?\\d|2[0-3]):[0-5]\\d$' } as const;
+  const dateParam = { type: 'object', properties: { code: codeParam.properties.code, date: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}$' } } } as const;
+  app.get('/v1/admin/objects/:code/schedule', { schema: { ...sec, summary: 'The object\'s opening/closing schedule (null: none)', params: codeParam, response: ok } }, async (req) => {
+    await op(req);
+    return { schedule: await core.getSchedule((req.params as { code: string }).code) };
+  });
+  app.put('/v1/admin/objects/:code/schedule', {
+    schema: {
+      ...sec, summary: 'Sets the weekly rules (exceptions stay) and whether an off-schedule disarm is told by SMS', params: codeParam, response: ok,
+      body: {
+        type: 'object', additionalProperties: false, required: ['days'],
+        properties: {
+          days: {
+            type: 'array', minItems: 1, maxItems: 7,
+            items: { type: 'object', additionalProperties: false, required: ['weekday'], properties: { weekday: { type: 'integer', minimum: 1, maximum: 7 }, armBy: clock, openFrom: clock } },
+          },
+          notifyOffSchedule: { type: 'boolean' },
+        },
+      },
+    },
+  }, async (req) => {
+    const o = await op(req);
+    const b = req.body as { days: Array<{ weekday: number; armBy?: string | null; openFrom?: string | null }>; notifyOffSchedule?: boolean };
+    const days = b.days.map((x) => ({ weekday: x.weekday, armBy: x.armBy ?? null, openFrom: x.openFrom ?? null }));
+    return { schedule: await core.setSchedule({ objectCode: (req.params as { code: string }).code, days, ...(b.notifyOffSchedule !== undefined ? { notifyOffSchedule: b.notifyOffSchedule } : {}), operator: o.name }) };
+  });
+  app.delete('/v1/admin/objects/:code/schedule', { schema: { ...sec, summary: 'Removes the schedule and its exceptions', params: codeParam, response: ok } }, async (req) => {
+    const o = await op(req);
+    await core.clearSchedule({ objectCode: (req.params as { code: string }).code, operator: o.name });
+    return { cleared: true };
+  });
+  app.put('/v1/admin/objects/:code/schedule/exceptions/:date', {
+    schema: {
+      ...sec, summary: 'Sets the exception of one date: closed all day, or other times', params: dateParam, response: ok,
+      body: {
+        type: 'object', additionalProperties: false,
+        properties: { closed: { type: 'boolean' }, armBy: clock, openFrom: clock, note: { type: ['string', 'null'], maxLength: 100 } },
+      },
+    },
+  }, async (req) => {
+    const o = await op(req);
+    const p = req.params as { code: string; date: string };
+    const b = (req.body ?? {}) as { closed?: boolean; armBy?: string | null; openFrom?: string | null; note?: string | null };
+    return { schedule: await core.addScheduleException({ objectCode: p.code, date: p.date, closed: b.closed ?? false, armBy: b.armBy ?? null, openFrom: b.openFrom ?? null, note: b.note ?? null, operator: o.name }) };
+  });
+  app.delete('/v1/admin/objects/:code/schedule/exceptions/:date', { schema: { ...sec, summary: 'Removes the exception of one date', params: dateParam, response: ok } }, async (req) => {
+    const o = await op(req);
+    const p = req.params as { code: string; date: string };
+    return { schedule: await core.removeScheduleException({ objectCode: p.code, date: p.date, operator: o.name }) };
+  });
 }

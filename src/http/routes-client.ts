@@ -22,6 +22,24 @@ const objectSchema = {
   required: ['code', 'address', 'status', 'since'],
 } as const;
 
+const clockOut = { type: ['string', 'null'] } as const;
+const scheduleOutSchema = {
+  type: 'object',
+  properties: {
+    object: { type: 'string' },
+    schedule: {
+      type: ['object', 'null'],
+      properties: {
+        days: { type: 'array', items: { type: 'object', properties: { weekday: { type: 'integer' }, armBy: clockOut, openFrom: clockOut } } },
+        notifyOffSchedule: { type: 'boolean' },
+        exceptions: { type: 'array', items: { type: 'object', properties: { date: { type: 'string' }, closed: { type: 'boolean' }, armBy: clockOut, openFrom: clockOut, note: clockOut } } },
+      },
+    },
+    text: { type: 'string' },
+  },
+  required: ['object', 'schedule'],
+} as const;
+
 export function objectOut(o: ObjectView): { code: string; address: string; status: string; since: string } {
   return { code: o.code, address: o.address, status: o.status, since: o.statusSince };
 }
@@ -143,6 +161,21 @@ export async function clientRoutes(app: FastifyInstance, d: { core: ClientHttpCo
     tags: ['client'], summary, security: [{ session: [] }],
     params: { type: 'object', properties: { code: { type: 'string', pattern: '^\\d{3,8}$' } } },
     response: { 200: actionOut, 202: actionOut, ...ERROR_RESPONSES },
+  });
+
+  // ---------------------------------------------------------------- schedules
+
+  app.get('/v1/objects/:code/schedule', {
+    schema: {
+      tags: ['client'], summary: 'The opening/closing schedule of one of the client\'s objects (null: none), with the exceptions from today',
+      security: [{ session: [] }], params: { type: 'object', properties: { code: { type: 'string', pattern: '^\\d{3,8}$' } } },
+      response: { 200: scheduleOutSchema, ...ERROR_RESPONSES },
+    },
+  }, async (req) => {
+    const s = await session(req);
+    const r = await core.schedule({ channel: s.session.channel, phone: s.number.phone, objectCode: (req.params as { code: string }).code, ref: `http:${s.session.channel}` });
+    if (r.kind === 'refused') throw refusal(r.reason);
+    return { object: r.object.code, schedule: r.schedule && { days: r.schedule.days, notifyOffSchedule: r.schedule.notifyOffSchedule, exceptions: r.upcoming }, text: r.text };
   });
 
   app.post('/v1/objects/:code/arm', { schema: actionSchema('Arm an object (202 when the request waits for confirmation)') }, async (req, reply) => {

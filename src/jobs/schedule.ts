@@ -135,6 +135,14 @@ export async function journalJob(d: JobDeps): Promise<{ ok: boolean; checked: nu
   return { ok: v.ok, checked: v.checked, headHash: v.headHash };
 }
 
+/**
+ * Objects' opening and closing schedules, every minute: not armed by the arm-by time → SMS to
+ * the trusted numbers, and after the grace period an operators' alert, each once a day.
+ */
+export function scheduleCheckJob(d: JobDeps, at = new Date()): ReturnType<Core['checkSchedules']> {
+  return d.core.checkSchedules(at);
+}
+
 /** The scheduled jobs by name: each runs for the time of its slot. */
 export function jobBodies(d: JobDeps): Record<string, (at: Date) => Promise<unknown>> {
   return {
@@ -143,6 +151,7 @@ export function jobBodies(d: JobDeps): Record<string, (at: Date) => Promise<unkn
     housekeeping: (at) => housekeepingJob(d, at),
     backup: (at) => backupJob(d, at),
     'journal-verify': () => journalJob(d),
+    'schedule-check': (at) => scheduleCheckJob(d, at),
   };
 }
 
@@ -204,6 +213,7 @@ export function startSchedules(d: JobDeps, timeZone: string): { stop(): void } {
     cron.schedule('17 * * * *', wrap('housekeeping'), { timezone: timeZone, noOverlap: true, name: 'housekeeping' }),
     cron.schedule('30 3 * * *', wrap('backup'), { timezone: timeZone, noOverlap: true, name: 'backup' }),
     cron.schedule('0 4 * * *', wrap('journal-verify'), { timezone: timeZone, noOverlap: true, name: 'journal-verify' }),
+    cron.schedule('* * * * *', wrap('schedule-check'), { timezone: timeZone, noOverlap: true, name: 'schedule-check' }),
   ];
   let resuming = false;
   const resumer = setInterval(() => {

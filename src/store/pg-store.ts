@@ -12,6 +12,9 @@ import type {
 import { duplicateKeyOf, isReadTimeout, JOURNAL_LOCK, lockSql } from './pg-db.ts';
 import { alertFrom, challengeFrom, clientFrom, eventFrom, holdFrom, journalFrom, objectFrom, operatorFrom, outboxFrom, str } from './rows.ts';
 import type { Row } from './rows.ts';
+import { schedulesFrom } from './rows.ts';
+import type { ScheduleRow } from '../core/ports.ts';
+import type { DayRule, ScheduleException } from '../domain/schedule.ts';
 import type { PgDatabase } from './pg-db.ts';
 
 
@@ -789,5 +792,62 @@ export class PgTx implements StoreTx {
   dueHolds(at: string, limit: number): Promise<HoldRow[]> {
     return this.read(async () => (await this.rows(`SELECT * FROM holds WHERE state IN ('awaiting-code', 'pending', 'calling') AND expires_at <= $1
       ORDER BY id LIMIT $2`, [at, limit])).map(holdFrom));
+  }
+
+  // ---------------------------------------------------------------- schedules
+
+  getSchedule(objectId: number): Promise<ScheduleRow | undefined> {
+    return this.read(async () => {
+      const heads = await this.rows('SELECT * FROM object_schedules WHERE object_id = $1', [objectId]);
+      if (heads.length === 0) return undefined;
+      return schedulesFrom(heads,
+        await this.rows('SELECT * FROM schedule_days WHERE object_id = $1 ORDER BY weekday', [objectId]),
+        await this.rows('SELECT * FROM schedule_exceptions WHERE object_id = $1 ORDER BY date', [objectId]))[0];
+    });
+  }
+
+  listSchedules(exceptionsFrom: string): Promise<ScheduleRow[]> {
+    return this.read(async () => schedulesFrom(
+      await this.rows('SELECT * FROM object_schedules ORDER BY object_id'),
+      await this.rows('SELECT * FROM schedule_days ORDER BY object_id, weekday'),
+      await this.rows('SELECT * FROM schedule_exceptions WHERE date >= $1 ORDER BY object_id, date', [exceptionsFrom]),
+    ));
+  }
+
+  putSchedule(s: { objectId: number; days: DayRule[]; notifyOffSchedule: boolean; at: string; by: string | null }): Promise<void> {
+    return this.write(async () => {
+      await this.exec(`INSERT INTO object_schedules (object_id, notify_off_schedule, updated_at, updated_by) VALUES ($1, $2, $3, $4)
+        ON CONFLICT (object_id) DO UPDATE SET notify_off_schedule = EXCLUDED.notify_off_schedule, updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by`,
+      [s.objectId, s.notifyOffSchedule ? 1 : 0, s.at, s.by]);
+      await this.exec('DELETE FROM schedule_days WHERE object_id = $1', [s.objectId]);
+      for (const d of s.days) {
+        await this.exec('INSERT INTO schedule_days (object_id, weekday, arm_by, open_from) VALUES ($1, $2, $3, $4)', [s.objectId, d.weekday, d.armBy, d.openFrom]);
+      }
+    });
+  }
+
+  deleteSchedule(objectId: number): Promise<boolean> {
+    return this.write(async () => {
+      await this.exec('DELETE FROM schedule_days WHERE object_id = $1', [objectId]);
+      await this.exec('DELETE FROM schedule_exceptions WHERE object_id = $1', [objectId]);
+      return (await this.exec('DELETE FROM object_schedules WHERE object_id = $1', [objectId])) === 1;
+    });
+  }
+
+  putScheduleException(objectId: number, e: ScheduleException): Promise<void> {
+    return this.write(async () => {
+      await this.exec(`INSERT INTO schedule_exceptions (object_id, date, closed, arm_by, open_from, note) VALUES ($1, $2, $3, $4, $5, $6)
+        ON CONFLICT (object_id, date) DO UPDATE SET closed = EXCLUDED.closed, arm_by = EXCLUDED.arm_by, open_from = EXCLUDED.open_from, note = EXCLUDED.note`,
+      [objectId, e.date, e.closed ? 1 : 0, e.armBy, e.openFrom, e.note]);
+    });
+  }
+
+  deleteScheduleException(objectId: number, date: string): Promise<boolean> {
+    return this.write(async () => (await this.exec('DELETE FROM schedule_exceptions WHERE object_id = $1 AND date = $2', [objectId, date])) === 1);
+  }
+
+  scheduleNotice(objectId: number, date: string, kind: string, at: string): Promise<boolean> {
+    return this.write(async () => (await this.exec(`INSERT INTO schedule_notices (object_id, date, kind, at) VALUES ($1, $2, $3, $4)
+      ON CONFLICT (object_id, date, kind) DO NOTHING`, [objectId, date, kind, at])) === 1);
   }
 }

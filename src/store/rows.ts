@@ -1,6 +1,7 @@
 import type { AlertRow, ChallengeRow, HoldRow, HoldState, MonitoringEventRow, OperatorRow, OutboxRow } from '../core/ports.ts';
 import type { JournalRecord } from '../domain/journal.ts';
 import type { ClientView, Lang, ObjectStatus, ObjectView } from '../domain/types.ts';
+import type { ScheduleRow } from '../core/ports.ts';
 
 /**
  * Rows as both engines read them back into the port's types: the tables have the same columns
@@ -128,4 +129,31 @@ export function holdFrom(r: Row): HoldRow {
     holder: str(r.holder), leaseUntil: str(r.lease_until), calls: Number(r.calls), decidedAt: str(r.decided_at),
     decidedBy: str(r.decided_by), result: str(r.result),
   };
+}
+
+// ---------------------------------------------------------------- schedules
+
+/**
+ * Schedules from their rows: the heads (object_schedules), and the weekday rules and
+ * exceptions of those objects (each ordered by object). One schedule per head, in its order.
+ */
+export function schedulesFrom(heads: Row[], days: Row[], exceptions: Row[]): ScheduleRow[] {
+  const byObject = new Map<number, ScheduleRow>();
+  const out = heads.map((h) => {
+    const s: ScheduleRow = {
+      objectId: Number(h.object_id), days: [], notifyOffSchedule: Number(h.notify_off_schedule) === 1, exceptions: [],
+      updatedAt: h.updated_at as string, updatedBy: str(h.updated_by),
+    };
+    byObject.set(s.objectId, s);
+    return s;
+  });
+  for (const d of days) {
+    byObject.get(Number(d.object_id))?.days.push({ weekday: Number(d.weekday), armBy: str(d.arm_by), openFrom: str(d.open_from) });
+  }
+  for (const e of exceptions) {
+    byObject.get(Number(e.object_id))?.exceptions.push({
+      date: e.date as string, closed: Number(e.closed) === 1, armBy: str(e.arm_by), openFrom: str(e.open_from), note: str(e.note),
+    });
+  }
+  return out;
 }

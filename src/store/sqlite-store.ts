@@ -16,6 +16,9 @@ import type { SqliteLock } from './sqlite-lock.ts';
 import { Statements } from './statements.ts';
 import { alertFrom, challengeFrom, clientFrom, eventFrom, holdFrom, journalFrom, objectFrom, operatorFrom, outboxFrom } from './rows.ts';
 import type { Row } from './rows.ts';
+import { schedulesFrom } from './rows.ts';
+import type { ScheduleRow } from '../core/ports.ts';
+import type { DayRule, ScheduleException } from '../domain/schedule.ts';
 
 
 const DUPLICATE_CODES = new Set(['SQLITE_CONSTRAINT_UNIQUE', 'SQLITE_CONSTRAINT_PRIMARYKEY']);
@@ -752,5 +755,51 @@ export class SqliteTx implements StoreTx {
   async dueHolds(at: string, limit: number): Promise<HoldRow[]> {
     return (this.st(`SELECT * FROM holds WHERE state IN ('awaiting-code', 'pending', 'calling') AND expires_at <= ? ORDER BY id LIMIT ?`)
       .all(at, limit) as Row[]).map(holdFrom);
+  }
+
+  // ---------------------------------------------------------------- schedules
+
+  async getSchedule(objectId: number): Promise<ScheduleRow | undefined> {
+    const heads = this.st('SELECT * FROM object_schedules WHERE object_id = ?').all(objectId) as Row[];
+    if (heads.length === 0) return undefined;
+    return schedulesFrom(heads,
+      this.st('SELECT * FROM schedule_days WHERE object_id = ? ORDER BY weekday').all(objectId) as Row[],
+      this.st('SELECT * FROM schedule_exceptions WHERE object_id = ? ORDER BY date').all(objectId) as Row[])[0];
+  }
+
+  async listSchedules(exceptionsFrom: string): Promise<ScheduleRow[]> {
+    return schedulesFrom(
+      this.st('SELECT * FROM object_schedules ORDER BY object_id').all() as Row[],
+      this.st('SELECT * FROM schedule_days ORDER BY object_id, weekday').all() as Row[],
+      this.st('SELECT * FROM schedule_exceptions WHERE date >= ? ORDER BY object_id, date').all(exceptionsFrom) as Row[],
+    );
+  }
+
+  async putSchedule(s: { objectId: number; days: DayRule[]; notifyOffSchedule: boolean; at: string; by: string | null }): Promise<void> {
+    this.st(`INSERT INTO object_schedules (object_id, notify_off_schedule, updated_at, updated_by) VALUES (?, ?, ?, ?)
+      ON CONFLICT (object_id) DO UPDATE SET notify_off_schedule = excluded.notify_off_schedule, updated_at = excluded.updated_at, updated_by = excluded.updated_by`)
+      .run(s.objectId, s.notifyOffSchedule ? 1 : 0, s.at, s.by);
+    this.st('DELETE FROM schedule_days WHERE object_id = ?').run(s.objectId);
+    const day = this.st('INSERT INTO schedule_days (object_id, weekday, arm_by, open_from) VALUES (?, ?, ?, ?)');
+    for (const d of s.days) day.run(s.objectId, d.weekday, d.armBy, d.openFrom);
+  }
+
+  async deleteSchedule(objectId: number): Promise<boolean> {
+    this.st('DELETE FROM schedule_days WHERE object_id = ?').run(objectId);
+    this.st('DELETE FROM schedule_exceptions WHERE object_id = ?').run(objectId);
+    return this.st('DELETE FROM object_schedules WHERE object_id = ?').run(objectId).changes === 1;
+  }
+
+  async putScheduleException(objectId: number, e: ScheduleException): Promise<void> {
+    this.st('INSERT OR REPLACE INTO schedule_exceptions (object_id, date, closed, arm_by, open_from, note) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(objectId, e.date, e.closed ? 1 : 0, e.armBy, e.openFrom, e.note);
+  }
+
+  async deleteScheduleException(objectId: number, date: string): Promise<boolean> {
+    return this.st('DELETE FROM schedule_exceptions WHERE object_id = ? AND date = ?').run(objectId, date).changes === 1;
+  }
+
+  async scheduleNotice(objectId: number, date: string, kind: string, at: string): Promise<boolean> {
+    return this.st('INSERT OR IGNORE INTO schedule_notices (object_id, date, kind, at) VALUES (?, ?, ?, ?)').run(objectId, date, kind, at).changes === 1;
   }
 }

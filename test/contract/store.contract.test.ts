@@ -414,4 +414,64 @@ describe.each(ENGINES)('store contract on $name', (engine) => {
       expect(await m.openAlerts()).toBe(1);
     });
   });
+  describe('schedules', () => {
+    const week = [{ weekday: 1, armBy: '20:00', openFrom: '07:00' }, { weekday: 6, armBy: '22:00', openFrom: null }];
+
+    it('stores a schedule with its weekly rules and exceptions, replaces the rules, and removes it all', async () => {
+      const { objectId } = await db.store.transaction(seed);
+      expect(await db.store.read((tx) => tx.getSchedule(objectId))).toBeUndefined();
+      await db.store.transaction(async (tx) => {
+        await tx.putSchedule({ objectId, days: week, notifyOffSchedule: true, at: AT, by: 'anna' });
+        await tx.putScheduleException(objectId, { date: '2026-12-31', closed: true, armBy: null, openFrom: null, note: 'New Year' });
+        await tx.putScheduleException(objectId, { date: '2026-03-08', closed: false, armBy: '15:00', openFrom: null, note: null });
+      });
+      expect(await db.store.read((tx) => tx.getSchedule(objectId))).toEqual({
+        objectId, days: week, notifyOffSchedule: true, updatedAt: AT, updatedBy: 'anna',
+        exceptions: [
+          { date: '2026-03-08', closed: false, armBy: '15:00', openFrom: null, note: null },
+          { date: '2026-12-31', closed: true, armBy: null, openFrom: null, note: 'New Year' },
+        ],
+      });
+      // new rules and flag replace the old; the exceptions stay; an exception of a date is replaced
+      await db.store.transaction(async (tx) => {
+        await tx.putSchedule({ objectId, days: [{ weekday: 7, armBy: null, openFrom: '10:00' }], notifyOffSchedule: false, at: LEASE, by: 'bek' });
+        await tx.putScheduleException(objectId, { date: '2026-12-31', closed: false, armBy: '18:00', openFrom: '09:00', note: null });
+      });
+      const second = await db.another();
+      const changed = await second.store.read((tx) => tx.getSchedule(objectId));
+      expect(changed).toMatchObject({ days: [{ weekday: 7, armBy: null, openFrom: '10:00' }], notifyOffSchedule: false, updatedAt: LEASE, updatedBy: 'bek' });
+      expect(changed!.exceptions.map((e) => [e.date, e.closed, e.armBy, e.openFrom])).toEqual([['2026-03-08', false, '15:00', null], ['2026-12-31', false, '18:00', '09:00']]);
+      expect(await db.store.read((tx) => tx.listSchedules('2026-11-24'))).toEqual([{ ...changed, exceptions: [changed!.exceptions[1]] }]);
+
+      expect(await db.store.transaction((tx) => tx.deleteScheduleException(objectId, '2026-03-08'))).toBe(true);
+      expect(await db.store.transaction((tx) => tx.deleteScheduleException(objectId, '2026-03-08'))).toBe(false);
+      expect(await db.store.transaction((tx) => tx.deleteSchedule(objectId))).toBe(true);
+      expect(await db.store.transaction((tx) => tx.deleteSchedule(objectId))).toBe(false);
+      expect(await db.store.read((tx) => tx.getSchedule(objectId))).toBeUndefined();
+      expect(await db.store.read((tx) => tx.listSchedules('2000-01-01'))).toEqual([]);
+    });
+
+    it('lists every scheduled object, each with its own rules', async () => {
+      const { clientId, objectId } = await db.store.transaction(seed);
+      const other = await db.store.transaction((tx) => tx.insertObject({ clientId, code: '1002', address: 'Астана', at: AT, calloutEnabled: false }));
+      await db.store.transaction(async (tx) => {
+        await tx.putSchedule({ objectId: other, days: [week[1]!], notifyOffSchedule: true, at: AT, by: null });
+        await tx.putSchedule({ objectId, days: [week[0]!], notifyOffSchedule: true, at: AT, by: null });
+        await tx.putScheduleException(other, { date: '2026-11-28', closed: true, armBy: null, openFrom: null, note: null });
+      });
+      const all = await db.store.read((tx) => tx.listSchedules('2026-11-01'));
+      expect(all.map((x) => [x.objectId, x.days.map((d) => d.weekday), x.exceptions.map((e) => e.date)])).toEqual([[objectId, [1], []], [other, [6], ['2026-11-28']]]);
+    });
+
+    it('a notice is marked once per object, date and kind, whichever instance marks it', async () => {
+      const { objectId } = await db.store.transaction(seed);
+      const second = await db.another();
+      const mark = (p: EnginePorts, date: string, kind: string): Promise<boolean> => p.store.transaction((tx) => tx.scheduleNotice(objectId, date, kind, AT));
+      const both = await Promise.all([mark(db, '2026-11-24', 'not-armed-sms'), mark(second, '2026-11-24', 'not-armed-sms')]);
+      expect(both.sort()).toEqual([false, true]);
+      expect(await mark(second, '2026-11-24', 'not-armed-alert')).toBe(true);
+      expect(await mark(db, '2026-11-25', 'not-armed-sms')).toBe(true);
+      expect(await mark(db, '2026-11-24', 'not-armed-alert')).toBe(false);
+    });
+  });
 });

@@ -132,4 +132,54 @@ describe('web chat and operator console in headless Chromium', () => {
       await fx.core.setCompanyRules({ rules: { callback: { always: false } }, operator: 'admin' });
     }
   });
+
+  it('the console shows, edits and clears an object\'s schedule and its exceptions; a bad week is refused and changes nothing', async () => {
+    const page = await browser.newPage();
+    page.setDefaultTimeout(5_000);
+    page.on('dialog', (d) => void d.accept());
+    await page.goto(`${base}/console`);
+    await page.fill('#token', operatorToken);
+    await page.click('#loginForm button');
+    await page.waitForSelector('#scheduleObject option[value="1234"]', { state: 'attached' });
+    await page.waitForSelector('#sd-arm-1');
+    expect(await page.textContent('#scheduleState')).toContain('Графика нет');
+
+    for (let d = 1; d <= 5; d++) {
+      await page.fill(`#sd-open-${d}`, '07:00');
+      await page.fill(`#sd-arm-${d}`, '20:00');
+    }
+    await page.fill('#sd-arm-6', '22:00');
+    await page.uncheck('#scheduleSms');
+    await page.click('#scheduleSave');
+    await page.waitForSelector('#scheduleState:has-text("Console Operator")');
+    const saved = await fx.core.getSchedule('1234');
+    expect(saved).toMatchObject({ notifyOffSchedule: false, updatedBy: 'Console Operator' });
+    expect(saved!.days).toEqual([
+      ...[1, 2, 3, 4, 5].map((weekday) => ({ weekday, openFrom: '07:00', armBy: '20:00' })), { weekday: 6, openFrom: null, armBy: '22:00' },
+    ]);
+
+    // not-before later than armed-by: refused, shown, nothing changed
+    await page.fill('#sd-open-1', '21:00');
+    await page.click('#scheduleSave');
+    await page.waitForSelector('#scheduleError:has-text("earlier")');
+    expect((await fx.core.getSchedule('1234'))!.days[0]).toEqual({ weekday: 1, openFrom: '07:00', armBy: '20:00' });
+
+    await page.fill('#exDate', '2026-12-31');
+    await page.check('#exClosed');
+    await page.fill('#exNote', 'Новый год');
+    await page.click('#exceptionForm button');
+    await page.waitForSelector('#scheduleExceptions tr[data-date="2026-12-31"]');
+    expect(await page.locator('#scheduleExceptions tr[data-date="2026-12-31"] td').nth(1).textContent()).toBe('выходной');
+    expect((await fx.core.getSchedule('1234'))!.exceptions).toEqual([{ date: '2026-12-31', closed: true, armBy: null, openFrom: null, note: 'Новый год' }]);
+    await page.click('#scheduleExceptions tr[data-date="2026-12-31"] button');
+    await page.waitForSelector('#scheduleExceptions tr[data-date="2026-12-31"]', { state: 'detached' });
+    expect((await fx.core.getSchedule('1234'))!.exceptions).toEqual([]);
+
+    await page.click('#scheduleClear');
+    await page.waitForSelector('#scheduleState:has-text("Графика нет")');
+    expect(await fx.core.getSchedule('1234')).toBeNull();
+    expect((await fx.core.searchJournal({ objectCode: '1234', channel: 'operator', limit: 10 })).filter((d) => d.operator === 'Console Operator').map((d) => d.action))
+      .toEqual(expect.arrayContaining(['schedule-set', 'schedule-exception-add', 'schedule-exception-remove', 'schedule-clear']));
+    await page.close();
+  });
 });

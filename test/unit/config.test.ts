@@ -136,4 +136,13 @@ describe('configuration', () => {
     expect(r.stderr).toContain('ZHEDEL_SECRET');
     expect(r.stderr).toContain('ZHEDEL_MONITORING_KEY');
   });
+  it('takes the schedules\' grace period in minutes, 30 by default, and names a bad one', () => {
+    const base = { ZHEDEL_DB: ':memory:', ZHEDEL_SECRET: 's'.repeat(40) };
+    expect(loadConfig(base).schedules).toEqual({ graceMin: 30 });
+    expect(loadConfig({ ...base, ZHEDEL_SCHEDULE_GRACE_MIN: '0' }).schedules).toEqual({ graceMin: 0 });
+    expect(loadConfig({ ...base, ZHEDEL_SCHEDULE_GRACE_MIN: '90' }).schedules).toEqual({ graceMin: 90 });
+    for (const bad of ['-1', '721', 'half an hour', '1.5']) {
+      expect(() => loadConfig({ ...base, ZHEDEL_SCHEDULE_GRACE_MIN: bad })).toThrow('ZHEDEL_SCHEDULE_GRACE_MIN');
+    }
+  });
 });

@@ -101,9 +101,72 @@
     return api('GET', '/v1/admin/objects').then(function (o) { renderObjects(o.objects); return api('GET', '/v1/admin/clients'); })
       .then(function (c) { return loadNumbers(c.clients); }).then(loadHolds).then(loadJournal).catch(fail);
   }
+  // ---------------------------------------------------------------- schedules
+
+  var WEEKDAYS = ['Понедельник', 'Вторник', 'Среда', 'Четверг', 'Пятница', 'Суббота', 'Воскресенье'];
+  function scheduleUrl(rest) { return '/v1/admin/objects/' + encodeURIComponent($('scheduleObject').value) + '/schedule' + (rest || ''); }
+  function scheduleFail(err) { $('scheduleError').textContent = 'Ошибка: ' + err.message; }
+  function timeInput(id, value) { var i = document.createElement('input'); i.type = 'time'; i.id = id; i.value = value || ''; return i; }
+  function renderSchedule(s) {
+    $('scheduleError').textContent = '';
+    $('scheduleState').textContent = s ? 'Изменён ' + local(s.updatedAt) + (s.updatedBy ? ', ' + s.updatedBy : '') : 'Графика нет: задайте время и сохраните.';
+    var tb = $('scheduleDays'); tb.textContent = '';
+    WEEKDAYS.forEach(function (name, i) {
+      var day = s && s.days.filter(function (d) { return d.weekday === i + 1; })[0];
+      var tr = document.createElement('tr'); cell(tr, name);
+      cell(tr, '').appendChild(timeInput('sd-open-' + (i + 1), day && day.openFrom));
+      cell(tr, '').appendChild(timeInput('sd-arm-' + (i + 1), day && day.armBy));
+      tb.appendChild(tr);
+    });
+    $('scheduleSms').checked = s ? s.notifyOffSchedule : true;
+    var ex = $('scheduleExceptions'); ex.textContent = '';
+    (s ? s.exceptions : []).forEach(function (e) {
+      var tr = document.createElement('tr'); tr.setAttribute('data-date', e.date);
+      cell(tr, e.date);
+      cell(tr, e.closed ? 'выходной' : [e.openFrom ? 'снятие с ' + e.openFrom : '', e.armBy ? 'охрана до ' + e.armBy : ''].filter(Boolean).join(', ') || 'без ограничений');
+      cell(tr, e.note || '');
+      var b = document.createElement('button'); b.textContent = 'Удалить'; b.className = 'danger';
+      b.onclick = function () { api('DELETE', scheduleUrl('/exceptions/' + e.date), {}).then(function (r) { renderSchedule(r.schedule); }).catch(scheduleFail); };
+      cell(tr, '').appendChild(b);
+      ex.appendChild(tr);
+    });
+  }
+  function loadSchedule() {
+    if (!$('scheduleObject').value) return Promise.resolve();
+    return api('GET', scheduleUrl()).then(function (r) { renderSchedule(r.schedule); }).catch(scheduleFail);
+  }
+  function initSchedules() {
+    api('GET', '/v1/admin/objects').then(function (o) {
+      var sel = $('scheduleObject'); sel.textContent = '';
+      o.objects.forEach(function (x) { var opt = document.createElement('option'); opt.value = x.code; opt.textContent = x.code + ' — ' + x.address; sel.appendChild(opt); });
+      return loadSchedule();
+    }).catch(scheduleFail);
+  }
+  $('scheduleLoad').onsubmit = function (e) { e.preventDefault(); loadSchedule(); };
+  $('scheduleObject').onchange = function () { loadSchedule(); };
+  $('scheduleSave').onclick = function () {
+    var days = [];
+    for (var d = 1; d <= 7; d++) {
+      var open = $('sd-open-' + d).value; var arm = $('sd-arm-' + d).value;
+      if (open || arm) days.push({ weekday: d, openFrom: open || null, armBy: arm || null });
+    }
+    api('PUT', scheduleUrl(), { days: days, notifyOffSchedule: $('scheduleSms').checked }).then(function (r) { renderSchedule(r.schedule); loadJournal().catch(fail); }).catch(scheduleFail);
+  };
+  $('scheduleClear').onclick = function () {
+    if (!confirm('Удалить график объекта ' + $('scheduleObject').value + ' со всеми исключениями?')) return;
+    api('DELETE', scheduleUrl(), {}).then(function () { renderSchedule(null); loadJournal().catch(fail); }).catch(scheduleFail);
+  };
+  $('exceptionForm').onsubmit = function (e) {
+    e.preventDefault();
+    var body = $('exClosed').checked ? { closed: true } : { openFrom: $('exOpen').value || null, armBy: $('exArm').value || null };
+    body.note = $('exNote').value.trim() || null;
+    api('PUT', scheduleUrl('/exceptions/' + $('exDate').value), body).then(function (r) { renderSchedule(r.schedule); }).catch(scheduleFail);
+  };
+
   function start() {
     $('login').hidden = true; $('app').hidden = false;
     refresh();
+    initSchedules();
     stream = new EventSource('/v1/admin/events?access_token=' + encodeURIComponent(token));
     stream.addEventListener('hello', function (ev) { $('who').textContent = JSON.parse(ev.data).operator; });
     stream.addEventListener('object-status', function (ev) {
