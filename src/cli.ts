@@ -50,6 +50,11 @@ const USAGE = `usage: zhedel <command> [options]   (add --json for JSON output)
   tariff set --service S [--monthly KZT] [--sms KZT]   applies from the next period
   alerts [--all]                          operators' alerts;  alerts ack --id N
   otp ceiling [--per-hour N]              the ceiling on code SMS per number per hour: show, or set
+  duress set --client ID --code DIGITS --signed
+                                          a client's duress code (4 to 8 digits) from the client's
+                                          signed application; stored only as a keyed hash
+  duress clear --client ID                clears it
+  duress show --client ID                 whether one is set, and since when
   backup --to FILE                        an online, consistent copy (also while the service runs)
   restore --from FILE                     replaces the database (refused while the service runs)
   migrate --from FILE --to postgres://…   copies a SQLite database into a new PostgreSQL one
@@ -450,6 +455,20 @@ async function run(argv: string[], out: Out, cfg: () => Config): Promise<number>
       const f = parse(rest, { 'per-hour': { type: 'string' } });
       const l = await withCore(({ core }) => (f['per-hour'] === undefined ? core.otpLimits() : core.setOtpCeiling({ perHour: intArg(f, 'per-hour'), operator: operatorName(f) })));
       out.print(`code SMS per number per hour: ${l.ceilingPerHour} (sign-in ${l.budgets['sign-in']}, actions ${l.budgets.action}); a new code for a pending one after ${l.resendPauseSeconds} s`, l);
+      return 0;
+    }
+
+    case 'duress': {
+      if (sub !== 'set' && sub !== 'clear' && sub !== 'show') throw new UsageError('duress: expected set, clear or show');
+      const f = parse(rest, { client: { type: 'string' }, code: { type: 'string' }, signed: { type: 'boolean' } });
+      const clientId = intArg(f, 'client');
+      const st = await withCore(({ core }) => {
+        if (sub === 'set') return core.setDuressCode({ clientId, code: req(f, 'code'), signed: f.signed === true, operator: operatorName(f) });
+        if (sub === 'clear') return core.clearDuressCode({ clientId, operator: operatorName(f) });
+        return core.duressStatus(clientId);
+      });
+      const shown = { set: st.set, since: st.since };
+      out.print(st.set ? `client ${clientId}: a duress code is set since ${localTime(st.since ?? '', tzOf())}` : `client ${clientId}: no duress code`, shown);
       return 0;
     }
 
