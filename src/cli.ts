@@ -62,6 +62,11 @@ const USAGE = `usage: zhedel <command> [options]   (add --json for JSON output)
   tariff set --service S [--monthly KZT] [--sms KZT]   applies from the next period
   alerts [--all]                          operators' alerts;  alerts ack --id N
   otp ceiling [--per-hour N]              the ceiling on code SMS per number per hour: show, or set
+  duress set --client ID --code DIGITS --signed
+                                          a client's duress code (4 to 8 digits) from the client's
+                                          signed application; stored only as a keyed hash
+  duress clear --client ID                clears it
+  duress show --client ID                 whether one is set, and since when
   backup --to FILE                        an online, consistent copy (also while the service runs)
   restore --from FILE                     replaces the database (refused while the service runs)
   migrate --from FILE --to postgres://…   copies a SQLite database into a new PostgreSQL one
@@ -563,6 +568,20 @@ async function run(argv: string[], out: Out, cfg: () => Config): Promise<number>
       const r = await withCore(({ core }) => core.decideHold(intArg(f, 'id'), { decision: sub, operator: operatorName(f) }));
       if (!r.changed) throw new AppError('CONFLICT', `the request was already decided (${r.hold.state})`);
       out.print(`hold ${r.hold.id}: ${r.hold.state}`, r);
+      return 0;
+    }
+
+    case 'duress': {
+      if (sub !== 'set' && sub !== 'clear' && sub !== 'show') throw new UsageError('duress: expected set, clear or show');
+      const f = parse(rest, { client: { type: 'string' }, code: { type: 'string' }, signed: { type: 'boolean' } });
+      const clientId = intArg(f, 'client');
+      const st = await withCore(({ core }) => {
+        if (sub === 'set') return core.setDuressCode({ clientId, code: req(f, 'code'), signed: f.signed === true, operator: operatorName(f) });
+        if (sub === 'clear') return core.clearDuressCode({ clientId, operator: operatorName(f) });
+        return core.duressStatus(clientId);
+      });
+      const shown = { set: st.set, since: st.since };
+      out.print(st.set ? `client ${clientId}: a duress code is set since ${localTime(st.since ?? '', tzOf())}` : `client ${clientId}: no duress code`, shown);
       return 0;
     }
 

@@ -1,4 +1,5 @@
 import { AppError } from '../domain/errors.ts';
+import { isDuressPurpose } from '../domain/duress.ts';
 import type { JournalContent } from '../domain/journal.ts';
 import { CEILING_RANGE, OTP_POLICY, budgets, codeClass, codeMatches, decideSend, generateCode, hashCode, normaliseCode } from '../domain/otp.ts';
 import type { CodeClass } from '../domain/otp.ts';
@@ -8,6 +9,7 @@ import type { AuthMethod, Channel, ClientView, Lang, NumberView, ObjectView } fr
 import { accessAlert, raiseAlertIn } from './alarms.ts';
 import { codeArrived } from './confirmations.ts';
 import { applyStatus, checkOperator, joinDetail } from './context.ts';
+import { duressAlarm, isDuressCode } from './duress.ts';
 import type { CoreContext, Tx } from './context.ts';
 import type { ChallengeRow, StoreTx } from './ports.ts';
 
@@ -32,6 +34,8 @@ export interface ConfirmInput {
   challengeId?: string | null;
   operator?: string | null;
   ref?: string;
+  /** A change of the client's duress code: only its own challenges, which no other confirmation takes. */
+  duressChange?: boolean;
 }
 
 export type OtpLimits = { ceilingPerHour: number; budgets: Record<CodeClass, number>; resendPauseSeconds: number };
@@ -135,10 +139,10 @@ export async function confirmIn(tx: Tx, a: ConfirmInput): Promise<ConfirmResult>
   let ch: ChallengeRow | undefined;
   if (a.challengeId) {
     ch = await store.getChallenge(a.challengeId);
-    if (ch && ch.numberId !== number.id) ch = undefined;
+    if (ch && (ch.numberId !== number.id || isDuressPurpose(ch.purpose) !== (a.duressChange === true))) ch = undefined;
   } else {
     ch = (await store.pendingChallenges(number.id))
-      .find((c) => c.channel === a.channel || c.channel === CHALLENGE_ANY_CHANNEL);
+      .find((c) => (c.channel === a.channel || c.channel === CHALLENGE_ANY_CHANNEL) && isDuressPurpose(c.purpose) === (a.duressChange === true));
   }
   if (!ch) return refuse('no-pending');
   const chRef = { challengeId: ch.id };
@@ -156,7 +160,11 @@ export async function confirmIn(tx: Tx, a: ConfirmInput): Promise<ConfirmResult>
     if (client.suspendedAt) return refuse('suspended', chRef);
   }
   const code = normaliseCode(a.code);
-  if (!code || !codeMatches(tx.ctx.keys.otp, ch.id, code, ch.codeHash)) {
+  const otpOk = code !== null && codeMatches(tx.ctx.keys.otp, ch.id, code, ch.codeHash);
+  // a disarm's code that is not the one-time code may be the client's duress code: carried out
+  // exactly as a disarm, with a silent alarm to the operators (never a wrong code)
+  const duress = !otpOk && ch.purpose === 'disarm' && (await isDuressCode(tx, client.id, a.code));
+  if (!otpOk && !duress) {
     const attempts = ch.attempts + 1;
     const dead = attempts >= OTP_POLICY.maxAttempts;
     await store.updateChallenge(ch.id, attempts, dead ? 'failed' : 'pending');
@@ -196,6 +204,7 @@ export async function confirmIn(tx: Tx, a: ConfirmInput): Promise<ConfirmResult>
     ...base, objectCode: object?.code ?? null, action: ch.purpose, outcome: 'executed', challengeId: ch.id,
     detail: joinDetail(a.ref ?? null, changed ? null : 'unchanged'),
   });
+  if (duress && object) await duressAlarm(tx, { client, number, object, channel: a.channel, challengeId: ch.id, seq: rec.seq });
   const res: ConfirmResult = {
     kind: 'done', purpose: ch.purpose, challengeId: ch.id, numberId: number.id, clientId: client.id, lang, seq: rec.seq, changed,
   };

@@ -5,6 +5,7 @@ import type { ConfirmInput, ConfirmResult } from './challenges.ts';
 import type { ClientRequest, Identity, Inquiry, RequestResult, SignInResult } from './client-requests.ts';
 import type { SmsToQueue } from './context.ts';
 import type { ScheduleInquiry, ScheduleInquiryResult } from './schedules.ts';
+import type { DuressConfirmResult, DuressRequestResult } from './duress-codes.ts';
 import type { TextAnswer } from './conversation.ts';
 import type { JournalFilter, OutboxRow, RateLimit } from './ports.ts';
 
@@ -81,4 +82,7 @@ export interface ClientHttpCore extends TextCore, RateLimits {
   getClient(id: number): Promise<ClientView>;
   subscriptions(clientId: number): Promise<Array<{ service: string; state: string; startedAt: string }>>;
   services(): Promise<Array<{ code: string; name: { ru: string; kk: string }; monthlyFee: number; smsFee: number }>>;
+  /** The client sets or clears its duress code in the app, confirmed by a one-time code. */
+  requestDuressChange(a: { channel: 'app' | 'chat'; phone: string; change: 'set' | 'clear'; ref?: string }): Promise<DuressRequestResult>;
+  confirmDuressChange(a: { channel: 'app' | 'chat'; phone: string; challengeId: string; code: string; duress?: unknown; ref?: string }): Promise<DuressConfirmResult>;
 }

@@ -14,6 +14,8 @@ import type { ClientHttpCore, SmsCore, TelephonyCore, TextCore } from './channel
 import { ClientRequests, identify } from './client-requests.ts';
 import type { ClientRequest, Identity, Inquiry, RequestResult, SignInResult } from './client-requests.ts';
 import { CoreContext } from './context.ts';
+import { DuressCodes } from './duress-codes.ts';
+import type { DuressConfirmResult, DuressRequestResult, DuressStatus } from './duress-codes.ts';
 import type { CoreDeps, SmsToQueue } from './context.ts';
 import { answerText } from './conversation.ts';
 import type { TextAnswer } from './conversation.ts';
@@ -33,6 +35,7 @@ export type { ClientRequest, Identity, RequestResult } from './client-requests.t
 export { outboxAad } from './context.ts';
 export type { CoreDeps } from './context.ts';
 export { POSSIBLE_DUPLICATE } from './records.ts';
+export type { DuressConfirmResult, DuressRequestResult, DuressStatus } from './duress-codes.ts';
 
 /**
  * The use cases every channel calls. Each public method runs in one transaction and writes
@@ -56,6 +59,7 @@ export class Core implements TelephonyCore, SmsCore, TextCore, ClientHttpCore {
   private readonly records: Records;
   private readonly confirmations: Confirmations;
   private readonly schedules: Schedules;
+  private readonly duress: DuressCodes;
 
   constructor(deps: CoreDeps) {
     const ctx = new CoreContext(deps);
@@ -69,6 +73,7 @@ export class Core implements TelephonyCore, SmsCore, TextCore, ClientHttpCore {
     this.records = new Records(ctx);
     this.confirmations = new Confirmations(ctx);
     this.schedules = new Schedules(ctx);
+    this.duress = new DuressCodes(ctx);
   }
 
   // ---------------------------------------------------------------- client requests
@@ -413,5 +418,31 @@ export class Core implements TelephonyCore, SmsCore, TextCore, ClientHttpCore {
   /** ГРАФИК from a trusted number (app, chat): the schedule of an object it may see; journalled. */
   schedule(a: ScheduleInquiry): Promise<ScheduleInquiryResult> {
     return this.schedules.inquiry(a);
+  }
+
+  // ---------------------------------------------------------------- duress code
+
+  /** Whether the client has a duress code and since when (never the code). */
+  duressStatus(clientId: number): Promise<DuressStatus> {
+    return this.duress.status(clientId);
+  }
+
+  /** An operator sets a client's duress code from the client's signed application (`signed` must be true). */
+  setDuressCode(a: { clientId: number; code: unknown; signed: boolean; operator: string }): Promise<DuressStatus> {
+    return this.duress.set(a);
+  }
+
+  clearDuressCode(a: { clientId: number; operator: string }): Promise<DuressStatus> {
+    return this.duress.clear(a);
+  }
+
+  /** The client asks in the app to set or clear the duress code: a one-time code by SMS. */
+  requestDuressChange(a: { channel: 'app' | 'chat'; phone: string; change: 'set' | 'clear'; ref?: string }): Promise<DuressRequestResult> {
+    return this.duress.request(a);
+  }
+
+  /** The one-time code comes back, with the new duress code for a set. */
+  confirmDuressChange(a: { channel: 'app' | 'chat'; phone: string; challengeId: string; code: string; duress?: unknown; ref?: string }): Promise<DuressConfirmResult> {
+    return this.duress.confirm(a);
   }
 }

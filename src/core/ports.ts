@@ -255,6 +255,15 @@ export interface StoreTx {
    * first time, false (nothing changed) when it already was, by any instance.
    */
   scheduleNotice(objectId: number, date: string, kind: string, at: string): Promise<boolean>;
+
+  // ---- duress code
+  /** The client's duress code row (its hash, when set), if one was ever set. */
+  getDuress(clientId: number): Promise<DuressRow | undefined>;
+  /**
+   * Sets the client's duress code to `codeHash` (`set_at` = at), or clears it with null
+   * (`cleared_at` = at); the other time is kept.
+   */
+  setDuress(clientId: number, codeHash: Buffer | null, at: string, by: string): Promise<void>;
 }
 
 export const HOLD_STATES = ['awaiting-code', 'pending', 'calling', 'confirmed', 'refused', 'expired', 'cancelled'] as const;
@@ -294,6 +303,15 @@ export interface ScheduleRow {
   exceptions: ScheduleException[];
   updatedAt: string;
   updatedBy: string | null;
+}
+
+/** A client's duress code: its HMAC only (null once cleared), and when it was last set and cleared. */
+export interface DuressRow {
+  clientId: number;
+  codeHash: Buffer | null;
+  setAt: string | null;
+  clearedAt: string | null;
+  changedBy: string;
 }
 
 /** One sliding-window limit: at most `max` hits of `key` in any `windowMs`. */
@@ -390,7 +408,10 @@ export interface JournalFilter {
   since?: string;
   until?: string;
   beforeSeq?: number;
-  /** Only what one trusted number may see: its own documents and those about these objects. */
+  /**
+   * Only what one trusted number may see: its own documents and those about these objects,
+   * never the operators' records of a duress code.
+   */
   visibleTo?: { phone: string; objectCodes: string[] };
   limit: number;
 }
@@ -665,6 +686,8 @@ export interface StoreFigures {
   /** Operators' alerts not yet acknowledged. */
   openAlerts(): Promise<number>;
   objectStatuses(): Promise<Array<{ code: string; clientId: number; status: string; since: string }>>;
+  /** Duress codes entered (silent panic alarms) in the journal. */
+  duressAlarms(): Promise<number>;
 }
 
 /**

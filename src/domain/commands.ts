@@ -53,9 +53,10 @@ export function parseCommand(text: string): Command {
   if (t === '') return { cmd: 'unknown' };
   if (t === '?') return { cmd: 'help' };
 
-  // A bare six-digit number is a code being sent back.
-  const bare = /^(\d{3}) ?(\d{3})$/.exec(t);
-  if (bare) return { cmd: 'code', code: `${bare[1]}${bare[2]}` };
+  // A bare number of 4 to 8 digits is a code being sent back: the six-digit one-time code, or
+  // a client's duress code (which must answer exactly as the one-time code does).
+  const bare = /^[\d ]+$/.test(t) ? t.replace(/ /g, '') : '';
+  if (/^\d{4,8}$/.test(bare)) return { cmd: 'code', code: bare };
 
   let cmd: Word | undefined;
   for (const [re, c] of PHRASES) {
@@ -77,7 +78,7 @@ export function parseCommand(text: string): Command {
   if (cmd === 'balance') return args.length === 0 ? { cmd: 'balance' } : { cmd: 'unknown' };
   if (cmd === 'code') {
     const code = args.join('');
-    return /^\d{6}$/.test(code) ? { cmd: 'code', code } : { cmd: 'unknown' };
+    return /^\d{4,8}$/.test(code) ? { cmd: 'code', code } : { cmd: 'unknown' };
   }
   if (args.length === 0) return { cmd, objectCode: null };
   if (args.length === 1 && /^\d{3,8}$/.test(args[0] as string)) return { cmd, objectCode: args[0] as string };

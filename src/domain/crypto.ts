@@ -11,12 +11,14 @@ export interface Keys {
   outbox: Buffer;
   /** HMAC key for session and operator tokens. */
   token: Buffer;
+  /** HMAC key for clients' duress codes. */
+  duress: Buffer;
 }
 
 export function deriveKeys(secret: string): Keys {
   const ikm = Buffer.from(secret, 'utf8');
   const derive = (label: string): Buffer => Buffer.from(hkdfSync('sha256', ikm, 'zhedel-online', label, 32));
-  return { otp: derive('otp'), outbox: derive('outbox'), token: derive('token') };
+  return { otp: derive('otp'), outbox: derive('outbox'), token: derive('token'), duress: derive('duress') };
 }
 
 /** Encrypts `plain` with a fresh 12-byte `iv`; output is iv | tag | ciphertext. */

@@ -22,6 +22,9 @@ const PURPOSE: Record<string, Texts> = {
   arm: { ru: 'постановка на охрану {object}', kk: 'нысанды{object} күзетке қою' },
   'sign-in': { ru: 'вход в ZHEDEL ONLINE', kk: 'ZHEDEL ONLINE жүйесіне кіру' },
   'confirm-number': { ru: 'подтверждение номера в ZHEDEL ONLINE', kk: 'ZHEDEL ONLINE нөмірін растау' },
+  // a change of the duress code: worded neutrally, whoever reads the phone
+  'duress-set': { ru: 'изменение настроек безопасности', kk: 'қауіпсіздік баптауларын өзгерту' },
+  'duress-clear': { ru: 'изменение настроек безопасности', kk: 'қауіпсіздік баптауларын өзгерту' },
 };
 
 /**

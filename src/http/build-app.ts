@@ -155,6 +155,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       const open = m.openAlerts.bind(m);
       new Gauge({ name: 'zhedel_operator_alerts_open', help: 'Operator alerts not yet acknowledged', registers: [registry], async collect() { this.set(await open()); } });
     }
+    if (m.duressAlarms) {
+      const duress = m.duressAlarms.bind(m);
+      new Gauge({ name: 'zhedel_duress_alarms', help: 'Duress codes entered: silent panic alarms (journal)', registers: [registry], async collect() { this.set(await duress()); } });
+    }
     if (m.calls) {
       const calls = m.calls.bind(m);
       new Gauge({ name: 'zhedel_calls_active', help: 'Calls in progress', registers: [registry], collect() { this.set(calls().active); } });

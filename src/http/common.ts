@@ -32,6 +32,8 @@ export interface MetricsSource {
   openAlerts?(): Figure<number>;
   objectStatuses(): Figure<Array<{ code: string; clientId: number; status: string; since: string }>>;
   calls?(): { active: number; total: number };
+  /** Duress codes entered (silent panic alarms). */
+  duressAlarms?(): Figure<number>;
 }
 
 export interface ErrorBody {

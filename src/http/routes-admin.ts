@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Access } from '../core/access.ts';
-import type { Core } from '../core/core.ts';
+import type { Core, DuressStatus } from '../core/core.ts';
 import type { OperatorRow } from '../core/ports.ts';
 import { AppError } from '../domain/errors.ts';
 import { ALARM_KINDS, BLOCK_REASONS, MONITORING_TYPES } from '../domain/types.ts';
@@ -53,7 +53,27 @@ export async function adminRoutes(app: FastifyInstance, d: {
   app.get('/v1/admin/clients/:id', { schema: { ...sec, params: idParam, response: ok } }, async (req) => {
     await op(req);
     const id = Number((req.params as { id: string }).id);
-    return { client: await core.getClient(id), objects: (await core.listObjects(id)).map(objectOut), numbers: await core.listNumbers(id), services: await core.subscriptions(id) };
+    return {
+      client: await core.getClient(id), objects: (await core.listObjects(id)).map(objectOut), numbers: await core.listNumbers(id), services: await core.subscriptions(id),
+      duress: shown(await core.duressStatus(id)),
+    };
+  });
+
+  // ---- duress code: set from the client's signed application, cleared; only whether one is set is ever shown
+  const shown = (st: DuressStatus): { set: boolean; since: string | null } => ({ set: st.set, since: st.since });
+  app.put('/v1/admin/clients/:id/duress', {
+    schema: {
+      ...sec, params: idParam, response: ok, summary: 'Set a client\'s duress code from the client\'s signed application (signed: true)',
+      body: { type: 'object', additionalProperties: false, required: ['code', 'signed'], properties: { code: { type: 'string', maxLength: 16 }, signed: { type: 'boolean' } } },
+    },
+  }, async (req) => {
+    const o = await op(req);
+    const b = req.body as { code: string; signed: boolean };
+    return { duress: shown(await core.setDuressCode({ clientId: Number((req.params as { id: string }).id), code: b.code, signed: b.signed, operator: o.name })) };
+  });
+  app.delete('/v1/admin/clients/:id/duress', { schema: { ...sec, params: idParam, response: ok, summary: 'Clear a client\'s duress code' } }, async (req) => {
+    const o = await op(req);
+    return { duress: shown(await core.clearDuressCode({ clientId: Number((req.params as { id: string }).id), operator: o.name })) };
   });
 
   app.get('/v1/admin/objects', { schema: { ...sec, response: ok } }, async (req) => {

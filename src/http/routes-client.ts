@@ -263,6 +263,47 @@ export async function clientRoutes(app: FastifyInstance, d: { core: ClientHttpCo
     return { name: c.name, lang: c.lang, balance: c.balance, suspended: c.suspendedAt !== null, services: await core.subscriptions(c.id) };
   });
 
+  // ---- duress code: set or cleared by the client after a one-time code; never read back
+  const duressOut = { type: 'object', properties: { documentId: { type: 'string' }, expiresAt: { type: 'string' }, document: { type: 'integer' } } } as const;
+  for (const [method, change] of [['POST', 'set'], ['DELETE', 'clear']] as const) {
+    app.route({
+      method, url: '/v1/account/duress',
+      schema: {
+        tags: ['client'], security: [{ session: [] }],
+        summary: change === 'set'
+          ? 'Ask to set (or replace) the duress code: a one-time code goes by SMS; the new duress code is sent only with the confirmation'
+          : 'Ask to clear the duress code: a one-time code goes by SMS',
+        response: { 202: duressOut, ...ERROR_RESPONSES },
+      },
+      handler: async (req, reply) => {
+        const s = await session(req);
+        const r = await core.requestDuressChange({ channel: s.session.channel, phone: s.number.phone, change, ref: `http:${s.session.channel}` });
+        if (r.kind === 'refused') throw requestRefusal({ ...r, seq: 0 });
+        return reply.code(202).send({ documentId: r.challengeId, expiresAt: r.expiresAt, document: r.seq });
+      },
+    });
+  }
+
+  app.post('/v1/account/duress/confirm', {
+    schema: {
+      tags: ['client'], summary: 'Confirm a change of the duress code with the one-time code; a set carries the new duress code (4 to 8 digits)', security: [{ session: [] }],
+      body: {
+        type: 'object', additionalProperties: false, required: ['challengeId', 'code'],
+        properties: { challengeId: { type: 'string', minLength: 8, maxLength: 64 }, code: codeSchema, duress: codeSchema },
+      },
+      response: { 200: { type: 'object', properties: { duress: { type: 'string', enum: ['set', 'cleared'] }, document: { type: 'integer' } } }, ...ERROR_RESPONSES },
+    },
+  }, async (req) => {
+    const s = await session(req);
+    const b = req.body as { challengeId: string; code: string; duress?: string };
+    const r = await core.confirmDuressChange({
+      channel: s.session.channel, phone: s.number.phone, challengeId: b.challengeId, code: b.code, ref: `http:${s.session.channel}`,
+      ...(b.duress !== undefined ? { duress: b.duress } : {}),
+    });
+    if (r.kind === 'refused') throw refusal(r.reason, r.attemptsLeft !== undefined ? { attemptsLeft: r.attemptsLeft } : undefined);
+    return { duress: r.change, document: r.seq };
+  });
+
   app.get('/v1/services', {
     schema: { tags: ['public'], summary: 'The catalogue of online services with tariffs (tiyn)', response: { 200: { type: 'object', properties: { services: { type: 'array', items: { type: 'object', additionalProperties: true } } } } } },
   }, async () => ({ services: await core.services() }));

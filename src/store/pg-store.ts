@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type {
-  AlertRow, ChallengeRow, JournalFilter, MonitoringEventInsert, MonitoringEventRow, OperatorRow, OutboxInsert, OutboxRow, ServiceRow,
+  AlertRow, ChallengeRow, DuressRow, JournalFilter, MonitoringEventInsert, MonitoringEventRow, OperatorRow, OutboxInsert, OutboxRow, ServiceRow,
   RateLimit, SessionRow, Store, StoreTx, HoldInsert, HoldRow, HoldState,
 } from '../core/ports.ts';
 import { GENESIS_HASH, recordHash } from '../domain/journal.ts';
@@ -10,7 +10,7 @@ import type {
   ClientView, Lang, NumberState, NumberView, ObjectStatus, ObjectView,
 } from '../domain/types.ts';
 import { duplicateKeyOf, isReadTimeout, JOURNAL_LOCK, lockSql } from './pg-db.ts';
-import { alertFrom, challengeFrom, clientFrom, eventFrom, holdFrom, journalFrom, objectFrom, operatorFrom, outboxFrom, str } from './rows.ts';
+import { alertFrom, challengeFrom, clientFrom, DURESS_HIDDEN_SQL, duressFrom, eventFrom, holdFrom, journalFrom, objectFrom, operatorFrom, outboxFrom, str } from './rows.ts';
 import type { Row } from './rows.ts';
 import { schedulesFrom } from './rows.ts';
 import type { ScheduleRow } from '../core/ports.ts';
@@ -409,6 +409,7 @@ export class PgTx implements StoreTx {
       if (f.visibleTo) {
         const codes = f.visibleTo.objectCodes;
         where.push(codes.length ? `(phone = ${arg(f.visibleTo.phone)} OR object_code = ANY(${arg(codes)}::text[]))` : `phone = ${arg(f.visibleTo.phone)}`);
+        where.push(DURESS_HIDDEN_SQL);
       }
       const sql = `SELECT * FROM journal ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY seq DESC LIMIT ${arg(f.limit)}`;
       return (await this.rows(sql, args)).map(journalFrom);
@@ -849,5 +850,23 @@ export class PgTx implements StoreTx {
   scheduleNotice(objectId: number, date: string, kind: string, at: string): Promise<boolean> {
     return this.write(async () => (await this.exec(`INSERT INTO schedule_notices (object_id, date, kind, at) VALUES ($1, $2, $3, $4)
       ON CONFLICT (object_id, date, kind) DO NOTHING`, [objectId, date, kind, at])) === 1);
+  }
+
+  // ---- duress code
+
+  getDuress(clientId: number): Promise<DuressRow | undefined> {
+    return this.read(async () => {
+      const r = await this.one('SELECT * FROM duress_codes WHERE client_id = $1', [clientId]);
+      return r && duressFrom(r);
+    });
+  }
+
+  setDuress(clientId: number, codeHash: Buffer | null, at: string, by: string): Promise<void> {
+    return this.write(async () => {
+      await this.exec(`INSERT INTO duress_codes (client_id, code_hash, set_at, cleared_at, changed_by) VALUES ($1, $2, $3, $4, $5)
+        ON CONFLICT (client_id) DO UPDATE SET code_hash = excluded.code_hash, changed_by = excluded.changed_by,
+          set_at = COALESCE(excluded.set_at, duress_codes.set_at), cleared_at = COALESCE(excluded.cleared_at, duress_codes.cleared_at)`,
+      [clientId, codeHash, codeHash ? at : null, codeHash ? null : at, by]);
+    });
   }
 }

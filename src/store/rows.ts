@@ -1,4 +1,4 @@
-import type { AlertRow, ChallengeRow, HoldRow, HoldState, MonitoringEventRow, OperatorRow, OutboxRow } from '../core/ports.ts';
+import type { AlertRow, ChallengeRow, DuressRow, HoldRow, HoldState, MonitoringEventRow, OperatorRow, OutboxRow } from '../core/ports.ts';
 import type { JournalRecord } from '../domain/journal.ts';
 import type { ClientView, Lang, ObjectStatus, ObjectView } from '../domain/types.ts';
 import type { ScheduleRow } from '../core/ports.ts';
@@ -157,3 +157,21 @@ export function schedulesFrom(heads: Row[], days: Row[], exceptions: Row[]): Sch
   }
   return out;
 }
+
+// ---- duress code
+
+export function duressFrom(r: Row): DuressRow {
+  return {
+    clientId: r.client_id as number,
+    codeHash: r.code_hash ? Buffer.from(r.code_hash as Uint8Array) : null,
+    setAt: str(r.set_at),
+    clearedAt: str(r.cleared_at),
+    changedBy: r.changed_by as string,
+  };
+}
+
+/**
+ * The journal records a client never sees (`JournalFilter.visibleTo`): those of a duress code
+ * (the silent alarm, its changes) and the operators' alert it raised. The same SQL on both engines.
+ */
+export const DURESS_HIDDEN_SQL = "action NOT LIKE 'duress%' AND NOT (action = 'operator-alert' AND COALESCE(reason, '') = 'duress')";

@@ -76,6 +76,7 @@ export class SqliteAdmin implements StoreAdmin {
       otpSendsLastHour: () => count('SELECT COUNT(*) AS n FROM otp_sends WHERE sent_at > ?', new Date(Date.now() - 3_600_000).toISOString()),
       codeFailures: () => count("SELECT COUNT(*) AS n FROM journal WHERE action = 'confirm' AND outcome = 'refused'"),
       openAlerts: () => count('SELECT COUNT(*) AS n FROM alerts WHERE acknowledged_at IS NULL'),
+      duressAlarms: () => count("SELECT COUNT(*) AS n FROM journal WHERE action = 'duress'"),
       objectStatuses: () => read(() => (db.prepare('SELECT code, client_id, status, status_since FROM objects').all() as Array<Record<string, unknown>>)
         .map((r) => ({ code: r.code as string, clientId: r.client_id as number, status: r.status as string, since: r.status_since as string }))),
     };

@@ -1,7 +1,7 @@
 import type { Statement } from 'better-sqlite3';
 import { DuplicateKeyError } from '../core/ports.ts';
 import type {
-  AlertRow, ChallengeRow, JournalFilter, MonitoringEventInsert, ServiceRow, MonitoringEventRow, OperatorRow, OutboxInsert, OutboxRow, RateLimit,
+  AlertRow, ChallengeRow, DuressRow, JournalFilter, MonitoringEventInsert, ServiceRow, MonitoringEventRow, OperatorRow, OutboxInsert, OutboxRow, RateLimit,
   SessionRow, Store, StoreTx, HoldInsert, HoldRow, HoldState,
 } from '../core/ports.ts';
 import { GENESIS_HASH, recordHash } from '../domain/journal.ts';
@@ -14,7 +14,7 @@ import type { Db } from './db.ts';
 import { lockFor, TxStatements } from './sqlite-lock.ts';
 import type { SqliteLock } from './sqlite-lock.ts';
 import { Statements } from './statements.ts';
-import { alertFrom, challengeFrom, clientFrom, eventFrom, holdFrom, journalFrom, objectFrom, operatorFrom, outboxFrom } from './rows.ts';
+import { alertFrom, challengeFrom, clientFrom, DURESS_HIDDEN_SQL, duressFrom, eventFrom, holdFrom, journalFrom, objectFrom, operatorFrom, outboxFrom } from './rows.ts';
 import type { Row } from './rows.ts';
 import { schedulesFrom } from './rows.ts';
 import type { ScheduleRow } from '../core/ports.ts';
@@ -421,6 +421,7 @@ export class SqliteTx implements StoreTx {
       const codes = f.visibleTo.objectCodes;
       where.push(codes.length ? `(phone = ? OR object_code IN (${codes.map(() => '?').join(', ')}))` : 'phone = ?');
       args.push(f.visibleTo.phone, ...codes);
+      where.push(DURESS_HIDDEN_SQL);
     }
     const sql = `SELECT * FROM journal ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY seq DESC LIMIT ?`;
     // the text varies with the filter: prepared for this search only, never cached
@@ -801,5 +802,19 @@ export class SqliteTx implements StoreTx {
 
   async scheduleNotice(objectId: number, date: string, kind: string, at: string): Promise<boolean> {
     return this.st('INSERT OR IGNORE INTO schedule_notices (object_id, date, kind, at) VALUES (?, ?, ?, ?)').run(objectId, date, kind, at).changes === 1;
+  }
+
+  // ---- duress code
+
+  async getDuress(clientId: number): Promise<DuressRow | undefined> {
+    const r = this.st('SELECT * FROM duress_codes WHERE client_id = ?').get(clientId) as Row | undefined;
+    return r && duressFrom(r);
+  }
+
+  async setDuress(clientId: number, codeHash: Buffer | null, at: string, by: string): Promise<void> {
+    this.st(`INSERT INTO duress_codes (client_id, code_hash, set_at, cleared_at, changed_by) VALUES (?, ?, ?, ?, ?)
+      ON CONFLICT(client_id) DO UPDATE SET code_hash = excluded.code_hash, changed_by = excluded.changed_by,
+        set_at = COALESCE(excluded.set_at, duress_codes.set_at), cleared_at = COALESCE(excluded.cleared_at, duress_codes.cleared_at)`)
+      .run(clientId, codeHash, codeHash ? at : null, codeHash ? null : at, by);
   }
 }

@@ -474,4 +474,51 @@ describe.each(ENGINES)('store contract on $name', (engine) => {
       expect(await mark(db, '2026-11-24', 'not-armed-alert')).toBe(false);
     });
   });
+
+  describe('duress code', () => {
+    it('keeps only the hash, set and cleared with both times; per client', async () => {
+      const { clientId } = await db.store.transaction(seed);
+      const other = await db.store.transaction((tx) => tx.insertClient({ name: 'Other', lang: 'kk', balance: 0, at: AT }));
+      expect(await db.store.read((tx) => tx.getDuress(clientId))).toBeUndefined();
+      const hash = Buffer.alloc(32, 9);
+      await db.store.transaction((tx) => tx.setDuress(clientId, hash, AT, 'op'));
+      expect(await db.store.read((tx) => tx.getDuress(clientId))).toEqual({ clientId, codeHash: hash, setAt: AT, clearedAt: null, changedBy: 'op' });
+      expect(await db.store.read((tx) => tx.getDuress(other))).toBeUndefined();
+      const later = '2026-11-24T10:05:00.000Z';
+      await db.store.transaction((tx) => tx.setDuress(clientId, null, later, 'client:app'));
+      expect(await db.store.read((tx) => tx.getDuress(clientId))).toEqual({ clientId, codeHash: null, setAt: AT, clearedAt: later, changedBy: 'client:app' });
+      const again = '2026-11-24T10:09:00.000Z';
+      const hash2 = Buffer.alloc(32, 4);
+      await db.store.transaction((tx) => tx.setDuress(clientId, hash2, again, 'op2'));
+      expect(await db.store.read((tx) => tx.getDuress(clientId))).toEqual({ clientId, codeHash: hash2, setAt: again, clearedAt: later, changedBy: 'op2' });
+      // a rolled-back change leaves the code as it was
+      await expect(db.store.transaction(async (tx) => {
+        await tx.setDuress(clientId, null, again, 'op3');
+        throw new Error('undo');
+      })).rejects.toThrow('undo');
+      expect((await db.store.read((tx) => tx.getDuress(clientId)))?.codeHash).toEqual(hash2);
+      // a hash of another length is refused by the schema
+      await expect(db.store.transaction((tx) => tx.setDuress(other, Buffer.alloc(5), AT, 'op'))).rejects.toThrow();
+    });
+
+    it('a number\'s view of the journal leaves out the duress records and their alert; operators see all; the figure counts them', async () => {
+      const { clientId } = await db.store.transaction(seed);
+      const mine = { clientId, phone: PHONE, objectCode: '1001' };
+      await db.store.transaction(async (tx) => {
+        await tx.appendJournal(doc(1, { ...mine, action: 'disarm', auth: 'otp', outcome: 'executed' }));
+        await tx.appendJournal(doc(2, { ...mine, action: 'duress', auth: 'duress-code' }));
+        await tx.appendJournal(doc(3, { ...mine, channel: 'system', action: 'operator-alert', auth: 'none', reason: 'duress' }));
+        await tx.appendJournal(doc(4, { ...mine, channel: 'system', action: 'operator-alert', auth: 'none', reason: 'access' }));
+        await tx.appendJournal(doc(5, { ...mine, channel: 'app', action: 'duress-set', auth: 'session', outcome: 'challenged' }));
+        await tx.appendJournal(doc(6, { ...mine, action: 'status' }));
+      });
+      const visible = await db.store.read((tx) => tx.searchJournal({ clientId, visibleTo: { phone: PHONE, objectCodes: ['1001'] }, limit: 50 }));
+      expect(visible.map((r) => r.detail)).toEqual(['n=6', 'n=4', 'n=1']);
+      const byObject = await db.store.read((tx) => tx.searchJournal({ clientId, visibleTo: { phone: '+77020000000', objectCodes: ['1001'] }, limit: 50 }));
+      expect(byObject.map((r) => r.detail)).toEqual(['n=6', 'n=4', 'n=1']);
+      const all = await db.store.read((tx) => tx.searchJournal({ clientId, limit: 50 }));
+      expect(all).toHaveLength(6);
+      expect(await db.admin.metrics().duressAlarms()).toBe(1);
+    });
+  });
 });

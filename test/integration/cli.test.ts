@@ -128,6 +128,41 @@ describe('zhedel command line', () => {
     expect(await ok(['event', '--object', '5050', '--type', 'alarm', '--kind', 'fire'], own)).toContain('event recorded: alarm');
   }, 180_000);
 
+  it('duress code: set only with --signed, checked, shown only as set or not, cleared; journalled without the code', async () => {
+    const own = { ZHEDEL_DB: join(tempDir(), 'data', 'zhedel.db') };
+    const client = await json<{ id: number }>(['client', 'add', '--name', 'Duress Test'], own);
+    const id = String(client.id);
+    const refused: Array<[string[], number, RegExp]> = [
+      [['duress', 'set', '--client', id, '--code', '5827'], 1, /BAD_INPUT: .*signed application/],
+      [['duress', 'set', '--client', id, '--code', '5555', '--signed'], 1, /BAD_INPUT: .*all its digits are the same/],
+      [['duress', 'set', '--client', id, '--code', '123', '--signed'], 1, /BAD_INPUT: .*4 to 8 digits/],
+      [['duress', 'set', '--client', '999', '--code', '5827', '--signed'], 1, /CLIENT_NOT_FOUND/],
+      [['duress', 'set', '--client', id, '--signed'], 2, /--code is required/],
+      [['duress', 'forget', '--client', id], 2, /expected set, clear or show/],
+    ];
+    for (const [args, code, re] of refused) {
+      const r = await zhedel(args, own);
+      expect({ args, code: r.code }).toEqual({ args, code });
+      expect(r.stderr).toMatch(re);
+      expect(r.stderr).not.toContain('5827');
+      expect(r.stderr).not.toContain('5555');
+    }
+    expect(await json(['duress', 'show', '--client', id], own)).toEqual({ set: false, since: null });
+    expect(await ok(['duress', 'set', '--client', id, '--code', '5827', '--signed', '--operator', 'Aigerim'], own)).toMatch(new RegExp(`client ${id}: a duress code is set since \\d\\d\\.\\d\\d \\d\\d:\\d\\d`));
+    const shown = await json<{ set: boolean; since: string }>(['duress', 'show', '--client', id], own);
+    expect(shown).toEqual({ set: true, since: expect.any(String) });
+    const journal = await ok(['journal', '--client', id, '--json'], own);
+    expect(journal).toContain('duress-set');
+    expect(journal).toContain('Aigerim');
+    expect(journal).not.toContain('5827');
+    const db = openDb(own.ZHEDEL_DB, { migrate: false, readonly: true });
+    const rows = db.prepare('SELECT hex(code_hash) AS h, set_at FROM duress_codes').all() as Array<{ h: string; set_at: string }>;
+    db.close();
+    expect(rows).toEqual([{ h: expect.stringMatching(/^[0-9A-F]{64}$/), set_at: shown.since }]);
+    expect(await ok(['duress', 'clear', '--client', id], own)).toBe(`client ${id}: no duress code\n`);
+    expect(await json(['duress', 'show', '--client', id], own)).toEqual({ set: false, since: null });
+  }, 120_000);
+
   it('a bad environment value stops it with the variable named', async () => {
     const r = await zhedel(['status'], { ...env, ZHEDEL_TZ: 'Nowhere/Land' });
     expect(r.code).toBe(78);

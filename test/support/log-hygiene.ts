@@ -5,6 +5,7 @@
  */
 const RULES: Array<[string, RegExp]> = [
   ['a code field', /"(code|otp)":"\d{4,8}"/],
+  ['a duress code field', /"duress(Code)?":"\d{4,8}"/],
   ['a bearer token', /Bearer [\w-]{20,}/],
   ['a token field', /"(token|access_token|authorization)":"(?!\[redacted\])[^"]{8,}"/],
   ['a token in a URL', /[?&](access_token|token)=(?!\[redacted\])[\w-]{8,}/],

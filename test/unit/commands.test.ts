@@ -33,6 +33,10 @@ describe('SMS and chat commands', () => {
     ['123456', { cmd: 'code', code: '123456' }],
     [' 123 456 ', { cmd: 'code', code: '123456' }],
     ['код 123456', { cmd: 'code', code: '123456' }],
+    ['1234', { cmd: 'code', code: '1234' }],
+    ['12345', { cmd: 'code', code: '12345' }],
+    ['1234 5678', { cmd: 'code', code: '12345678' }],
+    ['код 12345', { cmd: 'code', code: '12345' }],
     ['Состояние, 1234!', { cmd: 'status', objectCode: '1234' }],
   ])('%j', (text, expected) => {
     expect(parseCommand(text)).toEqual(expected);
@@ -40,7 +44,7 @@ describe('SMS and chat commands', () => {
 
   it.each([
     '', '   ', 'привет', 'СНЯТЬ все', 'СНЯТЬ 12', 'СНЯТЬ 123456789', 'ОХРАНА 1234 5678', 'БАЛАНС 5',
-    'код 12345', '12345', '1234567', 'x'.repeat(500), '\u0000\u0001', 'DROP TABLE objects;',
+    'код 123', '123', '123456789', '1 2 3 4 5 6 7 8 9', 'x'.repeat(500), '\u0000\u0001', 'DROP TABLE objects;',
   ])('unknown: %j', (text) => {
     expect(parseCommand(text)).toEqual({ cmd: 'unknown' });
   });
@@ -50,7 +54,7 @@ describe('code SMS texts', () => {
   it('fit one UCS-2 SMS in both languages, for every purpose, with the longest object code', async () => {
     const { otpText } = await import('../../src/domain/texts.ts');
     for (const lang of ['ru', 'kk'] as const) {
-      for (const purpose of ['disarm', 'arm', 'sign-in', 'confirm-number']) {
+      for (const purpose of ['disarm', 'arm', 'sign-in', 'confirm-number', 'duress-set', 'duress-clear']) {
         const t = otpText(lang, '123456', purpose, purpose.endsWith('arm') ? '12345678' : null);
         expect(t.length).toBeLessThanOrEqual(70);
         expect(t).toContain('123456');
