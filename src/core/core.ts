@@ -4,6 +4,8 @@ import type { AppError } from '../domain/errors.ts';
 import { Alarms } from './alarms.ts';
 import type { AlertInput, CalloutPlan, MonitoringEventIn, RecordedEvent } from './alarms.ts';
 import { Billing, nextPeriod } from './billing.ts';
+import { Calls } from './calls.ts';
+import type { CallEnd, CallProgress, CallQuery, CallStart } from './calls.ts';
 import { Challenges, confirmIn } from './challenges.ts';
 import type { ConfirmInput, ConfirmResult, OtpLimits } from './challenges.ts';
 import type { ClientHttpCore, SmsCore, TelephonyCore, TextCore } from './channels.ts';
@@ -13,12 +15,13 @@ import { CoreContext } from './context.ts';
 import type { CoreDeps, SmsToQueue } from './context.ts';
 import { answerText } from './conversation.ts';
 import type { TextAnswer } from './conversation.ts';
-import type { AlertRow, JournalFilter, MonitoringEventRow, OutboxRow, RateLimit } from './ports.ts';
+import type { AlertRow, CallRow, JournalFilter, MonitoringEventRow, OutboxRow, RateLimit } from './ports.ts';
 import { Records } from './records.ts';
 import { Registry } from './registry.ts';
 
 export { MAX_CLOCK_AHEAD_MS } from './alarms.ts';
 export type { CalloutPlan } from './alarms.ts';
+export type { CallEnd, CallProgress, CallQuery, CallStart } from './calls.ts';
 export { SETTING_OTP_CEILING } from './challenges.ts';
 export type { ConfirmRefusal, ConfirmResult } from './challenges.ts';
 export type { ClientRequest, Identity, RequestResult } from './client-requests.ts';
@@ -46,6 +49,7 @@ export class Core implements TelephonyCore, SmsCore, TextCore, ClientHttpCore {
   private readonly billing: Billing;
   private readonly alarms: Alarms;
   private readonly records: Records;
+  private readonly calls: Calls;
 
   constructor(deps: CoreDeps) {
     const ctx = new CoreContext(deps);
@@ -57,6 +61,7 @@ export class Core implements TelephonyCore, SmsCore, TextCore, ClientHttpCore {
     this.billing = new Billing(ctx);
     this.alarms = new Alarms(ctx);
     this.records = new Records(ctx);
+    this.calls = new Calls(ctx);
   }
 
   // ---------------------------------------------------------------- client requests
@@ -312,5 +317,27 @@ export class Core implements TelephonyCore, SmsCore, TextCore, ClientHttpCore {
 
   outboxText(r: Pick<OutboxRow, 'body' | 'bodyEnc' | 'secret' | 'phone'>, reveal: boolean): string | null {
     return this.records.outboxText(r, reveal);
+  }
+
+  // ---------------------------------------------------------------- call history
+
+  /** A call's row as it starts; a call-out's when it is placed. */
+  callStarted(c: CallStart): Promise<void> {
+    return this.calls.callStarted(c);
+  }
+
+  /** Appends what was done on a call and sets what became known (client, object, answer time). */
+  callProgress(p: CallProgress): Promise<boolean> {
+    return this.calls.callProgress(p);
+  }
+
+  /** Ends a call with its outcome (the first end counts). */
+  callEnded(e: CallEnd): Promise<boolean> {
+    return this.calls.callEnded(e);
+  }
+
+  /** The call history for operators, newest first, with filters; bad filters throw BAD_INPUT. */
+  listCalls(q: CallQuery): Promise<CallRow[]> {
+    return this.calls.listCalls(q);
   }
 }

@@ -71,11 +71,15 @@ export function loadMigrations(dir = MIGRATIONS_DIR): Migration[] {
  */
 export function migrate(db: Db, migrations = loadMigrations()): number {
   let applied = 0;
+  // each migration applies to the schema of the one before it in the folder (0 before the first)
+  let previous = 0;
   for (const m of migrations) {
+    const before = previous;
+    previous = m.version;
     const step = db.transaction(() => {
       const current = db.pragma('user_version', { simple: true }) as number;
       if (current >= m.version) return false;
-      if (current !== m.version - 1) {
+      if (current !== before) {
         throw new Error(`database is at schema version ${current}, cannot apply ${m.name}`);
       }
       db.exec(m.sql);

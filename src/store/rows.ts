@@ -1,4 +1,5 @@
-import type { AlertRow, ChallengeRow, MonitoringEventRow, OperatorRow, OutboxRow } from '../core/ports.ts';
+import type { AlertRow, CallRow, CallUpdate, ChallengeRow, MonitoringEventRow, OperatorRow, OutboxRow } from '../core/ports.ts';
+import { CALL_ACTIONS_MAX } from '../domain/calls.ts';
 import type { JournalRecord } from '../domain/journal.ts';
 import type { ClientView, Lang, ObjectStatus, ObjectView } from '../domain/types.ts';
 
@@ -118,4 +119,36 @@ export function alertFrom(r: Row): AlertRow {
     phone: str(r.phone), detail: str(r.detail), createdAt: r.created_at as string,
     acknowledgedAt: str(r.acknowledged_at), acknowledgedBy: str(r.acknowledged_by),
   };
+}
+
+// ---- call history
+
+export function callFrom(r: Row): CallRow {
+  return {
+    seq: Number(r.seq),
+    id: r.id as string,
+    direction: r.direction as CallRow['direction'],
+    purpose: r.purpose as string,
+    phone: str(r.phone),
+    clientId: r.client_id === null || r.client_id === undefined ? null : Number(r.client_id),
+    objectCode: str(r.object_code),
+    startedAt: r.started_at as string,
+    answeredAt: str(r.answered_at),
+    endedAt: str(r.ended_at),
+    outcome: str(r.outcome),
+    actions: JSON.parse((r.actions as string | null) ?? '[]') as string[],
+    eventId: r.event_id === null || r.event_id === undefined ? null : Number(r.event_id),
+    round: numOrNull(r.round),
+  };
+}
+
+/** The actions column after appending `more` to the stored list (capped at `CALL_ACTIONS_MAX`). */
+export function appendedActions(stored: unknown, more: string[]): string {
+  const list = JSON.parse((stored as string | null) ?? '[]') as string[];
+  return JSON.stringify([...list, ...more].slice(0, CALL_ACTIONS_MAX));
+}
+
+/** The values of a call update, as both engines bind them (null: leave as it is). */
+export function callUpdateValues(u: CallUpdate): Array<string | number | null> {
+  return [u.answeredAt ?? null, u.clientId ?? null, u.objectCode ?? null, u.phone ?? null, u.endedAt ?? null, u.outcome ?? null];
 }

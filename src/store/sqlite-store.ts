@@ -1,7 +1,7 @@
 import type { Statement } from 'better-sqlite3';
 import { DuplicateKeyError } from '../core/ports.ts';
 import type {
-  AlertRow, ChallengeRow, JournalFilter, MonitoringEventInsert, ServiceRow, MonitoringEventRow, OperatorRow, OutboxInsert, OutboxRow, RateLimit,
+  AlertRow, CallFilter, CallInsert, CallRow, CallUpdate, ChallengeRow, JournalFilter, MonitoringEventInsert, ServiceRow, MonitoringEventRow, OperatorRow, OutboxInsert, OutboxRow, RateLimit,
   SessionRow, Store, StoreTx,
 } from '../core/ports.ts';
 import { GENESIS_HASH, recordHash } from '../domain/journal.ts';
@@ -14,7 +14,7 @@ import type { Db } from './db.ts';
 import { lockFor, TxStatements } from './sqlite-lock.ts';
 import type { SqliteLock } from './sqlite-lock.ts';
 import { Statements } from './statements.ts';
-import { alertFrom, challengeFrom, clientFrom, eventFrom, journalFrom, objectFrom, operatorFrom, outboxFrom } from './rows.ts';
+import { alertFrom, appendedActions, callFrom, callUpdateValues, challengeFrom, clientFrom, eventFrom, journalFrom, objectFrom, operatorFrom, outboxFrom } from './rows.ts';
 import type { Row } from './rows.ts';
 
 
@@ -693,5 +693,41 @@ export class SqliteTx implements StoreTx {
     const hit = this.st('INSERT INTO rate_hits (key, at, until) VALUES (?, ?, ?)');
     for (const l of limits) hit.run(l.key, at, new Date(now + l.windowMs).toISOString());
     return true;
+  }
+
+  // ---- call history
+
+  async insertCall(c: CallInsert): Promise<void> {
+    uniqueWrite(() => this.st(`INSERT INTO calls (id, direction, purpose, phone, client_id, object_code, started_at, event_id, round)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(c.id, c.direction, c.purpose, c.phone, c.clientId, c.objectCode, c.startedAt, c.eventId, c.round));
+  }
+
+  async updateCall(id: string, u: CallUpdate): Promise<boolean> {
+    const row = this.st('SELECT actions FROM calls WHERE id = ?').get(id) as Row | undefined;
+    if (!row) return false;
+    const actions = u.actions?.length ? appendedActions(row.actions, u.actions) : (row.actions as string);
+    const [answeredAt, clientId, objectCode, phone, endedAt, outcome] = callUpdateValues(u);
+    this.st(`UPDATE calls SET answered_at = COALESCE(answered_at, ?), client_id = COALESCE(?, client_id), object_code = COALESCE(?, object_code),
+      phone = COALESCE(?, phone), outcome = CASE WHEN ended_at IS NULL THEN COALESCE(?, outcome) ELSE outcome END,
+      ended_at = COALESCE(ended_at, ?), actions = ? WHERE id = ?`).run(answeredAt, clientId, objectCode, phone, outcome, endedAt, actions, id);
+    return true;
+  }
+
+  async listCalls(f: CallFilter): Promise<CallRow[]> {
+    const where: string[] = [];
+    const args: Array<string | number> = [];
+    const add = (cond: string, v: string | number | undefined): void => {
+      if (v === undefined) return;
+      where.push(cond);
+      args.push(v);
+    };
+    add('object_code = ?', f.objectCode);
+    add('phone = ?', f.phone);
+    add('purpose = ?', f.purpose);
+    add('started_at >= ?', f.from);
+    add('started_at < ?', f.until);
+    add('seq < ?', f.before);
+    const rows = this.st(`SELECT * FROM calls${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`).all(...args, f.limit) as Row[];
+    return rows.map(callFrom);
   }
 }
