@@ -128,7 +128,7 @@ describe('web chat and operator console in headless Chromium', () => {
     // "по дату" today includes today's calls
     await page.fill('#callUntil', new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Almaty' }).format(new Date()));
     await page.click('#callFilters button');
-    await page.waitForFunction(() => document.querySelectorAll('#calls tr').length === 2);
+    await page.waitForFunction("document.querySelectorAll('#calls tr').length === 2");
     expect(await page.locator('#calls tr').evaluateAll((trs) => trs.map((t) => t.getAttribute('data-call')))).toEqual(['web-co-2', 'web-co-1']);
     await page.fill('#callObject', '');
     await page.fill('#callUntil', '');

@@ -1,8 +1,11 @@
+import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CallQuery } from '../../src/core/core.ts';
 import type { CallRow } from '../../src/core/ports.ts';
 import { runAlarmCalls } from '../../src/telephony/alarm-calls.ts';
 import { Telephony } from '../../src/telephony/service.ts';
+import { createLogger } from '../../src/logger.ts';
+import type { Logger } from '../../src/logger.ts';
 import { knownPrompt } from '../../src/telephony/speech.ts';
 import { AsteriskSim } from '../sim/asterisk.ts';
 import type { SimCall } from '../sim/asterisk.ts';
@@ -23,6 +26,7 @@ interface Rig {
 
 interface RigOptions {
   playbackMs?: number;
+  logger?: Logger;
   timings?: { firstDigitMs?: number; interDigitMs?: number; playbackLimitMs?: number };
 }
 
@@ -33,7 +37,7 @@ async function rig(o: RigOptions = {}): Promise<Rig> {
   cleanups.push(() => sim.close());
   const tel = new Telephony({
     url: sim.url, user: 'zhedel', password: 'secret', app: 'zhedel', calloutEndpoint: 'PJSIP/{number}@trunk',
-    core: fx.core, clock: fx.clock, timeZone: 'Asia/Almaty', logger: quietLogger,
+    core: fx.core, clock: fx.clock, timeZone: 'Asia/Almaty', logger: o.logger ?? quietLogger,
     timings: { firstDigitMs: 400, interDigitMs: 250, playbackLimitMs: 600, ...o.timings }, retryDelaysMs: [100, 200],
   });
   tel.start();
@@ -518,6 +522,23 @@ describe('call history', () => {
     ]);
     expect(calls[0]!.actions).toEqual(['key 1: acknowledged']);
     expect(calls[0]!.clientId).toBe(plan!.clientId);
+  });
+
+  it('a history that cannot be written is logged and the call goes on', async () => {
+    const logs: string[] = [];
+    const sink = new Writable({ write(chunk, _e, cb) { logs.push(String(chunk)); cb(); } });
+    const { fx, sim } = await setupSeeded({}, { logger: createLogger('warn', sink) });
+    fx.db.exec('DROP TABLE calls');
+    const call = sim.call({ number: '87011234567' });
+    await menu(call);
+    const n = call.prompts.length;
+    await call.press('1');
+    await call.waitForPrompt('confirm-arm', 5_000, n);
+    await call.press('1');
+    await call.waitForPrompt('armed-ok', 5_000, n);
+    expect((await fx.core.getObject('1234')).status).toBe('armed');
+    call.hangup();
+    await until(() => logs.filter((l) => l.includes('the call history could not be written')).length >= 3, 5_000, 'start, progress and end logged');
   });
 
   it('a call cut by a dropped ARI link, and one cut by shutdown, still get an end', async () => {
