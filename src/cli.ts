@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
 import type { Config } from './config.ts';
 import type { ConfirmResult, RequestResult } from './core/core.ts';
+import type { CallRow } from './core/ports.ts';
 import { AppError, isAppError } from './domain/errors.ts';
 import { formatKzt, parseKzt } from './domain/money.ts';
 import { parseWindow } from './domain/policy.ts';
@@ -45,6 +46,10 @@ const USAGE = `usage: zhedel <command> [options]   (add --json for JSON output)
   outbox [--state S] [--before ID] [--limit N] [--reveal]
                                           newest first, N up to 1000 (50); --before pages back;
                                           --state possible-duplicate: messages that may have gone twice
+  calls [--object CODE] [--phone P] [--from ISO|YYYY-MM-DD] [--until ISO|YYYY-MM-DD]
+        [--purpose client|alarm|confirm] [--before SEQ] [--limit N]
+                                          call history, newest first, N up to 1000 (50): start,
+                                          direction, purpose, number, object, outcome, what was done
   sms send --phone P --text TEXT          a notice to a client's active trusted number
   schedule show --object CODE             the object's opening/closing schedule and exceptions
   schedule set --object CODE --rule "DAYS [open-from HH:MM] [arm-by HH:MM]" [--rule …] [--sms on|off]
@@ -196,6 +201,16 @@ function rulesLine(r: ConfirmationRules): string {
   ].filter(Boolean);
   return `code for disarm on ${r.otp.disarm.join(',') || 'none'}, for arm on ${r.otp.arm.join(',') || 'none'}; `
     + `call-back for ${c.actions.join(',') || 'nothing'} when ${conditions.join(' or ') || 'never'}`;
+}
+
+/** One call of the history as a table line: seq, start, direction, purpose, number, object, outcome and length, what was done. */
+function callLine(c: CallRow, tz: string): string {
+  const seconds = c.endedAt ? Math.max(0, Math.round((Date.parse(c.endedAt) - Date.parse(c.startedAt)) / 1000)) : null;
+  return [
+    String(c.seq).padStart(6), localTime(c.startedAt, tz), c.direction.padEnd(3), c.purpose.padEnd(7), (c.phone ?? '-').padEnd(12),
+    `object=${c.objectCode ?? '-'}`, c.eventId !== null ? `event=${c.eventId} round=${c.round ?? '-'}` : '',
+    c.endedAt ? `${c.outcome ?? '-'} (${seconds} s${c.answeredAt ? '' : ', not answered'})` : 'unfinished', c.actions.join('; '),
+  ].filter(Boolean).join('  ');
 }
 
 function confirmLine(r: ConfirmResult): string {
@@ -401,6 +416,22 @@ async function run(argv: string[], out: Out, cfg: () => Config): Promise<number>
         r.partsTotal ? `parts=${r.messageIds.length}/${r.partsTotal} ids=${r.messageIds.join(',')}` : '',
         r.duplicateRisk ? 'possible-duplicate' : '', r.error ? `error=${r.error}` : '', r.text ?? '(erased)',
       ].filter(Boolean).join('  ')).join('\n') + (rows.length === limit ? `\nolder messages: --before ${rows[rows.length - 1]?.id}` : '') || 'outbox is empty', data);
+      return 0;
+    }
+
+    case 'calls': {
+      const f = parse([sub, ...rest].filter((x): x is string => x !== undefined), {
+        object: { type: 'string' }, phone: { type: 'string' }, from: { type: 'string' }, until: { type: 'string' }, purpose: { type: 'string' },
+        before: { type: 'string' }, limit: { type: 'string' },
+      });
+      const limit = typeof f.limit === 'string' ? intArg(f, 'limit') : 50;
+      const text = (name: string): Record<string, string> => (typeof f[name] === 'string' ? { [name]: f[name] as string } : {});
+      const rows = await withCore(({ core }) => core.listCalls({
+        limit, ...(typeof f.object === 'string' ? { objectCode: f.object } : {}), ...text('phone'), ...text('from'), ...text('until'), ...text('purpose'),
+        ...(typeof f.before === 'string' ? { before: intArg(f, 'before') } : {}),
+      }));
+      const tz = tzOf();
+      out.print(rows.map((c) => callLine(c, tz)).join('\n') + (rows.length === limit ? `\nolder calls: --before ${rows[rows.length - 1]?.seq}` : '') || 'no calls', rows);
       return 0;
     }
 

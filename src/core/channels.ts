@@ -1,6 +1,7 @@
 import type { JournalRecord } from '../domain/journal.ts';
 import type { Channel, ClientView, Lang, ObjectView } from '../domain/types.ts';
 import type { AlertInput, CalloutPlan } from './alarms.ts';
+import type { CallEnd, CallProgress, CallStart } from './calls.ts';
 import type { ConfirmInput, ConfirmResult } from './challenges.ts';
 import type { ClientRequest, Identity, Inquiry, RequestResult, SignInResult } from './client-requests.ts';
 import type { SmsToQueue } from './context.ts';
@@ -47,6 +48,14 @@ export interface TelephonyCore {
   renewCallouts(eventIds: number[]): Promise<number[]>;
   /** Marks the call-outs done; false when another instance had taken them over. */
   finishCallouts(eventId: number): Promise<boolean>;
+
+  // call history
+  /** A call's row as it starts (incoming, or a call-out being placed). */
+  callStarted(c: CallStart): Promise<void>;
+  /** What became known on the call and what was done on it; false when the call was never started. */
+  callProgress(p: CallProgress): Promise<boolean>;
+  /** The call's end and outcome (once); false when the call was never started. */
+  callEnded(e: CallEnd): Promise<boolean>;
 }
 
 /** Rate limits that hold across every instance on the database (see `StoreTx.rateHit`). */

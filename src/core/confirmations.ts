@@ -119,6 +119,7 @@ export interface HoldView extends HoldRow {
 /** A call-back to make: who to call (the requesting number first), about what. */
 export interface HoldCallPlan {
   holdId: number;
+  clientId: number;
   objectCode: string;
   action: 'arm' | 'disarm';
   channel: string;
@@ -311,7 +312,7 @@ async function planOf(s: StoreTx, h: HoldRow): Promise<HoldCallPlan> {
       .sort((a, b) => (a.id === h.numberId ? -1 : b.id === h.numberId ? 1 : a.id - b.id));
     for (const n of numbers) contacts.push({ phone: n.phone, lang: client.lang });
   }
-  return { holdId: h.id, objectCode: object?.code ?? '', action: h.action, channel: h.channel, requestedAt: h.requestedAt, contacts };
+  return { holdId: h.id, clientId: h.clientId, objectCode: object?.code ?? '', action: h.action, channel: h.channel, requestedAt: h.requestedAt, contacts };
 }
 
 /**

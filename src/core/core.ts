@@ -4,6 +4,8 @@ import type { AppError } from '../domain/errors.ts';
 import { Alarms } from './alarms.ts';
 import type { AlertInput, CalloutPlan, MonitoringEventIn, RecordedEvent } from './alarms.ts';
 import { Billing, nextPeriod } from './billing.ts';
+import { Calls } from './calls.ts';
+import type { CallEnd, CallProgress, CallQuery, CallStart } from './calls.ts';
 import { Challenges, confirmIn } from './challenges.ts';
 import { Confirmations } from './confirmations.ts';
 import type { HoldCallPlan, HoldDecision, HoldView } from './confirmations.ts';
@@ -19,7 +21,7 @@ import type { DuressConfirmResult, DuressRequestResult, DuressStatus } from './d
 import type { CoreDeps, SmsToQueue } from './context.ts';
 import { answerText } from './conversation.ts';
 import type { TextAnswer } from './conversation.ts';
-import type { AlertRow, JournalFilter, MonitoringEventRow, OutboxRow, RateLimit } from './ports.ts';
+import type { AlertRow, CallRow, JournalFilter, MonitoringEventRow, OutboxRow, RateLimit } from './ports.ts';
 import { Records } from './records.ts';
 import { Registry } from './registry.ts';
 import { Schedules } from './schedules.ts';
@@ -29,6 +31,7 @@ import type { DayRule } from '../domain/schedule.ts';
 export { MAX_CLOCK_AHEAD_MS } from './alarms.ts';
 export type { CalloutPlan } from './alarms.ts';
 export type { HoldCallPlan, HoldDecision, HoldView } from './confirmations.ts';
+export type { CallEnd, CallProgress, CallQuery, CallStart } from './calls.ts';
 export { SETTING_OTP_CEILING } from './challenges.ts';
 export type { ConfirmRefusal, ConfirmResult } from './challenges.ts';
 export type { ClientRequest, Identity, RequestResult } from './client-requests.ts';
@@ -60,6 +63,7 @@ export class Core implements TelephonyCore, SmsCore, TextCore, ClientHttpCore {
   private readonly confirmations: Confirmations;
   private readonly schedules: Schedules;
   private readonly duress: DuressCodes;
+  private readonly calls: Calls;
 
   constructor(deps: CoreDeps) {
     const ctx = new CoreContext(deps);
@@ -74,6 +78,7 @@ export class Core implements TelephonyCore, SmsCore, TextCore, ClientHttpCore {
     this.confirmations = new Confirmations(ctx);
     this.schedules = new Schedules(ctx);
     this.duress = new DuressCodes(ctx);
+    this.calls = new Calls(ctx);
   }
 
   // ---------------------------------------------------------------- client requests
@@ -444,5 +449,27 @@ export class Core implements TelephonyCore, SmsCore, TextCore, ClientHttpCore {
   /** The one-time code comes back, with the new duress code for a set. */
   confirmDuressChange(a: { channel: 'app' | 'chat'; phone: string; challengeId: string; code: string; duress?: unknown; ref?: string }): Promise<DuressConfirmResult> {
     return this.duress.confirm(a);
+  }
+
+  // ---------------------------------------------------------------- call history
+
+  /** A call's row as it starts; a call-out's when it is placed. */
+  callStarted(c: CallStart): Promise<void> {
+    return this.calls.callStarted(c);
+  }
+
+  /** Appends what was done on a call and sets what became known (client, object, answer time). */
+  callProgress(p: CallProgress): Promise<boolean> {
+    return this.calls.callProgress(p);
+  }
+
+  /** Ends a call with its outcome (the first end counts). */
+  callEnded(e: CallEnd): Promise<boolean> {
+    return this.calls.callEnded(e);
+  }
+
+  /** The call history for operators, newest first, with filters; bad filters throw BAD_INPUT. */
+  listCalls(q: CallQuery): Promise<CallRow[]> {
+    return this.calls.listCalls(q);
   }
 }

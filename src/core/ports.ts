@@ -264,6 +264,20 @@ export interface StoreTx {
    * (`cleared_at` = at); the other time is kept.
    */
   setDuress(clientId: number, codeHash: Buffer | null, at: string, by: string): Promise<void>;
+
+  // ---- call history
+
+  /** A call's row at its start (its id is the ARI channel id, unique). */
+  insertCall(c: CallInsert): Promise<void>;
+  /**
+   * Updates the call: `actions` are appended (the list is capped at `CALL_ACTIONS_MAX`), the
+   * other given fields are set (client id, object code and phone only when given); the end
+   * (`endedAt`, `outcome`) and `answeredAt` are set once, a second end changes neither. False
+   * when there is no call with this id.
+   */
+  updateCall(id: string, u: CallUpdate): Promise<boolean>;
+  /** Newest first (by `seq`); `before` pages back by seq; `from` inclusive, `until` exclusive on the start time. */
+  listCalls(f: CallFilter): Promise<CallRow[]>;
 }
 
 export const HOLD_STATES = ['awaiting-code', 'pending', 'calling', 'confirmed', 'refused', 'expired', 'cancelled'] as const;
@@ -312,6 +326,49 @@ export interface DuressRow {
   setAt: string | null;
   clearedAt: string | null;
   changedBy: string;
+}
+
+/** A call as it starts. */
+export interface CallInsert {
+  id: string;
+  direction: 'in' | 'out';
+  purpose: string;
+  phone: string | null;
+  clientId: number | null;
+  objectCode: string | null;
+  startedAt: string;
+  /** Alarm call-outs: the monitoring event and the round down the contact list. */
+  eventId: number | null;
+  round: number | null;
+}
+
+export interface CallUpdate {
+  answeredAt?: string;
+  clientId?: number;
+  objectCode?: string;
+  phone?: string;
+  actions?: string[];
+  endedAt?: string;
+  outcome?: string;
+}
+
+export interface CallFilter {
+  limit: number;
+  objectCode?: string;
+  phone?: string;
+  purpose?: string;
+  from?: string;
+  until?: string;
+  before?: number;
+}
+
+export interface CallRow extends CallInsert {
+  /** The row's place in the history (newest is highest): the key `before` pages by. */
+  seq: number;
+  answeredAt: string | null;
+  endedAt: string | null;
+  outcome: string | null;
+  actions: string[];
 }
 
 /** One sliding-window limit: at most `max` hits of `key` in any `windowMs`. */

@@ -304,6 +304,29 @@ export async function adminRoutes(app: FastifyInstance, d: {
     });
     return { messages: rows.map(({ bodyEnc: _e, body: _b, ...r }) => r) };
   });
+  // Call history: incoming robot calls and call-outs, newest first; `before` pages back by seq.
+  app.get('/v1/admin/calls', {
+    schema: {
+      ...sec, summary: 'Call history: robot calls, alarm call-outs, call-backs, newest first', response: ok,
+      querystring: {
+        type: 'object', additionalProperties: false,
+        properties: {
+          object: { type: 'string', pattern: '^\\d{3,8}$' }, phone: { type: 'string', minLength: 1, maxLength: 32 },
+          from: { type: 'string', minLength: 1, maxLength: 40 }, until: { type: 'string', minLength: 1, maxLength: 40 },
+          purpose: { type: 'string', minLength: 1, maxLength: 32 }, limit: { type: 'string', pattern: '^\\d{1,4}$' }, before: { type: 'string', pattern: '^\\d{1,15}$' },
+        },
+      },
+    },
+  }, async (req) => {
+    await op(req);
+    const q = req.query as Record<string, string | undefined>;
+    const limit = Number(q.limit ?? 100);
+    const calls = await core.listCalls({
+      limit, ...(q.object ? { objectCode: q.object } : {}), ...(q.phone ? { phone: q.phone } : {}), ...(q.purpose ? { purpose: q.purpose } : {}),
+      ...(q.from ? { from: q.from } : {}), ...(q.until ? { until: q.until } : {}), ...(q.before ? { before: Number(q.before) } : {}),
+    });
+    return { calls, before: calls.length === limit ? calls[calls.length - 1]?.seq ?? null : null };
+  });
   app.get('/v1/admin/operators', { schema: { ...sec, response: ok } }, async (req) => {
     await admin(req);
     return { operators: await access.listOperators() };

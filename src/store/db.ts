@@ -71,15 +71,11 @@ export function loadMigrations(dir = MIGRATIONS_DIR): Migration[] {
  */
 export function migrate(db: Db, migrations = loadMigrations()): number {
   let applied = 0;
-  let previous = 0;
   for (const m of migrations) {
-    // versions grow but may skip numbers: a migration applies to the version of the one before it
-    const before = previous;
-    previous = m.version;
     const step = db.transaction(() => {
       const current = db.pragma('user_version', { simple: true }) as number;
       if (current >= m.version) return false;
-      if (current !== before) {
+      if (current !== m.version - 1) {
         throw new Error(`database is at schema version ${current}, cannot apply ${m.name}`);
       }
       db.exec(m.sql);

@@ -333,11 +333,7 @@ async function rollback(c: pg.PoolClient): Promise<boolean> {
  */
 export async function migratePg(pool: pg.Pool, migrations: Migration[]): Promise<number> {
   let applied = 0;
-  let previous = 0;
   for (const m of migrations) {
-    // versions grow but may skip numbers: a migration applies to the version of the one before it
-    const before = previous;
-    previous = m.version;
     const client = await pool.connect();
     let failure: Error | undefined;
     const broken = (e: unknown): void => {
@@ -352,7 +348,7 @@ export async function migratePg(pool: pg.Pool, migrations: Migration[]): Promise
           version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
         const current = (await client.query<{ v: number }>('SELECT COALESCE(MAX(version), 0)::int AS v FROM schema_migrations')).rows[0]!.v;
         if (current < m.version) {
-          if (current !== before) throw new Error(`database is at schema version ${current}, cannot apply ${m.name}`);
+          if (current !== m.version - 1) throw new Error(`database is at schema version ${current}, cannot apply ${m.name}`);
           await client.query(m.sql);
           await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
           applied++;

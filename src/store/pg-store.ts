@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type {
-  AlertRow, ChallengeRow, DuressRow, JournalFilter, MonitoringEventInsert, MonitoringEventRow, OperatorRow, OutboxInsert, OutboxRow, ServiceRow,
-  RateLimit, SessionRow, Store, StoreTx, HoldInsert, HoldRow, HoldState,
+  AlertRow, CallFilter, CallInsert, CallRow, CallUpdate, ChallengeRow, DuressRow, JournalFilter, MonitoringEventInsert, MonitoringEventRow, OperatorRow,
+  OutboxInsert, OutboxRow, ServiceRow, RateLimit, SessionRow, Store, StoreTx, HoldInsert, HoldRow, HoldState,
 } from '../core/ports.ts';
 import { GENESIS_HASH, recordHash } from '../domain/journal.ts';
 import type { JournalContent, JournalRecord } from '../domain/journal.ts';
@@ -10,9 +10,10 @@ import type {
   ClientView, Lang, NumberState, NumberView, ObjectStatus, ObjectView,
 } from '../domain/types.ts';
 import { duplicateKeyOf, isReadTimeout, JOURNAL_LOCK, lockSql } from './pg-db.ts';
-import { alertFrom, challengeFrom, clientFrom, DURESS_HIDDEN_SQL, duressFrom, eventFrom, holdFrom, journalFrom, objectFrom, operatorFrom, outboxFrom, str } from './rows.ts';
+import {
+  alertFrom, appendedActions, callFrom, callUpdateValues, challengeFrom, clientFrom, DURESS_HIDDEN_SQL, duressFrom, eventFrom, holdFrom, journalFrom, objectFrom, operatorFrom, outboxFrom, schedulesFrom, str,
+} from './rows.ts';
 import type { Row } from './rows.ts';
-import { schedulesFrom } from './rows.ts';
 import type { ScheduleRow } from '../core/ports.ts';
 import type { DayRule, ScheduleException } from '../domain/schedule.ts';
 import type { PgDatabase } from './pg-db.ts';
@@ -867,6 +868,48 @@ export class PgTx implements StoreTx {
         ON CONFLICT (client_id) DO UPDATE SET code_hash = excluded.code_hash, changed_by = excluded.changed_by,
           set_at = COALESCE(excluded.set_at, duress_codes.set_at), cleared_at = COALESCE(excluded.cleared_at, duress_codes.cleared_at)`,
       [clientId, codeHash, codeHash ? at : null, codeHash ? null : at, by]);
+    });
+  }
+
+  // ---- call history
+
+  insertCall(c: CallInsert): Promise<void> {
+    return this.unique(async () => {
+      await this.exec(`INSERT INTO calls (id, direction, purpose, phone, client_id, object_code, started_at, event_id, round)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, [c.id, c.direction, c.purpose, c.phone, c.clientId, c.objectCode, c.startedAt, c.eventId, c.round]);
+    });
+  }
+
+  updateCall(id: string, u: CallUpdate): Promise<boolean> {
+    return this.write(async () => {
+      const row = await this.one('SELECT actions FROM calls WHERE id = $1 FOR UPDATE', [id]);
+      if (!row) return false;
+      const actions = u.actions?.length ? appendedActions(row.actions, u.actions) : (row.actions as string);
+      await this.exec(`UPDATE calls SET answered_at = COALESCE(answered_at, $1), client_id = COALESCE($2::bigint, client_id), object_code = COALESCE($3, object_code),
+        phone = COALESCE($4, phone), outcome = CASE WHEN ended_at IS NULL THEN COALESCE($6, outcome) ELSE outcome END,
+        ended_at = COALESCE(ended_at, $5), actions = $7 WHERE id = $8`, [...callUpdateValues(u), actions, id]);
+      return true;
+    });
+  }
+
+  listCalls(f: CallFilter): Promise<CallRow[]> {
+    return this.read(async () => {
+      const where: string[] = [];
+      const args: unknown[] = [];
+      const add = (column: string, op: string, v: string | number | undefined): void => {
+        if (v === undefined) return;
+        args.push(v);
+        where.push(`${column} ${op} $${args.length}`);
+      };
+      add('object_code', '=', f.objectCode);
+      add('phone', '=', f.phone);
+      add('purpose', '=', f.purpose);
+      add('started_at', '>=', f.from);
+      add('started_at', '<', f.until);
+      add('seq', '<', f.before);
+      args.push(f.limit);
+      const rows = await this.rows(`SELECT * FROM calls${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT $${args.length}`, args);
+      return rows.map(callFrom);
     });
   }
 }

@@ -1,4 +1,5 @@
-import type { AlertRow, ChallengeRow, DuressRow, HoldRow, HoldState, MonitoringEventRow, OperatorRow, OutboxRow } from '../core/ports.ts';
+import type { AlertRow, CallRow, CallUpdate, ChallengeRow, DuressRow, HoldRow, HoldState, MonitoringEventRow, OperatorRow, OutboxRow } from '../core/ports.ts';
+import { CALL_ACTIONS_MAX } from '../domain/calls.ts';
 import type { JournalRecord } from '../domain/journal.ts';
 import type { ClientView, Lang, ObjectStatus, ObjectView } from '../domain/types.ts';
 import type { ScheduleRow } from '../core/ports.ts';
@@ -175,3 +176,35 @@ export function duressFrom(r: Row): DuressRow {
  * (the silent alarm, its changes) and the operators' alert it raised. The same SQL on both engines.
  */
 export const DURESS_HIDDEN_SQL = "action NOT LIKE 'duress%' AND NOT (action = 'operator-alert' AND COALESCE(reason, '') = 'duress')";
+
+// ---- call history
+
+export function callFrom(r: Row): CallRow {
+  return {
+    seq: Number(r.seq),
+    id: r.id as string,
+    direction: r.direction as CallRow['direction'],
+    purpose: r.purpose as string,
+    phone: str(r.phone),
+    clientId: r.client_id === null || r.client_id === undefined ? null : Number(r.client_id),
+    objectCode: str(r.object_code),
+    startedAt: r.started_at as string,
+    answeredAt: str(r.answered_at),
+    endedAt: str(r.ended_at),
+    outcome: str(r.outcome),
+    actions: JSON.parse((r.actions as string | null) ?? '[]') as string[],
+    eventId: r.event_id === null || r.event_id === undefined ? null : Number(r.event_id),
+    round: numOrNull(r.round),
+  };
+}
+
+/** The actions column after appending `more` to the stored list (capped at `CALL_ACTIONS_MAX`). */
+export function appendedActions(stored: unknown, more: string[]): string {
+  const list = JSON.parse((stored as string | null) ?? '[]') as string[];
+  return JSON.stringify([...list, ...more].slice(0, CALL_ACTIONS_MAX));
+}
+
+/** The values of a call update, as both engines bind them (null: leave as it is). */
+export function callUpdateValues(u: CallUpdate): Array<string | number | null> {
+  return [u.answeredAt ?? null, u.clientId ?? null, u.objectCode ?? null, u.phone ?? null, u.endedAt ?? null, u.outcome ?? null];
+}

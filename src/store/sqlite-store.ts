@@ -1,8 +1,8 @@
 import type { Statement } from 'better-sqlite3';
 import { DuplicateKeyError } from '../core/ports.ts';
 import type {
-  AlertRow, ChallengeRow, DuressRow, JournalFilter, MonitoringEventInsert, ServiceRow, MonitoringEventRow, OperatorRow, OutboxInsert, OutboxRow, RateLimit,
-  SessionRow, Store, StoreTx, HoldInsert, HoldRow, HoldState,
+  AlertRow, CallFilter, CallInsert, CallRow, CallUpdate, ChallengeRow, DuressRow, JournalFilter, MonitoringEventInsert, ServiceRow, MonitoringEventRow,
+  OperatorRow, OutboxInsert, OutboxRow, RateLimit, SessionRow, Store, StoreTx, HoldInsert, HoldRow, HoldState,
 } from '../core/ports.ts';
 import { GENESIS_HASH, recordHash } from '../domain/journal.ts';
 import type { JournalContent, JournalRecord } from '../domain/journal.ts';
@@ -14,9 +14,10 @@ import type { Db } from './db.ts';
 import { lockFor, TxStatements } from './sqlite-lock.ts';
 import type { SqliteLock } from './sqlite-lock.ts';
 import { Statements } from './statements.ts';
-import { alertFrom, challengeFrom, clientFrom, DURESS_HIDDEN_SQL, duressFrom, eventFrom, holdFrom, journalFrom, objectFrom, operatorFrom, outboxFrom } from './rows.ts';
+import {
+  alertFrom, appendedActions, callFrom, callUpdateValues, challengeFrom, clientFrom, DURESS_HIDDEN_SQL, duressFrom, eventFrom, holdFrom, journalFrom, objectFrom, operatorFrom, outboxFrom, schedulesFrom,
+} from './rows.ts';
 import type { Row } from './rows.ts';
-import { schedulesFrom } from './rows.ts';
 import type { ScheduleRow } from '../core/ports.ts';
 import type { DayRule, ScheduleException } from '../domain/schedule.ts';
 
@@ -816,5 +817,41 @@ export class SqliteTx implements StoreTx {
       ON CONFLICT(client_id) DO UPDATE SET code_hash = excluded.code_hash, changed_by = excluded.changed_by,
         set_at = COALESCE(excluded.set_at, duress_codes.set_at), cleared_at = COALESCE(excluded.cleared_at, duress_codes.cleared_at)`)
       .run(clientId, codeHash, codeHash ? at : null, codeHash ? null : at, by);
+  }
+
+  // ---- call history
+
+  async insertCall(c: CallInsert): Promise<void> {
+    uniqueWrite(() => this.st(`INSERT INTO calls (id, direction, purpose, phone, client_id, object_code, started_at, event_id, round)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(c.id, c.direction, c.purpose, c.phone, c.clientId, c.objectCode, c.startedAt, c.eventId, c.round));
+  }
+
+  async updateCall(id: string, u: CallUpdate): Promise<boolean> {
+    const row = this.st('SELECT actions FROM calls WHERE id = ?').get(id) as Row | undefined;
+    if (!row) return false;
+    const actions = u.actions?.length ? appendedActions(row.actions, u.actions) : (row.actions as string);
+    const [answeredAt, clientId, objectCode, phone, endedAt, outcome] = callUpdateValues(u);
+    this.st(`UPDATE calls SET answered_at = COALESCE(answered_at, ?), client_id = COALESCE(?, client_id), object_code = COALESCE(?, object_code),
+      phone = COALESCE(?, phone), outcome = CASE WHEN ended_at IS NULL THEN COALESCE(?, outcome) ELSE outcome END,
+      ended_at = COALESCE(ended_at, ?), actions = ? WHERE id = ?`).run(answeredAt, clientId, objectCode, phone, outcome, endedAt, actions, id);
+    return true;
+  }
+
+  async listCalls(f: CallFilter): Promise<CallRow[]> {
+    const where: string[] = [];
+    const args: Array<string | number> = [];
+    const add = (cond: string, v: string | number | undefined): void => {
+      if (v === undefined) return;
+      where.push(cond);
+      args.push(v);
+    };
+    add('object_code = ?', f.objectCode);
+    add('phone = ?', f.phone);
+    add('purpose = ?', f.purpose);
+    add('started_at >= ?', f.from);
+    add('started_at < ?', f.until);
+    add('seq < ?', f.before);
+    const rows = this.st(`SELECT * FROM calls${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`).all(...args, f.limit) as Row[];
+    return rows.map(callFrom);
   }
 }

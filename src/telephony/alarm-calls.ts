@@ -55,7 +55,10 @@ export async function runAlarmCalls(plan: CalloutPlan, o: AlarmCallOptions): Pro
         if (acknowledgedBy && !loud) break;
         if (lost()) return { acknowledgedBy, attempts };
         const startedAt = new Date().toISOString();
-        const result = await o.callOut({ phone: c.phone, lang: c.lang, objectCode: plan.objectCode, kind: plan.kind, zone: plan.zone, ...(o.ringSec ? { ringSec: o.ringSec } : {}) });
+        const result = await o.callOut({
+          phone: c.phone, lang: c.lang, objectCode: plan.objectCode, kind: plan.kind, zone: plan.zone, ...(o.ringSec ? { ringSec: o.ringSec } : {}),
+          purpose: 'alarm', ref: { eventId: plan.eventId, round, clientId: plan.clientId },
+        });
         attempts++;
         await o.core.noteCallout({ eventId: plan.eventId, objectCode: plan.objectCode, clientId: plan.clientId, phone: c.phone, round, result, startedAt });
         if (result === 'rejected') rejected.add(c.phone);

@@ -43,7 +43,7 @@ export async function runConfirmCalls(plan: HoldCallPlan, o: ConfirmCallOptions)
       if (lost()) return 'lost';
       if (!(await open())) return 'decided';
       const result = await o.callOut({
-        phone: c.phone, lang: c.lang, objectCode: plan.objectCode, kind: 'confirm',
+        phone: c.phone, lang: c.lang, objectCode: plan.objectCode, kind: 'confirm', purpose: 'confirm', ref: { clientId: plan.clientId },
         confirm: { action: plan.action, channel: plan.channel, requestedAt: plan.requestedAt },
         ...(o.ringSec ? { ringSec: o.ringSec } : {}),
       });

@@ -3,6 +3,8 @@ import type { Clock } from '../core/ports.ts';
 import type { Lang, ObjectView } from '../domain/types.ts';
 import type { Logger } from '../logger.ts';
 import type { CallIo } from './call-io.ts';
+import { NO_REPORT } from './call-history.ts';
+import type { CallReport } from './call-history.ts';
 import { sayObject } from './speech.ts';
 
 /**
@@ -32,6 +34,8 @@ export interface CallState {
   objects: ObjectView[];
   object: ObjectView | null;
   errors: number;
+  /** Where what is done on the call goes (the call history). */
+  report: CallReport;
 }
 
 export interface RobotDeps {
@@ -74,10 +78,10 @@ export class Robot {
     this.d = deps;
   }
 
-  /** Runs one incoming call from answer to hang-up. Never throws. */
-  async handleCall(io: CallIo, callerNumber: string | undefined): Promise<string> {
+  /** Runs one incoming call from answer to hang-up, telling `report` what it does. Never throws. */
+  async handleCall(io: CallIo, callerNumber: string | undefined, report: CallReport = NO_REPORT): Promise<string> {
     try {
-      return await this.flow(io, callerNumber);
+      return await this.flow(io, callerNumber, report);
     } catch (e) {
       this.d.logger.error({ err: e }, 'call flow failed');
       await io.play(media('ru', ['technical-problem']), false);
@@ -86,10 +90,12 @@ export class Robot {
     }
   }
 
-  private async flow(io: CallIo, callerNumber: string | undefined): Promise<string> {
+  private async flow(io: CallIo, callerNumber: string | undefined, report: CallReport): Promise<string> {
     const { core } = this.d;
     const id = await core.identify(callerNumber ?? '');
     if (!id.ok) {
+      if (id.client) report.known({ clientId: id.client.id });
+      report.action(`refused: ${id.reason}`);
       await core.inquiry({ channel: 'phone', phone: callerNumber ?? '', action: 'call' });
       const lang = id.client?.lang ?? 'ru';
       const prompt = id.reason === 'pending' ? 'number-pending' : id.reason === 'blocked' ? 'number-blocked'
@@ -101,7 +107,8 @@ export class Robot {
       return `refused:${id.reason}`;
     }
     await core.inquiry({ channel: 'phone', phone: id.phone, action: 'call' });
-    const s: CallState = { phone: id.phone, clientId: id.client.id, lang: id.client.lang, objects: id.objects, object: null, errors: 0 };
+    report.known({ clientId: id.client.id });
+    const s: CallState = { phone: id.phone, clientId: id.client.id, lang: id.client.lang, objects: id.objects, object: null, errors: 0, report };
 
     let state: StateId = id.client.langChosen ? 'objects' : 'language';
     if (state === 'objects') await io.play(media(s.lang, ['welcome']));
@@ -159,6 +166,7 @@ export class Robot {
         if (r.kind === 'digits' && (r.digits === '1' || r.digits === '2')) {
           s.lang = r.digits === '1' ? 'ru' : 'kk';
           await core.setLanguage(s.clientId, s.lang, 'phone', s.phone);
+          s.report.action(`language ${s.lang}`);
           s.errors = 0;
           return 'objects';
         }
@@ -177,6 +185,7 @@ export class Robot {
         }
         if (s.objects.length === 1) {
           s.object = s.objects[0] as ObjectView;
+          s.report.known({ objectCode: s.object.code });
           return 'status';
         }
         const now = this.d.clock.now();
@@ -203,15 +212,17 @@ export class Robot {
         }
         s.errors = 0;
         s.object = found;
+        s.report.known({ objectCode: found.code });
         return 'status';
       }
 
       case 'status': {
         const obj = s.object as ObjectView;
         const res = await core.request({ channel: 'phone', phone: s.phone, action: 'status', objectCode: obj.code });
-        if (res.kind === 'refused') return this.refused(io, s, res.reason);
+        if (res.kind === 'refused') return this.refused(io, s, res.reason, `status ${obj.code}`);
         if (res.kind === 'status' && res.objects[0]) s.object = res.objects[0];
         const o = s.object as ObjectView;
+        s.report.action(`status ${o.code}: ${o.status}`);
         await io.play(say(sayObject(o.code, o.status, new Date(o.statusSince), this.d.clock.now(), s.lang, this.d.timeZone)));
         return 'menu';
       }
@@ -219,9 +230,10 @@ export class Robot {
       case 'arm': {
         const obj = s.object as ObjectView;
         const res = await core.request({ channel: 'phone', phone: s.phone, action: 'arm', objectCode: obj.code });
-        if (res.kind === 'refused') return this.refused(io, s, res.reason);
+        if (res.kind === 'refused') return this.refused(io, s, res.reason, `arm ${obj.code}`);
         if (res.kind === 'done') {
           s.object = res.object;
+          s.report.action(`arm ${obj.code}: ${res.changed ? 'done' : 'already armed'}`);
           await io.play(say([res.changed ? 'armed-ok' : 'already-armed']));
         }
         if (res.kind === 'held') await io.play(say(['held-callback']));
@@ -234,6 +246,7 @@ export class Robot {
       case 'operator': {
         await io.play(say(['connecting-operator']), false);
         const ok = await io.transfer(OPERATOR_CONTEXT);
+        s.report.action(ok ? 'operator' : 'operator: transfer failed');
         if (ok) return { end: 'operator' };
         await io.error(say(['technical-problem']));
         return 'menu';
@@ -254,9 +267,11 @@ export class Robot {
     const say = (ids: string[]): string[] => media(s.lang, ids);
     const obj = s.object as ObjectView;
     const res = await core.request({ channel: 'phone', phone: s.phone, action: 'disarm', objectCode: obj.code });
-    if (res.kind === 'refused') return this.refused(io, s, res.reason);
+    const did = (what: string): void => s.report.action(`disarm ${obj.code}: ${what}`);
+    if (res.kind === 'refused') return this.refused(io, s, res.reason, `disarm ${obj.code}`);
     if (res.kind === 'done') {
       s.object = res.object;
+      did(res.changed ? 'done' : 'already disarmed');
       await io.play(say([res.changed ? 'disarmed-ok' : 'already-disarmed']));
       return 'menu';
     }
@@ -265,6 +280,7 @@ export class Robot {
       return 'menu';
     }
     if (res.kind !== 'challenge') return 'menu';
+    did('code sent');
     // after an error prompt the code is typed again with no question of its own
     let question = ['code-sent'];
     for (let tries = 0; tries < 6; tries++) {
@@ -272,12 +288,16 @@ export class Robot {
       const r = await io.ask(say(question), { maxDigits: 12 });
       if (r.kind === 'hangup') return { end: 'caller-hung-up' };
       if (r.kind === 'star') {
+        did('cancelled');
         await io.play(say(['cancelled']));
         return 'menu';
       }
       if (r.kind === 'timeout') {
         s.errors++;
-        if (s.errors >= MAX_ERRORS) return 'menu';
+        if (s.errors >= MAX_ERRORS) {
+          did('no code entered');
+          return 'menu';
+        }
         question = ['code-sent'];
         await io.error(say(['no-entry']));
         continue;
@@ -286,14 +306,17 @@ export class Robot {
       if (c.kind === 'done') {
         s.errors = 0;
         if (c.object) s.object = c.object;
+        did(c.changed ? 'done' : 'already disarmed');
         await io.play(say([c.changed ? 'disarmed-ok' : 'already-disarmed']));
         return 'menu';
       }
       if (c.kind === 'held') {
         s.errors = 0;
+        did('disarm: held for confirmation');
         await io.play(say(['held-callback']));
         return 'menu';
       }
+      did(c.reason.replace('-', ' '));
       switch (c.reason) {
         case 'code-wrong':
           await io.error(say([c.attemptsLeft === 1 ? 'code-wrong-last-try' : 'code-wrong']));
@@ -313,8 +336,9 @@ export class Robot {
     return 'menu';
   }
 
-  private async refused(io: CallIo, s: CallState, reason: string): Promise<StateId | { end: string }> {
+  private async refused(io: CallIo, s: CallState, reason: string, what: string): Promise<StateId | { end: string }> {
     const say = (ids: string[]): string[] => media(s.lang, ids);
+    s.report.action(`${what}: refused (${reason})`);
     switch (reason) {
       case 'blocked':
         await io.play(say(['number-blocked']), false);

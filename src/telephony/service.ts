@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { TelephonyCore } from '../core/channels.ts';
+import type { CallStart } from '../core/calls.ts';
 import type { Clock } from '../core/ports.ts';
 import type { Lang } from '../domain/types.ts';
 import type { ReadinessCheck } from '../core/ports.ts';
@@ -7,6 +8,7 @@ import type { Logger } from '../logger.ts';
 import type { AriEvent } from './ari-link.ts';
 import { AriLink } from './ari-link.ts';
 import { CallIo } from './call-io.ts';
+import { CallRecord } from './call-history.ts';
 import type { CallTimings } from './call-io.ts';
 import { Robot, media } from './robot.ts';
 import { sayDigits, sayWhen } from './speech.ts';
@@ -27,6 +29,10 @@ export interface CalloutRequest {
    * channel, when) and key 1 confirms it, key 2 refuses it.
    */
   confirm?: { action: string; channel: string; requestedAt: string };
+  /** What the call is for, in the call history ('alarm' unless said). */
+  purpose?: string;
+  /** What the call-out belongs to, for the call history: an alarm's event and round, the client. */
+  ref?: { eventId?: number; round?: number; clientId?: number };
 }
 
 export interface TelephonyOptions {
@@ -49,6 +55,9 @@ interface ActiveCall {
   io: CallIo;
   kind: 'incoming' | 'callout';
   startedAt: number;
+  record: CallRecord;
+  /** Why the call was cut from our side (the ARI link dropped, shutdown): its outcome in the history. */
+  cut?: string;
 }
 
 interface PendingCallout {
@@ -56,6 +65,7 @@ interface PendingCallout {
   resolve: (r: CalloutResult) => void;
   answered: boolean;
   timer: NodeJS.Timeout;
+  record: CallRecord;
 }
 
 /** Hang-up causes (Q.850) Asterisk reports for a call-out that was never answered. */
@@ -151,20 +161,26 @@ export class Telephony {
     const deadline = Date.now() + graceMs;
     while (this.calls.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     for (const [id, c] of this.calls) {
+      c.cut ??= 'shutdown';
+      void this.historyWrite(c.record.end(c.cut));
       await c.io.hangup();
       this.calls.delete(id);
     }
     for (const [, p] of this.callouts) {
       clearTimeout(p.timer);
+      void this.historyWrite(p.record.end('shutdown'));
       p.resolve('failed');
     }
     this.callouts.clear();
+    // the history's last writes go through before the core may close
+    await Promise.all([...this.historyWrites]);
     await this.link.stop();
   }
 
   private dropAll(reason: string): void {
     for (const [id, c] of this.calls) {
       this.o.logger.warn({ channel: id, reason }, 'call dropped');
+      c.cut ??= reason;
       c.io.end();
     }
   }
@@ -201,7 +217,8 @@ export class Telephony {
     const pending = this.callouts.get(channelId);
     if (pending) {
       pending.answered = true;
-      this.track(channelId, io, 'callout');
+      pending.record.answered();
+      this.track(channelId, io, 'callout', pending.record);
       void this.runCallout(io, pending, log);
       return;
     }
@@ -211,27 +228,46 @@ export class Telephony {
       return;
     }
     this.stats.incoming++;
-    this.track(channelId, io, 'incoming');
     const caller = e.channel?.caller?.number;
+    const record = this.record({ id: channelId, direction: 'in', purpose: 'client', phone: caller ?? null });
+    this.track(channelId, io, 'incoming', record);
     log.info({ caller: caller ? `${caller.slice(0, 5)}…${caller.slice(-2)}` : 'none' }, 'incoming call');
     void (async () => {
       try {
         await this.link.answer(channelId);
+        record.answered();
       } catch (err) {
         log.warn({ err }, 'answer failed');
         io.end();
       }
-      const outcome = io.hungUp ? 'caller-hung-up' : await this.robot.handleCall(io, caller);
+      const outcome = io.hungUp ? 'caller-hung-up' : await this.robot.handleCall(io, caller, record);
       this.finish(channelId, outcome, log);
     })();
   }
 
-  private track(channelId: string, io: CallIo, kind: ActiveCall['kind']): void {
-    this.calls.set(channelId, { io, kind, startedAt: Date.now() });
+  private track(channelId: string, io: CallIo, kind: ActiveCall['kind'], record: CallRecord): void {
+    this.calls.set(channelId, { io, kind, startedAt: Date.now(), record });
     this.stats.active = this.calls.size;
   }
 
-  private finish(channelId: string, outcome: string, log: Logger): void {
+  /** The call's row in the history, started now. */
+  private record(start: CallStart): CallRecord {
+    return new CallRecord({ core: this.o.core, clock: this.o.clock, logger: this.o.logger }, start);
+  }
+
+  /** History writes under way, awaited by `stop`. */
+  private readonly historyWrites = new Set<Promise<void>>();
+
+  private historyWrite(p: Promise<void>): Promise<void> {
+    this.historyWrites.add(p);
+    void p.finally(() => this.historyWrites.delete(p));
+    return p;
+  }
+
+  /** `recorded`: the outcome in the call history, when it differs from the one counted. */
+  private finish(channelId: string, outcome: string, log: Logger, recorded = outcome): void {
+    const call = this.calls.get(channelId);
+    if (call) void this.historyWrite(call.record.end(call.cut ?? recorded));
     this.calls.delete(channelId);
     this.stats.active = this.calls.size;
     this.stats.outcomes[outcome] = (this.stats.outcomes[outcome] ?? 0) + 1;
@@ -243,11 +279,24 @@ export class Telephony {
    * only key 1 counts as an acknowledgement (voicemail or silence never does).
    */
   callOut(req: CalloutRequest): Promise<CalloutResult> {
-    if (!this.link.isConnected()) return Promise.resolve('failed');
     const channelId = `zhedel-co-${randomBytes(8).toString('hex')}`;
+    const record = this.record({
+      id: channelId, direction: 'out', purpose: req.purpose ?? 'alarm', phone: req.phone, objectCode: req.objectCode,
+      clientId: req.ref?.clientId ?? null, eventId: req.ref?.eventId ?? null, round: req.ref?.round ?? null,
+    });
+    if (!this.link.isConnected()) {
+      record.action('not placed: no ARI link');
+      void this.historyWrite(record.end('failed'));
+      return Promise.resolve('failed');
+    }
     const ringSec = req.ringSec ?? 30;
     this.stats.callouts++;
-    return new Promise<CalloutResult>((resolve) => {
+    return new Promise<CalloutResult>((settle) => {
+      // whatever settles the call-out ends its row (the first end counts)
+      const resolve = (r: CalloutResult): void => {
+        void this.historyWrite(record.end(r));
+        settle(r);
+      };
       const timer = setTimeout(() => {
         const p = this.callouts.get(channelId);
         if (p && !p.answered) {
@@ -256,7 +305,7 @@ export class Telephony {
           resolve('no-answer');
         }
       }, (ringSec + 10) * 1000);
-      this.callouts.set(channelId, { req, resolve, answered: false, timer });
+      this.callouts.set(channelId, { req, resolve, answered: false, timer, record });
       const endpoint = this.o.calloutEndpoint.replace('{number}', req.phone.replace(/^\+/, ''));
       this.link.originate({ endpoint, channelId, timeoutSec: ringSec, appArgs: ['callout'] }).catch((err: unknown) => {
         const p = this.callouts.get(channelId);
@@ -274,7 +323,7 @@ export class Telephony {
    * 1 to confirm, 2 to refuse", asked up to three times. Only key 1 confirms; voicemail or
    * silence never does. Hangs up at the end.
    */
-  private async confirmFlow(io: CallIo, req: CalloutRequest, c: NonNullable<CalloutRequest['confirm']>): Promise<CalloutResult> {
+  private async confirmFlow(io: CallIo, req: CalloutRequest, c: NonNullable<CalloutRequest['confirm']>, did: (a: string) => void): Promise<CalloutResult> {
     const message = [
       'confirm-intro', `confirm-action-${c.action}`, 'object', ...sayDigits(req.objectCode), `confirm-via-${c.channel}`,
       ...sayWhen(new Date(c.requestedAt), this.o.clock.now(), this.o.timeZone),
@@ -284,8 +333,10 @@ export class Telephony {
       if (round > 0) io.discardKeys();
       const r = await io.ask(media(req.lang, [...message, 'confirm-press']), { maxDigits: 1 });
       if (r.kind === 'hangup') break;
+      if (r.kind === 'digits' && r.digits !== '1' && r.digits !== '2') did(`key ${r.digits}: neither 1 nor 2`);
       if (r.kind === 'digits' && (r.digits === '1' || r.digits === '2')) {
         result = r.digits === '1' ? 'confirmed' : 'refused';
+        did(`key ${r.digits}: ${c.action} of ${req.objectCode} ${result}`);
         await io.play(media(req.lang, [result === 'confirmed' ? 'confirm-done' : 'confirm-refused']), false);
         break;
       }
@@ -300,7 +351,7 @@ export class Telephony {
     try {
       const { req } = p;
       if (req.confirm) {
-        result = await this.confirmFlow(io, req, req.confirm);
+        result = await this.confirmFlow(io, req, req.confirm, (a) => p.record.action(a));
         return;
       }
       const message = [
@@ -311,8 +362,10 @@ export class Telephony {
         if (round > 0) io.discardKeys(); // a wrong key: the message again, from scratch
         const r = await io.ask(media(req.lang, [...message, 'alarm-press-1']), { maxDigits: 1 });
         if (r.kind === 'hangup') break;
+        if (r.kind === 'digits' && r.digits !== '1') p.record.action(`key ${r.digits}: not 1`);
         if (r.kind === 'digits' && r.digits === '1') {
           result = 'acknowledged';
+          p.record.action('key 1: acknowledged');
           await io.play(media(req.lang, ['alarm-acknowledged']), false);
           break;
         }
@@ -323,7 +376,7 @@ export class Telephony {
       result = 'failed';
     } finally {
       this.callouts.delete(io.channelId);
-      this.finish(io.channelId, `callout:${result}`, log);
+      this.finish(io.channelId, `callout:${result}`, log, result);
       p.resolve(result);
     }
   }

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DuplicateKeyError } from '../../src/core/ports.ts';
-import type { ChallengeRow, HoldInsert, StoreTx } from '../../src/core/ports.ts';
+import type { CallFilter, CallInsert, ChallengeRow, HoldInsert, StoreTx } from '../../src/core/ports.ts';
+import { CALL_ACTIONS_MAX } from '../../src/domain/calls.ts';
 import { JournalVerifier } from '../../src/domain/journal.ts';
 import type { JournalContent, VerifyResult } from '../../src/domain/journal.ts';
 import { ENGINES } from './engines.ts';
@@ -519,6 +520,73 @@ describe.each(ENGINES)('store contract on $name', (engine) => {
       const all = await db.store.read((tx) => tx.searchJournal({ clientId, limit: 50 }));
       expect(all).toHaveLength(6);
       expect(await db.admin.metrics().duressAlarms()).toBe(1);
+    });
+  });
+
+  describe('call history', () => {
+    const call = (id: string, over: Partial<CallInsert> = {}): CallInsert => ({
+      id, direction: 'in', purpose: 'client', phone: PHONE, clientId: null, objectCode: null, startedAt: AT, eventId: null, round: null, ...over,
+    });
+    const at = (minutes: number): string => new Date(Date.parse(AT) + minutes * 60_000).toISOString();
+
+    it('a call is written at its start, gets its actions in order, and is ended once', async () => {
+      await db.store.transaction((tx) => tx.insertCall(call('ch-1')));
+      let [row] = await db.store.read((tx) => tx.listCalls({ limit: 10 }));
+      expect(row).toMatchObject({ id: 'ch-1', direction: 'in', purpose: 'client', phone: PHONE, answeredAt: null, endedAt: null, outcome: null, actions: [] });
+      await db.store.transaction(async (tx) => {
+        expect(await tx.updateCall('ch-1', { answeredAt: at(0), clientId: 7, actions: ['status 1001: disarmed'] })).toBe(true);
+        expect(await tx.updateCall('ch-1', { objectCode: '1001', actions: ['disarm 1001: code sent', 'disarm 1001: done'] })).toBe(true);
+      });
+      await db.store.transaction(async (tx) => {
+        expect(await tx.updateCall('ch-1', { actions: ['operator'], endedAt: at(2), outcome: 'operator' })).toBe(true);
+        // a second end (another path noticing the same hang-up) changes neither time nor outcome
+        expect(await tx.updateCall('ch-1', { endedAt: at(3), outcome: 'caller-hung-up', answeredAt: at(1) })).toBe(true);
+        expect(await tx.updateCall('no-such-call', { endedAt: at(3), outcome: 'x' })).toBe(false);
+      });
+      [row] = await db.store.read((tx) => tx.listCalls({ limit: 10 }));
+      expect(row).toMatchObject({
+        id: 'ch-1', clientId: 7, objectCode: '1001', answeredAt: at(0), endedAt: at(2), outcome: 'operator',
+        actions: ['status 1001: disarmed', 'disarm 1001: code sent', 'disarm 1001: done', 'operator'],
+      });
+    });
+
+    it('refuses a second row with the same id, and the transaction goes on', async () => {
+      await db.store.transaction(async (tx) => {
+        await tx.insertCall(call('ch-dup'));
+        await expect(tx.insertCall(call('ch-dup', { purpose: 'alarm' }))).rejects.toBeInstanceOf(DuplicateKeyError);
+        await tx.insertCall(call('ch-other'));
+      });
+      expect((await db.store.read((tx) => tx.listCalls({ limit: 10 }))).map((r) => r.id)).toEqual(['ch-other', 'ch-dup']);
+    });
+
+    it('keeps at most the capped number of actions', async () => {
+      await db.store.transaction(async (tx) => {
+        await tx.insertCall(call('ch-long'));
+        for (let i = 0; i < CALL_ACTIONS_MAX + 5; i++) await tx.updateCall('ch-long', { actions: [`a${i}`] });
+      });
+      const [row] = await db.store.read((tx) => tx.listCalls({ limit: 1 }));
+      expect(row!.actions).toHaveLength(CALL_ACTIONS_MAX);
+      expect(row!.actions.at(-1)).toBe(`a${CALL_ACTIONS_MAX - 1}`);
+    });
+
+    it('lists newest first with filters by object, phone, purpose and time, and pages back', async () => {
+      await db.store.transaction(async (tx) => {
+        await tx.insertCall(call('c1', { startedAt: at(0), objectCode: '1001' }));
+        await tx.insertCall(call('c2', { startedAt: at(10), direction: 'out', purpose: 'alarm', phone: '+77029998877', objectCode: '1001', eventId: 5, round: 2 }));
+        await tx.insertCall(call('c3', { startedAt: at(20), phone: '0123', objectCode: '2002' }));
+        await tx.insertCall(call('c4', { startedAt: at(30), phone: null }));
+      });
+      const list = (f: Partial<CallFilter>): Promise<string[]> => db.store.read(async (tx) => (await tx.listCalls({ limit: 10, ...f })).map((r) => r.id));
+      expect(await list({})).toEqual(['c4', 'c3', 'c2', 'c1']);
+      expect(await list({ objectCode: '1001' })).toEqual(['c2', 'c1']);
+      expect(await list({ phone: PHONE })).toEqual(['c1']);
+      expect(await list({ purpose: 'alarm' })).toEqual(['c2']);
+      expect(await list({ from: at(10), until: at(30) })).toEqual(['c3', 'c2']);
+      expect(await list({ limit: 2 })).toEqual(['c4', 'c3']);
+      const [, second] = await db.store.read((tx) => tx.listCalls({ limit: 2 }));
+      expect(await list({ before: second!.seq })).toEqual(['c2', 'c1']);
+      const [alarm] = await db.store.read((tx) => tx.listCalls({ limit: 1, purpose: 'alarm' }));
+      expect(alarm).toMatchObject({ direction: 'out', eventId: 5, round: 2, phone: '+77029998877' });
     });
   });
 });

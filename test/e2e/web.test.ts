@@ -180,6 +180,52 @@ describe('web chat and operator console in headless Chromium', () => {
     expect(await fx.core.getSchedule('1234')).toBeNull();
     expect((await fx.core.searchJournal({ objectCode: '1234', channel: 'operator', limit: 10 })).filter((d) => d.operator === 'Console Operator').map((d) => d.action))
       .toEqual(expect.arrayContaining(['schedule-set', 'schedule-exception-add', 'schedule-exception-remove', 'schedule-clear']));
+  });
+
+  it('the calls tab lists calls with what was done and how they ended, alarm call-outs with their results, and filters them', async () => {
+    const c = fx.core;
+    await c.callStarted({ id: 'web-in-1', direction: 'in', purpose: 'client', phone: '87011234567', objectCode: '1234' });
+    await c.callEnded({ id: 'web-in-1', outcome: 'goodbye', actions: ['status 1234: armed', 'disarm 1234: code sent', 'disarm 1234: done'] });
+    await c.callStarted({ id: 'web-co-1', direction: 'out', purpose: 'alarm', phone: '+77051112233', objectCode: '5555', eventId: 42, round: 1 });
+    await c.callEnded({ id: 'web-co-1', outcome: 'no-answer' });
+    await c.callStarted({ id: 'web-co-2', direction: 'out', purpose: 'alarm', phone: '+77011234567', objectCode: '5555', eventId: 42, round: 1 });
+    await c.callEnded({ id: 'web-co-2', outcome: 'acknowledged', actions: ['key 1: acknowledged'] });
+    await c.callStarted({ id: 'web-in-2', direction: 'in', purpose: 'client', phone: null });
+
+    const page = await browser.newPage();
+    await page.goto(`${base}/console`);
+    await page.fill('#token', operatorToken);
+    await page.click('#loginForm button');
+    await page.waitForSelector('#obj-1234');
+    expect(await page.isHidden('#callsTab')).toBe(true);
+    await page.click('#tabs button[data-tab="callsTab"]');
+    await page.waitForSelector('#calls tr[data-call="web-in-1"]');
+    expect(await page.isHidden('#app')).toBe(true);
+    const row = async (id: string): Promise<string[]> => page.locator(`#calls tr[data-call="${id}"] td`).allTextContents();
+    expect(await page.locator('#calls tr').count()).toBe(4);
+    const incoming = await row('web-in-1');
+    expect(incoming.slice(2)).toEqual(['входящий', '+77011234567', '1234', 'звонок клиента', 'status 1234: armed; disarm 1234: code sent; disarm 1234: done', 'завершён клиентом']);
+    expect(incoming[1]).not.toBe('—');
+    expect((await row('web-co-2')).slice(2)).toEqual(['исходящий', '+77011234567', '5555', 'обзвон по тревоге, событие 42, круг 1', 'key 1: acknowledged', 'тревога подтверждена (1)']);
+    expect((await row('web-co-1')).slice(5)).toEqual(['обзвон по тревоге, событие 42, круг 1', '', 'нет ответа']);
+    expect((await row('web-in-2')).slice(1)).toEqual(['—', 'входящий', 'скрыт', '', 'звонок клиента', '', 'не завершён']);
+    if (process.env.E2E_SCREENSHOTS) await page.screenshot({ path: `${process.env.E2E_SCREENSHOTS}/console-calls.png`, fullPage: true });
+
+    // filters: the object's alarm call-outs only; a bad number is explained and lists nothing new
+    await page.fill('#callObject', '5555');
+    // "по дату" today includes today's calls
+    await page.fill('#callUntil', new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Almaty' }).format(new Date()));
+    await page.click('#callFilters button');
+    await page.waitForFunction("document.querySelectorAll('#calls tr').length === 2");
+    expect(await page.locator('#calls tr').evaluateAll((trs) => trs.map((t) => t.getAttribute('data-call')))).toEqual(['web-co-2', 'web-co-1']);
+    await page.fill('#callObject', '');
+    await page.fill('#callUntil', '');
+    await page.fill('#callPhone', '12345');
+    await page.click('#callFilters button');
+    await page.waitForSelector('#callsError:has-text("Ошибка")');
+    // back to the console tab
+    await page.click('#tabs button[data-tab="app"]');
+    expect(await page.isVisible('#obj-1234')).toBe(true);
     await page.close();
   });
 });

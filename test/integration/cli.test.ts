@@ -117,6 +117,37 @@ describe('zhedel command line', () => {
     expect([bad.code, bad.stderr]).toEqual([2, expect.stringContaining('--limit')]);
   }, 180_000);
 
+  it('calls: the history as a table, newest first, with filters; a day is one in the company time zone', async () => {
+    const own = { ZHEDEL_DB: join(tempDir(), 'data', 'zhedel.db'), ZHEDEL_TZ: 'Asia/Almaty' };
+    const db = openDb(own.ZHEDEL_DB);
+    const ins = db.prepare(`INSERT INTO calls (id, direction, purpose, phone, object_code, started_at, answered_at, ended_at, outcome, actions, event_id, round)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    ins.run('ch-1', 'in', 'client', '+77015551234', '4021', '2026-03-01T04:00:00.000Z', '2026-03-01T04:00:01.000Z', '2026-03-01T04:00:45.000Z', 'goodbye',
+      JSON.stringify(['status 4021: armed', 'disarm 4021: done']), null, null);
+    ins.run('co-1', 'out', 'alarm', '+77051112233', '4021', '2026-03-02T10:00:00.000Z', null, '2026-03-02T10:00:31.000Z', 'no-answer', '[]', 7, 2);
+    ins.run('ch-2', 'in', 'client', '12345', null, '2026-03-03T10:00:00.000Z', '2026-03-03T10:00:01.000Z', null, null, '[]', null, null);
+    db.close();
+    const lines = (await ok(['calls'], own)).trim().split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatch(/^\s*3\s+03\.03 15:00\s+in\s+client\s+12345\s+object=-\s+unfinished$/);
+    expect(lines[1]).toMatch(/out\s+alarm\s+\+77051112233\s+object=4021\s+event=7 round=2\s+no-answer \(31 s, not answered\)/);
+    expect(lines[2]).toMatch(/01\.03 09:00\s+in\s+client\s+\+77015551234\s+object=4021\s+goodbye \(45 s\)\s+status 4021: armed; disarm 4021: done$/);
+    type Call = { id: string };
+    expect((await json<Call[]>(['calls', '--object', '4021'], own)).map((c) => c.id)).toEqual(['co-1', 'ch-1']);
+    expect((await json<Call[]>(['calls', '--phone', '8 701 555 12 34'], own)).map((c) => c.id)).toEqual(['ch-1']);
+    expect((await json<Call[]>(['calls', '--purpose', 'alarm'], own)).map((c) => c.id)).toEqual(['co-1']);
+    // 2 March starts at 19:00 UTC on 1 March in Almaty
+    expect((await json<Call[]>(['calls', '--from', '2026-03-02'], own)).map((c) => c.id)).toEqual(['ch-2', 'co-1']);
+    expect((await json<Call[]>(['calls', '--from', '2026-03-01T19:00:00Z', '--until', '2026-03-03'], own)).map((c) => c.id)).toEqual(['co-1']);
+    const page = await ok(['calls', '--limit', '1'], own);
+    expect(page).toContain('older calls: --before 3');
+    expect((await json<Call[]>(['calls', '--before', '3', '--limit', '1'], own)).map((c) => c.id)).toEqual(['co-1']);
+    for (const [args, code] of [[['--from', 'yesterday'], 'BAD_INPUT'], [['--phone', '123'], 'BAD_PHONE'], [['--purpose', 'spam'], 'BAD_INPUT'], [['--limit', '0'], 'BAD_INPUT']] as const) {
+      const bad = await zhedel(['calls', ...args], own);
+      expect([bad.code, bad.stderr], args.join(' ')).toEqual([1, expect.stringContaining(code)]);
+    }
+  }, 180_000);
+
   it('event: a time far ahead is replaced by the receive time, and the next alarm goes out', async () => {
     const own = { ZHEDEL_DB: join(tempDir(), 'data', 'zhedel.db') };
     const client = await json<{ id: number }>(['client', 'add', '--name', 'Panel Test'], own);

@@ -630,3 +630,44 @@ describe('HTTP edges', () => {
     expect(status).toBe(200);
   });
 });
+
+describe('call history over HTTP', () => {
+  it('lists calls newest first with filters and pages; bad filters are refused with 400', async () => {
+    const r = await rig();
+    const base = await r.app.listen({ port: 0, host: '127.0.0.1' });
+    const get = async (query: string, token: string | null = r.operator): Promise<{ status: number; body: Record<string, unknown> }> => {
+      const res = await fetch(`${base}/v1/admin/calls${query}`, token ? { headers: auth(token) } : {});
+      return { status: res.status, body: await res.json() as Record<string, unknown> };
+    };
+    await r.fx.core.callStarted({ id: 'in-1', direction: 'in', purpose: 'client', phone: '87011234567', objectCode: '1234' });
+    await r.fx.core.callProgress({ id: 'in-1', actions: ['status 1234: armed'] });
+    await r.fx.core.callEnded({ id: 'in-1', outcome: 'goodbye', actions: ['disarm 1234: done'] });
+    await r.fx.core.callStarted({ id: 'out-1', direction: 'out', purpose: 'alarm', phone: '+77051112233', objectCode: '5678', eventId: null, round: 1 });
+    await r.fx.core.callStarted({ id: 'in-2', direction: 'in', purpose: 'client', phone: null });
+
+    expect((await get('', null)).status).toBe(401);
+    const all = await get('');
+    expect(all.status).toBe(200);
+    expect((all.body.calls as Array<{ id: string }>).map((c) => c.id)).toEqual(['in-2', 'out-1', 'in-1']);
+    const first = (await get('?phone=%2B7%20701%20123-45-67')).body.calls as Array<Record<string, unknown>>;
+    expect(first).toEqual([expect.objectContaining({
+      id: 'in-1', phone: '+77011234567', objectCode: '1234', outcome: 'goodbye', actions: ['status 1234: armed', 'disarm 1234: done'], endedAt: expect.any(String),
+    })]);
+    expect((await get('?object=5678')).body.calls).toEqual([expect.objectContaining({ id: 'out-1', purpose: 'alarm', round: 1, endedAt: null })]);
+    expect(((await get('?purpose=client')).body.calls as Array<{ id: string }>).map((c) => c.id)).toEqual(['in-2', 'in-1']);
+    const today = new Date().toISOString().slice(0, 10);
+    expect(((await get(`?from=${today}T00:00:00Z&until=2999-01-01`)).body.calls as unknown[]).length).toBe(3);
+    expect((await get('?until=2000-01-01')).body.calls).toEqual([]);
+    // pages: a full page says where the next one starts
+    const page = await get('?limit=2');
+    expect((page.body.calls as Array<{ id: string }>).map((c) => c.id)).toEqual(['in-2', 'out-1']);
+    expect(((await get(`?limit=2&before=${page.body.before as number}`)).body.calls as Array<{ id: string }>).map((c) => c.id)).toEqual(['in-1']);
+
+    for (const bad of ['?phone=12345', '?from=yesterday', '?from=2026-02-30', '?until=2026-03-01T10:00', '?purpose=spam', '?object=12', '?limit=0', '?limit=x', '?before=0', '?colour=red',
+      '?from=2026-03-02&until=2026-03-01']) {
+      const res = await get(bad);
+      expect(res.status, bad).toBe(400);
+      expect((res.body.error as { code: string }).code, bad).toBe(bad.startsWith('?phone') ? 'BAD_PHONE' : 'BAD_INPUT');
+    }
+  });
+});

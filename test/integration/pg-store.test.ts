@@ -148,10 +148,10 @@ describe.runIf(pgUrl())('PostgreSQL store', () => {
   it('several instances starting on an empty database migrate it once', async () => {
     const url = await database();
     const stores = await Promise.all([open(url), open(url), open(url)]);
-    const versions = loadPgMigrations().map((m) => m.version);
-    for (const s of stores) expect(await s.admin.schemaVersion()).toBe(versions.at(-1));
+    const latest = loadPgMigrations().length;
+    for (const s of stores) expect(await s.admin.schemaVersion()).toBe(latest);
     const rows = await withConnection(url, async (c) => (await c.query('SELECT version, name FROM schema_migrations ORDER BY version')).rows);
-    expect(rows.map((r: { version: number }) => r.version)).toEqual(versions);
+    expect(rows.map((r: { version: number }) => r.version)).toEqual(Array.from({ length: latest }, (_, i) => i + 1));
     // the seed rows once, not once per instance
     expect(await stores[0]!.store.read((tx) => tx.listServices())).toHaveLength(4);
     expect(await stores[1]!.admin.verifyIntegrity()).toBe('ok');

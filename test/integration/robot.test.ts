@@ -1,6 +1,12 @@
+import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runConfirmCalls } from '../../src/telephony/confirm-calls.ts';
+import type { CallQuery } from '../../src/core/core.ts';
+import type { CallRow } from '../../src/core/ports.ts';
+import { runAlarmCalls } from '../../src/telephony/alarm-calls.ts';
 import { Telephony } from '../../src/telephony/service.ts';
+import { createLogger } from '../../src/logger.ts';
+import type { Logger } from '../../src/logger.ts';
 import { knownPrompt } from '../../src/telephony/speech.ts';
 import { AsteriskSim } from '../sim/asterisk.ts';
 import type { SimCall } from '../sim/asterisk.ts';
@@ -21,6 +27,7 @@ interface Rig {
 
 interface RigOptions {
   playbackMs?: number;
+  logger?: Logger;
   timings?: { firstDigitMs?: number; interDigitMs?: number; playbackLimitMs?: number };
 }
 
@@ -31,7 +38,7 @@ async function rig(o: RigOptions = {}): Promise<Rig> {
   cleanups.push(() => sim.close());
   const tel = new Telephony({
     url: sim.url, user: 'zhedel', password: 'secret', app: 'zhedel', calloutEndpoint: 'PJSIP/{number}@trunk',
-    core: fx.core, clock: fx.clock, timeZone: 'Asia/Almaty', logger: quietLogger,
+    core: fx.core, clock: fx.clock, timeZone: 'Asia/Almaty', logger: o.logger ?? quietLogger,
     timings: { firstDigitMs: 400, interDigitMs: 250, playbackLimitMs: 600, ...o.timings }, retryDelaysMs: [100, 200],
   });
   tel.start();
@@ -470,3 +477,109 @@ async function setupSeeded(seed: Parameters<typeof seedClient>[1] = {}, o: RigOp
   await seedClient(r.fx, seed);
   return r;
 }
+
+describe('call history', () => {
+  /** The history's newest call once `done` holds for it. */
+  async function lastCall(fx: Fixture, done: (c: CallRow) => boolean, what: string, q: CallQuery = {}): Promise<CallRow> {
+    let last: CallRow | undefined;
+    await until(async () => {
+      last = (await fx.core.listCalls({ limit: 1, ...q }))[0];
+      return last !== undefined && done(last);
+    }, 5_000, what);
+    return last as CallRow;
+  }
+
+  it('an incoming call is listed with the caller, the client, the object, what was done and how it ended', async () => {
+    const { fx, sim } = await setupSeeded();
+    await fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
+    const call = sim.call({ number: '87011234567' });
+    await menu(call);
+    // while the call goes on it is listed without an end
+    const open = await lastCall(fx, (c) => c.actions.includes('status 1234: armed'), 'the status in the history');
+    expect(open).toMatchObject({ direction: 'in', purpose: 'client', phone: '+77011234567', objectCode: '1234', endedAt: null, outcome: null });
+    const n = call.prompts.length;
+    await call.press('2');
+    await call.waitForPrompt('code-sent', 5_000, n);
+    await call.press(`${await fx.lastCode('+77011234567')}#`, { gapMs: 20 });
+    await call.waitForPrompt('disarmed-ok', 5_000, n);
+    await menu(call, n);
+    await call.press('9');
+    await call.waitForEnd();
+    const c = await lastCall(fx, (r) => r.endedAt !== null, 'the call ended in the history', { objectCode: '1234' });
+    const id = await fx.core.identify('+77011234567');
+    expect(c).toMatchObject({
+      id: call.id, direction: 'in', purpose: 'client', phone: '+77011234567', clientId: id.client?.id, objectCode: '1234', outcome: 'goodbye',
+      actions: ['status 1234: armed', 'disarm 1234: code sent', 'disarm 1234: done'], eventId: null, round: null,
+    });
+    expect(c.answeredAt! >= c.startedAt && c.endedAt! >= c.answeredAt!).toBe(true);
+    // the filters find it by the number in any usual form, and not by another purpose
+    expect((await fx.core.listCalls({ phone: '8 701 123 45 67' })).map((r) => r.id)).toEqual([call.id]);
+    expect(await fx.core.listCalls({ purpose: 'alarm' })).toEqual([]);
+  });
+
+  it('an unknown caller is listed as refused; a caller id that is no Kazakhstan number is kept as it came', async () => {
+    const { fx, sim } = await rig();
+    const unknown = sim.call({ number: '87019999999' });
+    await unknown.waitForEnd();
+    expect(await lastCall(fx, (c) => c.endedAt !== null, 'the refused call ended')).toMatchObject({
+      id: unknown.id, phone: '+77019999999', clientId: null, outcome: 'refused:unknown', actions: ['refused: unknown'],
+    });
+    const foreign = sim.call({ number: '4930123456789012345678901234567890123' });
+    await foreign.waitForEnd();
+    const row = await lastCall(fx, (c) => c.id === foreign.id && c.endedAt !== null, 'the foreign call ended');
+    expect(row.phone).toBe('4930123456789012345678901234567890123'.slice(0, 32));
+  });
+
+  it('alarm call-outs are listed with their event, round and result: one unanswered, one acknowledged', async () => {
+    const { fx, sim, tel } = await rig();
+    const { clientId } = await seedClient(fx);
+    await fx.core.addNumber({ clientId, phone: '87051112233', signed: true, operator: 'op' });
+    fx.db.prepare('UPDATE objects SET callout_enabled = 1').run();
+    sim.onOriginate = (endpoint) => ({ kind: endpoint.includes('77011234567') ? 'no-answer' : 'answer' });
+    const answerer = setInterval(() => {
+      for (const c of sim.answered) if (!c.isEnded && c.prompts.some((p) => p.endsWith('alarm-press-1'))) void c.press('1');
+    }, 20);
+    cleanups.push(() => clearInterval(answerer));
+    const r = await fx.core.recordMonitoringEvent({ sourceId: 'h1', objectCode: '1234', type: 'alarm', kind: 'burglary', zone: 1, eventAt: new Date().toISOString() });
+    const [plan] = await fx.core.takeCallouts();
+    expect(plan?.contacts.map((c) => c.phone)).toEqual(['+77011234567', '+77051112233']);
+    const out = await runAlarmCalls(plan!, { core: fx.core, callOut: (q) => tel.callOut({ ...q, ringSec: 1 }), logger: quietLogger, rounds: 1, ackTimeoutMs: 10_000 });
+    expect(out.acknowledgedBy).toBe('+77051112233');
+    await until(async () => (await fx.core.listCalls({ purpose: 'alarm' })).every((c) => c.endedAt !== null), 5_000, 'call-outs ended in the history');
+    const calls = await fx.core.listCalls({ purpose: 'alarm', objectCode: '1234' });
+    expect(calls.map((c) => [c.phone, c.outcome, c.eventId, c.round, c.direction, c.answeredAt !== null])).toEqual([
+      ['+77051112233', 'acknowledged', r.row.id, 1, 'out', true],
+      ['+77011234567', 'no-answer', r.row.id, 1, 'out', false],
+    ]);
+    expect(calls[0]!.actions).toEqual(['key 1: acknowledged']);
+    expect(calls[0]!.clientId).toBe(plan!.clientId);
+  });
+
+  it('a history that cannot be written is logged and the call goes on', async () => {
+    const logs: string[] = [];
+    const sink = new Writable({ write(chunk, _e, cb) { logs.push(String(chunk)); cb(); } });
+    const { fx, sim } = await setupSeeded({}, { logger: createLogger('warn', sink) });
+    fx.db.exec('DROP TABLE calls');
+    // the caller is served as always: status, then goodbye with key 9
+    const call = sim.call({ number: '87011234567' });
+    await menu(call);
+    await call.press('9');
+    await call.waitForEnd();
+    expect(ids(call)).toEqual(expect.arrayContaining(['status-disarmed', 'main-menu', 'goodbye']));
+    expect((await fx.core.searchJournal({ action: 'status', channel: 'phone' }))[0]).toMatchObject({ phone: '+77011234567' });
+    await until(() => logs.filter((l) => l.includes('the call history could not be written')).length >= 3, 5_000, 'start, progress and end logged');
+  });
+
+  it('a call cut by a dropped ARI link, and one cut by shutdown, still get an end', async () => {
+    const { fx, sim, tel } = await setupSeeded();
+    const call = sim.call({ number: '87011234567' });
+    await menu(call);
+    sim.dropWebSockets();
+    expect(await lastCall(fx, (c) => c.endedAt !== null, 'the dropped call ended')).toMatchObject({ id: call.id, outcome: 'ari-disconnected' });
+    await until(() => tel.link.isConnected(), 10_000, 'reconnected');
+    const next = sim.call({ number: '87011234567' });
+    await menu(next);
+    await tel.stop(50);
+    expect((await fx.core.listCalls({ limit: 1 }))[0]).toMatchObject({ id: next.id, outcome: 'shutdown', endedAt: expect.any(String) });
+  });
+});

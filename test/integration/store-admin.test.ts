@@ -91,7 +91,7 @@ describe('store administration port (SQLite)', () => {
       const r = await rig();
       await seed(r);
       expect(await r.admin.verifyIntegrity()).toBe('ok');
-      expect(await r.admin.schemaVersion()).toBe(loadMigrations().at(-1)?.version);
+      expect(await r.admin.schemaVersion()).toBe(loadMigrations().length);
       const to = join(r.dir, 'backups', 'copy.db');
       expect(await r.admin.backup(to)).toEqual({ integrity: 'ok' });
       expect([mode(join(r.dir, 'backups')), mode(to)]).toEqual(['700', '600']);

@@ -165,6 +165,7 @@
 
   function start() {
     $('login').hidden = true; $('app').hidden = false;
+    showTabs();
     refresh();
     initSchedules();
     stream = new EventSource('/v1/admin/events?access_token=' + encodeURIComponent(token));
@@ -181,10 +182,67 @@
     // the operator was disabled, the token rotated or expired: back to sign-in
     stream.addEventListener('revoked', function () {
       stream.close(); stream = null; token = null; sessionStorage.removeItem('zhedel.operator');
-      $('app').hidden = true; $('login').hidden = false;
+      $('app').hidden = true; $('login').hidden = false; hideTabs();
       $('loginError').textContent = 'Доступ отозван или срок токена истёк. Войдите с новым токеном.';
     });
   }
+  // ---- tabs, and the call history tab ("Звонки")
+  var TABS = ['app', 'callsTab'];
+  var PURPOSE = { client: 'звонок клиента', alarm: 'обзвон по тревоге', confirm: 'обратный звонок' };
+  var OUTCOME = {
+    acknowledged: 'тревога подтверждена (1)', 'no-answer': 'нет ответа', busy: 'занято', rejected: 'отклонён', 'no-key': 'ответил без нажатия 1',
+    failed: 'не удался', goodbye: 'завершён клиентом', 'caller-hung-up': 'абонент положил трубку', operator: 'переведён оператору',
+    'too-many-errors': 'много ошибок ввода', 'no-objects': 'нет объектов', error: 'техническая ошибка',
+    'ari-disconnected': 'обрыв связи с АТС', shutdown: 'остановка сервиса',
+  };
+  var callsBefore = null;
+  function showTab(id) {
+    TABS.forEach(function (t) { $(t).hidden = t !== id; });
+    Array.prototype.forEach.call($('tabs').querySelectorAll('button'), function (b) { b.classList.toggle('current', b.getAttribute('data-tab') === id); });
+    if (id === 'callsTab') loadCalls(false);
+  }
+  function showTabs() { $('tabs').hidden = false; showTab('app'); }
+  function hideTabs() { $('tabs').hidden = true; TABS.forEach(function (t) { $(t).hidden = true; }); }
+  Array.prototype.forEach.call($('tabs').querySelectorAll('button'), function (b) { b.onclick = function () { showTab(b.getAttribute('data-tab')); }; });
+  function outcomeText(c) {
+    if (!c.endedAt) return 'не завершён';
+    var o = c.outcome || '';
+    if (o.indexOf('refused:') === 0) return 'отказ: ' + o.slice(8);
+    return OUTCOME[o] || o;
+  }
+  // "по дату" includes that day: the API's `until` is exclusive
+  function nextDay(day) {
+    if (!day) return '';
+    var d = new Date(day + 'T00:00:00Z'); d.setUTCDate(d.getUTCDate() + 1); return d.toISOString().slice(0, 10);
+  }
+  function callsQuery() {
+    var q = [];
+    var add = function (k, v) { if (v) q.push(k + '=' + encodeURIComponent(v)); };
+    add('object', $('callObject').value.trim()); add('phone', $('callPhone').value.trim());
+    add('from', $('callFrom').value); add('until', nextDay($('callUntil').value)); add('purpose', $('callPurpose').value);
+    return q;
+  }
+  function loadCalls(more) {
+    var q = callsQuery(); q.push('limit=50');
+    if (more && callsBefore) q.push('before=' + callsBefore);
+    $('callsError').textContent = '';
+    return api('GET', '/v1/admin/calls?' + q.join('&')).then(function (r) {
+      var tb = $('calls'); if (!more) tb.textContent = '';
+      r.calls.forEach(function (c) {
+        var tr = document.createElement('tr'); tr.setAttribute('data-call', c.id);
+        cell(tr, local(c.startedAt)); cell(tr, c.endedAt ? local(c.endedAt) : '—');
+        cell(tr, c.direction === 'in' ? 'входящий' : 'исходящий'); cell(tr, c.phone || 'скрыт'); cell(tr, c.objectCode || '');
+        cell(tr, (PURPOSE[c.purpose] || c.purpose) + (c.eventId !== null ? ', событие ' + c.eventId + (c.round ? ', круг ' + c.round : '') : ''));
+        cell(tr, c.actions.join('; '), 'actions');
+        cell(tr, outcomeText(c), !c.endedAt ? 'call-unfinished' : c.outcome === 'acknowledged' || c.outcome === 'goodbye' ? 'call-ok' : c.purpose === 'alarm' ? 'call-bad' : '');
+        tb.appendChild(tr);
+      });
+      callsBefore = r.before; $('callsMore').hidden = !r.before;
+    }).catch(function (err) { $('callsError').textContent = 'Ошибка: ' + err.message; });
+  }
+  $('callFilters').onsubmit = function (e) { e.preventDefault(); loadCalls(false); };
+  $('callsMore').onclick = function () { loadCalls(true); };
+
   $('loginForm').onsubmit = function (e) {
     e.preventDefault(); token = $('token').value.trim();
     api('GET', '/v1/admin/objects').then(function () { sessionStorage.setItem('zhedel.operator', token); start(); })
