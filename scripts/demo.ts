@@ -1,8 +1,10 @@
 /**
  * `npm run demo`: the whole product on loopback with a temporary database — the service, an
  * SMSC simulator and an Asterisk simulator — and a scripted story told in the terminal: a call
- * that checks the status and arms, an SMS command, a disarm confirmed with the SMS code, and an
- * alarm with its SMS and an acknowledged call-out. Exits non-zero if any step does not happen,
+ * that checks the status and arms, an SMS command, a disarm confirmed with the SMS code, an
+ * alarm with its SMS and an acknowledged call-out, a night disarm held for a confirmation
+ * call-back and confirmed with key 1, and a disarm with the duress code that raises a silent
+ * alarm. Exits non-zero if any step does not happen,
  * or if the service logged an error. Cleans up after itself.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -49,7 +51,14 @@ const config = loadConfig({
   ZHEDEL_ARI_URL: asterisk.url, ZHEDEL_ARI_USER: 'zhedel', ZHEDEL_ARI_PASSWORD: 'secret',
   ZHEDEL_AMI_PORT: '1', ZHEDEL_MONITORING_KEY: 'demo-monitoring-key', ZHEDEL_CALLOUT_PAUSE_S: '1',
 });
-const svc = await startService(config, createLogger('info', logSink));
+// The story happens at night: the service runs on a clock set to 03:12 today in Almaty (UTC+5),
+// so that the company's night rule (23:00–06:00) holds the disarm in step 5.
+const offsetMs = (() => {
+  const now = new Date();
+  const target = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate(), 22, 12) - 86_400_000; // 03:12 in Almaty
+  return target - now.getTime();
+})();
+const svc = await startService(config, createLogger('info', logSink), { clock: { now: () => new Date(Date.now() + offsetMs) } });
 let failed = false;
 
 const heard = new Map<SimCall, number>();
@@ -143,6 +152,50 @@ try {
   await untilPrompt(callee, 'alarm-acknowledged');
   await wait('the acknowledgement in the journal', async () => (await core.searchJournal({ action: 'alarm-ack', limit: 1 }))[0]);
   say(`    object 4021 is now: ${(await core.getObject('4021')).status}`);
+  say();
+
+  say('5. Night (03:12): the company\'s rule holds a disarm for a confirmation call-back to the trusted number.');
+  await core.setCompanyRules({ rules: { callback: { windows: [{ from: '23:00', to: '06:00' }] } }, operator: 'demo admin' });
+  say('    admin: zhedel policy set --windows 23:00-06:00  (a disarm between 23:00 and 06:00 waits for a call-back)');
+  await core.operatorRequest({ action: 'arm', objectCode: '4021', operator: 'demo' });
+  newSms();
+  phoneSends('СНЯТЬ 4021');
+  const nightCode = await wait('the night code', () => newSms().map((t) => /Код (\d{6})/.exec(t)?.[1]).find(Boolean));
+  say(`    SMS to the phone: Код ${nightCode}: …`);
+  phoneSends(nightCode);
+  const heldReply = await wait('the held reply', () => newSms().find((t) => t.startsWith('Запрос принят')));
+  say(`    SMS to the phone: ${heldReply}`);
+  say(`    object 4021 is still: ${(await core.getObject('4021')).status}`);
+  const back = await wait('the confirmation call-back', () => asterisk.answered.find((c) => c.prompts.some((p) => p.endsWith('/confirm-intro'))));
+  say(`    the robot calls ${PHONE} back; the client answers:`);
+  await untilPrompt(back, 'confirm-press');
+  await press(back, '1', 'confirm');
+  await untilPrompt(back, 'confirm-done');
+  const outcome = await wait('the outcome SMS', () => newSms().find((t) => t.startsWith('Подтверждено')));
+  say(`    SMS to the phone: ${outcome}`);
+  await wait('the disarm', async () => (await core.getObject('4021')).status === 'disarmed');
+  say(`    object 4021 is now: ${(await core.getObject('4021')).status}`);
+  say();
+
+  say('6. Under duress: the client, forced to disarm, types the duress code instead of the SMS code.');
+  await core.setDuressCode({ clientId: client.id, code: '7390', signed: true, operator: 'demo' });
+  say('    (set earlier at the office from the client\'s signed application: zhedel duress set --client 1 --code 7390 --signed)');
+  await core.operatorRequest({ action: 'arm', objectCode: '4021', operator: 'demo' });
+  const forced = asterisk.call({ number: '87015551234' });
+  await untilPrompt(forced, 'main-menu');
+  await press(forced, '2', 'disarm');
+  await untilPrompt(forced, 'code-sent');
+  await press(forced, '7390#', 'the duress code');
+  await untilPrompt(forced, 'disarmed-ok');
+  await press(forced, '9', 'goodbye');
+  await forced.waitForEnd(30_000);
+  listen(forced);
+  say(`    object 4021 is now: ${(await core.getObject('4021')).status} — to whoever watches, a normal disarm`);
+  const duress = await wait('the silent alarm', async () => (await core.listAlerts()).find((a) => a.kind === 'duress'));
+  say(`    operators' console, silently: alert #${duress.id} ${duress.kind}: ${duress.detail ?? ''}`);
+  const after = newSms().filter((t) => !/^Код \d{6}/.test(t));
+  say(`    SMS to the phone besides the code: ${after.length === 0 ? 'none' : after.join(' | ')}`);
+  if (after.length > 0) throw new Error('the duress disarm sent something to the client');
   say();
 
   say('The journal of electronic documents:');

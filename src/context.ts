@@ -1,7 +1,7 @@
 import type { Config } from './config.ts';
 import { Access } from './core/access.ts';
 import { Core } from './core/core.ts';
-import type { LiveBus, LiveEvent, LiveEvents, Outbox, OutboxSignal, Store, StoreAdmin, StoreFigures } from './core/ports.ts';
+import type { Clock, LiveBus, LiveEvent, LiveEvents, Outbox, OutboxSignal, Store, StoreAdmin, StoreFigures } from './core/ports.ts';
 import { cryptoRandom, systemClock } from './core/system.ts';
 import { deriveKeys } from './domain/crypto.ts';
 import { openStore } from './store/index.ts';
@@ -80,16 +80,17 @@ export interface CoreContext {
 }
 
 /** Opens the store (migrating it) and builds the core. Used by the service and the CLI. */
-export async function openCore(config: Config, opts: { outboxSignal?: OutboxSignal } = {}): Promise<CoreContext> {
+export async function openCore(config: Config, opts: { outboxSignal?: OutboxSignal; clock?: Clock } = {}): Promise<CoreContext> {
+  const clock = opts.clock ?? systemClock;
   const { store, outbox, admin, bus } = await openStore(config);
   const events = new EventHub(bus);
   const core = new Core({
-    store, clock: systemClock, random: cryptoRandom, keys: deriveKeys(config.secret), timeZone: config.timeZone, events,
+    store, clock, random: cryptoRandom, keys: deriveKeys(config.secret), timeZone: config.timeZone, events,
     alarmGroupMs: config.alarms.groupMs, instance: config.instance, calloutLeaseMs: config.leaseMs,
     scheduleGraceMs: config.schedules.graceMin * 60_000,
     ...(opts.outboxSignal ? { outboxSignal: opts.outboxSignal } : {}),
   });
-  const access = new Access({ store, clock: systemClock, random: cryptoRandom, keys: deriveKeys(config.secret), core, operatorTokenDays: config.operatorTokenDays });
+  const access = new Access({ store, clock, random: cryptoRandom, keys: deriveKeys(config.secret), core, operatorTokenDays: config.operatorTokenDays });
   return {
     store, outbox, admin, core, access, events, metrics: await admin.metrics(),
     close: async () => {

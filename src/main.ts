@@ -1,7 +1,7 @@
 import type { Config } from './config.ts';
 import { openCore } from './context.ts';
 import type { CoreContext } from './context.ts';
-import type { ReadinessCheck } from './core/ports.ts';
+import type { Clock, ReadinessCheck } from './core/ports.ts';
 import { systemClock } from './core/system.ts';
 import { buildApp } from './http/build-app.ts';
 import type { Logger } from './logger.ts';
@@ -45,16 +45,18 @@ export interface RunningService {
  * Starts the service: database, core, HTTP. Channels that need Asterisk or the SMSC keep
  * retrying in the background and never stop the service from starting.
  */
-export async function startService(config: Config, logger: Logger): Promise<RunningService> {
+export async function startService(config: Config, logger: Logger, opts: { clock?: Clock } = {}): Promise<RunningService> {
+  // the wall clock; a demonstration may run the service on a clock of its own (another hour of the day)
+  const clock = opts.clock ?? systemClock;
   // The core tells the SMS dispatcher when it queued something; the dispatcher exists later.
   let wakeSms: () => void = () => undefined;
-  const ctx = await openCore(config, { outboxSignal: { queued: () => wakeSms() } });
+  const ctx = await openCore(config, { outboxSignal: { queued: () => wakeSms() }, clock });
   logger.info({ db: config.db.label, schema: await ctx.admin.schemaVersion(), secret: config.secretSource, instance: config.instance }, 'database open');
-  const sms = await startSms({ config, outbox: ctx.outbox, core: ctx.core, clock: systemClock, logger });
+  const sms = await startSms({ config, outbox: ctx.outbox, core: ctx.core, clock, logger });
   wakeSms = () => sms.wake();
   const telephony = new Telephony({
     url: config.ari.url, user: config.ari.user, password: config.ari.password, app: config.ari.app,
-    calloutEndpoint: config.ari.calloutEndpoint, core: ctx.core, clock: systemClock, timeZone: config.timeZone,
+    calloutEndpoint: config.ari.calloutEndpoint, core: ctx.core, clock, timeZone: config.timeZone,
     logger: logger.child({ channel: 'phone' }),
   });
   telephony.start();

@@ -183,7 +183,10 @@ export async function confirmIn(tx: Tx, a: ConfirmInput): Promise<ConfirmResult>
     const allowed = object && (await store.objectsForNumber(number)).some((o) => o.id === object?.id);
     if (!object || !allowed) return refuse('object-not-allowed', chRef);
     const hold = await store.holdForChallenge(ch.id);
-    if (hold && await codeArrived(tx, hold, object.code)) {
+    // under duress the disarm is carried out at once, as a plain disarm looks, and nobody is
+    // called: the hold is closed where only operators look
+    if (hold && duress) await store.moveHold(hold.id, ['awaiting-code'], 'cancelled', { decidedAt: tx.nowIso(), decidedBy: 'system', result: 'duress' });
+    else if (hold && await codeArrived(tx, hold, object.code)) {
       const rec = await tx.journal({
         ...base, objectCode: object.code, action: ch.purpose, outcome: 'held', challengeId: ch.id,
         detail: joinDetail(a.ref ?? null, `hold ${hold.id} waits for confirmation`),

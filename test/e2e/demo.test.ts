@@ -14,6 +14,15 @@ describe('npm run demo', () => {
     expect(out).toContain('SMS to the phone: Объект 4021 снят с охраны.');
     expect(out).toMatch(/SMS to the phone: ТРЕВОГА 4021 Алматы, Достык 5: проникновение, зона 3/);
     expect(out).toContain('Спасибо, получение тревоги подтверждено.');
+    // a night disarm waits for the call-back, key 1 on it carries it out
+    expect(out).toContain('SMS to the phone: Запрос принят. Для подтверждения позвоним на ваш доверенный номер.');
+    expect(out).toContain('object 4021 is still: armed');
+    expect(out).toContain('Чтобы подтвердить, нажмите 1. Чтобы отказать, нажмите 2.');
+    expect(out).toContain('SMS to the phone: Подтверждено и выполнено: снятие с охраны объекта 4021.');
+    // the duress code: a plain disarm to whoever watches, a silent alarm to the operators, nothing to the client
+    expect(out).toMatch(/caller presses 7390# {2}\(the duress code\)\n {4}robot \(ru\): Объект снят с охраны\./);
+    expect(out).toMatch(/operators' console, silently: alert #\d+ duress/);
+    expect(out).toContain('SMS to the phone besides the code: none');
     expect(out).toMatch(/Journal verification: intact, \d+ records/);
     expect(out).toMatch(/Service log: \d+ lines, 0 at error level\./);
     expect(out).toContain('Demo: OK');

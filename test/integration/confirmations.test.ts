@@ -154,6 +154,26 @@ describe('confirmation rules and held requests', () => {
   });
 });
 
+describe('a duress code at a time the rules hold a disarm', () => {
+  it('is carried out at once like a plain disarm, nobody is called, the hold is closed for the operators only', async () => {
+    const fx = fixture();
+    const { phone, clientId } = await seedClient(fx);
+    await fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
+    await nightRules(fx);
+    await fx.core.setDuressCode({ clientId, code: '5827', signed: true, operator: 'op' });
+    const r = await fx.core.request({ channel: 'sms', phone, action: 'disarm', objectCode: '1234' });
+    expect(r.kind).toBe('challenge');
+    const c = await fx.core.confirm({ channel: 'sms', phone, code: '5827' });
+    expect(c).toMatchObject({ kind: 'done', purpose: 'disarm', changed: true });
+    expect((await fx.core.getObject('1234')).status).toBe('disarmed');
+    expect(await fx.core.listHolds({ open: true })).toHaveLength(0);
+    expect((await fx.core.listHolds({}))[0]).toMatchObject({ state: 'cancelled', result: 'duress' });
+    expect(await fx.core.takeHoldCalls()).toHaveLength(0);
+    expect(await sms(fx, 'hold')).toHaveLength(0);
+    expect((await fx.core.listAlerts()).map((a) => a.kind)).toEqual(['duress']);
+  });
+});
+
 describe('confirmation call-backs', () => {
   async function rig(outcomes: Record<string, Outcome>, keys: Record<string, string>) {
     const fx = fixture(true);
