@@ -128,10 +128,13 @@ export function mergeRules(company: ConfirmationRules, client: ConfirmationRules
   };
 }
 
-/** A client's own rules when none are set: nothing added to the company's. */
+/**
+ * A client's own rules when none are set: nothing added to the company's. Conditions a client
+ * adds apply to disarms unless the client's rules name other actions.
+ */
 export const NO_EXTRA_RULES: ConfirmationRules = {
   otp: { disarm: [], arm: [] },
-  callback: { actions: [], always: false, windows: [], newNumberDays: 0, newChannel: false, recentRefusal: false },
+  callback: { actions: ['disarm'], always: false, windows: [], newNumberDays: 0, newChannel: false, recentRefusal: false },
 };
 
 function bad(msg: string): never {

@@ -238,6 +238,21 @@ export async function adminRoutes(app: FastifyInstance, d: {
     const q = req.query as { open?: string; client?: string; limit?: string };
     return { holds: await core.listHolds({ ...(q.open === 'true' ? { open: true } : {}), ...(q.client ? { clientId: Number(q.client) } : {}), ...(q.limit ? { limit: Number(q.limit) } : {}) }) };
   });
+  app.get('/v1/admin/alerts', {
+    schema: {
+      ...sec, summary: 'Operators\' alerts, newest first: open ones, or with ?all=true every one', response: ok,
+      querystring: { type: 'object', additionalProperties: false, properties: { all: { type: 'string', enum: ['true', 'false'] }, limit: { type: 'string', pattern: '^\\d{1,3}$' } } },
+    },
+  }, async (req) => {
+    await op(req);
+    const q = req.query as { all?: string; limit?: string };
+    return { alerts: await core.listAlerts(q.all !== 'true', q.limit ? Number(q.limit) : 100) };
+  });
+  app.post('/v1/admin/alerts/:id/ack', { schema: { ...sec, summary: 'Acknowledge an alert; journalled with the operator\'s name', params: idParam, response: ok } }, async (req) => {
+    const o = await op(req);
+    await core.ackAlert({ id: Number((req.params as { id: string }).id), operator: o.name });
+    return { acknowledged: true };
+  });
   app.get('/v1/admin/holds/:id', { schema: { ...sec, params: idParam, response: ok } }, async (req) => {
     await op(req);
     return { hold: await core.getHold(Number((req.params as { id: string }).id)) };

@@ -133,6 +133,26 @@ describe('web chat and operator console in headless Chromium', () => {
     }
   });
 
+  it('a duress disarm shows on the console at once as a red alert, acknowledged with the operator\'s name', async () => {
+    await seedClient(fx, { phone: '+77031234567', codes: ['8080'], name: 'Duress Client' });
+    const clientId = (await fx.core.identify('+77031234567')).client?.id as number;
+    await fx.core.setDuressCode({ clientId, code: '5827', signed: true, operator: 'op' });
+    await fx.core.operatorRequest({ action: 'arm', objectCode: '8080', operator: 'op' });
+    const page = await browser.newPage();
+    await page.goto(`${base}/console`);
+    await page.fill('#token', operatorToken);
+    await page.click('#loginForm button');
+    await page.waitForSelector('#obj-8080');
+    await fx.core.request({ channel: 'sms', phone: '+77031234567', action: 'disarm', objectCode: '8080' });
+    expect(await fx.core.confirm({ channel: 'sms', phone: '+77031234567', code: '5827' })).toMatchObject({ kind: 'done', changed: true });
+    const row = page.locator('#alerts tr.alert-duress', { hasText: '8080' });
+    await row.waitFor({ timeout: 3_000 });
+    expect(await row.locator('td').nth(2).textContent()).toBe('ПРИНУЖДЕНИЕ (код под давлением)');
+    await row.locator('button').click();
+    await row.waitFor({ state: 'detached', timeout: 3_000 });
+    expect((await fx.core.listAlerts(false)).find((a) => a.kind === 'duress' && a.objectCode === '8080')?.acknowledgedBy).toBe('Console Operator');
+  });
+
   it('the console shows, edits and clears an object\'s schedule and its exceptions; a bad week is refused and changes nothing', async () => {
     const page = await browser.newPage();
     page.setDefaultTimeout(5_000);
@@ -216,7 +236,7 @@ describe('web chat and operator console in headless Chromium', () => {
     // "по дату" today includes today's calls
     await page.fill('#callUntil', new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Almaty' }).format(new Date()));
     await page.click('#callFilters button');
-    await page.waitForFunction("document.querySelectorAll('#calls tr').length === 2");
+    await expect.poll(() => page.locator('#calls tr').count(), { timeout: 5_000 }).toBe(2);
     expect(await page.locator('#calls tr').evaluateAll((trs) => trs.map((t) => t.getAttribute('data-call')))).toEqual(['web-co-2', 'web-co-1']);
     await page.fill('#callObject', '');
     await page.fill('#callUntil', '');

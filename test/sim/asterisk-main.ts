@@ -1,9 +1,10 @@
 /**
  * `npm run asterisk-sim [-- --port 8088 --user zhedel --password secret --callouts ack|silent|busy|no-answer|reject]`:
  * the Asterisk simulator for local use. Prints what the robot plays (with the prompts' text)
- * and answers alarm call-outs as told (`ack`: answers and presses 1). Type on standard input:
+ * and answers alarm call-outs and confirmation call-backs as told (`ack`: answers and presses
+ * 1; `silent`: answers and waits for keys typed with `press`). Type on standard input:
  *   call 87011234567     a call from that number
- *   press 123#           keys on the current call
+ *   press 123#           keys on the current call (the last call in, or the last call-out answered)
  *   hangup               the caller hangs up
  */
 import { createInterface } from 'node:readline';
@@ -45,13 +46,14 @@ setInterval(() => {
   }
   while (lastAnswered < sim.answered.length) {
     const c = sim.answered[lastAnswered++] as SimCall;
+    current = c;
     watch(c, `call-out answered (${c.channel.caller.number})`);
   }
   for (const [call, seen] of watched) {
     for (let i = seen; i < call.prompts.length; i++) {
       const [lang, id] = (call.prompts[i] as string).split('/') as [string, string];
       out(`  robot (${lang}): ${texts[id]?.[lang] ?? id}`);
-      if (id === 'alarm-press-1' && mode === 'ack' && sim.answered.includes(call)) {
+      if ((id === 'alarm-press-1' || id === 'confirm-press') && mode === 'ack' && sim.answered.includes(call)) {
         setTimeout(() => {
           out('  callee presses 1');
           void call.press('1');

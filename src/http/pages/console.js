@@ -90,6 +90,19 @@
       });
     });
   }
+  var ALERT_KIND = { duress: 'ПРИНУЖДЕНИЕ (код под давлением)', 'confirmation-refused': 'запрос не подтверждён', access: 'попытка доступа', 'code-flood': 'поток кодов', 'alarm-unacknowledged': 'тревога без ответа', 'alarm-no-contact': 'тревога: некому звонить', 'not-armed': 'не под охраной по графику', 'off-schedule-disarm': 'снятие вне графика' };
+  function loadAlerts() {
+    return api('GET', '/v1/admin/alerts').then(function (j) {
+      var tb = $('alerts'); tb.textContent = '';
+      j.alerts.forEach(function (a) {
+        var tr = document.createElement('tr'); tr.id = 'alert-' + a.id; tr.className = 'alert-' + a.kind;
+        cell(tr, String(a.id)); cell(tr, local(a.createdAt)); cell(tr, ALERT_KIND[a.kind] || a.kind); cell(tr, a.objectCode || ''); cell(tr, a.phone || ''); cell(tr, a.detail || '');
+        var td = cell(tr, ''); var b = document.createElement('button'); b.textContent = 'Принято'; b.setAttribute('data-alert', String(a.id));
+        b.onclick = function () { api('POST', '/v1/admin/alerts/' + a.id + '/ack').then(loadAlerts).catch(fail); };
+        td.appendChild(b); tb.appendChild(tr);
+      });
+    });
+  }
   function holdButton(td, r) {
     var b = document.createElement('button'); b.textContent = 'Задержать'; b.title = 'После кода запрос будет ждать подтверждения клиента';
     b.setAttribute('data-document', r.challengeId);
@@ -99,7 +112,7 @@
   function fail(err) { $('appError').textContent = 'Ошибка: ' + err.message; }
   function refresh() {
     return api('GET', '/v1/admin/objects').then(function (o) { renderObjects(o.objects); return api('GET', '/v1/admin/clients'); })
-      .then(function (c) { return loadNumbers(c.clients); }).then(loadHolds).then(loadJournal).catch(fail);
+      .then(function (c) { return loadNumbers(c.clients); }).then(loadAlerts).then(loadHolds).then(loadJournal).catch(fail);
   }
   // ---------------------------------------------------------------- schedules
 
@@ -178,6 +191,7 @@
       loadJournal().catch(fail);
     });
     stream.addEventListener('number-state', function () { refresh(); });
+    stream.addEventListener('operator-alert', function () { loadAlerts().then(loadJournal).catch(fail); });
     stream.addEventListener('hold', function () { loadHolds().then(loadJournal).catch(fail); });
     // the operator was disabled, the token rotated or expired: back to sign-in
     stream.addEventListener('revoked', function () {
