@@ -11,7 +11,8 @@ const DAY_MS = 86_400_000;
 const TABLES = [
   'clients', 'objects', 'numbers', 'number_objects', 'services', 'subscriptions', 'challenges', 'otp_sends', 'journal', 'outbox',
   'outbox_parts', 'ledger', 'sessions', 'operators', 'monitoring_events', 'alerts', 'tariffs', 'billing_notices',
-  'callouts', 'settings', 'otp_floods', 'job_runs', 'rate_hits',
+  'callouts', 'settings', 'otp_floods', 'job_runs', 'rate_hits', 'object_schedules', 'schedule_days', 'schedule_exceptions',
+  'schedule_notices', 'calls', 'duress_codes', 'holds',
 ];
 const JOURNAL_GUARDS = ['journal_no_update', 'journal_no_delete', 'journal_no_truncate'];
 
