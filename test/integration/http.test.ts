@@ -279,6 +279,14 @@ describe('HTTP API', () => {
     expect((await r.app.inject({ method: 'POST', url: `/v1/admin/holds/${c2.json().hold}/refuse`, headers: auth(r.operator) })).json().hold.state).toBe('refused');
     expect((await r.fx.core.getObject('1234')).status).toBe('armed');
     expect((await r.app.inject({ method: 'POST', url: '/v1/admin/documents/not-a-document/hold', headers: auth(r.operator) })).statusCode).toBe(404);
+    // the chat: the same rules, the same answer as by SMS
+    await put(r.admin, '/v1/admin/clients/1/policy', { rules: { callback: { always: true } } });
+    const chat = await signIn(r, '87011234567', 'chat');
+    const say = async (text: string): Promise<string> => (await r.app.inject({ method: 'POST', url: '/v1/chat', headers: auth(chat), payload: { text } })).json().reply as string;
+    expect(await say('снять 1234')).toContain('Код подтверждения отправлен');
+    expect(await say(await r.fx.lastCode('+77011234567'))).toBe('Запрос принят. Для подтверждения позвоним на ваш доверенный номер.');
+    expect((await r.fx.core.listHolds({ open: true }))[0]).toMatchObject({ channel: 'chat', state: 'pending', reasons: 'always,recent-refusal' }); // the operator refused one a moment ago
+    expect((await r.fx.core.getObject('1234')).status).toBe('armed');
   });
 
   it('account and the public catalogue', async () => {
