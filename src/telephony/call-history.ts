@@ -3,6 +3,9 @@ import type { CallStart } from '../core/calls.ts';
 import type { Clock } from '../core/ports.ts';
 import type { Logger } from '../logger.ts';
 
+/** The longest a call's actions wait before they are written. */
+const PROGRESS_EVERY_MS = 1_000;
+
 /** What the conversation on a call tells the call history. */
 export interface CallReport {
   /** Something done on the call, in order ('status 4711', 'disarm 4711: code sent'). */
@@ -63,14 +66,22 @@ export class CallRecord implements CallReport {
     return this.ended;
   }
 
+  /**
+   * What happened goes in at most one write a second: a call's steps come in bursts (a key, an
+   * answer, a prompt), and each write competes with the clients' requests for the database. A
+   * crash loses at most the last second of a call's actions; the end writes all that is left.
+   */
   private flush(): void {
     if (this.flushQueued) return;
     this.flushQueued = true;
-    void this.chain('progress', () => {
-      this.flushQueued = false;
-      if (this.ended) return Promise.resolve(true);
-      return this.d.core.callProgress({ id: this.id, ...this.take() });
-    });
+    const timer = setTimeout(() => {
+      void this.chain('progress', () => {
+        this.flushQueued = false;
+        if (this.ended) return Promise.resolve(true);
+        return this.d.core.callProgress({ id: this.id, ...this.take() });
+      });
+    }, PROGRESS_EVERY_MS);
+    timer.unref();
   }
 
   /** What is waiting to be written, taken. */

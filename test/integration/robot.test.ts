@@ -567,7 +567,7 @@ describe('call history', () => {
     await call.waitForEnd();
     expect(ids(call)).toEqual(expect.arrayContaining(['status-disarmed', 'main-menu', 'goodbye']));
     expect((await fx.core.searchJournal({ action: 'status', channel: 'phone' }))[0]).toMatchObject({ phone: '+77011234567' });
-    await until(() => logs.filter((l) => l.includes('the call history could not be written')).length >= 3, 5_000, 'start, progress and end logged');
+    await until(() => logs.filter((l) => l.includes('the call history could not be written')).length >= 2, 5_000, 'start and end logged');
   });
 
   it('a call cut by a dropped ARI link, and one cut by shutdown, still get an end', async () => {
