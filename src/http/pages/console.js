@@ -59,7 +59,8 @@
         cell(tr, String(r.seq)); cell(tr, local(r.at)); cell(tr, r.channel); cell(tr, r.phone || ''); cell(tr, r.objectCode || '');
         cell(tr, r.action); cell(tr, r.outcome + (r.reason ? ' (' + r.reason + ')' : '')); cell(tr, r.operator || r.auth);
         var td = cell(tr, '');
-        if (r.outcome === 'challenged' && r.challengeId && (r.action === 'disarm' || r.action === 'arm')) holdButton(td, r);
+        // a code lives 5 minutes: older documents no longer wait for one
+        if (r.outcome === 'challenged' && r.challengeId && (r.action === 'disarm' || r.action === 'arm') && Date.now() - Date.parse(r.at) < 300000) holdButton(td, r);
         tb.appendChild(tr);
       });
       return api('GET', '/v1/admin/journal/verify');
