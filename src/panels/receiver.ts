@@ -278,7 +278,7 @@ export class Dc09Receiver {
     c.busy = true;
     try {
       for (let bytes = c.queue.shift(); bytes && !c.socket.destroyed; bytes = c.queue.shift()) {
-        const answer = await this.answer(bytes, c.remote, 'tcp');
+        const answer = await this.safeAnswer(bytes, c.remote, 'tcp');
         if (answer.kind !== 'duh') this.touch(c);
         if (answer.kind === 'none' || c.socket.destroyed) continue;
         c.socket.write(answer.bytes);
@@ -328,7 +328,7 @@ export class Dc09Receiver {
     }
     this.udpInFlight++;
     const remote = `${from.address}:${from.port}`;
-    void this.answer(msg, remote, 'udp').then((answer) => {
+    void this.safeAnswer(msg, remote, 'udp').then((answer) => {
       this.udpInFlight--;
       if (answer.kind !== 'none' && this.udp) this.udp.send(answer.bytes, from.port, from.address);
     });
@@ -345,7 +345,17 @@ export class Dc09Receiver {
     }
   }
 
-  /** Judges one frame and gives its answer; never throws. */
+  /** An unexpected fault while judging a frame leaves it unanswered (the panel sends it again). */
+  private async safeAnswer(bytes: Buffer, remote: string, transport: Dc09Transport): Promise<Answer> {
+    try {
+      return await this.answer(bytes, remote, transport);
+    } catch (e) {
+      this.o.logger.error({ remote, transport, error: (e as Error).message }, 'DC-09 frame not answered: receiver fault');
+      return { kind: 'none' };
+    }
+  }
+
+  /** Judges one frame and gives its answer. */
   private async answer(bytes: Buffer, remote: string, transport: Dc09Transport): Promise<Answer> {
     this.counters.frames++;
     const now = this.o.now();

@@ -200,6 +200,16 @@ describe('DC-09 receiver over TCP and UDP on one port', () => {
     expect(n).toMatchObject({ token: 'ACK', encrypted: true, seq: '0002' });
   });
 
+  it('a failing key lookup gives DUH to that account only; the receiver keeps answering', async () => {
+    const r = await rig({ keyFor: (a) => {
+      if (a === 'DEAD') throw new Error('key store unavailable');
+      return KEYS[a] ?? null;
+    } });
+    expect(await r.panel({ transport: 'tcp', account: 'DEAD', key: KEY128 }).send({ token: 'NULL' })).toMatchObject({ token: 'DUH', account: 'DEAD' });
+    expect(r.lines.join('')).toContain('key store unavailable');
+    expect(await r.panel({ transport: 'tcp', account: 'ABCD', key: KEY128 }).send({ token: 'NULL' })).toMatchObject({ token: 'ACK', encrypted: true });
+  });
+
   it('keys and payloads never reach the log', async () => {
     const r = await rig();
     await r.panel({ transport: 'tcp', account: 'BEEF', key: KEY256 }).send({ token: 'ADM-CID', data: '#BEEF|1121 01 004' });
