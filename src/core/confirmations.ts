@@ -4,6 +4,7 @@ import {
   DEFAULT_RULES, NO_EXTRA_RULES, holdReasons, mergeRules, parseRules, storedRules,
 } from '../domain/policy.ts';
 import type { ConfirmationRules, HoldReason } from '../domain/policy.ts';
+import { localNow } from '../domain/schedule.ts';
 import { holdText } from '../domain/texts.ts';
 import type { ClientView, Lang, NumberView, ObjectView } from '../domain/types.ts';
 import { raiseAlertIn } from './alarms.ts';
@@ -38,21 +39,6 @@ export async function rulesFor(store: StoreTx, clientId: number): Promise<Confir
   return mergeRules(await companyRules(store), await clientRules(store, clientId));
 }
 
-/** One formatter per time zone. */
-const clocks = new Map<string, Intl.DateTimeFormat>();
-
-/** Minutes since local midnight in `timeZone`. */
-export function localMinutes(at: Date, timeZone: string): number {
-  let f = clocks.get(timeZone);
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-GB', { timeZone, hour: 'numeric', minute: 'numeric', hourCycle: 'h23' });
-    clocks.set(timeZone, f);
-  }
-  const parts = f.formatToParts(at);
-  const get = (t: string): number => Number(parts.find((p) => p.type === t)?.value ?? 0);
-  return get('hour') * 60 + get('minute');
-}
-
 /** The conditions of the rules this request meets (empty: no call-back needed). Reads only what the rules ask about. */
 export async function holdReasonsFor(tx: Tx, a: { client: ClientView; number: NumberView; channel: string; action: string }): Promise<HoldReason[]> {
   const rules = await rulesFor(tx.store, a.client.id);
@@ -73,7 +59,7 @@ export async function holdReasonsFor(tx: Tx, a: { client: ClientView; number: Nu
       .some((r) => r.reason !== null && REFUSALS.has(r.reason));
   }
   return holdReasons(rules, {
-    action: a.action, channel: a.channel as 'sms', localMinutes: localMinutes(now, tx.ctx.timeZone),
+    action: a.action, channel: a.channel as 'sms', localMinutes: localNow(now, tx.ctx.timeZone).minutes,
     numberAgeDays: (now.getTime() - Date.parse(a.number.updatedAt)) / 86_400_000, channelUsedBefore, recentRefusal,
   });
 }

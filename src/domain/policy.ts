@@ -1,4 +1,5 @@
 import { AppError } from './errors.ts';
+import { clockText, parseClock } from './schedule.ts';
 import type { Channel } from './types.ts';
 
 /**
@@ -77,16 +78,10 @@ export function needsOtp(rules: ConfirmationRules, channel: Channel, action: str
   return rules.otp[action].includes(channel);
 }
 
-export function minutesOf(hhmm: string): number {
-  const m = /^([01]\d|2[0-3]):([0-5]\d)$/.exec(hhmm);
-  if (!m) throw new AppError('BAD_INPUT', `time must be HH:MM (00:00 to 23:59), got ${JSON.stringify(hhmm).slice(0, 20)}`);
-  return Number(m[1]) * 60 + Number(m[2]);
-}
-
 /** Whether local minute `t` falls in the window (from inclusive, to exclusive; crossing midnight when to ≤ from). */
 export function inWindow(w: TimeWindow, t: number): boolean {
-  const from = minutesOf(w.from);
-  const to = minutesOf(w.to);
+  const from = parseClock(w.from);
+  const to = parseClock(w.to);
   if (from === to) return true; // a whole day
   return from < to ? t >= from && t < to : t >= from || t < to;
 }
@@ -193,10 +188,7 @@ export function parseRules(input: unknown, base: ConfirmationRules, o: { floor: 
       callback.windows = c.windows.map((w, i) => {
         const x = record(w, `callback.windows[${i}]`);
         onlyKeys(x, ['from', 'to'], `callback.windows[${i}]`);
-        const win = { from: String(x.from ?? ''), to: String(x.to ?? '') };
-        minutesOf(win.from);
-        minutesOf(win.to);
-        return win;
+        return { from: clockText(parseClock(String(x.from ?? ''), `callback.windows[${i}].from`)), to: clockText(parseClock(String(x.to ?? ''), `callback.windows[${i}].to`)) };
       });
     }
   }
@@ -217,9 +209,5 @@ export function storedRules(text: string | undefined, fallback: ConfirmationRule
 export function parseWindow(text: string): TimeWindow {
   const m = /^\s*(\d{1,2}:\d{2})\s*[-–]\s*(\d{1,2}:\d{2})\s*$/.exec(text);
   if (!m) bad(`a window is written HH:MM-HH:MM, got ${JSON.stringify(text).slice(0, 30)}`);
-  const pad = (s: string): string => s.padStart(5, '0');
-  const w = { from: pad(m[1] as string), to: pad(m[2] as string) };
-  minutesOf(w.from);
-  minutesOf(w.to);
-  return w;
+  return { from: clockText(parseClock(m[1] as string)), to: clockText(parseClock(m[2] as string)) };
 }

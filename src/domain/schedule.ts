@@ -146,11 +146,19 @@ export function parseWeekdays(s: string): number[] {
   return [...out].sort((x, y) => x - y);
 }
 
+/** One formatter per time zone: making one costs far more than using it (every disarm asks). */
+const clocks = new Map<string, Intl.DateTimeFormat>();
+
 /** A local date, its weekday and the minutes after its midnight, of an instant in a time zone. */
 export function localNow(at: Date, timeZone: string): { date: string; weekday: number; minutes: number } {
-  const parts = new Intl.DateTimeFormat('en-CA', {
-    timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23',
-  }).formatToParts(at);
+  let f = clocks.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-CA', {
+      timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23',
+    });
+    clocks.set(timeZone, f);
+  }
+  const parts = f.formatToParts(at);
   const get = (t: string): string => parts.find((p) => p.type === t)?.value ?? '';
   const date = `${get('year')}-${get('month')}-${get('day')}`;
   return { date, weekday: weekdayOf(date), minutes: Number(get('hour')) * 60 + Number(get('minute')) };

@@ -27,15 +27,20 @@ const PURPOSE: Record<string, Texts> = {
   'duress-clear': { ru: 'изменение настроек безопасности', kk: 'қауіпсіздік баптауларын өзгерту' },
 };
 
+/** What a document does, for a text: "снятие с охраны объекта 4711". */
+function purposeText(lang: Lang, purpose: string, objectCode: string | null): string {
+  const p = PURPOSE[purpose] ?? { ru: 'подтверждение операции', kk: 'операцияны растау' };
+  return lang === 'kk'
+    ? p.kk.replace('{object}', objectCode ? ` ${objectCode}` : '')
+    : p.ru.replace(' {object}', objectCode ? ` ${objectCode}` : '');
+}
+
 /**
  * The SMS that carries a one-time code; it says what the code confirms. Every variant fits
  * one UCS-2 SMS (70 characters) with an 8-digit object code.
  */
 export function otpText(lang: Lang, code: string, purpose: string, objectCode: string | null): string {
-  const p = PURPOSE[purpose] ?? { ru: 'подтверждение операции', kk: 'операцияны растау' };
-  const what = lang === 'kk'
-    ? p.kk.replace('{object}', objectCode ? ` ${objectCode}` : '')
-    : p.ru.replace(' {object}', objectCode ? ` ${objectCode}` : '');
+  const what = purposeText(lang, purpose, objectCode);
   return lang === 'kk' ? `Код ${code}: ${what}. Ешкімге айтпаңыз.` : `Код ${code}: ${what}. Никому не сообщайте.`;
 }
 
@@ -102,8 +107,7 @@ export const T = {
 
 /** The outcome of a held request, for the number that made it: "Подтверждено: снятие с охраны объекта 4711." */
 export function holdText(key: 'holdDone' | 'holdRefused', lang: Lang, action: string, objectCode: string): string {
-  const p = PURPOSE[action] ?? { ru: 'операция', kk: 'операция' };
-  const what = lang === 'kk' ? p.kk.replace('{object}', ` ${objectCode}`) : p.ru.replace(' {object}', ` ${objectCode}`);
+  const what = purposeText(lang, action, objectCode);
   if (key === 'holdDone') return lang === 'kk' ? `Расталды және орындалды: ${what}.` : `Подтверждено и выполнено: ${what}.`;
   return lang === 'kk' ? `Расталмады, тоқтатылды: ${what}.` : `Не подтверждено, отменено: ${what}.`;
 }

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { localMinutes } from '../../src/core/confirmations.ts';
 import {
   DEFAULT_RULES, NO_EXTRA_RULES, holdReasons, inWindow, mergeRules, needsOtp, parseRules, parseWindow, storedRules,
 } from '../../src/domain/policy.ts';
+import { localNow } from '../../src/domain/schedule.ts';
 import type { RequestFacts } from '../../src/domain/policy.ts';
 
 const facts = (f: Partial<RequestFacts> = {}): RequestFacts => ({
@@ -73,7 +73,7 @@ describe('confirmation rules', () => {
     expect(parseWindow('23:00-6:00')).toEqual({ from: '23:00', to: '06:00' });
     expect(() => parseWindow('night')).toThrow(/HH:MM-HH:MM/);
     // 22:12 UTC is 03:12 in Almaty (UTC+5)
-    expect(localMinutes(new Date('2026-12-02T22:12:00Z'), 'Asia/Almaty')).toBe(3 * 60 + 12);
-    expect(localMinutes(new Date('2026-12-02T00:00:00Z'), 'UTC')).toBe(0);
+    expect(localNow(new Date('2026-12-02T22:12:00Z'), 'Asia/Almaty').minutes).toBe(3 * 60 + 12);
+    expect(localNow(new Date('2026-12-02T00:00:00Z'), 'UTC').minutes).toBe(0);
   });
 });
