@@ -153,8 +153,9 @@ export class ClientRequests {
       return { kind: 'status', objects: [object], lang, seq: rec.seq };
     }
 
-    const reasons = await holdReasonsFor(tx, { client: id.client, number: id.number, channel: req.channel, action: req.action });
-    if (needsOtp(await rulesFor(tx.store, id.client.id), req.channel, req.action)) {
+    const rules = await rulesFor(tx.store, id.client.id);
+    const reasons = await holdReasonsFor(tx, rules, { client: id.client, number: id.number, channel: req.channel, action: req.action });
+    if (needsOtp(rules, req.channel, req.action)) {
       const ch = await createChallenge(tx, {
         number: id.number, client: id.client, purpose: req.action, object, channel: req.channel, operator: null,
       });

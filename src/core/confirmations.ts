@@ -39,9 +39,8 @@ export async function rulesFor(store: StoreTx, clientId: number): Promise<Confir
   return mergeRules(await companyRules(store), await clientRules(store, clientId));
 }
 
-/** The conditions of the rules this request meets (empty: no call-back needed). Reads only what the rules ask about. */
-export async function holdReasonsFor(tx: Tx, a: { client: ClientView; number: NumberView; channel: string; action: string }): Promise<HoldReason[]> {
-  const rules = await rulesFor(tx.store, a.client.id);
+/** The conditions of `rules` (the client's, merged) this request meets (empty: no call-back needed). Reads only what the rules ask about. */
+export async function holdReasonsFor(tx: Tx, rules: ConfirmationRules, a: { client: ClientView; number: NumberView; channel: string; action: string }): Promise<HoldReason[]> {
   if (!(rules.callback.actions as string[]).includes(a.action)) return [];
   const now = tx.now();
   const c = rules.callback;
@@ -220,7 +219,14 @@ export class Confirmations {
   }
 
   /** Claims the holds whose call-back this instance places (see `StoreTx.claimHolds`). */
-  takeHoldCalls(running: number[], leaseMs: number): Promise<HoldCallPlan[]> {
+  async takeHoldCalls(running: number[], leaseMs: number): Promise<HoldCallPlan[]> {
+    // asked every second by every instance: a read finds whether there is anything to claim,
+    // so that an idle service opens no write transaction
+    const nowIso = this.ctx.nowIso();
+    const open = await this.ctx.read((s) => s.listHolds({ open: true, limit: 500 }));
+    const claimable = open.length === 500 || open.some((h) => h.state === 'pending' || (h.state === 'calling'
+      && (h.leaseUntil === null || h.leaseUntil <= nowIso || (h.holder === this.ctx.instance && !running.includes(h.id)))));
+    if (!claimable) return [];
     return this.ctx.run(async (tx) => {
       const now = tx.now();
       const rows = await tx.store.claimHolds(this.ctx.instance, now.toISOString(), new Date(now.getTime() + leaseMs).toISOString(), running);
@@ -260,7 +266,9 @@ export class Confirmations {
   }
 
   /** Holds whose time ran out: waiting for a code, they lapse; waiting for confirmation, they are refused (and operators alerted). */
-  expireHolds(): Promise<number> {
+  async expireHolds(): Promise<number> {
+    // asked every second by every instance: a write transaction only when something is due
+    if ((await this.ctx.read((s) => s.dueHolds(this.ctx.nowIso(), 1))).length === 0) return 0;
     return this.ctx.run(async (tx) => {
       const due = await tx.store.dueHolds(tx.nowIso(), 50);
       let n = 0;

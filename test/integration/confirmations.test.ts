@@ -151,6 +151,11 @@ describe('confirmation rules and held requests', () => {
     const challengeId = (again as { challengeId: string }).challengeId;
     expect(await fx.core.confirm({ channel: 'sms', phone, code: await fx.lastCode(phone), challengeId })).toMatchObject({ kind: 'refused', reason: 'code-dead' });
     expect(await sms(fx, 'hold')).toHaveLength(0); // nothing was promised to the client yet
+    // nothing held any more: the every-second look for call-backs and expiries writes nothing
+    const writes = fx.store.commits.transactions;
+    expect(await fx.core.takeHoldCalls()).toEqual([]);
+    expect(await fx.core.expireHolds()).toBe(0);
+    expect(fx.store.commits.transactions).toBe(writes);
   });
 });
 
