@@ -114,6 +114,9 @@ export async function onObjectDisarmed(tx: Tx, object: ObjectView, cause: string
 
 /** Opening and closing schedules of objects: operators set them, a job checks them every minute. */
 export class Schedules {
+  /** Notices (object|date|kind) this process saw marked in the database: not looked at again. */
+  private readonly told = new Set<string>();
+
   constructor(private readonly ctx: CoreContext) {}
 
   /** The object's schedule, or null when it has none. OBJECT_NOT_FOUND for an unknown object. */
@@ -182,15 +185,26 @@ export class Schedules {
   async checkSchedules(at: Date): Promise<ScheduleCheck> {
     const local = localNow(at, this.ctx.timeZone);
     const graceMin = Math.round(this.ctx.scheduleGraceMs / 60_000);
-    const rows = await this.ctx.read((store) => store.listSchedules(addDays(local.date, -1)));
+    const yesterday = addDays(local.date, -1);
+    for (const k of this.told) if (k.slice(k.indexOf('|') + 1, k.lastIndexOf('|')) < yesterday) this.told.delete(k);
+    const markOf = (objectId: number, d: { date: string; kind: string }): string => `${objectId}|${d.date}|${d.kind}`;
+    // one read for the schedules and, of the objects with a notice due that this process has not
+    // seen marked yet, their status: an armed object (the usual case) costs no write transaction
+    const { rows, todo } = await this.ctx.read(async (store) => {
+      const all = await store.listSchedules(yesterday);
+      const work: Array<{ row: (typeof all)[number]; due: ReturnType<typeof notArmedDue> }> = [];
+      for (const row of all) {
+        const due = notArmedDue(row, local.date, local.minutes, graceMin).filter((d) => !this.told.has(markOf(row.objectId, d)));
+        if (due.length > 0 && (await store.getObject(row.objectId))?.status === 'disarmed') work.push({ row, due });
+      }
+      return { rows: all, todo: work };
+    });
     const out: ScheduleCheck = { checked: rows.length, sms: 0, alerts: 0 };
-    for (const row of rows) {
-      const due = notArmedDue(row, local.date, local.minutes, graceMin);
-      if (due.length === 0) continue;
+    for (const { row, due } of todo) {
       const r = await this.ctx.run(async (tx) => {
-        const done = { sms: 0, alerts: 0 };
+        const done = { sms: 0, alerts: 0, armed: false };
         const object = await tx.store.getObject(row.objectId);
-        if (!object || object.status !== 'disarmed') return done;
+        if (!object || object.status !== 'disarmed') return { ...done, armed: true };
         const client = await mustClient(tx.store, object.clientId);
         for (const d of due) {
           if (!(await tx.store.scheduleNotice(object.id, d.date, d.kind, tx.nowIso()))) continue;
@@ -210,6 +224,8 @@ export class Schedules {
         }
         return done;
       });
+      // marked now or before: the next minutes skip them without a write
+      if (!r.armed) for (const d of due) this.told.add(markOf(row.objectId, d));
       out.sms += r.sms;
       out.alerts += r.alerts;
     }

@@ -143,6 +143,10 @@ describe('schedules in the core', () => {
     expect(await fx.core.checkSchedules(at(fx, '2026-11-24T19:19:00Z'))).toMatchObject({ sms: 0, alerts: 0 });
     expect(await fx.core.checkSchedules(at(fx, '2026-11-24T19:20:00Z'))).toMatchObject({ sms: 0, alerts: 1 });
     expect(await alerts(fx, 'not-armed')).toEqual([{ objectCode: '1234', detail: 'not armed on 2026-11-24, due 23:50' }]);
+    // both told: the minutes after write nothing
+    const writes = fx.store.commits.transactions;
+    expect(await fx.core.checkSchedules(at(fx, '2026-11-24T19:21:00Z'))).toMatchObject({ sms: 0, alerts: 0 });
+    expect(fx.store.commits.transactions).toBe(writes);
     // Thursday is closed: disarmed at midnight is already late
     expect(await fx.core.checkSchedules(at(fx, '2026-11-25T19:00:00Z'))).toMatchObject({ sms: 1, alerts: 0 });
     expect((await scheduleSms(fx))[0]?.text).toBe('ZHEDEL: объект 1234 не под охраной, сегодня по графику выходной.');
