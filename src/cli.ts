@@ -15,6 +15,7 @@ import type { BlockReason, Lang, ObjectView } from './domain/types.ts';
 import type { CoreContext } from './context.ts';
 import { localTime } from './local-time.ts';
 import type { ObjectSchedule } from './core/schedules.ts';
+import type { PanelView } from './core/panels.ts';
 import { parseRule, weekdayName } from './domain/schedule.ts';
 
 /**
@@ -29,6 +30,14 @@ const USAGE = `usage: zhedel <command> [options]   (add --json for JSON output)
   client list
   client show --client ID
   object add --client ID --code CODE --address TEXT [--callout]
+             [--panel-account ACCT [--dc09-key HEX|-] [--supervision SECONDS]]
+                                          with the object's alarm panel reporting over SIA DC-09
+  panel set --object CODE --account ACCT [--key HEX|- | --no-key] [--supervision SECONDS]
+                                          registers or changes the object's panel account; the key
+                                          (AES-128/192/256 in hex, "-" reads it from stdin) is kept
+                                          unless given or --no-key; supervision 60 s to 7 days
+  panel remove --object CODE              the object no longer reports over DC-09
+  panel list                              accounts, objects, encryption, supervision, link, last heard
   status [--object CODE]                  objects and their status
   identify --phone P                      who a number belongs to
   number add --client ID --phone P [--objects CODE,...] [--signed]
@@ -141,6 +150,18 @@ function operatorName(f: Flags): string {
 interface Out {
   json: boolean;
   print(human: string, data: unknown): void;
+}
+
+function panelLine(p: PanelView, tz: string): string {
+  const heard = p.lastSeenAt ? `last heard ${localTime(p.lastSeenAt, tz)}` : 'not heard yet';
+  return `panel ${p.account}  object ${p.objectCode}  ${p.encrypted ? 'encrypted' : 'clear'}  supervision ${p.supervisionS} s  link ${p.link === 'up' ? 'up' : `LOST since ${localTime(p.lostAt ?? '', tz)}`}  ${heard}`;
+}
+
+/** A DC-09 key from the command line; "-" reads it from standard input (kept out of the shell's history). */
+function keyArg(v: string): string {
+  const k = v === '-' ? readFileSync(0, 'utf8').trim() : v.trim();
+  if (k === '') throw new UsageError('the key is empty');
+  return k;
 }
 
 function objectLine(o: ObjectView, tz: string): string {
@@ -315,12 +336,52 @@ async function run(argv: string[], out: Out, cfg: () => Config): Promise<number>
 
     case 'object': {
       if (sub !== 'add') throw new UsageError('object: expected add');
-      const f = parse(rest, { client: { type: 'string' }, code: { type: 'string' }, address: { type: 'string' }, callout: { type: 'boolean' } });
-      const o = await withCore(({ core }) => core.addObject({
-        clientId: intArg(f, 'client'), code: req(f, 'code'), address: req(f, 'address'), calloutEnabled: f.callout === true, operator: operatorName(f),
-      }));
-      out.print(`object ${o.code} added for client ${o.clientId}: ${o.address}`, o);
+      const f = parse(rest, {
+        client: { type: 'string' }, code: { type: 'string' }, address: { type: 'string' }, callout: { type: 'boolean' },
+        'panel-account': { type: 'string' }, 'dc09-key': { type: 'string' }, supervision: { type: 'string' },
+      });
+      const account = f['panel-account'];
+      if (typeof account !== 'string' && (f['dc09-key'] !== undefined || f.supervision !== undefined)) throw new UsageError('--dc09-key and --supervision go with --panel-account');
+      const key = typeof f['dc09-key'] === 'string' ? keyArg(f['dc09-key']) : null;
+      const supervisionS = f.supervision !== undefined ? intArg(f, 'supervision') : undefined;
+      const r = await withCore(async ({ core }) => {
+        const object = await core.addObject({
+          clientId: intArg(f, 'client'), code: req(f, 'code'), address: req(f, 'address'), calloutEnabled: f.callout === true, operator: operatorName(f),
+          ...(typeof account === 'string' ? { panel: { account, key, ...(supervisionS !== undefined ? { supervisionS } : {}) } } : {}),
+        });
+        return { object, panel: typeof account === 'string' ? await core.getPanel(object.code) : null };
+      });
+      out.print(`object ${r.object.code} added for client ${r.object.clientId}: ${r.object.address}${r.panel ? `\n  ${panelLine(r.panel, tzOf())}` : ''}`, r.panel ? r : r.object);
       return 0;
+    }
+
+    case 'panel':
+    case 'panels': {
+      const tz = tzOf();
+      if (cmd === 'panels' || sub === 'list') {
+        parse(cmd === 'panels' ? [sub, ...rest].filter((x): x is string => x !== undefined) : rest, {});
+        const list = await withCore(({ core }) => core.listPanels());
+        out.print(list.map((p) => panelLine(p, tz)).join('\n') || 'no panel accounts', list);
+        return 0;
+      }
+      if (sub === 'set') {
+        const f = parse(rest, { object: { type: 'string' }, account: { type: 'string' }, key: { type: 'string' }, 'no-key': { type: 'boolean' }, supervision: { type: 'string' } });
+        if (typeof f.key === 'string' && f['no-key'] === true) throw new UsageError('--key and --no-key exclude each other');
+        const key = typeof f.key === 'string' ? keyArg(f.key) : f['no-key'] === true ? null : undefined;
+        const p = await withCore(({ core }) => core.setPanel({
+          objectCode: req(f, 'object'), account: req(f, 'account'), ...(key !== undefined ? { key } : {}),
+          ...(f.supervision !== undefined ? { supervisionS: intArg(f, 'supervision') } : {}), operator: operatorName(f),
+        }));
+        out.print(panelLine(p, tz), p);
+        return 0;
+      }
+      if (sub === 'remove') {
+        const f = parse(rest, { object: { type: 'string' } });
+        await withCore(({ core }) => core.removePanel({ objectCode: req(f, 'object'), operator: operatorName(f) }));
+        out.print(`${req(f, 'object')}: panel account removed`, { objectCode: req(f, 'object'), removed: true });
+        return 0;
+      }
+      throw new UsageError('panel: expected set, remove or list');
     }
 
     case 'status': {

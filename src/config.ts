@@ -198,6 +198,12 @@ const schema = {
   ZHEDEL_BACKUP_DIR: optionalText,
   ZHEDEL_BACKUP_KEEP_DAYS: int(1, 3_650, 14),
   ZHEDEL_SCHEDULE_GRACE_MIN: int(0, 720, 30),
+  ZHEDEL_DC09_PORT: optional(int(0, 65535, 0)),
+  ZHEDEL_DC09_HOST: text({ trim: true, min: 1, def: '0.0.0.0' }),
+  ZHEDEL_DC09_WINDOW_S: int(1, 3_600, 20),
+  ZHEDEL_DC09_SUPERVISION_S: int(60, 604_800, 600),
+  ZHEDEL_DC09_MAX_CONNECTIONS: int(1, 1_000_000, 5_000),
+  ZHEDEL_DC09_MAX_PER_ADDRESS: int(1, 1_000_000, 50),
 };
 
 type Schema = typeof schema;
@@ -262,6 +268,12 @@ export interface Config {
   backup: { dir: string; keepDays: number };
   /** Minutes after an object's arm-by time before the operators are alerted that it is still not armed. */
   schedules: { graceMin: number };
+  /**
+   * The SIA DC-09 receiver: listening only when `port` is set (0 picks a free port); the
+   * allowed clock difference of a frame; the supervision period of accounts registered
+   * without one; connection limits in all and per remote address.
+   */
+  dc09: { port: number | null; host: string; windowMs: number; supervisionS: number; maxConnections: number; maxPerAddress: number };
 }
 
 /**
@@ -360,6 +372,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     billing: { remindDays: e.ZHEDEL_BILLING_REMIND_DAYS },
     backup: { dir: e.ZHEDEL_BACKUP_DIR ? resolve(e.ZHEDEL_BACKUP_DIR) : join(dataDir, 'backups'), keepDays: e.ZHEDEL_BACKUP_KEEP_DAYS },
     schedules: { graceMin: e.ZHEDEL_SCHEDULE_GRACE_MIN },
+    dc09: {
+      port: e.ZHEDEL_DC09_PORT ?? null, host: e.ZHEDEL_DC09_HOST, windowMs: e.ZHEDEL_DC09_WINDOW_S * 1000, supervisionS: e.ZHEDEL_DC09_SUPERVISION_S,
+      maxConnections: e.ZHEDEL_DC09_MAX_CONNECTIONS, maxPerAddress: e.ZHEDEL_DC09_MAX_PER_ADDRESS,
+    },
   };
 }
 

@@ -88,6 +88,7 @@ export async function openCore(config: Config, opts: { outboxSignal?: OutboxSign
     store, clock, random: cryptoRandom, keys: deriveKeys(config.secret), timeZone: config.timeZone, events,
     alarmGroupMs: config.alarms.groupMs, instance: config.instance, calloutLeaseMs: config.leaseMs,
     scheduleGraceMs: config.schedules.graceMin * 60_000,
+    panelSupervisionS: config.dc09.supervisionS,
     ...(opts.outboxSignal ? { outboxSignal: opts.outboxSignal } : {}),
   });
   const access = new Access({ store, clock, random: cryptoRandom, keys: deriveKeys(config.secret), core, operatorTokenDays: config.operatorTokenDays });

@@ -5,6 +5,7 @@ import type { Clock, ReadinessCheck } from './core/ports.ts';
 import { systemClock } from './core/system.ts';
 import { buildApp } from './http/build-app.ts';
 import type { Logger } from './logger.ts';
+import { PanelGateway } from './panels/gateway.ts';
 import { startSms } from './sms/service.ts';
 import { startSchedules } from './jobs/schedule.ts';
 import { AmiMonitor } from './telephony/ami.ts';
@@ -36,6 +37,8 @@ function ticker(ms: number, fn: () => Promise<void>, fail: (err: unknown) => voi
 
 export interface RunningService {
   address: string;
+  /** The DC-09 receiver, when ZHEDEL_DC09_PORT is set. */
+  panels: PanelGateway | null;
   ctx: CoreContext;
   telephony: Telephony;
   stop(reason?: string): Promise<void>;
@@ -144,6 +147,21 @@ export async function startService(config: Config, logger: Logger, opts: { clock
     for (const id of ids) if (!held.includes(id)) confirming.get(id)?.abort();
   }, (err) => logger.error({ err }, 'the lease on confirmation call-backs could not be renewed'));
 
+  // Alarm panels (SIA DC-09): the receiver listens only where ZHEDEL_DC09_PORT is set; every
+  // instance watches for panels that went silent (a panel is marked lost once, by whoever looks first).
+  let panels: PanelGateway | null = null;
+  if (config.dc09.port !== null) {
+    panels = new PanelGateway({
+      core: ctx.core, logger: logger.child({ channel: 'panel' }), host: config.dc09.host, port: config.dc09.port, windowMs: config.dc09.windowMs,
+      maxConnections: config.dc09.maxConnections, maxConnectionsPerAddress: config.dc09.maxPerAddress, now: () => clock.now(),
+    });
+    await panels.start();
+  }
+  const supervisionTimer = ticker(5_000, async () => {
+    const lost = await ctx.core.checkPanelSupervision();
+    if (lost > 0) logger.warn({ panels: lost }, 'panels silent past their supervision period: link lost');
+  }, (err) => logger.error({ err }, 'panel supervision could not be checked'));
+
   const schedules = startSchedules({
     core: ctx.core, admin: ctx.admin, backupDir: config.backup.dir, backupKeepDays: config.backup.keepDays,
     reminderDays: config.billing.remindDays, logger: logger.child({ channel: 'jobs' }), instance: config.instance, leaseMs: config.leaseMs,
@@ -188,6 +206,9 @@ export async function startService(config: Config, logger: Logger, opts: { clock
       logger.info({ reason }, 'stopping');
       // no new requests, calls or claims; what is in flight finishes (bounded), then close
       await app.close();
+      clearInterval(supervisionTimer);
+      // panels' frames being handled finish and are acknowledged; new ones wait for another receiver
+      if (panels) await panels.stop(5_000);
       clearInterval(calloutTimer);
       clearInterval(renewTimer);
       clearInterval(holdTimer);
@@ -202,5 +223,5 @@ export async function startService(config: Config, logger: Logger, opts: { clock
     })();
     return stopping;
   };
-  return { address, ctx, telephony, stop };
+  return { address, panels, ctx, telephony, stop };
 }

@@ -1,5 +1,5 @@
 import { AppError } from '../domain/errors.ts';
-import { BILLING_TEXT, alarmText, restoredText } from '../domain/texts.ts';
+import { BILLING_TEXT, alarmText, linkLostText, linkRestoredText, restoredText } from '../domain/texts.ts';
 import { UNSILENCEABLE_KINDS } from '../domain/types.ts';
 import type { ClientView, Lang, NumberView, ObjectStatus, ObjectView } from '../domain/types.ts';
 import { applyStatus, checkOperator, mustClient, mustObject } from './context.ts';
@@ -54,7 +54,20 @@ export async function accessAlert(tx: Tx, number: NumberView, client: ClientView
 
 /** Monitoring events, alarms told to clients, call-outs and operators' alerts. */
 /** A monitoring event as the intake receives it. */
-export interface MonitoringEventIn { sourceId: string; objectCode: string; type: string; kind: string | null; zone: number | null; eventAt: string | null }
+export interface MonitoringEventIn {
+  sourceId: string;
+  objectCode: string;
+  type: string;
+  kind: string | null;
+  zone: number | null;
+  eventAt: string | null;
+  /** Who reported it: the monitoring centre's API (default) or a panel through the DC-09 receiver. */
+  channel?: 'monitoring' | 'panel';
+  /** How the sender was authenticated, for the journal (default 'api-key'). */
+  auth?: string;
+  /** More for the journal (the panel's own code, partition, user). */
+  detail?: string;
+}
 
 /** What recording one event did. */
 export interface RecordedEvent { row: MonitoringEventRow; duplicate: boolean; callout: CalloutPlan | null }
@@ -92,6 +105,11 @@ export class Alarms {
     });
   }
 
+  /** `recordMonitoringEvent` in the caller's transaction. */
+  recordEventIn(tx: Tx, e: MonitoringEventIn): Promise<RecordedEvent> {
+    return this.recordIn(tx, e);
+  }
+
   private async recordIn(tx: Tx, e: MonitoringEventIn): Promise<RecordedEvent> {
     const object = await mustObject(tx.store, e.objectCode);
     const now = tx.nowIso();
@@ -106,9 +124,9 @@ export class Alarms {
     if (r.duplicate) return { ...r, callout: null };
     const out = await this.processEvent(tx, r.row, object);
     await tx.journal({
-      channel: 'monitoring', clientId: object.clientId, objectCode: object.code, action: `event-${e.type}`, auth: 'api-key', outcome: 'accepted',
+      channel: e.channel ?? 'monitoring', clientId: object.clientId, objectCode: object.code, action: `event-${e.type}`, auth: e.auth ?? 'api-key', outcome: 'accepted',
       reason: out.result,
-      detail: `id=${e.sourceId.slice(0, 100)}${e.kind ? ` kind=${e.kind}` : ''}${e.zone !== null ? ` zone=${e.zone}` : ''}`
+      detail: `id=${e.sourceId.slice(0, 100)}${e.kind ? ` kind=${e.kind}` : ''}${e.zone !== null ? ` zone=${e.zone}` : ''}${e.detail ? ` ${e.detail}` : ''}`
         + `${clamped ? ` clock-ahead=${Math.round(ahead / 1000)}s time-set-to-receipt` : ''}${out.late ? ' late-status-kept' : ''}`,
     });
     return { row: { ...r.row, result: out.result, processedAt: now }, duplicate: false, callout: out.callout };
@@ -182,16 +200,24 @@ export class Alarms {
         return finish('status');
       case 'link-lost':
         if (stale) return finish('stale');
-        if (object.status !== 'no-link') await store.setPriorStatus(object.id, object.status);
+        if (object.status === 'no-link') return finish('status');
+        await store.setPriorStatus(object.id, object.status);
         await applyStatus(tx, object, 'no-link', 'link-lost', ev.eventAt);
-        return finish('status');
+        // the client and the operators learn it once, when the link goes
+        for (const n of contacts) {
+          await tx.enqueue({ priority: 'alarm', kind: 'link-lost', phone: n.phone, clientId: client.id, secret: false, expiresAt: null, text: linkLostText(client.lang, object.code, ev.eventAt, this.ctx.timeZone) });
+        }
+        await raiseAlertIn(tx, { kind: 'no-link', clientId: client.id, objectCode: object.code, phone: null, detail: `link lost (${ev.sourceId.slice(0, 60)})` });
+        return finish('link-lost');
       case 'link-restored': {
         if (stale) return finish('stale');
-        if (object.status === 'no-link') {
-          const prior = (await store.getPriorStatus(object.id) ?? 'disarmed') as ObjectStatus;
-          await applyStatus(tx, object, prior === 'no-link' ? 'disarmed' : prior, 'link-restored', ev.eventAt);
+        if (object.status !== 'no-link') return finish('status');
+        const prior = (await store.getPriorStatus(object.id) ?? 'disarmed') as ObjectStatus;
+        await applyStatus(tx, object, prior === 'no-link' ? 'disarmed' : prior, 'link-restored', ev.eventAt);
+        for (const n of contacts) {
+          await tx.enqueue({ priority: 'alarm', kind: 'link-restored', phone: n.phone, clientId: client.id, secret: false, expiresAt: null, text: linkRestoredText(client.lang, object.code, ev.eventAt, this.ctx.timeZone) });
         }
-        return finish('status');
+        return finish('link-restored');
       }
       default:
         return finish('noted');

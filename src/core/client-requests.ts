@@ -35,7 +35,7 @@ export type RequestResult =
   | { kind: 'held'; holdId: number; object: ObjectView; action: 'arm' | 'disarm'; lang: Lang; seq: number };
 
 export interface ClientRequest {
-  channel: Exclude<Channel, 'operator' | 'system' | 'monitoring'>;
+  channel: Exclude<Channel, 'operator' | 'system' | 'monitoring' | 'panel'>;
   /** Caller ID, SMS sender, or the number a chat/app session belongs to, as received. */
   phone: string;
   action: ObjectAction;

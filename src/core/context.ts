@@ -28,6 +28,8 @@ export interface CoreDeps {
   outboxSignal?: OutboxSignal;
   /** How long after an object's arm-by time the operators are alerted that it is still not armed (default 30 min). */
   scheduleGraceMs?: number;
+  /** Supervision period of a panel account registered without one (default 600 s). */
+  panelSupervisionS?: number;
 }
 
 /** An SMS for the outbox; `secret` texts (codes) are sealed. */
@@ -60,8 +62,10 @@ export class CoreContext {
   readonly instance: string;
   readonly calloutLeaseMs: number;
   readonly scheduleGraceMs: number;
+  readonly panelSupervisionS: number;
 
   constructor(deps: CoreDeps) {
+    this.panelSupervisionS = deps.panelSupervisionS ?? 600;
     this.scheduleGraceMs = deps.scheduleGraceMs ?? 30 * 60_000;
     this.alarmGroupMs = deps.alarmGroupMs ?? 5 * 60_000;
     this.instance = deps.instance ?? 'local';

@@ -22,6 +22,8 @@ import type { CoreDeps, SmsToQueue } from './context.ts';
 import { answerText } from './conversation.ts';
 import type { TextAnswer } from './conversation.ts';
 import type { AlertRow, CallRow, JournalFilter, MonitoringEventRow, OutboxRow, RateLimit } from './ports.ts';
+import { Panels } from './panels.ts';
+import type { PanelKey, PanelMessage, PanelMessageResult, PanelView } from './panels.ts';
 import { Records } from './records.ts';
 import { Registry } from './registry.ts';
 import { Schedules } from './schedules.ts';
@@ -64,6 +66,7 @@ export class Core implements TelephonyCore, SmsCore, TextCore, ClientHttpCore {
   private readonly schedules: Schedules;
   private readonly duress: DuressCodes;
   private readonly calls: Calls;
+  private readonly panels: Panels;
 
   constructor(deps: CoreDeps) {
     const ctx = new CoreContext(deps);
@@ -79,6 +82,7 @@ export class Core implements TelephonyCore, SmsCore, TextCore, ClientHttpCore {
     this.schedules = new Schedules(ctx);
     this.duress = new DuressCodes(ctx);
     this.calls = new Calls(ctx);
+    this.panels = new Panels(ctx, this.alarms);
   }
 
   // ---------------------------------------------------------------- client requests
@@ -171,8 +175,17 @@ export class Core implements TelephonyCore, SmsCore, TextCore, ClientHttpCore {
     return this.registry.getClient(id);
   }
 
-  addObject(a: { clientId: number; code: string; address: string; calloutEnabled?: boolean; operator: string }): Promise<ObjectView> {
-    return this.registry.addObject(a);
+  /**
+   * Adds an object; with `panel`, also registers its panel account (refused before the object
+   * is added when the account or key is wrong or the account is taken).
+   */
+  async addObject(a: { clientId: number; code: string; address: string; calloutEnabled?: boolean; operator: string; panel?: { account: string; key: string | null; supervisionS?: number } }): Promise<ObjectView> {
+    if (!a.panel) return this.registry.addObject(a);
+    const { panel, ...object } = a;
+    await this.panels.checkPanel(panel);
+    const added = await this.registry.addObject(object);
+    await this.panels.setPanel({ objectCode: added.code, ...panel, operator: a.operator });
+    return added;
   }
 
   listObjects(clientId?: number): Promise<ObjectView[]> {
@@ -261,6 +274,49 @@ export class Core implements TelephonyCore, SmsCore, TextCore, ClientHttpCore {
   }
 
   // ---------------------------------------------------------------- alarms and call-outs
+
+  // ---------------------------------------------------------------- alarm panels (SIA DC-09)
+
+  /** Registers or changes an object's panel account; `key` undefined keeps the account's key, null clears it. */
+  setPanel(a: { objectCode: string; account: string; key?: string | null; supervisionS?: number; operator: string }): Promise<PanelView> {
+    return this.panels.setPanel(a);
+  }
+
+  removePanel(a: { objectCode: string; operator: string }): Promise<void> {
+    return this.panels.removePanel(a);
+  }
+
+  getPanel(objectCode: string): Promise<PanelView | null> {
+    return this.panels.getPanel(objectCode);
+  }
+
+  listPanels(): Promise<PanelView[]> {
+    return this.panels.listPanels();
+  }
+
+  panelKeys(): Promise<PanelKey[]> {
+    return this.panels.panelKeys();
+  }
+
+  panelKey(account: string): Promise<PanelKey | null> {
+    return this.panels.panelKey(account);
+  }
+
+  recordPanelMessage(m: PanelMessage): Promise<PanelMessageResult> {
+    return this.panels.recordPanelMessage(m);
+  }
+
+  panelsSeen(list: Array<{ account: string; atMs: number }>): Promise<string[]> {
+    return this.panels.panelsSeen(list);
+  }
+
+  checkPanelSupervision(): Promise<number> {
+    return this.panels.checkSupervision();
+  }
+
+  unknownPanel(a: { account: string | null; remote: string; summary: string }): Promise<void> {
+    return this.panels.unknownPanel(a);
+  }
 
   recordMonitoringEvent(e: { sourceId: string; objectCode: string; type: string; kind: string | null; zone: number | null; eventAt: string | null }):
     Promise<{ row: MonitoringEventRow; duplicate: boolean; callout: CalloutPlan | null }> {

@@ -236,6 +236,32 @@ export interface StoreTx {
   /** Undecided holds whose time ran out at `at`. */
   dueHolds(at: string, limit: number): Promise<HoldRow[]>;
 
+  // ---------------------------------------------------------------- alarm panels (SIA DC-09)
+  /**
+   * Registers `account` for the object, replacing the object's earlier account (one per
+   * object; the link state and the time it was lost carry over). `dueMs` starts its
+   * supervision. DuplicateKeyError when another object has the account.
+   */
+  putPanel(p: { account: string; objectId: number; keySealed: string | null; supervisionS: number; dueMs: number; at: string; by: string | null }): Promise<void>;
+  /** Removes the object's account; false when it had none. */
+  deletePanel(objectId: number): Promise<boolean>;
+  getPanel(account: string): Promise<PanelRow | undefined>;
+  panelOfObject(objectId: number): Promise<PanelRow | undefined>;
+  /** Every account, ordered by account. */
+  listPanels(): Promise<PanelRow[]>;
+  /**
+   * The panel was heard from at `at` (`atMs` the same time): its last message and its next
+   * due time (`atMs` + its supervision) move forward, never back. Returns the row as it is
+   * after the update, undefined for an unknown account.
+   */
+  panelSeen(account: string, at: string, atMs: number): Promise<PanelRow | undefined>;
+  /** Accounts whose link is 'up' and due at or before `atMs`, oldest due first. */
+  duePanels(atMs: number, limit: number): Promise<PanelRow[]>;
+  /** Link 'up' → 'lost' when still due at `atMs` (a conditional update); false when not. */
+  markPanelLost(account: string, atMs: number, at: string): Promise<boolean>;
+  /** Link 'lost' → 'up'; false when it was not lost. */
+  markPanelUp(account: string): Promise<boolean>;
+
   // ---------------------------------------------------------------- schedules
 
   /** The object's schedule with every exception (oldest date first), if it has one. */
@@ -297,6 +323,23 @@ export interface HoldInsert {
   state: HoldState;
   requestedAt: string;
   expiresAt: string;
+}
+
+/** An alarm panel's account (SIA DC-09) and its supervision. */
+export interface PanelRow {
+  account: string;
+  objectId: number;
+  objectCode: string;
+  /** The AES key sealed under the service secret; null when the panel sends in clear. */
+  keySealed: string | null;
+  supervisionS: number;
+  link: 'up' | 'lost';
+  lastSeenAt: string | null;
+  dueMs: number;
+  lostAt: string | null;
+  createdAt: string;
+  updatedAt: string;
+  updatedBy: string | null;
 }
 
 export interface HoldRow extends HoldInsert {

@@ -13,12 +13,14 @@ export interface Keys {
   token: Buffer;
   /** HMAC key for clients' duress codes. */
   duress: Buffer;
+  /** AES-256-GCM key that seals alarm panels' DC-09 keys in the database. */
+  panel: Buffer;
 }
 
 export function deriveKeys(secret: string): Keys {
   const ikm = Buffer.from(secret, 'utf8');
   const derive = (label: string): Buffer => Buffer.from(hkdfSync('sha256', ikm, 'zhedel-online', label, 32));
-  return { otp: derive('otp'), outbox: derive('outbox'), token: derive('token'), duress: derive('duress') };
+  return { otp: derive('otp'), outbox: derive('outbox'), token: derive('token'), duress: derive('duress'), panel: derive('panel') };
 }
 
 /** Encrypts `plain` with a fresh 12-byte `iv`; output is iv | tag | ciphertext. */

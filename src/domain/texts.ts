@@ -147,6 +147,15 @@ export function restoredText(lang: Lang, code: string, at: string, timeZone: str
   return lang === 'kk' ? `${code} нысаны: дабыл тоқтады, ${timeOnly(at, timeZone)}` : `Объект ${code}: тревога снята, ${timeOnly(at, timeZone)}`;
 }
 
+/** The object's panel stopped reporting (its supervision ran out, or the monitoring centre says so). */
+export function linkLostText(lang: Lang, code: string, at: string, timeZone: string): string {
+  return lang === 'kk' ? `${code} нысаны: күзет құрылғысымен байланыс жоқ, ${timeOnly(at, timeZone)}` : `Объект ${code}: нет связи с охранным прибором, ${timeOnly(at, timeZone)}`;
+}
+
+export function linkRestoredText(lang: Lang, code: string, at: string, timeZone: string): string {
+  return lang === 'kk' ? `${code} нысаны: құрылғымен байланыс қалпына келді, ${timeOnly(at, timeZone)}` : `Объект ${code}: связь с охранным прибором восстановлена, ${timeOnly(at, timeZone)}`;
+}
+
 export const BILLING_TEXT = {
   suspended: {
     ru: 'ZHEDEL: не хватает средств на оплату услуг, они приостановлены. Пополните счёт — услуги возобновятся сразу.',

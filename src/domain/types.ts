@@ -3,7 +3,7 @@
 export const LANGS = ['ru', 'kk'] as const;
 export type Lang = (typeof LANGS)[number];
 
-export const CHANNELS = ['phone', 'sms', 'chat', 'app', 'operator', 'monitoring', 'system'] as const;
+export const CHANNELS = ['phone', 'sms', 'chat', 'app', 'operator', 'monitoring', 'panel', 'system'] as const;
 export type Channel = (typeof CHANNELS)[number];
 
 export const OBJECT_STATUSES = ['armed', 'disarmed', 'alarm', 'no-link'] as const;

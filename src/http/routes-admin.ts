@@ -423,6 +423,44 @@ export async function adminRoutes(app: FastifyInstance, d: {
     const r = await core.recordMonitoringEvent({ sourceId: b.id, objectCode: b.object, type: b.type, kind: b.kind ?? null, zone: b.zone ?? null, eventAt: b.at ?? null });
     return reply.code(r.duplicate ? 200 : 201).send({ id: r.row.id, duplicate: r.duplicate, result: r.row.result });
   });
+  // ---------------------------------------------------------------- alarm panels (SIA DC-09)
+
+  app.get('/v1/admin/panels', { schema: { ...sec, summary: 'Panel accounts: object, encryption (never the key), supervision, link, last heard', response: ok } }, async (req) => {
+    await op(req);
+    return { panels: await core.listPanels() };
+  });
+  app.get('/v1/admin/objects/:code/panel', { schema: { ...sec, summary: 'The object\'s panel account (null: none)', params: codeParam, response: ok } }, async (req) => {
+    await op(req);
+    return { panel: await core.getPanel((req.params as { code: string }).code) };
+  });
+  app.put('/v1/admin/objects/:code/panel', {
+    schema: {
+      ...sec, summary: 'Registers or changes the object\'s panel account (admin). key: hex AES key; null: clear; absent: keep the account\'s key', params: codeParam, response: ok,
+      body: {
+        type: 'object', additionalProperties: false, required: ['account'],
+        properties: {
+          account: { type: 'string', pattern: '^[0-9A-Fa-f]{3,16}$' },
+          key: { anyOf: [{ type: 'string', pattern: '^([0-9A-Fa-f]{32}|[0-9A-Fa-f]{48}|[0-9A-Fa-f]{64})$' }, { type: 'null' }] },
+          supervisionS: { type: 'integer', minimum: 60, maximum: 604_800 },
+        },
+      },
+    },
+  }, async (req) => {
+    const o = await admin(req);
+    const b = req.body as { account: string; key?: string | null; supervisionS?: number };
+    return {
+      panel: await core.setPanel({
+        objectCode: (req.params as { code: string }).code, account: b.account, ...(b.key !== undefined ? { key: b.key } : {}),
+        ...(b.supervisionS !== undefined ? { supervisionS: b.supervisionS } : {}), operator: o.name,
+      }),
+    };
+  });
+  app.delete('/v1/admin/objects/:code/panel', { schema: { ...sec, summary: 'The object no longer reports over DC-09 (admin)', params: codeParam, response: ok } }, async (req) => {
+    const o = await admin(req);
+    await core.removePanel({ objectCode: (req.params as { code: string }).code, operator: o.name });
+    return { removed: true };
+  });
+
   // ---------------------------------------------------------------- schedules
 
   const clock = { type: ['string', 'null'], pattern: '^([01]?\\d|2[0-3]):[0-5]\\d$' } as const;

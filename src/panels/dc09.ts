@@ -151,6 +151,12 @@ const REST_RE = /^([^\]]*)\]((?:\[[^\]]*\])*)(_\d\d:\d\d:\d\d,\d\d-\d\d-\d{4})?$
 const fail = (error: Dc09ErrorKind, reason: string, header?: Dc09Header): ParseResult =>
   (header ? { ok: false, error, reason, header } : { ok: false, error, reason });
 
+/** The account a frame's header names (upper case), without checking the rest; null when none shows. */
+export function peekAccount(input: Uint8Array): string | null {
+  const text = Buffer.from(input.subarray(9, Math.min(input.length, 80))).toString('latin1');
+  return HEADER_RE.exec(text)?.[6]?.toUpperCase() ?? null;
+}
+
 /** Parses one frame (LF … CR). Never throws; garbage gives an error result. */
 export function parseFrame(input: Uint8Array | string, opts: ParseOptions = {}): ParseResult {
   const bytes = typeof input === 'string' ? Buffer.from(input, 'latin1') : Buffer.from(input);

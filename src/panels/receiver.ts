@@ -19,7 +19,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import type { Logger } from '../logger.ts';
 import {
-  FrameSplitter, MAX_FRAME_BYTES, ack, checkTimestamp, duh, frameEvents, nak, parseFrame,
+  FrameSplitter, MAX_FRAME_BYTES, ack, checkTimestamp, duh, frameEvents, nak, parseFrame, peekAccount,
   type Dc09Frame, type Dc09Header, type MappedEvent,
 } from './dc09.ts';
 
@@ -48,6 +48,11 @@ export interface Dc09ReceiverOptions {
   port: number;
   /** Hex AES key of an account, or null when the account sends in clear. */
   keyFor: (account: string) => string | null;
+  /**
+   * Called before a frame of an account `keyFor` may not know yet (its header names it) is
+   * judged: the owner may look the account up (e.g. registered a moment ago elsewhere).
+   */
+  learn?: (account: string) => Promise<void>;
   /** Keeps a message; the frame is acknowledged only when this resolves. */
   handle: (msg: Dc09Message) => Promise<void>;
   logger: Logger;
@@ -132,6 +137,7 @@ export class Dc09Receiver {
       host: opts.host ?? '0.0.0.0',
       port: opts.port,
       keyFor: opts.keyFor,
+      learn: opts.learn ?? (() => Promise.resolve()),
       handle: opts.handle,
       logger: opts.logger,
       windowMs,
@@ -358,6 +364,8 @@ export class Dc09Receiver {
   /** Judges one frame and gives its answer. */
   private async answer(bytes: Buffer, remote: string, transport: Dc09Transport): Promise<Answer> {
     this.counters.frames++;
+    const peeked = peekAccount(bytes);
+    if (peeked) await this.o.learn(peeked);
     const now = this.o.now();
     let key: string | null = null;
     const r = parseFrame(bytes, { keyFor: (a) => (key = this.keyOf(a)) ?? undefined });

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type {
   AlertRow, CallFilter, CallInsert, CallRow, CallUpdate, ChallengeRow, DuressRow, JournalFilter, MonitoringEventInsert, MonitoringEventRow, OperatorRow,
-  OutboxInsert, OutboxRow, ServiceRow, RateLimit, SessionRow, Store, StoreTx, HoldInsert, HoldRow, HoldState,
+  OutboxInsert, OutboxRow, ServiceRow, RateLimit, SessionRow, Store, StoreTx, HoldInsert, HoldRow, HoldState, PanelRow,
 } from '../core/ports.ts';
 import { GENESIS_HASH, recordHash } from '../domain/journal.ts';
 import type { JournalContent, JournalRecord } from '../domain/journal.ts';
@@ -11,7 +11,7 @@ import type {
 } from '../domain/types.ts';
 import { duplicateKeyOf, isReadTimeout, JOURNAL_LOCK, lockSql } from './pg-db.ts';
 import {
-  alertFrom, appendedActions, callFrom, callUpdateValues, challengeFrom, clientFrom, DURESS_HIDDEN_SQL, duressFrom, eventFrom, holdFrom, journalFrom, objectFrom, operatorFrom, outboxFrom, schedulesFrom, str,
+  alertFrom, appendedActions, callFrom, callUpdateValues, challengeFrom, clientFrom, DURESS_HIDDEN_SQL, duressFrom, eventFrom, holdFrom, journalFrom, objectFrom, operatorFrom, outboxFrom, PANEL_SELECT, panelFrom, schedulesFrom, str,
 } from './rows.ts';
 import type { Row } from './rows.ts';
 import type { ScheduleRow } from '../core/ports.ts';
@@ -726,6 +726,62 @@ export class PgTx implements StoreTx {
   }
 
   // ---- documents held for confirmation
+
+  // ---- alarm panels (SIA DC-09)
+
+  putPanel(p: { account: string; objectId: number; keySealed: string | null; supervisionS: number; dueMs: number; at: string; by: string | null }): Promise<void> {
+    return this.unique(async () => {
+      const old = await this.one('SELECT account, created_at, link, lost_at FROM panel_accounts WHERE object_id = $1', [p.objectId]);
+      await this.exec('DELETE FROM panel_accounts WHERE object_id = $1', [p.objectId]);
+      await this.exec(`INSERT INTO panel_accounts (account, object_id, key_sealed, supervision_s, link, last_seen_at, due_ms, lost_at, created_at, updated_at, updated_by)
+        VALUES ($1, $2, $3, $4, $5, NULL, $6, $7, $8, $9, $10)`,
+      [p.account, p.objectId, p.keySealed, p.supervisionS, old?.link ?? 'up', p.dueMs, old?.lost_at ?? null,
+        old && old.account === p.account ? old.created_at : p.at, p.at, p.by]);
+    });
+  }
+
+  deletePanel(objectId: number): Promise<boolean> {
+    return this.write(async () => (await this.exec('DELETE FROM panel_accounts WHERE object_id = $1', [objectId])) === 1);
+  }
+
+  getPanel(account: string): Promise<PanelRow | undefined> {
+    return this.read(async () => {
+      const r = await this.one(`${PANEL_SELECT} WHERE p.account = $1`, [account]);
+      return r ? panelFrom(r) : undefined;
+    });
+  }
+
+  panelOfObject(objectId: number): Promise<PanelRow | undefined> {
+    return this.read(async () => {
+      const r = await this.one(`${PANEL_SELECT} WHERE p.object_id = $1`, [objectId]);
+      return r ? panelFrom(r) : undefined;
+    });
+  }
+
+  listPanels(): Promise<PanelRow[]> {
+    return this.read(async () => (await this.rows(`${PANEL_SELECT} ORDER BY p.account`)).map(panelFrom));
+  }
+
+  panelSeen(account: string, at: string, atMs: number): Promise<PanelRow | undefined> {
+    return this.write(async () => {
+      await this.exec(`UPDATE panel_accounts SET last_seen_at = $1, due_ms = greatest(due_ms, $2::bigint + supervision_s * 1000)
+        WHERE account = $3 AND (last_seen_at IS NULL OR last_seen_at < $1)`, [at, atMs, account]);
+      const r = await this.one(`${PANEL_SELECT} WHERE p.account = $1`, [account]);
+      return r ? panelFrom(r) : undefined;
+    });
+  }
+
+  duePanels(atMs: number, limit: number): Promise<PanelRow[]> {
+    return this.read(async () => (await this.rows(`${PANEL_SELECT} WHERE p.link = 'up' AND p.due_ms <= $1 ORDER BY p.due_ms LIMIT $2`, [atMs, limit])).map(panelFrom));
+  }
+
+  markPanelLost(account: string, atMs: number, at: string): Promise<boolean> {
+    return this.write(async () => (await this.exec("UPDATE panel_accounts SET link = 'lost', lost_at = $1 WHERE account = $2 AND link = 'up' AND due_ms <= $3", [at, account, atMs])) === 1);
+  }
+
+  markPanelUp(account: string): Promise<boolean> {
+    return this.write(async () => (await this.exec("UPDATE panel_accounts SET link = 'up', lost_at = NULL WHERE account = $1 AND link = 'lost'", [account])) === 1);
+  }
 
   insertHold(h: HoldInsert): Promise<number> {
     return this.unique(async () => Number((await this.one(`INSERT INTO holds (client_id, number_id, object_id, action, channel, challenge_id, reasons, state, requested_at, expires_at)

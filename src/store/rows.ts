@@ -1,4 +1,4 @@
-import type { AlertRow, CallRow, CallUpdate, ChallengeRow, DuressRow, HoldRow, HoldState, MonitoringEventRow, OperatorRow, OutboxRow } from '../core/ports.ts';
+import type { AlertRow, CallRow, CallUpdate, ChallengeRow, DuressRow, HoldRow, HoldState, MonitoringEventRow, OperatorRow, OutboxRow, PanelRow } from '../core/ports.ts';
 import { CALL_ACTIONS_MAX } from '../domain/calls.ts';
 import type { JournalRecord } from '../domain/journal.ts';
 import type { ClientView, Lang, ObjectStatus, ObjectView } from '../domain/types.ts';
@@ -208,3 +208,17 @@ export function appendedActions(stored: unknown, more: string[]): string {
 export function callUpdateValues(u: CallUpdate): Array<string | number | null> {
   return [u.answeredAt ?? null, u.clientId ?? null, u.objectCode ?? null, u.phone ?? null, u.endedAt ?? null, u.outcome ?? null];
 }
+
+// ---------------------------------------------------------------- alarm panels
+
+/** A panel account joined with its object's code (`object_code`). */
+export function panelFrom(r: Row): PanelRow {
+  return {
+    account: r.account as string, objectId: Number(r.object_id), objectCode: r.object_code as string, keySealed: str(r.key_sealed),
+    supervisionS: Number(r.supervision_s), link: r.link as PanelRow['link'], lastSeenAt: str(r.last_seen_at), dueMs: Number(r.due_ms),
+    lostAt: str(r.lost_at), createdAt: r.created_at as string, updatedAt: r.updated_at as string, updatedBy: str(r.updated_by),
+  };
+}
+
+/** Panel accounts with their object's code. */
+export const PANEL_SELECT = 'SELECT p.*, o.code AS object_code FROM panel_accounts p JOIN objects o ON o.id = p.object_id';

@@ -2,7 +2,7 @@ import type { Statement } from 'better-sqlite3';
 import { DuplicateKeyError } from '../core/ports.ts';
 import type {
   AlertRow, CallFilter, CallInsert, CallRow, CallUpdate, ChallengeRow, DuressRow, JournalFilter, MonitoringEventInsert, ServiceRow, MonitoringEventRow,
-  OperatorRow, OutboxInsert, OutboxRow, RateLimit, SessionRow, Store, StoreTx, HoldInsert, HoldRow, HoldState,
+  OperatorRow, OutboxInsert, OutboxRow, RateLimit, SessionRow, Store, StoreTx, HoldInsert, HoldRow, HoldState, PanelRow,
 } from '../core/ports.ts';
 import { GENESIS_HASH, recordHash } from '../domain/journal.ts';
 import type { JournalContent, JournalRecord } from '../domain/journal.ts';
@@ -15,7 +15,7 @@ import { lockFor, TxStatements } from './sqlite-lock.ts';
 import type { SqliteLock } from './sqlite-lock.ts';
 import { Statements } from './statements.ts';
 import {
-  alertFrom, appendedActions, callFrom, callUpdateValues, challengeFrom, clientFrom, DURESS_HIDDEN_SQL, duressFrom, eventFrom, holdFrom, journalFrom, objectFrom, operatorFrom, outboxFrom, schedulesFrom,
+  alertFrom, appendedActions, callFrom, callUpdateValues, challengeFrom, clientFrom, DURESS_HIDDEN_SQL, duressFrom, eventFrom, holdFrom, journalFrom, objectFrom, operatorFrom, outboxFrom, PANEL_SELECT, panelFrom, schedulesFrom,
 } from './rows.ts';
 import type { Row } from './rows.ts';
 import type { ScheduleRow } from '../core/ports.ts';
@@ -701,6 +701,55 @@ export class SqliteTx implements StoreTx {
   }
 
   // ---- documents held for confirmation
+
+  // ---- alarm panels (SIA DC-09)
+
+  async putPanel(p: { account: string; objectId: number; keySealed: string | null; supervisionS: number; dueMs: number; at: string; by: string | null }): Promise<void> {
+    uniqueWrite(() => {
+      const old = this.st('SELECT account, created_at, link, lost_at FROM panel_accounts WHERE object_id = ?').get(p.objectId) as Row | undefined;
+      this.st('DELETE FROM panel_accounts WHERE object_id = ?').run(p.objectId);
+      this.st(`INSERT INTO panel_accounts (account, object_id, key_sealed, supervision_s, link, last_seen_at, due_ms, lost_at, created_at, updated_at, updated_by)
+        VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?)`)
+        .run(p.account, p.objectId, p.keySealed, p.supervisionS, old?.link ?? 'up', p.dueMs, old?.lost_at ?? null,
+          old && old.account === p.account ? old.created_at : p.at, p.at, p.by);
+    });
+  }
+
+  async deletePanel(objectId: number): Promise<boolean> {
+    return this.st('DELETE FROM panel_accounts WHERE object_id = ?').run(objectId).changes === 1;
+  }
+
+  async getPanel(account: string): Promise<PanelRow | undefined> {
+    const r = this.st(`${PANEL_SELECT} WHERE p.account = ?`).get(account) as Row | undefined;
+    return r ? panelFrom(r) : undefined;
+  }
+
+  async panelOfObject(objectId: number): Promise<PanelRow | undefined> {
+    const r = this.st(`${PANEL_SELECT} WHERE p.object_id = ?`).get(objectId) as Row | undefined;
+    return r ? panelFrom(r) : undefined;
+  }
+
+  async listPanels(): Promise<PanelRow[]> {
+    return (this.st(`${PANEL_SELECT} ORDER BY p.account`).all() as Row[]).map(panelFrom);
+  }
+
+  async panelSeen(account: string, at: string, atMs: number): Promise<PanelRow | undefined> {
+    this.st(`UPDATE panel_accounts SET last_seen_at = ?, due_ms = max(due_ms, ? + supervision_s * 1000)
+      WHERE account = ? AND (last_seen_at IS NULL OR last_seen_at < ?)`).run(at, atMs, account, at);
+    return this.getPanel(account);
+  }
+
+  async duePanels(atMs: number, limit: number): Promise<PanelRow[]> {
+    return (this.st(`${PANEL_SELECT} WHERE p.link = 'up' AND p.due_ms <= ? ORDER BY p.due_ms LIMIT ?`).all(atMs, limit) as Row[]).map(panelFrom);
+  }
+
+  async markPanelLost(account: string, atMs: number, at: string): Promise<boolean> {
+    return this.st("UPDATE panel_accounts SET link = 'lost', lost_at = ? WHERE account = ? AND link = 'up' AND due_ms <= ?").run(at, account, atMs).changes === 1;
+  }
+
+  async markPanelUp(account: string): Promise<boolean> {
+    return this.st("UPDATE panel_accounts SET link = 'up', lost_at = NULL WHERE account = ? AND link = 'lost'").run(account).changes === 1;
+  }
 
   async insertHold(h: HoldInsert): Promise<number> {
     return uniqueWrite(() => Number(this.st(`INSERT INTO holds (client_id, number_id, object_id, action, channel, challenge_id, reasons, state, requested_at, expires_at)

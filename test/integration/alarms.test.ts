@@ -86,11 +86,23 @@ describe('monitoring events and alarms', () => {
     await seedClient(fx);
     await fx.core.operatorRequest({ action: 'arm', objectCode: '1234', operator: 'op' });
     fx.clock.advance(1_000);
-    await ev(fx, 'l1', 'link-lost');
+    expect((await ev(fx, 'l1', 'link-lost')).row.result).toBe('link-lost');
     expect((await fx.core.getObject('1234')).status).toBe('no-link');
+    // told once: a second link-lost while the link is down changes nothing and sends nothing
     fx.clock.advance(1_000);
-    await ev(fx, 'l2', 'link-restored');
+    expect((await ev(fx, 'l1b', 'link-lost')).row.result).toBe('status');
+    const lost = (await fx.core.listOutbox({ limit: 20 })).filter((m) => m.kind === 'link-lost');
+    expect(lost.map((m) => [m.phone, m.body])).toEqual([['+77011234567', expect.stringMatching(/^Объект 1234: нет связи с охранным прибором, \d\d:\d\d$/)]]);
+    expect((await fx.core.listAlerts()).map((a) => [a.kind, a.objectCode])).toEqual([['no-link', '1234']]);
+    fx.clock.advance(1_000);
+    expect((await ev(fx, 'l2', 'link-restored')).row.result).toBe('link-restored');
     expect((await fx.core.getObject('1234')).status).toBe('armed');
+    const back = (await fx.core.listOutbox({ limit: 20 })).filter((m) => m.kind === 'link-restored');
+    expect(back.map((m) => m.body)).toEqual([expect.stringMatching(/^Объект 1234: связь с охранным прибором восстановлена, \d\d:\d\d$/)]);
+    // a restore while the link is up tells nobody
+    fx.clock.advance(1_000);
+    expect((await ev(fx, 'l3', 'link-restored')).row.result).toBe('status');
+    expect((await fx.core.listOutbox({ limit: 20 })).filter((m) => m.kind === 'link-restored')).toHaveLength(1);
     expect((await ev(fx, 't1', 'test')).row.result).toBe('noted');
   });
 
