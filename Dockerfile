@@ -2,6 +2,7 @@
 # Build:  docker build -t zhedel-online .
 # Run:    docker run -d --name zhedel -p 8080:8080 -v zhedel-data:/data \
 #           -e ZHEDEL_SECRET=... -e ZHEDEL_SMPP_URL=... -e ZHEDEL_ARI_URL=... zhedel-online
+# Alarm panels over SIA DC-09: add  -e ZHEDEL_DC09_PORT=5000 -p 5000:5000/tcp -p 5000:5000/udp
 # Test suite on the image's Node.js version:  docker build --target test .
 
 ARG NODE_IMAGE=node:24-bookworm-slim
@@ -51,6 +52,7 @@ COPY --chown=node:node prompts ./prompts
 RUN mkdir -p /data && chown node:node /data && chmod 0700 /data
 USER node
 VOLUME ["/data"]
+# HTTP; the DC-09 receiver listens only when ZHEDEL_DC09_PORT is set (TCP and UDP, publish both)
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.ZHEDEL_HTTP_PORT || 8080) + '/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]

@@ -195,7 +195,10 @@ export async function startService(config: Config, logger: Logger, opts: { clock
     logger, checks, core: ctx.core, access: ctx.access, hub: ctx.events, monitoringKey: config.monitoringKey,
     rateLimitPerMinute: config.http.rateLimitPerMinute, trustProxy: config.http.trustProxy, metricsToken: config.metricsToken,
     revocationMarker: () => ctx.admin.changeMarker(),
-    metrics: { ...ctx.metrics, calls: () => ({ active: telephony.activeCalls, total: telephony.stats.incoming + telephony.stats.callouts }) },
+    metrics: {
+      ...ctx.metrics, calls: () => ({ active: telephony.activeCalls, total: telephony.stats.incoming + telephony.stats.callouts }),
+      ...(panels ? { panels: () => panels!.stats } : {}),
+    },
   });
   const address = await app.listen({ host: config.http.host, port: config.http.port });
   logger.info({ address }, 'http listening');

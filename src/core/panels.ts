@@ -47,6 +47,8 @@ export interface PanelKey {
   account: string;
   objectCode: string;
   key: string | null;
+  /** The stored key cannot be opened (the service secret changed since it was set): the account's frames are refused until it is set again. */
+  unreadable: boolean;
 }
 
 /** One event of a panel's message, already mapped to the product's events by the receiver. */
@@ -78,6 +80,21 @@ export interface PanelMessageResult {
 
 const KEY_RE = /^(?:[0-9a-f]{32}|[0-9a-f]{48}|[0-9a-f]{64})$/;
 const aad = (account: string): string => `dc09-key:${account}`;
+
+/** The account's key in clear; undefined when it cannot be opened with this service secret. */
+function openKey(keys: Buffer, p: PanelRow): string | null | undefined {
+  if (!p.keySealed) return null;
+  try {
+    return open(keys, Buffer.from(p.keySealed, 'hex'), aad(p.account));
+  } catch {
+    return undefined;
+  }
+}
+
+function keyOf(keys: Buffer, p: PanelRow): PanelKey {
+  const key = openKey(keys, p);
+  return { account: p.account, objectCode: p.objectCode, key: key ?? null, unreadable: key === undefined };
+}
 
 export function normaliseAccount(raw: string): string {
   const a = (raw ?? '').trim().toUpperCase();
@@ -133,9 +150,11 @@ export class Panels {
       const taken = await tx.store.getPanel(account);
       if (taken && taken.objectId !== object.id) throw new AppError('CONFLICT', `panel account ${account} belongs to object ${taken.objectCode}`);
       const old = await tx.store.panelOfObject(object.id);
-      let plain: string | null;
-      if (key !== undefined) plain = key;
-      else plain = old?.keySealed ? open(this.ctx.keys.panel, Buffer.from(old.keySealed, 'hex'), aad(old.account)) : null;
+      let plain: string | null | undefined = key;
+      if (plain === undefined) {
+        plain = old ? openKey(this.ctx.keys.panel, old) : null;
+        if (plain === undefined) throw new AppError('CONFLICT', `the stored key of panel account ${old!.account} cannot be read (the service secret changed since it was set): give the key again`);
+      }
       const sealed = plain ? seal(this.ctx.keys.panel, this.ctx.random.bytes(12), plain, aad(account)).toString('hex') : null;
       const now = tx.now();
       try {
@@ -185,10 +204,7 @@ export class Panels {
 
   /** Every account with its key in clear, for the receiver's memory only. */
   panelKeys(): Promise<PanelKey[]> {
-    return this.ctx.read(async (store) => (await store.listPanels()).map((p) => ({
-      account: p.account, objectCode: p.objectCode,
-      key: p.keySealed ? open(this.ctx.keys.panel, Buffer.from(p.keySealed, 'hex'), aad(p.account)) : null,
-    })));
+    return this.ctx.read(async (store) => (await store.listPanels()).map((p) => keyOf(this.ctx.keys.panel, p)));
   }
 
   /** One account with its key in clear (for the receiver's memory), null when no object has it. */
@@ -196,7 +212,7 @@ export class Panels {
     if (!PANEL_ACCOUNT_RE.test(account)) return Promise.resolve(null);
     return this.ctx.read(async (store) => {
       const p = await store.getPanel(account);
-      return p ? { account: p.account, objectCode: p.objectCode, key: p.keySealed ? open(this.ctx.keys.panel, Buffer.from(p.keySealed, 'hex'), aad(p.account)) : null } : null;
+      return p ? keyOf(this.ctx.keys.panel, p) : null;
     });
   }
 

@@ -164,6 +164,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       new Gauge({ name: 'zhedel_calls_active', help: 'Calls in progress', registers: [registry], collect() { this.set(calls().active); } });
       new Gauge({ name: 'zhedel_calls', help: 'Calls handled since start', registers: [registry], collect() { this.set(calls().total); } });
     }
+    if (m.panels) {
+      const panels = m.panels.bind(m);
+      new Gauge({ name: 'zhedel_dc09_connections', help: 'Alarm panels connected over TCP to the DC-09 receiver', registers: [registry], collect() { this.set(panels().connections); } });
+      new Gauge({
+        name: 'zhedel_dc09_frames', help: 'DC-09 frames since start by answer (ack, nak, duh) and connections dropped or refused', labelNames: ['answer'], registers: [registry],
+        collect() {
+          const p = panels();
+          for (const [answer, n] of [['ack', p.acked], ['nak', p.nak], ['duh', p.duh], ['dropped-connection', p.droppedConnections], ['refused-connection', p.refusedConnections]] as const) this.set({ answer }, n);
+        },
+      });
+    }
   }
   app.addHook('onResponse', async (req, reply) => {
     httpRequests.inc({ method: req.method, route: req.routeOptions.url ?? 'unknown', status: String(reply.statusCode) });

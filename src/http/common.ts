@@ -32,6 +32,8 @@ export interface MetricsSource {
   openAlerts?(): Figure<number>;
   objectStatuses(): Figure<Array<{ code: string; clientId: number; status: string; since: string }>>;
   calls?(): { active: number; total: number };
+  /** The DC-09 receiver's counters since start (absent when it does not run here). */
+  panels?(): { connections: number; frames: number; acked: number; nak: number; duh: number; droppedConnections: number; refusedConnections: number };
   /** Duress codes entered (silent panic alarms). */
   duressAlarms?(): Figure<number>;
 }

@@ -41,6 +41,8 @@ export interface PanelGatewayOptions {
 
 /** A frame without a timestamp is told from a later one with the same sequence by the hour it came in. */
 const UNTIMED_BUCKET_MS = 3_600_000;
+/** Stands for a key that cannot be opened: no frame decrypts with it, and a clear frame is refused as from a keyed account. */
+const UNREADABLE = 'unreadable';
 
 export class PanelGateway {
   private readonly receiver: Dc09Receiver;
@@ -50,6 +52,8 @@ export class PanelGateway {
   private flushTimer: NodeJS.Timeout | null = null;
   /** Accounts looked up and not found: account → when (a sender making up accounts costs one read per account every few seconds). */
   private readonly missing = new Map<string, number>();
+  /** The accounts whose keys could not be opened, as last logged. */
+  private unreadableSaid = '';
   private refreshing: Promise<void> | null = null;
   private flushing: Promise<void> | null = null;
   private readonly unknownAt = new Map<string, number>();
@@ -69,7 +73,11 @@ export class PanelGateway {
       host: opts.host, port: opts.port, windowMs: opts.windowMs, logger: opts.logger, now: this.now,
       ...(opts.maxConnections !== undefined ? { maxConnections: opts.maxConnections } : {}),
       ...(opts.maxConnectionsPerAddress !== undefined ? { maxConnectionsPerAddress: opts.maxConnectionsPerAddress } : {}),
-      keyFor: (account) => this.keys.get(account.toUpperCase())?.key ?? null,
+      keyFor: (account) => {
+        const k = this.keys.get(account.toUpperCase());
+        // a key that cannot be opened refuses the account's frames, clear or encrypted, rather than accept them unchecked
+        return k?.unreadable ? UNREADABLE : k?.key ?? null;
+      },
       learn: (account) => this.learn(account),
       handle: (msg) => this.handle(msg),
     });
@@ -109,6 +117,11 @@ export class PanelGateway {
       try {
         const list = await this.opts.core.panelKeys();
         this.keys = new Map(list.map((k) => [k.account, k]));
+        const unreadable = list.filter((k) => k.unreadable).map((k) => k.account);
+        const said = unreadable.join(',');
+        if (said !== this.unreadableSaid) this.unreadableSaid = said;
+        else return;
+        if (unreadable.length) this.opts.logger.error({ accounts: unreadable.slice(0, 20), count: unreadable.length }, 'panel keys cannot be opened with this ZHEDEL_SECRET: their frames are refused until the keys are set again');
       } finally {
         this.refreshing = null;
       }

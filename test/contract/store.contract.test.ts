@@ -589,4 +589,54 @@ describe.each(ENGINES)('store contract on $name', (engine) => {
       expect(alarm).toMatchObject({ direction: 'out', eventId: 5, round: 2, phone: '+77029998877' });
     });
   });
+
+  describe('alarm panels', () => {
+    const T0 = Date.parse(AT);
+    const iso = (ms: number): string => new Date(ms).toISOString();
+
+    it('registers one account per object, replaces it keeping the link state, refuses an account of another object, and removes it', async () => {
+      const { clientId, objectId } = await db.store.transaction(seed);
+      const other = await db.store.transaction((tx) => tx.insertObject({ clientId, code: '1002', address: 'Астана', at: AT, calloutEnabled: false }));
+      await db.store.transaction((tx) => tx.putPanel({ account: '12AB', objectId, keySealed: 'c0ffee', supervisionS: 600, dueMs: T0 + 600_000, at: AT, by: 'anna' }));
+      expect(await db.store.read((tx) => tx.getPanel('12AB'))).toEqual({
+        account: '12AB', objectId, objectCode: '1001', keySealed: 'c0ffee', supervisionS: 600, link: 'up', lastSeenAt: null,
+        dueMs: T0 + 600_000, lostAt: null, createdAt: AT, updatedAt: AT, updatedBy: 'anna',
+      });
+      await expect(db.store.transaction((tx) => tx.putPanel({ account: '12AB', objectId: other, keySealed: null, supervisionS: 60, dueMs: T0, at: AT, by: null })))
+        .rejects.toBeInstanceOf(DuplicateKeyError);
+      expect(await db.store.transaction((tx) => tx.markPanelLost('12AB', T0 + 600_000, iso(T0 + 600_000)))).toBe(true);
+      // a new account for the object replaces the old one; the lost link carries over
+      await db.store.transaction((tx) => tx.putPanel({ account: '0777', objectId, keySealed: null, supervisionS: 120, dueMs: T0 + 700_000, at: LEASE, by: 'bek' }));
+      const second = await db.another();
+      expect(await second.store.read((tx) => tx.getPanel('12AB'))).toBeUndefined();
+      expect(await second.store.read((tx) => tx.panelOfObject(objectId))).toMatchObject({ account: '0777', keySealed: null, link: 'lost', lostAt: iso(T0 + 600_000), createdAt: LEASE, updatedBy: 'bek' });
+      await db.store.transaction((tx) => tx.putPanel({ account: '5555', objectId: other, keySealed: null, supervisionS: 60, dueMs: T0, at: AT, by: null }));
+      expect((await db.store.read((tx) => tx.listPanels())).map((p) => [p.account, p.objectCode])).toEqual([['0777', '1001'], ['5555', '1002']]);
+      expect(await db.store.transaction((tx) => tx.deletePanel(objectId))).toBe(true);
+      expect(await db.store.transaction((tx) => tx.deletePanel(objectId))).toBe(false);
+      expect(await db.store.read((tx) => tx.panelOfObject(objectId))).toBeUndefined();
+    });
+
+    it('moves supervision forward on each message, never back; finds the due ones; marks a link lost once and up once', async () => {
+      const { objectId } = await db.store.transaction(seed);
+      await db.store.transaction((tx) => tx.putPanel({ account: '4242', objectId, keySealed: null, supervisionS: 60, dueMs: T0 + 60_000, at: AT, by: null }));
+      const seen = await db.store.transaction((tx) => tx.panelSeen('4242', iso(T0 + 30_000), T0 + 30_000));
+      expect(seen).toMatchObject({ lastSeenAt: iso(T0 + 30_000), dueMs: T0 + 90_000, link: 'up' });
+      // an older time (a write that came late) changes nothing
+      expect(await db.store.transaction((tx) => tx.panelSeen('4242', iso(T0 + 10_000), T0 + 10_000))).toMatchObject({ lastSeenAt: iso(T0 + 30_000), dueMs: T0 + 90_000 });
+      expect(await db.store.transaction((tx) => tx.panelSeen('9999', iso(T0), T0))).toBeUndefined();
+      expect(await db.store.read((tx) => tx.duePanels(T0 + 89_999, 10))).toEqual([]);
+      expect((await db.store.read((tx) => tx.duePanels(T0 + 90_000, 10))).map((p) => p.account)).toEqual(['4242']);
+      // not due any more (heard meanwhile): not marked
+      expect(await db.store.transaction((tx) => tx.markPanelLost('4242', T0 + 80_000, iso(T0 + 80_000)))).toBe(false);
+      const both = await Promise.all([db.store.transaction((tx) => tx.markPanelLost('4242', T0 + 95_000, iso(T0 + 95_000))),
+        (await db.another()).store.transaction((tx) => tx.markPanelLost('4242', T0 + 95_000, iso(T0 + 95_000)))]);
+      expect(both.filter(Boolean)).toHaveLength(1);
+      expect(await db.store.read((tx) => tx.duePanels(T0 + 100_000, 10))).toEqual([]);
+      expect(await db.store.read((tx) => tx.getPanel('4242'))).toMatchObject({ link: 'lost', lostAt: iso(T0 + 95_000) });
+      expect(await db.store.transaction((tx) => tx.markPanelUp('4242'))).toBe(true);
+      expect(await db.store.transaction((tx) => tx.markPanelUp('4242'))).toBe(false);
+      expect(await db.store.read((tx) => tx.getPanel('4242'))).toMatchObject({ link: 'up', lostAt: null });
+    });
+  });
 });

@@ -101,6 +101,10 @@ describe('alarm panels over SIA DC-09 into the service', () => {
     const stored = r.db().prepare('SELECT key_sealed FROM panel_accounts').get() as { key_sealed: string };
     expect(stored.key_sealed).not.toContain(KEY);
     expect(stored.key_sealed.length).toBeGreaterThan(KEY.length);
+    // the receiver's counters on /metrics
+    const metrics = await (await fetch(`${r.svc.address}/metrics`)).text();
+    expect(metrics).toMatch(/^zhedel_dc09_frames\{answer="ack"\} 2$/m);
+    expect(metrics).toMatch(/^zhedel_dc09_connections 1$/m);
   });
 
   it('a repeat reaching another receiver on the same database is acknowledged and recorded once', async () => {

@@ -145,4 +145,14 @@ describe('configuration', () => {
       expect(() => loadConfig({ ...base, ZHEDEL_SCHEDULE_GRACE_MIN: bad })).toThrow('ZHEDEL_SCHEDULE_GRACE_MIN');
     }
   });
+  it('starts the DC-09 receiver only with a port, and names a bad setting', () => {
+    const base = { ZHEDEL_DB: ':memory:', ZHEDEL_SECRET: 's'.repeat(40) };
+    expect(loadConfig(base).dc09).toEqual({ port: null, host: '0.0.0.0', windowMs: 20_000, supervisionS: 600, maxConnections: 5000, maxPerAddress: 50 });
+    expect(loadConfig({ ...base, ZHEDEL_DC09_PORT: '5000', ZHEDEL_DC09_WINDOW_S: '60', ZHEDEL_DC09_SUPERVISION_S: '90000' }).dc09)
+      .toMatchObject({ port: 5000, windowMs: 60_000, supervisionS: 90_000 });
+    expect(loadConfig({ ...base, ZHEDEL_DC09_PORT: '0' }).dc09.port).toBe(0);
+    for (const [name, bad] of [['ZHEDEL_DC09_PORT', '70000'], ['ZHEDEL_DC09_PORT', 'sia'], ['ZHEDEL_DC09_SUPERVISION_S', '59'], ['ZHEDEL_DC09_WINDOW_S', '0'], ['ZHEDEL_DC09_MAX_PER_ADDRESS', '0']] as const) {
+      expect(() => loadConfig({ ...base, [name]: bad })).toThrow(name);
+    }
+  });
 });
