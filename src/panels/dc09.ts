@@ -415,8 +415,8 @@ export const CONTACT_ID_TABLE: ReadonlyArray<CodeMeaning & { from: number; to: n
   { from: 130, to: 139, codes: '130–139', description: 'Burglary', new: 'alarm', restore: 'restore', kind: 'burglary' },
   { from: 144, to: 145, codes: '144–145', description: 'Sensor or module tamper', new: 'alarm', restore: 'restore', kind: 'tamper' },
   { from: 154, to: 154, codes: '154', description: 'Water leakage', new: 'alarm', restore: 'restore', kind: 'flood' },
-  { from: 350, to: 350, codes: '350', description: 'Communication trouble', new: 'link-lost', restore: 'link-restored', kind: null },
-  { from: 300, to: 399, codes: '300–399', description: 'System trouble', new: 'trouble', restore: 'restore', kind: null },
+  // a trouble's restore is a trouble record too: it must never end an alarm ("restore" does)
+  { from: 300, to: 399, codes: '300–399', description: 'System trouble (and its restore)', new: 'trouble', restore: 'trouble', kind: null },
   { from: 400, to: 409, codes: '400–409', description: 'Open (1) = disarm / close (3) = arm', new: 'disarm', restore: 'arm', kind: null, userEvent: true },
   { from: 441, to: 441, codes: '441', description: 'Armed stay: open (1) = disarm / close (3) = arm', new: 'disarm', restore: 'arm', kind: null, userEvent: true },
   { from: 601, to: 602, codes: '601–602', description: 'Manual / periodic test', new: 'test', restore: 'test', kind: null },
@@ -448,9 +448,11 @@ export const SIA_TABLE: Readonly<Record<string, SiaMeaning>> = {
   OP: { description: 'Opening (disarm)', type: 'disarm', kind: null, userEvent: true },
   CL: { description: 'Closing (arm)', type: 'arm', kind: null, userEvent: true },
   YS: { description: 'Communications trouble', type: 'trouble', kind: null },
-  YR: { description: 'System battery restore', type: 'restore', kind: null },
-  YC: { description: 'Communications fail', type: 'link-lost', kind: null },
-  YK: { description: 'Communications restoral', type: 'link-restored', kind: null },
+  YR: { description: 'System battery restore', type: 'trouble', kind: null },
+  // one of the panel's own paths failed, said over another: the link to us is alive (our
+  // supervision tells "no link" when the panel stops reaching us)
+  YC: { description: 'Communications fail (one path)', type: 'trouble', kind: null },
+  YK: { description: 'Communications restoral', type: 'trouble', kind: null },
   RP: { description: 'Automatic test', type: 'test', kind: null },
   RX: { description: 'Manual test', type: 'test', kind: null },
 };
