@@ -138,18 +138,21 @@ export class Panels {
 
   /**
    * Registers (or changes) the object's panel account. `key`: a hex AES key; null: the panel
-   * sends in clear; undefined: keep the key the account has. Supervision starts now.
+   * sends in clear; undefined: keep the key the account has. `supervisionS` undefined keeps the
+   * period (a new account: the default). Supervision starts now.
    */
   async setPanel(a: { objectCode: string; account: string; key?: string | null; supervisionS?: number; operator: string }): Promise<PanelView> {
     const account = normaliseAccount(a.account);
     const key = a.key === undefined || a.key === null ? a.key : normaliseKey(a.key);
-    const supervisionS = checkSupervision(a.supervisionS ?? this.ctx.panelSupervisionS);
+    if (a.supervisionS !== undefined) checkSupervision(a.supervisionS);
     checkOperator(a.operator);
     return this.ctx.run(async (tx) => {
       const object = await mustObject(tx.store, a.objectCode);
       const taken = await tx.store.getPanel(account);
       if (taken && taken.objectId !== object.id) throw new AppError('CONFLICT', `panel account ${account} belongs to object ${taken.objectCode}`);
       const old = await tx.store.panelOfObject(object.id);
+      // not given: the period the object's panel has, or the default for a new one
+      const supervisionS = checkSupervision(a.supervisionS ?? old?.supervisionS ?? this.ctx.panelSupervisionS);
       let plain: string | null | undefined = key;
       if (plain === undefined) {
         plain = old ? openKey(this.ctx.keys.panel, old) : null;

@@ -55,7 +55,7 @@ export class PanelGateway {
   /** The accounts whose keys could not be opened, as last logged. */
   private unreadableSaid = '';
   private refreshing: Promise<void> | null = null;
-  private flushing: Promise<void> | null = null;
+  private flushing: Promise<void> = Promise.resolve();
   private readonly unknownAt = new Map<string, number>();
   private unknownHour: number[] = [];
   private readonly now: () => Date;
@@ -131,22 +131,22 @@ export class PanelGateway {
 
   /** Writes the times of the link tests heard since the last write; kept for the next one on failure. */
   flush(): Promise<void> {
-    this.flushing ??= (async () => {
-      try {
-        if (this.seen.size === 0) return;
-        const batch = [...this.seen].map(([account, atMs]) => ({ account, atMs }));
-        this.seen.clear();
-        try {
-          await this.opts.core.panelsSeen(batch);
-        } catch (err) {
-          for (const s of batch) if ((this.seen.get(s.account) ?? 0) < s.atMs) this.seen.set(s.account, s.atMs);
-          this.opts.logger.error({ err, panels: batch.length }, 'link tests could not be recorded; kept for the next write');
-        }
-      } finally {
-        this.flushing = null;
-      }
-    })();
-    return this.flushing;
+    // chained: a write waits for the one under way, so a caller knows its link tests are written when it resolves
+    const next = this.flushing.then(() => this.write());
+    this.flushing = next;
+    return next;
+  }
+
+  private async write(): Promise<void> {
+    if (this.seen.size === 0) return;
+    const batch = [...this.seen].map(([account, atMs]) => ({ account, atMs }));
+    this.seen.clear();
+    try {
+      await this.opts.core.panelsSeen(batch);
+    } catch (err) {
+      for (const s of batch) if ((this.seen.get(s.account) ?? 0) < s.atMs) this.seen.set(s.account, s.atMs);
+      this.opts.logger.error({ err, panels: batch.length }, 'link tests could not be recorded; kept for the next write');
+    }
   }
 
   /** An account not in memory: registered a moment ago on another instance or from the command line? */

@@ -55,12 +55,14 @@ describe('panel accounts and their messages in the core', () => {
     expect(await fx.core.panelKey('12AB')).toBeNull();
     await fx.core.setPanel({ objectCode: '1234', account: '34CD', key: null, operator: 'anna' });
     expect(await fx.core.panelKey('34CD')).toMatchObject({ key: null, unreadable: false });
+    // the period is kept too when not given
+    expect((await fx.core.getPanel('1234'))?.supervisionS).toBe(900);
     const sealed = fx.db.prepare('SELECT key_sealed FROM panel_accounts').all();
     expect(JSON.stringify(sealed)).not.toContain(KEY);
     const docs = await fx.core.searchJournal({ action: 'panel-set', limit: 10 });
     expect(docs.map((d) => d.detail)).toEqual([
-      'account=34CD encrypted=no supervision=600s',
-      'account=34CD encrypted=yes supervision=600s replaces=12AB',
+      'account=34CD encrypted=no supervision=900s',
+      'account=34CD encrypted=yes supervision=900s replaces=12AB',
       'account=12AB encrypted=yes supervision=900s',
       'account=12AB encrypted=yes supervision=300s',
     ]);
