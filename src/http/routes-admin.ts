@@ -387,7 +387,7 @@ export async function adminRoutes(app: FastifyInstance, d: {
       }
     };
     openStream(req, reply, {
-      hub: d.hub, watcher: d.watcher, hello: { operator: o.name }, alive, streams: d.streams, key: `operator:${o.id}`,
+      hub: d.hub, watcher: d.watcher, hello: { operator: o.name, role: o.role }, alive, streams: d.streams, key: `operator:${o.id}`,
       filter: (e) => {
         switch (e.type) {
           case 'object-status': return { object: e.objectCode, status: e.status, since: e.since, client: e.clientId };

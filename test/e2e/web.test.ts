@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { chromium } from 'playwright-core';
-import type { Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Access } from '../../src/core/access.ts';
 import { cryptoRandom } from '../../src/core/system.ts';
@@ -20,6 +20,9 @@ let app: FastifyInstance;
 let browser: Browser;
 let base: string;
 let operatorToken: string;
+let adminToken: string;
+/** An operator of its own: each operator may have only 3 event streams open, and earlier cases leave their pages open. */
+let viewerToken: string;
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`headless Chromium is needed at ${CHROMIUM} (Debian package chromium)`);
@@ -29,6 +32,8 @@ beforeAll(async () => {
   app = await buildApp({ logger: createLogger('silent'), checks: [], core: fx.core, access, hub, rateLimitPerMinute: 0 });
   base = await app.listen({ host: '127.0.0.1', port: 0 });
   operatorToken = (await access.addOperator({ name: 'Console Operator', role: 'operator' })).token;
+  adminToken = (await access.addOperator({ name: 'Console Admin', role: 'admin' })).token;
+  viewerToken = (await access.addOperator({ name: 'Panel Viewer', role: 'operator' })).token;
   await seedClient(fx, { lang: 'ru' });
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -41,6 +46,17 @@ afterAll(async () => {
   await app?.close();
   fx?.close();
 });
+
+/** A console page with the token sent in; dialogs accepted. */
+async function consoleAs(token: string): Promise<Page> {
+  const page = await browser.newPage();
+  page.setDefaultTimeout(5_000);
+  page.on('dialog', (d) => void d.accept());
+  await page.goto(`${base}/console`);
+  await page.fill('#token', token);
+  await page.click('#loginForm button');
+  return page;
+}
 
 describe('web chat and operator console in headless Chromium', () => {
   it('signs in with a code, arms, disarms with the code, sees the status live; the console blocks the number and the chat session dies', async () => {
@@ -154,12 +170,7 @@ describe('web chat and operator console in headless Chromium', () => {
   });
 
   it('the console shows, edits and clears an object\'s schedule and its exceptions; a bad week is refused and changes nothing', async () => {
-    const page = await browser.newPage();
-    page.setDefaultTimeout(5_000);
-    page.on('dialog', (d) => void d.accept());
-    await page.goto(`${base}/console`);
-    await page.fill('#token', operatorToken);
-    await page.click('#loginForm button');
+    const page = await consoleAs(operatorToken);
     await page.waitForSelector('#scheduleObject option[value="1234"]', { state: 'attached' });
     await page.waitForSelector('#sd-arm-1');
     expect(await page.textContent('#scheduleState')).toContain('Графика нет');
@@ -246,6 +257,81 @@ describe('web chat and operator console in headless Chromium', () => {
     // back to the console tab
     await page.click('#tabs button[data-tab="app"]');
     expect(await page.isVisible('#obj-1234')).toBe(true);
+    await page.close();
+  });
+
+  // last in this file: it moves the shared clock past the panel's supervision period
+  it('an admin registers, changes and removes an object\'s alarm panel from the console; the link turns LOST live; the key never reaches the page; an operator sees the table only', async () => {
+    await seedClient(fx, { phone: '+77041234567', codes: ['7300', '7301'], name: 'Panel Client' });
+    const KEY = '00112233445566778899aabbccddeeff';
+    const page = await consoleAs(adminToken);
+    await page.waitForSelector('#panelForm:not([hidden])');
+
+    await page.fill('#panelObject', '7300');
+    await page.fill('#panelAccount', '7a3f');
+    await page.fill('#panelKey', KEY);
+    await page.fill('#panelSupervision', '60');
+    await page.click('#panelForm button[type="submit"]');
+    const row = page.locator('#panel-7A3F');
+    await row.waitFor();
+    expect(await row.locator('td').allTextContents()).toEqual(['7A3F', '7300', 'да', '1 мин', 'на связи', 'ещё не было', 'ИзменитьУдалить']);
+    expect(await page.inputValue('#panelKey')).toBe('');
+    expect((await page.content()).toLowerCase()).not.toContain(KEY);
+    expect(await fx.core.panelKey('7A3F')).toEqual({ account: '7A3F', objectCode: '7300', key: KEY });
+
+    // the API's refusals are shown and change nothing: a bad key, the account of another object
+    await page.fill('#panelObject', '7301');
+    await page.fill('#panelAccount', '7A3F');
+    await page.fill('#panelKey', 'abc');
+    await page.click('#panelForm button[type="submit"]');
+    await page.waitForSelector('#panelsError:has-text("Не сохранено")');
+    expect(await page.textContent('#panelsError')).toContain('key');
+    await page.fill('#panelKey', '');
+    await page.click('#panelForm button[type="submit"]');
+    await page.waitForSelector('#panelsError:has-text("belongs to object 7300")');
+    expect(await fx.core.getPanel('7301')).toBeNull();
+
+    // a change with the key left empty keeps the key
+    await page.click('button[data-edit-panel="7300"]');
+    expect(await page.inputValue('#panelAccount')).toBe('7A3F');
+    await page.fill('#panelSupervision', '120');
+    await page.click('#panelForm button[type="submit"]');
+    await page.waitForSelector('#panel-7A3F td:has-text("2 мин")');
+    expect(await row.locator('td').nth(2).textContent()).toBe('да');
+    expect((await fx.core.panelKey('7A3F'))?.key).toBe(KEY);
+
+    // an operator without the admin role: the table, no form, no buttons
+    const viewer = await consoleAs(viewerToken);
+    // its event stream is open: the hello names the operator (and tells the role)
+    await viewer.waitForSelector('#who:has-text("Panel Viewer")');
+    await viewer.locator('#panel-7A3F').waitFor();
+    expect(await viewer.isHidden('#panelForm')).toBe(true);
+    expect(await viewer.locator('#panels button').count()).toBe(0);
+
+    // silent past its period: supervision marks the link lost, both consoles show it at once
+    fx.clock.advance(120_000 + 15_001);
+    expect(await fx.core.checkPanelSupervision()).toBe(1);
+    for (const p of [page, viewer]) {
+      await p.locator('#panel-7A3F.panel-lost').waitFor();
+      expect(await p.locator('#panel-7A3F td').nth(4).textContent()).toMatch(/^НЕТ СВЯЗИ с \d\d\.\d\d\.\d{4}, \d\d:\d\d:\d\d$/);
+    }
+    await page.locator('#alerts tr', { hasText: 'нет связи с прибором' }).waitFor();
+    if (process.env.E2E_SCREENSHOTS) await page.screenshot({ path: `${process.env.E2E_SCREENSHOTS}/console-panels.png`, fullPage: true });
+
+    // in clear from now on: the checkbox clears the key
+    await page.click('button[data-edit-panel="7300"]');
+    await page.check('#panelClear');
+    expect(await page.isDisabled('#panelKey')).toBe(true);
+    await page.click('#panelForm button[type="submit"]');
+    await page.waitForSelector('#panel-7A3F td:nth-child(3):has-text("нет")');
+    expect((await fx.core.panelKey('7A3F'))?.key).toBeNull();
+
+    await page.click('button[data-remove-panel="7300"]');
+    await row.waitFor({ state: 'detached' });
+    expect(await fx.core.getPanel('7300')).toBeNull();
+    expect((await fx.core.searchJournal({ objectCode: '7300', channel: 'operator', limit: 10 })).filter((d) => d.operator === 'Console Admin').map((d) => d.action))
+      .toEqual(['panel-remove', 'panel-set', 'panel-set', 'panel-set']);
+    await viewer.close();
     await page.close();
   });
 });

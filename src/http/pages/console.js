@@ -177,6 +177,82 @@
     api('PUT', scheduleUrl('/exceptions/' + $('exDate').value), body).then(function (r) { renderSchedule(r.schedule); }).catch(scheduleFail);
   };
 
+  // ---------------------------------------------------------------- alarm panels (SIA DC-09)
+
+  // the form and the row buttons are for admins: the event stream's hello tells the operator's role
+  // (the API refuses the changes to anyone else all the same)
+  var panelsAdmin = false;
+  var panelsShown = [];
+  ALERT_KIND['no-link'] = 'нет связи с прибором';
+  ALERT_KIND['panel-unknown'] = 'неизвестный прибор';
+  function period(s) { return s % 3600 === 0 ? s / 3600 + ' ч' : s % 60 === 0 ? s / 60 + ' мин' : s + ' с'; }
+  function panelUrl(code) { return '/v1/admin/objects/' + encodeURIComponent(code) + '/panel'; }
+  function panelsFail(what) { return function (err) { $('panelsError').textContent = what + ': ' + err.message; }; }
+  function panelButton(td, text, cls, onclick) {
+    var b = document.createElement('button'); b.type = 'button'; b.textContent = text; if (cls) b.className = cls; b.onclick = onclick; td.appendChild(b); return b;
+  }
+  function editPanel(p) {
+    $('panelObject').value = p.objectCode; $('panelAccount').value = p.account; $('panelSupervision').value = String(p.supervisionS);
+    $('panelKey').value = ''; $('panelKey').disabled = false; $('panelClear').checked = false; $('panelsError').textContent = '';
+    $('panelKey').focus();
+  }
+  function removePanel(p) {
+    if (!confirm('Удалить прибор ' + p.account + ' объекта ' + p.objectCode + '? Его сигналы перестанут приниматься.')) return;
+    $('panelsError').textContent = '';
+    api('DELETE', panelUrl(p.objectCode)).then(loadPanels).then(loadJournal).catch(panelsFail('Не удалено'));
+  }
+  function renderPanels(list) {
+    panelsShown = list;
+    var tb = $('panels'); tb.textContent = '';
+    list.forEach(function (p) {
+      var lost = p.link === 'lost';
+      var tr = document.createElement('tr'); tr.id = 'panel-' + p.account; tr.setAttribute('data-object', p.objectCode);
+      if (lost) tr.className = 'panel-lost';
+      cell(tr, p.account); cell(tr, p.objectCode); cell(tr, p.encrypted ? 'да' : 'нет'); cell(tr, period(p.supervisionS));
+      if (lost) cell(tr, 'НЕТ СВЯЗИ с ' + (p.lostAt ? local(p.lostAt) : '—'), 'panel-lost-text');
+      else cell(tr, 'на связи', 'panel-up');
+      cell(tr, p.lastSeenAt ? local(p.lastSeenAt) : 'ещё не было');
+      var td = cell(tr, '');
+      if (panelsAdmin) {
+        panelButton(td, 'Изменить', '', function () { editPanel(p); }).setAttribute('data-edit-panel', p.objectCode);
+        panelButton(td, 'Удалить', 'danger', function () { removePanel(p); }).setAttribute('data-remove-panel', p.objectCode);
+      }
+      tb.appendChild(tr);
+    });
+  }
+  function loadPanels() {
+    return api('GET', '/v1/admin/panels').then(function (j) { renderPanels(j.panels); });
+  }
+  $('panelClear').onchange = function () {
+    $('panelKey').disabled = $('panelClear').checked;
+    if ($('panelClear').checked) $('panelKey').value = '';
+  };
+  $('panelForm').onsubmit = function (e) {
+    e.preventDefault(); $('panelsError').textContent = '';
+    // no key typed keeps the account's key; "без шифрования" sends null and clears it
+    var body = { account: $('panelAccount').value.trim() };
+    var key = $('panelKey').value.trim();
+    if ($('panelClear').checked) body.key = null; else if (key) body.key = key;
+    var supervision = $('panelSupervision').value.trim();
+    if (supervision) body.supervisionS = Number(supervision);
+    api('PUT', panelUrl($('panelObject').value.trim()), body).then(function () {
+      $('panelKey').value = ''; $('panelKey').disabled = false; $('panelClear').checked = false;
+      return loadPanels();
+    }).then(loadJournal).catch(panelsFail('Не сохранено'));
+  };
+  function startPanels(s) {
+    panelsAdmin = false; $('panelForm').hidden = true;
+    s.addEventListener('hello', function (ev) {
+      panelsAdmin = JSON.parse(ev.data).role === 'admin'; $('panelForm').hidden = !panelsAdmin; renderPanels(panelsShown);
+    });
+    s.addEventListener('object-status', function () { loadPanels().catch(panelsFail('Ошибка')); });
+    s.addEventListener('operator-alert', function (ev) {
+      var kind = JSON.parse(ev.data).kind;
+      if (kind === 'no-link' || kind === 'panel-unknown') loadPanels().catch(panelsFail('Ошибка'));
+    });
+    loadPanels().catch(panelsFail('Ошибка'));
+  }
+
   function start() {
     $('login').hidden = true; $('app').hidden = false;
     showTabs();
@@ -194,6 +270,7 @@
     stream.addEventListener('number-state', function () { refresh(); });
     stream.addEventListener('operator-alert', function () { loadAlerts().then(loadJournal).catch(fail); });
     stream.addEventListener('hold', function () { loadHolds().then(loadJournal).catch(fail); });
+    startPanels(stream);
     // the operator was disabled, the token rotated or expired: back to sign-in
     stream.addEventListener('revoked', function () {
       stream.close(); stream = null; token = null; sessionStorage.removeItem('zhedel.operator');
