@@ -277,7 +277,7 @@ describe('web chat and operator console in headless Chromium', () => {
     expect(await row.locator('td').allTextContents()).toEqual(['7A3F', '7300', 'да', '1 мин', 'на связи', 'ещё не было', 'ИзменитьУдалить']);
     expect(await page.inputValue('#panelKey')).toBe('');
     expect((await page.content()).toLowerCase()).not.toContain(KEY);
-    expect(await fx.core.panelKey('7A3F')).toEqual({ account: '7A3F', objectCode: '7300', key: KEY });
+    expect(await fx.core.panelKey('7A3F')).toEqual({ account: '7A3F', objectCode: '7300', key: KEY, unreadable: false });
 
     // the API's refusals are shown and change nothing: a bad key, the account of another object
     await page.fill('#panelObject', '7301');

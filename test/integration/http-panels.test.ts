@@ -75,7 +75,7 @@ describe('alarm panels over the admin API', () => {
     for (const text of [put.text, list.text, r.logs.join('\n'), JSON.stringify(await r.fx.core.searchJournal({ objectCode: '4711' }))]) {
       expect(text.toLowerCase()).not.toContain(KEY);
     }
-    expect(await r.fx.core.panelKey('7A3F')).toEqual({ account: '7A3F', objectCode: '4711', key: KEY });
+    expect(await r.fx.core.panelKey('7A3F')).toEqual({ account: '7A3F', objectCode: '4711', key: KEY, unreadable: false });
   });
 
   it('an absent key keeps the account\'s key, null clears it; removing answers 404 when there is none', async () => {
