@@ -3,9 +3,9 @@
  * SMSC simulator and an Asterisk simulator — and a scripted story told in the terminal: a call
  * that checks the status and arms, an SMS command, a disarm confirmed with the SMS code, an
  * alarm with its SMS and an acknowledged call-out, a night disarm held for a confirmation
- * call-back and confirmed with key 1, and a disarm with the duress code that raises a silent
- * alarm. Exits non-zero if any step does not happen,
- * or if the service logged an error. Cleans up after itself.
+ * call-back and confirmed with key 1, a disarm with the duress code that raises a silent
+ * alarm, and a burglary reported by an alarm panel over SIA DC-09 (SMS and call-out). Exits
+ * non-zero if any step does not happen, or if the service logged an error. Cleans up after itself.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +15,7 @@ import manifest from '../prompts/manifest.json' with { type: 'json' };
 import { loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/logger.ts';
 import { startService } from '../src/main.ts';
+import { PanelSimulator } from '../test/sim/panel.ts';
 import { AsteriskSim } from '../test/sim/asterisk.ts';
 import type { SimCall } from '../test/sim/asterisk.ts';
 import { SmscSim } from '../test/sim/smsc.ts';
@@ -50,6 +51,7 @@ const config = loadConfig({
   ZHEDEL_SMPP_URL: smsc.url, ZHEDEL_SMPP_SYSTEM_ID: 'zhedel', ZHEDEL_SMPP_PASSWORD: 'secret',
   ZHEDEL_ARI_URL: asterisk.url, ZHEDEL_ARI_USER: 'zhedel', ZHEDEL_ARI_PASSWORD: 'secret',
   ZHEDEL_AMI_PORT: '1', ZHEDEL_MONITORING_KEY: 'demo-monitoring-key', ZHEDEL_CALLOUT_PAUSE_S: '1',
+  ZHEDEL_DC09_PORT: '0', ZHEDEL_DC09_HOST: '127.0.0.1',
 });
 // The story happens at night: the service runs on a clock set to 03:12 today in Almaty (UTC+5),
 // so that the company's night rule (23:00–06:00) holds the disarm in step 5.
@@ -196,6 +198,40 @@ try {
   const after = newSms().filter((t) => !/^Код \d{6}/.test(t));
   say(`    SMS to the phone besides the code: ${after.length === 0 ? 'none' : after.join(' | ')}`);
   if (after.length > 0) throw new Error('the duress disarm sent something to the client');
+  say();
+
+  say('7. The shop\'s alarm panel reports straight to the service over SIA DC-09 (encrypted Contact ID).');
+  const panelKey = '000102030405060708090a0b0c0d0e0f';
+  await core.addObject({
+    clientId: client.id, code: '4711', address: 'Алматы, Абая 10', calloutEnabled: true, operator: 'demo', panel: { account: '4711', key: panelKey },
+  });
+  say('    (installed: zhedel object add --client 1 --code 4711 --address "Алматы, Абая 10" --callout --panel-account 4711 --dc09-key - ;');
+  say(`     the panel is set to report to the receiver on port ${svc.panels!.address().port}, account 4711, AES-128)`);
+  // the panel's clock is set from the receiver's (the demo's night hour)
+  const panel = new PanelSimulator({ host: '127.0.0.1', port: svc.panels!.address().port, transport: 'tcp', account: '4711', key: panelKey });
+  const frame = async (token: 'NULL' | 'ADM-CID', data: string | undefined, what: string): Promise<void> => {
+    const reply = await panel.send({ token, ...(data ? { data } : {}), clockSkewMs: offsetMs });
+    say(`    panel → *${token} ${data ?? ''}  (${what})  ← ${reply.encrypted ? '*' : ''}${reply.token}`);
+    if (reply.token !== 'ACK') throw new Error(`the receiver answered ${reply.token}`);
+  };
+  await frame('NULL', undefined, 'link test');
+  await frame('ADM-CID', '#4711|3401 01 002', 'closing by user 2');
+  say(`    object 4711 is now: ${(await core.getObject('4711')).status}`);
+  const calledBefore = asterisk.answered.length;
+  newSms();
+  await frame('ADM-CID', '#4711|1130 01 003', 'burglary, zone 3');
+  const panelAlarm = await wait('the panel\'s alarm SMS', () => newSms().find((t) => t.startsWith('ТРЕВОГА 4711')));
+  say(`    SMS to the phone: ${panelAlarm}`);
+  const rung = await wait('the call-out for the panel\'s alarm', () => asterisk.answered[calledBefore]);
+  say(`    the robot calls ${PHONE}; the client answers:`);
+  await untilPrompt(rung, 'alarm-press-1');
+  await press(rung, '1', 'acknowledge');
+  await untilPrompt(rung, 'alarm-acknowledged');
+  await panel.close();
+  say(`    object 4711 is now: ${(await core.getObject('4711')).status}`);
+  for (const r of (await core.searchJournal({ channel: 'panel', limit: 10 })).reverse()) {
+    say(`    journal #${r.seq} ${r.channel} ${r.action} ${r.outcome}${r.reason ? ` (${r.reason})` : ''}, auth ${r.auth}: ${r.detail ?? ''}`);
+  }
   say();
 
   say('The journal of electronic documents:');

@@ -23,6 +23,14 @@ describe('npm run demo', () => {
     expect(out).toMatch(/caller presses 7390# {2}\(the duress code\)\n {4}robot \(ru\): Объект снят с охраны\./);
     expect(out).toMatch(/operators' console, silently: alert #\d+ duress/);
     expect(out).toContain('SMS to the phone besides the code: none');
+    // an alarm panel over SIA DC-09: acknowledged, armed by its closing, its burglary reaches the client by SMS and call-out
+    expect(out).toContain('panel → *NULL   (link test)  ← *ACK');
+    expect(out).toContain('panel → *ADM-CID #4711|3401 01 002  (closing by user 2)  ← *ACK');
+    expect(out).toContain('panel → *ADM-CID #4711|1130 01 003  (burglary, zone 3)  ← *ACK');
+    expect(out).toMatch(/SMS to the phone: ТРЕВОГА 4711 Алматы, Абая 10: проникновение, зона 3, 03:12/);
+    expect(out).toMatch(/the robot calls \+77015551234; the client answers:\n(?: {4}robot \(ru\): .*\n)+ {4}caller presses 1 {2}\(acknowledge\)\n {4}robot \(ru\): Спасибо, получение тревоги подтверждено\./);
+    expect(out).toMatch(/journal #\d+ panel event-alarm accepted \(alarm\), auth dc09-aes: .*code=E130 partition=01 account=4711/);
+    expect(out).toMatch(/#\d+ phone {6}alarm-ack {6}executed \(acknowledged\), auth caller-id\nJournal verification/);
     expect(out).toMatch(/Journal verification: intact, \d+ records/);
     expect(out).toMatch(/Service log: \d+ lines, 0 at error level\./);
     expect(out).toContain('Demo: OK');
