@@ -1,6 +1,6 @@
 /**
  * `npm run bench [name...]`: prints one line per figure. Names: core, sms, calls, http, alarms,
- * cli, pg (SQLite and PostgreSQL side by side); sms:drain, sms:latency, sms:tps, sms:memory run one part
+ * cli, pg (SQLite and PostgreSQL side by side), panels (the DC-09 receiver); sms:drain, sms:latency, sms:tps, sms:memory run one part
  * of sms. With no name, every benchmark runs.
  */
 import { benchAlarms } from './alarms.ts';
@@ -8,6 +8,7 @@ import { benchCalls } from './calls.ts';
 import { benchCli } from './cli.ts';
 import { benchCore } from './core.ts';
 import { benchHttp } from './http.ts';
+import { benchPanels } from './panels.ts';
 import { benchPg } from './pg.ts';
 import { benchSms, SMS_PARTS } from './sms.ts';
 
@@ -19,6 +20,7 @@ const benches: Record<string, () => Promise<void>> = {
   alarms: benchAlarms,
   cli: benchCli,
   pg: benchPg,
+  panels: benchPanels,
   ...Object.fromEntries(SMS_PARTS.map((p) => [`sms:${p}`, () => benchSms([p])])),
 };
 
