@@ -26,6 +26,8 @@ export const SUPERVISION_MAX_S = 7 * 86_400;
  * for a silence.
  */
 export const SUPERVISION_GRACE_MS = 15_000;
+/** A frame equal to the account's last report kept is its repeat when it comes within this time. */
+export const REPEAT_WINDOW_MS = 10 * 60_000;
 
 /** An account as operators see it: never the key, only whether there is one. */
 export interface PanelView {
@@ -65,7 +67,11 @@ export interface PanelEventIn {
 /** A message the receiver accepted from a panel (an event report, not a link test). */
 export interface PanelMessage {
   account: string;
-  /** The frame's identity (same for its repeats, on any instance): the events' ids are made from it. */
+  /**
+   * The frame's identity without its time (receiver, line, sequence, token, data): a panel that
+   * did not get its ACK sends the same frame again, often with a new timestamp, to this receiver
+   * or another.
+   */
   frameId: string;
   encrypted: boolean;
   events: PanelEventIn[];
@@ -74,6 +80,8 @@ export interface PanelMessage {
 export interface PanelMessageResult {
   /** False: no object has this account (nothing recorded). */
   known: boolean;
+  /** The panel's last report sent again (nothing recorded). */
+  repeat: boolean;
   objectCode: string | null;
   events: RecordedEvent[];
 }
@@ -221,14 +229,21 @@ export class Panels {
 
   /**
    * A panel's event report: the link is alive (and restored if it was lost), then each event is
-   * recorded as a monitoring event of channel `panel`, once per frame and event (a repeat of the
-   * frame, on this instance or another, records nothing).
+   * recorded as a monitoring event of channel `panel`. The same report again (the account's last
+   * one, within `REPEAT_WINDOW_MS`, received by this instance or another) records nothing.
    */
   async recordPanelMessage(m: PanelMessage): Promise<PanelMessageResult> {
     const account = normaliseAccount(m.account);
     return this.ctx.run(async (tx) => {
       const panel = await this.seenIn(tx, account);
-      if (!panel) return { known: false, objectCode: null, events: [] };
+      if (!panel) return { known: false, repeat: false, objectCode: null, events: [] };
+      // a panel waits for the ACK of one report before it sends the next: a frame equal to the
+      // last one kept (whatever its timestamp) is that report again
+      const nowMs = tx.now().getTime();
+      if (panel.lastFrame === m.frameId && panel.lastFrameMs !== null && nowMs - panel.lastFrameMs < REPEAT_WINDOW_MS) {
+        return { known: true, repeat: true, objectCode: panel.objectCode, events: [] };
+      }
+      await tx.store.setPanelFrame(account, m.frameId, nowMs);
       const events: RecordedEvent[] = [];
       for (const [i, e] of m.events.entries()) {
         const type = (MONITORING_TYPES as readonly string[]).includes(e.type) ? e.type : 'trouble';
@@ -236,14 +251,14 @@ export class Panels {
         const detail = [`code=${e.code.slice(0, 16)}`, e.zone !== null && zoneNumber(e.zone) === null ? `zone-raw=${e.zone.slice(0, 8)}` : '',
           e.partition ? `partition=${e.partition.slice(0, 8)}` : '', e.user ? `user=${e.user.slice(0, 8)}` : '', `account=${account}`].filter(Boolean).join(' ');
         events.push(await this.alarms.recordEventIn(tx, {
-          sourceId: `dc09:${account}:${m.frameId}:${i}`, objectCode: panel.objectCode, type, kind, zone: zoneNumber(e.zone),
+          sourceId: `dc09:${account}:${m.frameId}:${nowMs}:${i}`, objectCode: panel.objectCode, type, kind, zone: zoneNumber(e.zone),
           // a DC-09 timestamp is when the frame was sent (checked against the window), to the second:
           // the order of events is the order they were received
           eventAt: null,
           channel: 'panel', auth: m.encrypted ? 'dc09-aes' : 'dc09-account', detail,
         }));
       }
-      return { known: true, objectCode: panel.objectCode, events };
+      return { known: true, repeat: false, objectCode: panel.objectCode, events };
     });
   }
 

@@ -261,6 +261,8 @@ export interface StoreTx {
   markPanelLost(account: string, atMs: number, at: string): Promise<boolean>;
   /** Link 'lost' → 'up'; false when it was not lost. */
   markPanelUp(account: string): Promise<boolean>;
+  /** Remembers the last event report kept from the account. */
+  setPanelFrame(account: string, frame: string, atMs: number): Promise<void>;
 
   // ---------------------------------------------------------------- schedules
 
@@ -337,6 +339,9 @@ export interface PanelRow {
   lastSeenAt: string | null;
   dueMs: number;
   lostAt: string | null;
+  /** The last event report kept (its identity without the time) and when it was received. */
+  lastFrame: string | null;
+  lastFrameMs: number | null;
   createdAt: string;
   updatedAt: string;
   updatedBy: string | null;

@@ -6,7 +6,6 @@
 import type { PanelKey, PanelMessage, PanelMessageResult } from '../core/panels.ts';
 import { frameId } from '../core/panels.ts';
 import type { Logger } from '../logger.ts';
-import { formatTimestamp } from './dc09.ts';
 import { Dc09Receiver } from './receiver.ts';
 import type { Dc09Message, Dc09ReceiverStats } from './receiver.ts';
 
@@ -39,8 +38,6 @@ export interface PanelGatewayOptions {
   unknownPerHour?: number;
 }
 
-/** A frame without a timestamp is told from a later one with the same sequence by the hour it came in. */
-const UNTIMED_BUCKET_MS = 3_600_000;
 /** Stands for a key that cannot be opened: no frame decrypts with it, and a clear frame is refused as from a keyed account. */
 const UNREADABLE = 'unreadable';
 
@@ -175,13 +172,13 @@ export class PanelGateway {
       if ((this.seen.get(account) ?? 0) < at) this.seen.set(account, at);
       return;
     }
-    const ts = msg.timestamp ? formatTimestamp(msg.timestamp) : `untimed:${Math.floor(at / UNTIMED_BUCKET_MS)}`;
     const r = await this.opts.core.recordPanelMessage({
       account, encrypted: msg.encrypted,
-      frameId: frameId([msg.receiver ?? '', msg.line, msg.seq, msg.token, ts, ...msg.events.map((e) => `${e.code}/${e.zone ?? ''}/${e.partition ?? ''}/${e.user ?? ''}/${e.raw}`)]),
+      frameId: frameId([msg.receiver ?? '', msg.line, msg.seq, msg.token, ...msg.events.map((e) => `${e.code}/${e.zone ?? ''}/${e.partition ?? ''}/${e.user ?? ''}/${e.raw}`)]),
       events: msg.events.map((e) => ({ type: e.type, kind: e.kind, zone: e.zone, partition: e.partition, user: e.user, code: e.code })),
     });
     if (!r.known) return this.unknown(msg);
+    if (r.repeat) this.opts.logger.debug({ account, seq: msg.seq }, 'panel report sent again: acknowledged, already kept');
     for (const e of r.events) {
       if (!e.duplicate) this.opts.logger.info({ account, object: r.objectCode, type: e.row.type, kind: e.row.kind, zone: e.row.zone, result: e.row.result }, 'panel event');
     }

@@ -779,6 +779,12 @@ export class PgTx implements StoreTx {
     return this.write(async () => (await this.exec("UPDATE panel_accounts SET link = 'lost', lost_at = $1 WHERE account = $2 AND link = 'up' AND due_ms <= $3", [at, account, atMs])) === 1);
   }
 
+  setPanelFrame(account: string, frame: string, atMs: number): Promise<void> {
+    return this.write(async () => {
+      await this.exec('UPDATE panel_accounts SET last_frame = $1, last_frame_ms = $2 WHERE account = $3', [frame, atMs, account]);
+    });
+  }
+
   markPanelUp(account: string): Promise<boolean> {
     return this.write(async () => (await this.exec("UPDATE panel_accounts SET link = 'up', lost_at = NULL WHERE account = $1 AND link = 'lost'", [account])) === 1);
   }

@@ -216,7 +216,7 @@ export function panelFrom(r: Row): PanelRow {
   return {
     account: r.account as string, objectId: Number(r.object_id), objectCode: r.object_code as string, keySealed: str(r.key_sealed),
     supervisionS: Number(r.supervision_s), link: r.link as PanelRow['link'], lastSeenAt: str(r.last_seen_at), dueMs: Number(r.due_ms),
-    lostAt: str(r.lost_at), createdAt: r.created_at as string, updatedAt: r.updated_at as string, updatedBy: str(r.updated_by),
+    lostAt: str(r.lost_at), lastFrame: str(r.last_frame), lastFrameMs: r.last_frame_ms === null || r.last_frame_ms === undefined ? null : Number(r.last_frame_ms), createdAt: r.created_at as string, updatedAt: r.updated_at as string, updatedBy: str(r.updated_by),
   };
 }
 

@@ -747,6 +747,10 @@ export class SqliteTx implements StoreTx {
     return this.st("UPDATE panel_accounts SET link = 'lost', lost_at = ? WHERE account = ? AND link = 'up' AND due_ms <= ?").run(at, account, atMs).changes === 1;
   }
 
+  async setPanelFrame(account: string, frame: string, atMs: number): Promise<void> {
+    this.st('UPDATE panel_accounts SET last_frame = ?, last_frame_ms = ? WHERE account = ?').run(frame, atMs, account);
+  }
+
   async markPanelUp(account: string): Promise<boolean> {
     return this.st("UPDATE panel_accounts SET link = 'up', lost_at = NULL WHERE account = ? AND link = 'lost'").run(account).changes === 1;
   }

@@ -600,8 +600,10 @@ describe.each(ENGINES)('store contract on $name', (engine) => {
       await db.store.transaction((tx) => tx.putPanel({ account: '12AB', objectId, keySealed: 'c0ffee', supervisionS: 600, dueMs: T0 + 600_000, at: AT, by: 'anna' }));
       expect(await db.store.read((tx) => tx.getPanel('12AB'))).toEqual({
         account: '12AB', objectId, objectCode: '1001', keySealed: 'c0ffee', supervisionS: 600, link: 'up', lastSeenAt: null,
-        dueMs: T0 + 600_000, lostAt: null, createdAt: AT, updatedAt: AT, updatedBy: 'anna',
+        dueMs: T0 + 600_000, lostAt: null, lastFrame: null, lastFrameMs: null, createdAt: AT, updatedAt: AT, updatedBy: 'anna',
       });
+      await db.store.transaction((tx) => tx.setPanelFrame('12AB', 'f-1', T0 + 5_000));
+      expect(await (await db.another()).store.read((tx) => tx.getPanel('12AB'))).toMatchObject({ lastFrame: 'f-1', lastFrameMs: T0 + 5_000 });
       await expect(db.store.transaction((tx) => tx.putPanel({ account: '12AB', objectId: other, keySealed: null, supervisionS: 60, dueMs: T0, at: AT, by: null })))
         .rejects.toBeInstanceOf(DuplicateKeyError);
       expect(await db.store.transaction((tx) => tx.markPanelLost('12AB', T0 + 600_000, iso(T0 + 600_000)))).toBe(true);

@@ -89,13 +89,20 @@ describe('panel accounts and their messages in the core', () => {
     const first = await fx.core.recordPanelMessage(msg);
     expect(first.known).toBe(true);
     expect(first.events.map((e) => [e.duplicate, e.row.type, e.row.result, e.row.zone])).toEqual([[false, 'alarm', 'alarm', 3], [false, 'trouble', 'noted', null]]);
-    const again = await fx.core.recordPanelMessage(msg);
-    expect(again.events.map((e) => e.duplicate)).toEqual([true, true]);
+    fx.clock.advance(5_000);
+    expect(await fx.core.recordPanelMessage(msg)).toMatchObject({ known: true, repeat: true, events: [] });
     expect(fx.db.prepare('SELECT count(*) AS n FROM monitoring_events').get()).toEqual({ n: 2 });
+    // another report in between: the old frame is no longer the last one, and counts again (its sequence came round)
+    await fx.core.recordPanelMessage({ ...msg, frameId: 'next', events: [burglary] });
+    expect(await fx.core.recordPanelMessage(msg)).toMatchObject({ repeat: false });
+    // the last report much later is not a repeat either
+    fx.clock.advance(10 * 60_000);
+    expect(await fx.core.recordPanelMessage(msg)).toMatchObject({ repeat: false });
+    expect(fx.db.prepare('SELECT count(*) AS n FROM monitoring_events').get()).toEqual({ n: 7 });
     const docs = await fx.core.searchJournal({ channel: 'panel', limit: 10 });
-    expect(docs.map((d) => [d.action, d.auth])).toEqual([['event-trouble', 'dc09-account'], ['event-alarm', 'dc09-account']]);
-    expect(docs[0]?.detail).toContain('code=QQ zone-raw=Z1 account=12AB');
-    expect(await fx.core.recordPanelMessage({ ...msg, account: '9999', frameId: 'x' })).toEqual({ known: false, objectCode: null, events: [] });
+    expect(docs.slice(-2).map((d) => [d.action, d.auth])).toEqual([['event-trouble', 'dc09-account'], ['event-alarm', 'dc09-account']]);
+    expect(docs.find((d) => d.action === 'event-trouble')?.detail).toContain('code=QQ zone-raw=Z1 account=12AB');
+    expect(await fx.core.recordPanelMessage({ ...msg, account: '9999', frameId: 'x' })).toEqual({ known: false, repeat: false, objectCode: null, events: [] });
     expect(await fx.core.panelsSeen([{ account: '12AB', atMs: fx.clock.now().getTime() }, { account: '9999', atMs: 0 }])).toEqual(['12AB']);
   });
 

@@ -119,7 +119,14 @@ describe('alarm panels over SIA DC-09 into the service', () => {
     const b = new PanelSimulator({ port: other.address().port, host: '127.0.0.1', transport: 'tcp', account: '5555' });
     cleanups.push(() => b.close());
     expect((await b.exchange(frame)).token).toBe('ACK');
+    // sent again with the same sequence but a new timestamp, as panels retransmit
+    const later = a.message({ token: 'ADM-CID', data: '#5555|1130 01 007', replay: true, clockSkewMs: 3_000 });
+    expect(later.equals(frame)).toBe(false);
+    expect((await b.exchange(later)).token).toBe('ACK');
     expect(r.db().prepare("SELECT count(*) AS n FROM monitoring_events WHERE type = 'alarm'").get()).toEqual({ n: 1 });
+    // the next report is recorded
+    expect((await a.send({ token: 'ADM-CID', data: '#5555|3130 01 007' })).token).toBe('ACK');
+    expect(r.db().prepare("SELECT count(*) AS n FROM monitoring_events WHERE type = 'restore'").get()).toEqual({ n: 1 });
   });
 
   it('SIA DC-03 over UDP: closing and opening by a user arm and disarm the object; an unknown code is kept as trouble with its raw code', async () => {

@@ -8,6 +8,8 @@ CREATE TABLE panel_accounts (
   last_seen_at   text    COLLATE "C",
   due_ms         bigint  NOT NULL,
   lost_at        text    COLLATE "C",
+  last_frame     text    COLLATE "C",
+  last_frame_ms  bigint,
   created_at     text    COLLATE "C" NOT NULL,
   updated_at     text    COLLATE "C" NOT NULL,
   updated_by     text    COLLATE "C"
