@@ -205,7 +205,7 @@ try {
   await core.addObject({
     clientId: client.id, code: '4711', address: 'Алматы, Абая 10', calloutEnabled: true, operator: 'demo', panel: { account: '4711', key: panelKey },
   });
-  say('    (installed: zhedel object add --client 1 --code 4711 --address "Алматы, Абая 10" --callout --panel-account 4711 --dc09-key - ;');
+  say(`    (installed: zhedel object add --client ${client.id} --code 4711 --address "Алматы, Абая 10" --callout --panel-account 4711 --dc09-key - ;`);
   say(`     the panel is set to report to the receiver on port ${svc.panels!.address().port}, account 4711, AES-128)`);
   // the panel's clock is set from the receiver's (the demo's night hour)
   const panel = new PanelSimulator({ host: '127.0.0.1', port: svc.panels!.address().port, transport: 'tcp', account: '4711', key: panelKey });
@@ -227,6 +227,7 @@ try {
   await untilPrompt(rung, 'alarm-press-1');
   await press(rung, '1', 'acknowledge');
   await untilPrompt(rung, 'alarm-acknowledged');
+  await wait('the panel alarm\'s acknowledgement in the journal', async () => (await core.searchJournal({ action: 'alarm-ack', objectCode: '4711', limit: 1 }))[0]);
   await panel.close();
   say(`    object 4711 is now: ${(await core.getObject('4711')).status}`);
   for (const r of (await core.searchJournal({ channel: 'panel', limit: 10 })).reverse()) {

@@ -26,9 +26,11 @@ describe('npm run demo', () => {
     // an alarm panel over SIA DC-09: acknowledged, armed by its closing, its burglary reaches the client by SMS and call-out
     expect(out).toContain('panel → *NULL   (link test)  ← *ACK');
     expect(out).toContain('panel → *ADM-CID #4711|3401 01 002  (closing by user 2)  ← *ACK');
+    expect(out).toContain('object 4711 is now: armed');
     expect(out).toContain('panel → *ADM-CID #4711|1130 01 003  (burglary, zone 3)  ← *ACK');
     expect(out).toMatch(/SMS to the phone: ТРЕВОГА 4711 Алматы, Абая 10: проникновение, зона 3, 03:12/);
     expect(out).toMatch(/the robot calls \+77015551234; the client answers:\n(?: {4}robot \(ru\): .*\n)+ {4}caller presses 1 {2}\(acknowledge\)\n {4}robot \(ru\): Спасибо, получение тревоги подтверждено\./);
+    expect(out).toMatch(/journal #\d+ panel event-arm accepted \(status\), auth dc09-aes: .*code=R401 partition=01 user=002 account=4711/);
     expect(out).toMatch(/journal #\d+ panel event-alarm accepted \(alarm\), auth dc09-aes: .*code=E130 partition=01 account=4711/);
     expect(out).toMatch(/#\d+ phone {6}alarm-ack {6}executed \(acknowledged\), auth caller-id\nJournal verification/);
     expect(out).toMatch(/Journal verification: intact, \d+ records/);
